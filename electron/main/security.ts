@@ -1,0 +1,67 @@
+import type { Session, Shell, WebContents, WebPreferences, WebFrameMain } from 'electron';
+
+/** The origin the UI is served from (see protocol.ts); nothing else is trusted. */
+export const APP_SCHEME = 'app';
+export const APP_HOST = 'freehold';
+export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
+
+/** Electron security checklist: isolation and sandbox on, Node off. */
+export function secureWebPreferences(preload: string): WebPreferences {
+  return {
+    preload,
+    contextIsolation: true,
+    sandbox: true,
+    nodeIntegration: false,
+    nodeIntegrationInWorker: false,
+    nodeIntegrationInSubFrames: false,
+    webSecurity: true,
+    allowRunningInsecureContent: false,
+    experimentalFeatures: false,
+    webviewTag: false,
+    navigateOnDragDrop: false,
+    spellcheck: false,
+    safeDialogs: true,
+  };
+}
+
+/** Only https links leave the app, to the user's browser; never file:, javascript: or custom schemes. */
+export function isSafeExternalUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' && parsed.username === '' && parsed.password === '';
+  } catch {
+    return false;
+  }
+}
+
+/** An IPC message counts only if it comes from the app's own top-level page. */
+export function isTrustedSender(frame: WebFrameMain | null | undefined): boolean {
+  if (!frame || frame.parent !== null) return false;
+  try {
+    return new URL(frame.url).origin === APP_ORIGIN;
+  } catch {
+    return false;
+  }
+}
+
+/** Navigation, new windows and webviews are denied; https links open in the browser. */
+export function hardenWebContents(contents: WebContents, shell: Pick<Shell, 'openExternal'>): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!url.startsWith(`${APP_ORIGIN}/`)) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!url.startsWith(`${APP_ORIGIN}/`)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    if (isSafeExternalUrl(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+}
+
+/** No camera, microphone, notifications, geolocation … the app asks for none. */
+export function denyAllPermissions(session: Session): void {
+  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.setPermissionCheckHandler(() => false);
+  session.setDevicePermissionHandler(() => false);
+}

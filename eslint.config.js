@@ -1,0 +1,69 @@
+// Lint for correctness and for the process boundaries, not for taste.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+import { builtinModules } from 'node:module';
+import globals from 'globals';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+
+const noNode = { paths: nodeBuiltins.map((name) => ({ name, message: 'No Node built-ins here: this code also runs in the renderer.' })) };
+const electronOnlyInShell = { name: 'electron', message: 'Only the Electron shell (electron/main, electron/preload) imports electron.' };
+const reactNotHere = ['react', 'react-dom', 'react-dom/client', 'wouter'].map((name) => ({ name, message: 'shared/ imports no React.' }));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.property.name='only']", message: 'No focused tests.' }],
+    },
+  },
+  { files: ['**/*.{js,mjs,cjs}'], languageOptions: { globals: globals.node } },
+  {
+    files: ['shared/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...noNode.paths, { name: 'electron', message: 'shared/ imports no Electron.' }, ...reactNotHere],
+          patterns: [{ group: ['**/electron/**', '**/renderer/**'], message: 'shared/ is the contract: it imports neither side.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...noNode.paths, { name: 'electron', message: 'The renderer reaches the host only through the contract.' }],
+          patterns: [{ group: ['**/electron/**', '**/test/**', '**/scripts/**'], message: 'The renderer imports only shared/ from this project.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['electron/**/*.ts'],
+    ignores: ['electron/main/**', 'electron/preload/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [electronOnlyInShell], patterns: [{ group: ['**/renderer/**'], message: 'Services never import the UI.' }] },
+      ],
+    },
+  },
+  {
+    files: ['electron/main/**/*.ts', 'electron/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/renderer/**'], message: 'The shell never imports the UI.' }] }],
+    },
+  },
+);

@@ -1,0 +1,71 @@
+import { createContext, useCallback, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
+import type { EventName, Events, HostApi, MethodName, MethodOutput } from '../../shared/contract';
+import type { ConnectionState, HostConnection } from '../transport/host-connection';
+
+const HostContext = createContext<HostConnection | null>(null);
+
+export function HostProvider({ connection, children }: { connection: HostConnection; children: ReactNode }) {
+  return <HostContext.Provider value={connection}>{children}</HostContext.Provider>;
+}
+
+export function useHost(): HostConnection {
+  const connection = useContext(HostContext);
+  if (!connection) throw new Error('useHost outside HostProvider');
+  return connection;
+}
+
+export function useHostApi(): HostApi {
+  return useHost().api;
+}
+
+export function useConnectionState(): ConnectionState {
+  const connection = useHost();
+  return useSyncExternalStore(
+    (notify) => connection.onState(notify),
+    () => connection.state,
+  );
+}
+
+export function useHostEvent<E extends EventName>(event: E, listener: (payload: Events[E]) => void): void {
+  const connection = useHost();
+  useEffect(() => connection.on(event, listener), [connection, event, listener]);
+}
+
+export type QueryState<T> = { status: 'loading' } | { status: 'ready'; data: T } | { status: 'error'; message: string };
+
+type NoInputMethod = {
+  [M in MethodName]: Parameters<HostApi[M]>['length'] extends 0 ? M : never;
+}[MethodName];
+
+/** Calls a no-input method when connected (again after each reconnect); events may update the value. */
+export function useHostQuery<M extends NoInputMethod>(
+  method: M,
+): [QueryState<MethodOutput<M>>, (update: MethodOutput<M> | ((previous: MethodOutput<M> | undefined) => MethodOutput<M>)) => void] {
+  const connection = useHost();
+  const state = useConnectionState();
+  const [query, setQuery] = useState<QueryState<MethodOutput<M>>>({ status: 'loading' });
+  const connected = state.kind === 'connected';
+  useEffect(() => {
+    if (!connected) return;
+    let cancelled = false;
+    (connection.api[method] as () => Promise<MethodOutput<M>>)().then(
+      (data) => !cancelled && setQuery({ status: 'ready', data }),
+      (error: unknown) => !cancelled && setQuery({ status: 'error', message: (error as Error).message }),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [connection, method, connected]);
+  const update = useCallback(
+    (next: MethodOutput<M> | ((previous: MethodOutput<M> | undefined) => MethodOutput<M>)) =>
+      setQuery((previous) => ({
+        status: 'ready',
+        data:
+          typeof next === 'function'
+            ? (next as (p: MethodOutput<M> | undefined) => MethodOutput<M>)(previous.status === 'ready' ? previous.data : undefined)
+            : next,
+      })),
+    [],
+  );
+  return [query, update];
+}

@@ -1,0 +1,31 @@
+// Bundles the Node side (Electron main, preload, headless host, CLI) with esbuild.
+// Dependencies stay external (node_modules ships with the app; node-llama-cpp's
+// native binaries must not be bundled). The sandboxed preload is the exception:
+// it can load no modules but electron's, so it is bundled whole, as CommonJS.
+import { build } from 'esbuild';
+
+const quiet = process.argv.includes('--quiet');
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: quiet ? 'error' : 'info' };
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: {
+      main: 'electron/main/main.ts',
+      serve: 'electron/host/serve.ts',
+      cli: 'electron/cli/cli.ts',
+    },
+    outdir: 'dist/electron',
+    format: 'esm',
+    outExtension: { '.js': '.mjs' },
+    packages: 'external',
+  }),
+  build({
+    ...common,
+    entryPoints: { preload: 'electron/preload/preload.ts' },
+    outdir: 'dist/electron',
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    external: ['electron'],
+  }),
+]);

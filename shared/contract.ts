@@ -1,0 +1,106 @@
+/**
+ * The typed contract between the services (main process, headless host) and
+ * every client (renderer, browser UI, tests). Each method is declared once with
+ * a runtime schema for its input; outputs and events are plain JSON-safe types.
+ *
+ * This file is imported by both sides: it must import no Electron, no Node
+ * built-ins and no React (enforced by lint).
+ */
+import { z } from 'zod';
+import { settingsPatchSchema, type Settings } from './settings';
+
+export type HostKind = 'electron' | 'web' | 'cli';
+
+export interface AppInfo {
+  name: string;
+  version: string;
+  host: HostKind;
+  dataDir: string;
+  platform: string;
+  arch: string;
+  versions: { node: string; electron?: string; chrome?: string };
+}
+
+export interface Notice {
+  id: string;
+  level: 'info' | 'warning' | 'error';
+  message: string;
+  at: string;
+}
+
+export interface SystemInfo {
+  os: string;
+  cpuModel: string;
+  logicalCores: number;
+  memoryTotalBytes: number;
+  memoryFreeBytes: number;
+}
+
+export type InferenceState = 'not-started' | 'starting' | 'ready' | 'crashed' | 'stopped';
+
+export interface InferenceStatus {
+  state: InferenceState;
+  /** The llama.cpp backend in use ("cuda", "vulkan", "metal", "cpu"), null until known. */
+  backend: string | null;
+  detail: string;
+}
+
+interface MethodDef<I extends z.ZodType, O> {
+  input: I;
+  /** Phantom: carries the output type only. */
+  output?: O;
+}
+
+function method<O>() {
+  return <I extends z.ZodType>(input: I): MethodDef<I, O> => ({ input });
+}
+
+const noInput = z.undefined();
+
+export const methods = {
+  'app.info': method<AppInfo>()(noInput),
+  'app.notices': method<Notice[]>()(noInput),
+  'app.dismissNotice': method<Notice[]>()(z.object({ id: z.string().min(1).max(200) }).strict()),
+  'settings.get': method<Settings>()(noInput),
+  'settings.update': method<Settings>()(settingsPatchSchema),
+  'system.info': method<SystemInfo>()(noInput),
+  'inference.status': method<InferenceStatus>()(noInput),
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type MethodInput<M extends MethodName> = z.input<Methods[M]['input']>;
+export type MethodParsedInput<M extends MethodName> = z.output<Methods[M]['input']>;
+export type MethodOutput<M extends MethodName> = NonNullable<Methods[M]['output']>;
+
+/** Events pushed from the host to every connected client; streams are events, never polling. */
+export interface Events {
+  onSettingsChanged: Settings;
+  onNotice: Notice;
+  onInferenceStatus: InferenceStatus;
+}
+export type EventName = keyof Events;
+export const eventNames = ['onSettingsChanged', 'onNotice', 'onInferenceStatus'] as const satisfies readonly EventName[];
+
+/** What a client calls: one async function per method, input as declared. */
+export type HostApi = {
+  [M in MethodName]: MethodInput<M> extends undefined
+    ? () => Promise<MethodOutput<M>>
+    : (input: MethodInput<M>) => Promise<MethodOutput<M>>;
+};
+
+/** What a service implements: it receives input already validated. */
+export type HostHandlers = {
+  [M in MethodName]: (input: MethodParsedInput<M>) => Promise<MethodOutput<M>> | MethodOutput<M>;
+};
+
+/** What the host calls on each client. */
+export type ClientEvents = { [E in EventName]: (payload: Events[E]) => void };
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(methods, name);
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && (eventNames as readonly string[]).includes(name);
+}
