@@ -37,8 +37,17 @@ export function isSafeExternalUrl(url: string): boolean {
 /** An IPC message counts only if it comes from the app's own top-level page. */
 export function isTrustedSender(frame: WebFrameMain | null | undefined): boolean {
   if (!frame || frame.parent !== null) return false;
+  return isAppUrl(frame.url);
+}
+
+/**
+ * Whether a URL is on the app's own origin. Compares scheme and host: Node's URL
+ * (used in the main process) reports origin "null" for custom schemes.
+ */
+export function isAppUrl(url: string): boolean {
   try {
-    return new URL(frame.url).origin === APP_ORIGIN;
+    const parsed = new URL(url);
+    return parsed.protocol === `${APP_SCHEME}:` && parsed.host === APP_HOST && parsed.username === '' && parsed.password === '';
   } catch {
     return false;
   }
@@ -47,10 +56,10 @@ export function isTrustedSender(frame: WebFrameMain | null | undefined): boolean
 /** Navigation, new windows and webviews are denied; https links open in the browser. */
 export function hardenWebContents(contents: WebContents, shell: Pick<Shell, 'openExternal'>): void {
   contents.on('will-navigate', (event, url) => {
-    if (!url.startsWith(`${APP_ORIGIN}/`)) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
   contents.on('will-redirect', (event, url) => {
-    if (!url.startsWith(`${APP_ORIGIN}/`)) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {

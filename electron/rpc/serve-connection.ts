@@ -15,7 +15,6 @@ export function validatedHandlers(handlers: HostHandlers): Local {
   const local = {} as Local;
   for (const name of Object.keys(methods) as MethodName[]) {
     const schema = methods[name].input as z.ZodType;
-    const handler = handlers[name] as (input: unknown) => unknown;
     local[name] = async (...args: unknown[]) => {
       if (args.length > 1) throw new RpcError('invalid_input', `${name} takes at most one argument.`);
       const parsed = schema.safeParse(args[0]);
@@ -24,7 +23,7 @@ export function validatedHandlers(handlers: HostHandlers): Local {
           issues: parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message })),
         });
       }
-      return handler(parsed.data);
+      return (handlers[name] as (input: unknown) => unknown)(parsed.data);
     };
   }
   return local;

@@ -50,7 +50,11 @@ export function createPeer<Remote extends object, Local extends object>(
         throw new RpcError('unknown_method', `Unknown method "${String(name).slice(0, 100)}".`);
       };
     },
-    onGeneralError: (error) => {
+    // birpc routes two kinds of failure here: a reply that could not be sent
+    // (it names the function: report and carry on) and a call of ours that
+    // failed (no name: it must reach the caller as a rejection, so not handled).
+    onGeneralError: (error, functionName) => {
+      if (functionName === undefined) return false;
       report(error);
       return true;
     },

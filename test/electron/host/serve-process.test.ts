@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createHostClient } from '../../../shared/rpc/client';
+import { tempDir } from '../../helpers/temp';
+import { startServeProcess } from '../../helpers/serve-process';
+import { openSocket } from '../../helpers/ws-client';
+import { parseServeArgs } from '../../../electron/host/serve';
+
+describe('npm run serve', () => {
+  it('parses its options and refuses bad ones', () => {
+    expect(parseServeArgs([])).toEqual({ port: 4848, host: '127.0.0.1', dataDir: undefined });
+    expect(parseServeArgs(['--port', '0', '--data-dir', '/d'])).toMatchObject({ port: 0, dataDir: '/d' });
+    expect(() => parseServeArgs(['--port', 'abc'])).toThrow(/--port/);
+    expect(() => parseServeArgs(['--bogus'])).toThrow();
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`shuts down cleanly on ${signal}, keeping what was saved`, async () => {
+      const dataDir = tempDir();
+      const serve = await startServeProcess(['--port', '0', '--data-dir', dataDir]);
+      expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{40,}$/);
+      const url = new URL(serve.url);
+      const { transport } = await openSocket(`ws://${url.host}/rpc?token=${url.searchParams.get('token')}`);
+      const client = createHostClient(transport);
+      await client.api['settings.update']({ inference: { threads: 3 } });
+      serve.child.kill(signal);
+      expect(await serve.exited).toEqual({ code: 0, signal: null });
+      expect(serve.output()).toMatch(/Stopped\./);
+      const saved = JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8'));
+      expect(saved.inference.threads).toBe(3);
+    });
+  }
+
+  it('says clearly when the port is taken', async () => {
+    const first = await startServeProcess(['--port', '0', '--data-dir', tempDir()]);
+    const port = new URL(first.url).port;
+    await expect(startServeProcess(['--port', port, '--data-dir', tempDir()])).rejects.toThrow(/port \d+ is in use/);
+    first.child.kill('SIGTERM');
+    await first.exited;
+  });
+});

@@ -1,0 +1,114 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type * as Electron from 'electron';
+import { startDesktop } from '../../../electron/main/desktop';
+import { IPC_CHANNEL } from '../../../shared/bridge';
+import { tempDir } from '../../helpers/temp';
+import { createFakeElectron, ipcEvent, type FakeElectron } from '../../helpers/fake-electron';
+
+async function launch(argv: string[] = [], fakeOptions = {}) {
+  const fake = createFakeElectron({ userData: tempDir(), ...fakeOptions });
+  const rendererDir = tempDir();
+  writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Freehold</title>');
+  startDesktop(fake as unknown as Parameters<typeof startDesktop>[0], { rendererDir, preload: '/app/preload.cjs' }, argv);
+  await fake.app.ready;
+  await new Promise((r) => setTimeout(r, 20));
+  return { fake, window: fake.windows[0]! };
+}
+
+function rpc(fake: FakeElectron, window: FakeElectron['windows'][number], url: string, message: unknown, topLevel = true) {
+  fake.ipcMain.emit(IPC_CHANNEL, ipcEvent(window.webContents, url, topLevel), message);
+  return new Promise((r) => setTimeout(r, 20));
+}
+
+describe('desktop shell (faked electron)', () => {
+  it('opens one sandboxed, isolated window on the app:// scheme', async () => {
+    const { fake, window } = await launch();
+    expect(fake.app.enableSandbox).toHaveBeenCalled();
+    expect(fake.protocol.registerSchemesAsPrivileged).toHaveBeenCalledWith([
+      expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) }),
+    ]);
+    const prefs = window.options.webPreferences as Electron.WebPreferences;
+    expect(prefs).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      webviewTag: false,
+      preload: '/app/preload.cjs',
+    });
+    expect(window.loadedUrl).toBe('app://freehold/index.html');
+  });
+
+  it('answers RPC from its own page over IPC', async () => {
+    const { fake, window } = await launch();
+    await rpc(fake, window, 'app://freehold/index.html', { t: 'q', m: 'app.info', a: [], i: 'r1' });
+    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'r1');
+    expect(reply?.channel).toBe(IPC_CHANNEL);
+    expect(reply?.message).toMatchObject({ t: 's', r: { name: 'Freehold', host: 'electron' } });
+  });
+
+  it('ignores IPC from any other origin or from a subframe', async () => {
+    const { fake, window } = await launch();
+    await rpc(fake, window, 'https://evil.example/', { t: 'q', m: 'app.info', a: [], i: 'x1' });
+    await rpc(fake, window, 'file:///etc/passwd', { t: 'q', m: 'app.info', a: [], i: 'x2' });
+    await rpc(fake, window, 'app://freehold/index.html', { t: 'q', m: 'app.info', a: [], i: 'x3' }, false);
+    expect(window.webContents.sent).toEqual([]);
+  });
+
+  it('answers a malformed IPC message with a typed error and keeps running', async () => {
+    const { fake, window } = await launch();
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'settings.update', a: [{ inference: { backend: 'gpu!' } }], i: 'v1' });
+    await rpc(fake, window, 'app://freehold/', 'garbage');
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'v2' });
+    const messages = window.webContents.sent.map((s) => s.message as { i: string; e?: { code: string } });
+    expect(messages.find((m) => m.i === 'v1')?.e?.code).toBe('invalid_input');
+    expect(messages.find((m) => m.i === 'v2')).toMatchObject({ r: { name: 'Freehold' } });
+  });
+
+  it('denies navigation, new windows and permission requests; opens only https links outside', async () => {
+    const { fake, window } = await launch();
+    const contents = window.webContents;
+    let prevented = false;
+    contents.emit('will-navigate', { preventDefault: () => (prevented = true) }, 'https://evil.example/');
+    expect(prevented).toBe(true);
+    prevented = false;
+    contents.emit('will-navigate', { preventDefault: () => (prevented = true) }, 'app://freehold/index.html#/chat');
+    expect(prevented).toBe(false);
+    expect(contents.windowOpenHandler?.({ url: 'https://huggingface.co/Qwen' })).toEqual({ action: 'deny' });
+    expect(contents.windowOpenHandler?.({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
+    expect(contents.windowOpenHandler?.({ url: 'javascript:alert(1)' })).toEqual({ action: 'deny' });
+    expect(fake.shell.openExternal.mock.calls).toEqual([['https://huggingface.co/Qwen']]);
+    let granted: boolean | undefined;
+    fake.permissionHandlers.request?.({}, 'media', (answer: boolean) => (granted = answer));
+    expect(granted).toBe(false);
+    expect(fake.permissionHandlers.check?.({}, 'notifications')).toBe(false);
+  });
+
+  it('serves the UI on app:// only from its own folder, with the CSP', async () => {
+    const { fake } = await launch();
+    const handler = fake.protocol.handlers.get('app')!;
+    const index = await handler({ url: 'app://freehold/index.html' });
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect((await handler({ url: 'app://freehold/../../../../etc/passwd' })).status).not.toBe(500);
+    expect(await (await handler({ url: 'app://freehold/..%2f..%2f..%2fetc%2fpasswd.txt' })).text()).not.toMatch(/root:/);
+    expect((await handler({ url: 'app://other/index.html' })).status).toBe(404);
+  });
+
+  it('uses --data-dir when given', async () => {
+    const dir = tempDir();
+    const { fake, window } = await launch(['electron', '.', '--data-dir', dir]);
+    expect(fake.app.getPath('userData')).toBe(dir);
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'd1' });
+    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'd1');
+    expect(reply?.message).toMatchObject({ r: { dataDir: dir } });
+  });
+
+  it('quits when another instance already runs', async () => {
+    const { fake } = await launch([], { gotLock: false });
+    expect(fake.app.quit).toHaveBeenCalled();
+    expect(fake.windows).toHaveLength(0);
+  });
+});
