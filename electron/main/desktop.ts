@@ -5,7 +5,7 @@ import { createHostServices, type HostServices } from '../services/host-services
 import { ensureDataDir, resolveDataDir } from '../services/data-dir';
 import { IpcMainTransport } from './ipc-transport';
 import { handleAppRequest } from './protocol';
-import { APP_ORIGIN, APP_SCHEME, denyAllPermissions, hardenWebContents, secureWebPreferences } from './security';
+import { APP_ORIGIN, APP_SCHEME, denyAllPermissions, hardenWebContents } from './security';
 
 type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell'>;
 
@@ -53,7 +53,24 @@ export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: s
       minHeight: 480,
       title: 'Freehold',
       show: false,
-      webPreferences: secureWebPreferences(paths.preload),
+      // Electron's security checklist, written out here so that static checks
+      // (electronegativity, in the test suite) can see every setting.
+      webPreferences: {
+        preload: paths.preload,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        webviewTag: false,
+        navigateOnDragDrop: false,
+        disableBlinkFeatures: 'Auxclick',
+        spellcheck: false,
+        safeDialogs: true,
+      },
     });
     mainWindow = window;
     const transport = new IpcMainTransport(ipcMain, window.webContents, (url) =>

@@ -1,28 +1,9 @@
-import type { Session, Shell, WebContents, WebPreferences, WebFrameMain } from 'electron';
+import type { Session, Shell, WebContents, WebFrameMain } from 'electron';
 
 /** The origin the UI is served from (see protocol.ts); nothing else is trusted. */
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'freehold';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
-
-/** Electron security checklist: isolation and sandbox on, Node off. */
-export function secureWebPreferences(preload: string): WebPreferences {
-  return {
-    preload,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    experimentalFeatures: false,
-    webviewTag: false,
-    navigateOnDragDrop: false,
-    spellcheck: false,
-    safeDialogs: true,
-  };
-}
 
 /** Only https links leave the app, to the user's browser; never file:, javascript: or custom schemes. */
 export function isSafeExternalUrl(url: string): boolean {

@@ -36,6 +36,11 @@ describe('desktop shell (faked electron)', () => {
       nodeIntegration: false,
       webSecurity: true,
       webviewTag: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      disableBlinkFeatures: 'Auxclick',
       preload: '/app/preload.cjs',
     });
     expect(window.loadedUrl).toBe('app://freehold/index.html');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAppUrl, isSafeExternalUrl, isTrustedSender, secureWebPreferences } from '../../../electron/main/security';
+import { isAppUrl, isSafeExternalUrl, isTrustedSender } from '../../../electron/main/security';
 
 describe('Electron security rules', () => {
   it('trusts only the app origin, by scheme and exact host', () => {
@@ -18,19 +18,5 @@ describe('Electron security rules', () => {
     for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'ms-msdt:/id', 'https://user:pw@example.com/']) {
       expect(isSafeExternalUrl(url)).toBe(false);
     }
-  });
-
-  it('turns every dangerous webPreference off', () => {
-    expect(secureWebPreferences('/p.cjs')).toMatchObject({
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      experimentalFeatures: false,
-      webviewTag: false,
-    });
   });
 });
