@@ -74,13 +74,16 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
   console.log(`Freehold is running (data: ${dataDir}).`);
   console.log(`Open ${host.url}`);
 
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // Ctrl+C reaches both `npm start` and this process, which forwards it too:
+      // a repeat within a second is the same request. Later, it means "now".
+      if (Date.now() - stoppingSince < 1000) return;
       console.error(`Received ${signal} again; exiting now.`);
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     console.log(`Received ${signal}; shutting down.`);
     await host.close();
     await services.close();
