@@ -66,9 +66,11 @@ describe('desktop shell (faked electron)', () => {
     const { fake, window } = await launch();
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'settings.update', a: [{ inference: { backend: 'gpu!' } }], i: 'v1' });
     await rpc(fake, window, 'app://freehold/', 'garbage');
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.dismissNotice', a: [{ id: 'x'.repeat(2 * 1024 * 1024) }], i: 'big' });
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'v2' });
     const messages = window.webContents.sent.map((s) => s.message as { i: string; e?: { code: string } });
     expect(messages.find((m) => m.i === 'v1')?.e?.code).toBe('invalid_input');
+    expect(messages.find((m) => m.i === 'big')?.e?.code).toBe('payload_too_large');
     expect(messages.find((m) => m.i === 'v2')).toMatchObject({ r: { name: 'Freehold' } });
   });
 
