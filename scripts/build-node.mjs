@@ -14,6 +14,7 @@ await Promise.all([
       main: 'electron/main/main.ts',
       serve: 'electron/host/serve.ts',
       cli: 'electron/cli/cli.ts',
+      worker: 'electron/worker/worker-main.ts',
     },
     outdir: 'dist/electron',
     format: 'esm',

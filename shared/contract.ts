@@ -8,6 +8,15 @@
  */
 import { z } from 'zod';
 import { settingsPatchSchema, type Settings } from './settings';
+import {
+  generateInputSchema,
+  loadInputSchema,
+  type ChatDelta,
+  type GenerateResult,
+  type HardwareReport,
+  type LoadedModel,
+  type LoadProgress,
+} from './inference';
 
 export type HostKind = 'electron' | 'web' | 'cli';
 
@@ -43,6 +52,8 @@ export interface InferenceStatus {
   /** The llama.cpp backend in use ("cuda", "vulkan", "metal", "cpu"), null until known. */
   backend: string | null;
   detail: string;
+  model: LoadedModel | null;
+  loading: { modelPath: string; progress: number } | null;
 }
 
 interface MethodDef<I extends z.ZodType, O> {
@@ -65,6 +76,11 @@ export const methods = {
   'settings.update': method<Settings>()(settingsPatchSchema),
   'system.info': method<SystemInfo>()(noInput),
   'inference.status': method<InferenceStatus>()(noInput),
+  'inference.hardware': method<HardwareReport>()(noInput),
+  'inference.load': method<LoadedModel>()(loadInputSchema),
+  'inference.unload': method<InferenceStatus>()(noInput),
+  'chat.generate': method<GenerateResult>()(generateInputSchema),
+  'chat.abort': method<{ aborted: boolean }>()(z.object({ requestId: z.string().min(1).max(100) }).strict()),
 } as const;
 
 export type Methods = typeof methods;
@@ -78,9 +94,17 @@ export interface Events {
   onSettingsChanged: Settings;
   onNotice: Notice;
   onInferenceStatus: InferenceStatus;
+  onLoadProgress: LoadProgress;
+  onChatDelta: ChatDelta;
 }
 export type EventName = keyof Events;
-export const eventNames = ['onSettingsChanged', 'onNotice', 'onInferenceStatus'] as const satisfies readonly EventName[];
+export const eventNames = [
+  'onSettingsChanged',
+  'onNotice',
+  'onInferenceStatus',
+  'onLoadProgress',
+  'onChatDelta',
+] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */
 export type HostApi = {

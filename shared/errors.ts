@@ -12,6 +12,11 @@ export const errorCodes = [
   'conflict',
   'unavailable',
   'disconnected',
+  'invalid_model',
+  'out_of_memory',
+  'no_model_loaded',
+  'worker_crashed',
+  'busy',
   'internal',
 ] as const;
 

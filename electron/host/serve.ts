@@ -44,8 +44,10 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
     return;
   }
   const dataDir = ensureDataDir(resolveDataDir({ flag: args.dataDir }));
-  const services = await createHostServices({ dataDir, host: 'web' });
+  const services = await createHostServices({ dataDir, host: 'web', log: (line) => console.error(line) });
   for (const notice of services.notices.list()) console.warn(`warning: ${notice.message}`);
+  // Detect the hardware and start the worker now, so the UI shows the backend at once.
+  services.inference.start();
 
   let host;
   try {

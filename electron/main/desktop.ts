@@ -4,16 +4,19 @@ import { serveConnection } from '../rpc/serve-connection';
 import { createHostServices, type HostServices } from '../services/host-services';
 import { ensureDataDir, resolveDataDir } from '../services/data-dir';
 import { IpcMainTransport } from './ipc-transport';
+import { utilityProcessLauncher } from './utility-launcher';
 import { handleAppRequest } from './protocol';
 import { APP_ORIGIN, APP_SCHEME, denyAllPermissions, hardenWebContents } from './security';
 
-type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell'>;
+type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell' | 'utilityProcess'>;
 
 export interface DesktopPaths {
   /** Folder of the built renderer (index.html). */
   rendererDir: string;
   /** The built preload script. */
   preload: string;
+  /** The built inference worker. */
+  worker: string;
 }
 
 export function dataDirFlag(argv: string[]): string | undefined {
@@ -28,7 +31,7 @@ export function dataDirFlag(argv: string[]): string | undefined {
  * All real work is in the services, shared with the headless host and the CLI.
  */
 export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: string[] = process.argv): void {
-  const { app, BrowserWindow, ipcMain, protocol, session, shell } = electron;
+  const { app, BrowserWindow, ipcMain, protocol, session, shell, utilityProcess } = electron;
 
   protocol.registerSchemesAsPrivileged([
     { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true } },
@@ -97,11 +100,15 @@ export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: s
       flag || process.env.FREEHOLD_DATA_DIR ? resolveDataDir({ flag }) : app.getPath('userData'),
     );
     app.setPath('userData', dataDir);
+    const log = (line: string) => console.error(line);
     services = await createHostServices({
       dataDir,
       host: 'electron',
       versions: { node: process.versions.node, electron: process.versions.electron, chrome: process.versions.chrome },
+      workerLauncher: utilityProcessLauncher(app, (...args) => utilityProcess.fork(...args), paths.worker, log),
+      log,
     });
+    services.inference.start();
     protocol.handle(APP_SCHEME, (request) => handleAppRequest(paths.rendererDir, request));
     denyAllPermissions(session.defaultSession);
     createWindow();
@@ -127,5 +134,10 @@ export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: s
 }
 
 export function defaultPaths(bundleDir: string): DesktopPaths {
-  return { rendererDir: path.resolve(bundleDir, '../renderer'), preload: path.join(bundleDir, 'preload.cjs') };
+  return {
+    rendererDir: path.resolve(bundleDir, '../renderer'),
+    preload: path.join(bundleDir, 'preload.cjs'),
+    // Native binaries are unpacked from the asar; the worker script itself loads from it.
+    worker: path.join(bundleDir, 'worker.mjs'),
+  };
 }

@@ -1,15 +1,28 @@
 import os from 'node:os';
-import type { AppInfo, HostHandlers, HostKind, InferenceStatus } from '../../shared/contract';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
+import { InferenceService } from '../inference/inference-service';
+import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
 import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
 import { SettingsStore } from './settings-store';
+import { ensureDataDir } from './data-dir';
 import { appVersion } from './version';
 
 export interface HostServicesOptions {
   dataDir: string;
   host: HostKind;
   versions?: AppInfo['versions'];
+  /** How to start the inference worker; by default a forked Node process running `workerScript`. */
+  workerLauncher?: WorkerLauncher;
+  /** The built worker (dist/electron/worker.mjs); defaults to the one beside this bundle. */
+  workerScript?: string;
+  log?: (line: string) => void;
+  /** Supervision timings, shortened by tests. */
+  watchdog?: { intervalMs: number; timeoutMs: number };
+  backoffMs?: number[];
 }
 
 /**
@@ -21,19 +34,29 @@ export interface HostServices {
   events: EventBus;
   notices: NoticeBoard;
   settings: SettingsStore;
+  inference: InferenceService;
   close(): Promise<void>;
 }
 
 export async function createHostServices(options: HostServicesOptions): Promise<HostServices> {
+  ensureDataDir(options.dataDir);
   const events = new EventBus();
   const notices = new NoticeBoard(events);
   const settings = new SettingsStore(options.dataDir);
   const loaded = await settings.load();
   if (loaded.problem) notices.add('warning', loaded.problem);
 
-  // The inference worker (its own process) reports here once it exists; until a
-  // model is loaded there is honestly nothing running.
-  const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.' };
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const workerScript = options.workerScript ?? path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.mjs');
+  const inference = new InferenceService({
+    launcher: options.workerLauncher ?? forkLauncher(workerScript, log),
+    settings: () => settings.get(),
+    events,
+    notices,
+    log,
+    watchdog: options.watchdog,
+    backoffMs: options.backoffMs,
+  });
 
   const info: AppInfo = {
     name: 'Freehold',
@@ -55,6 +78,9 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       if (closed) throw new RpcError('unavailable', 'The host is shutting down.');
       const next = await settings.update(patch);
       events.emit('onSettingsChanged', next);
+      void inference.settingsChanged(next).catch((error: unknown) => {
+        notices.add('error', `The inference engine could not restart with the new settings: ${(error as Error).message}`);
+      });
       return next;
     },
     'system.info': () => ({
@@ -64,7 +90,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       memoryTotalBytes: os.totalmem(),
       memoryFreeBytes: os.freemem(),
     }),
-    'inference.status': () => inference,
+    ...inference.handlers,
   };
 
   return {
@@ -72,8 +98,10 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     events,
     notices,
     settings,
+    inference,
     async close() {
       closed = true;
+      await inference.close();
       await settings.flush();
     },
   };

@@ -1,5 +1,34 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { vi } from 'vitest';
+
+/**
+ * Electron's utilityProcess, played by a forked Node process: the worker
+ * script is the real one and sees the same IPC shape (process.send here,
+ * parentPort there; the worker supports both).
+ */
+export class FakeUtilityProcess extends EventEmitter {
+  readonly child: ChildProcess;
+  readonly stdout;
+  readonly stderr;
+  constructor(modulePath: string, readonly options: Record<string, unknown>) {
+    super();
+    this.child = fork(modulePath, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    this.stdout = this.child.stdout;
+    this.stderr = this.child.stderr;
+    this.child.on('message', (message) => this.emit('message', message));
+    this.child.on('exit', (code) => this.emit('exit', code ?? 1));
+  }
+  get pid() {
+    return this.child.pid;
+  }
+  postMessage(message: unknown) {
+    if (this.child.connected) this.child.send(message as never);
+  }
+  kill() {
+    return this.child.kill();
+  }
+}
 
 /**
  * A stand-in for the `electron` module, enough for the thin shell to run in
@@ -84,8 +113,16 @@ export function createFakeElectron(options: { gotLock?: boolean; userData?: stri
     },
   };
   const shell = { openExternal: vi.fn(async () => undefined) };
+  const workers: FakeUtilityProcess[] = [];
+  const utilityProcess = {
+    fork: vi.fn((modulePath: string, _args: string[], options: Record<string, unknown>) => {
+      const worker = new FakeUtilityProcess(modulePath, options);
+      workers.push(worker);
+      return worker;
+    }),
+  };
 
-  return { app, BrowserWindow: FakeBrowserWindow, ipcMain, protocol, session, shell, windows, permissionHandlers };
+  return { app, BrowserWindow: FakeBrowserWindow, ipcMain, protocol, session, shell, utilityProcess, windows, workers, permissionHandlers };
 }
 
 export type FakeElectron = ReturnType<typeof createFakeElectron>;

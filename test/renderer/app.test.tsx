@@ -44,7 +44,7 @@ describe('app shell', () => {
     expect(await screen.findByRole('status', { name: 'Connection' })).toHaveProperty('textContent', 'Connected');
     const inference = screen.getByRole('status', { name: 'Inference backend' });
     await waitFor(() => expect(inference.textContent).toMatch(/idle/));
-    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '' }));
+    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null }));
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA'));
   });
 

@@ -1,5 +1,6 @@
 import type { ClientEvents, HostHandlers, InferenceStatus, Notice } from '../../shared/contract';
 import { eventNames } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
 import type { FreeholdBridge } from '../../shared/bridge';
 import { createMemoryPair } from '../../shared/rpc/memory';
 import { createPeer } from '../../shared/rpc/peer';
@@ -14,7 +15,7 @@ export function createFakeHost() {
   let settings: Settings = defaultSettings;
   let notices: Notice[] = [];
   const calls: Array<{ method: string; input: unknown }> = [];
-  const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.' };
+  const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.', model: null, loading: null };
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -46,6 +47,17 @@ export function createFakeHost() {
       memoryFreeBytes: 9 * 1024 ** 3,
     }),
     'inference.status': () => inference,
+    'inference.hardware': () => {
+      throw new RpcError('unavailable', 'no worker in renderer tests');
+    },
+    'inference.load': () => {
+      throw new RpcError('unavailable', 'no worker in renderer tests');
+    },
+    'inference.unload': () => inference,
+    'chat.generate': () => {
+      throw new RpcError('no_model_loaded', 'No model is loaded.');
+    },
+    'chat.abort': () => ({ aborted: false }),
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 

@@ -1,17 +1,33 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type * as Electron from 'electron';
 import { startDesktop } from '../../../electron/main/desktop';
 import { IPC_CHANNEL } from '../../../shared/bridge';
 import { tempDir } from '../../helpers/temp';
 import { createFakeElectron, ipcEvent, type FakeElectron } from '../../helpers/fake-electron';
 
+const launched: FakeElectron[] = [];
+
+afterEach(async () => {
+  // Quit as Electron would: the shell's will-quit handler stops the worker.
+  for (const fake of launched.splice(0)) {
+    fake.app.emit('will-quit', { preventDefault: () => undefined });
+    await new Promise((r) => setTimeout(r, 50));
+    for (const worker of fake.workers) worker.kill();
+  }
+});
+
 async function launch(argv: string[] = [], fakeOptions = {}) {
   const fake = createFakeElectron({ userData: tempDir(), ...fakeOptions });
   const rendererDir = tempDir();
   writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Freehold</title>');
-  startDesktop(fake as unknown as Parameters<typeof startDesktop>[0], { rendererDir, preload: '/app/preload.cjs' }, argv);
+  launched.push(fake);
+  startDesktop(
+    fake as unknown as Parameters<typeof startDesktop>[0],
+    { rendererDir, preload: '/app/preload.cjs', worker: path.resolve('dist/electron/worker.mjs') },
+    argv,
+  );
   await fake.app.ready;
   await new Promise((r) => setTimeout(r, 20));
   return { fake, window: fake.windows[0]! };
@@ -111,6 +127,19 @@ describe('desktop shell (faked electron)', () => {
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'd1' });
     const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'd1');
     expect(reply?.message).toMatchObject({ r: { dataDir: dir } });
+  });
+
+  it('runs inference in a utility process and reports its backend', async () => {
+    const { fake, window } = await launch();
+    expect(fake.utilityProcess.fork).toHaveBeenCalledWith(
+      path.resolve('dist/electron/worker.mjs'),
+      [],
+      expect.objectContaining({ serviceName: 'Freehold inference' }),
+    );
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'inference.hardware', a: [], i: 'h1' });
+    await expect
+      .poll(() => window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'h1')?.message, { timeout: 20_000 })
+      .toMatchObject({ r: { backend: 'cpu', attempts: expect.any(Array) } });
   });
 
   it('quits when another instance already runs', async () => {

@@ -1,0 +1,401 @@
+/**
+ * node-llama-cpp, driven inside the inference worker process. Nothing here may
+ * run in the main process or the renderer: llama.cpp aborts the whole process
+ * on some malformed models and out-of-memory conditions.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  getLlama,
+  getLlamaGpuTypes,
+  LlamaChat,
+  LlamaLogLevel,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaGpuType,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import { RpcError } from '../../shared/errors';
+import {
+  backendNames,
+  type BackendAttempt,
+  type BackendName,
+  type GenerateInput,
+  type GenerateResult,
+  type HardwareReport,
+  type LoadedModel,
+  type LoadInput,
+  type StopReason,
+} from '../../shared/inference';
+import { DeltaBatcher } from './delta-batcher';
+import { resolveThreads } from './threads';
+import type { ChatDelta } from '../../shared/inference';
+
+export interface EngineOptions {
+  backend: 'auto' | BackendName;
+  /** 0 = automatic. */
+  threads: number;
+  maxVramPerGpuMiB: number | null;
+}
+
+const MiB = 1024 * 1024;
+
+function gpuTypeOf(backend: BackendName): LlamaGpuType {
+  return backend === 'cpu' ? false : backend;
+}
+
+function backendOf(gpu: LlamaGpuType): BackendName {
+  return gpu === false ? 'cpu' : gpu;
+}
+
+const label: Record<BackendName, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
+
+function nodeLlamaCppVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve('node-llama-cpp');
+    const pkg = JSON.parse(readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function isMemoryError(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return e?.name === 'InsufficientMemoryError' || /insufficient memory|out of memory|failed to allocate|cannot allocate|OOM/i.test(e?.message ?? '');
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
+
+interface Loaded {
+  info: LoadedModel;
+  model: LlamaModel;
+  context: LlamaContext;
+  chat: LlamaChat;
+}
+
+export class InferenceEngine {
+  private loaded: Loaded | undefined;
+  private readonly active = new Map<string, AbortController>();
+  private generating: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly llama: Llama,
+    private readonly report: Omit<HardwareReport, 'vram' | 'ram' | 'gpus'>,
+    private readonly threads: number,
+  ) {}
+
+  /**
+   * Picks the backend: the override if it loads, else the first that loads of
+   * CUDA, Vulkan, Metal, CPU, recording why each other one was not used.
+   */
+  static async start(options: EngineOptions): Promise<InferenceEngine> {
+    const logicalCores = os.availableParallelism();
+    const threads = resolveThreads(options.threads, logicalCores);
+    const [allValid, supported] = await Promise.all([getLlamaGpuTypes('allValid'), getLlamaGpuTypes('supported')]);
+    const order: BackendName[] =
+      options.backend === 'auto' ? [...backendNames] : [options.backend, ...backendNames.filter((b) => b !== options.backend)];
+    const attempts: BackendAttempt[] = [];
+    let llama: Llama | undefined;
+    let overrideFailure: string | undefined;
+
+    for (const backend of order) {
+      if (llama) {
+        const works = backend === 'cpu' || supported.includes(gpuTypeOf(backend));
+        attempts.push({
+          backend,
+          outcome: works ? 'available' : allValid.includes(gpuTypeOf(backend)) ? 'not-tried' : 'unavailable',
+          reason: works
+            ? `available, but ${label[backendOf(llama.gpu)]} comes first`
+            : allValid.includes(gpuTypeOf(backend))
+              ? 'its drivers or libraries were not found on this machine'
+              : `not available on ${process.platform}-${process.arch}`,
+        });
+        continue;
+      }
+      let reason: string | undefined;
+      if (backend !== 'cpu' && !allValid.includes(gpuTypeOf(backend))) reason = `not available on ${process.platform}-${process.arch}`;
+      else if (backend !== 'cpu' && !supported.includes(gpuTypeOf(backend))) reason = 'its drivers or libraries were not found on this machine';
+      if (!reason) {
+        try {
+          llama = await getLlama({
+            gpu: gpuTypeOf(backend),
+            build: 'never',
+            maxThreads: threads.used,
+            logLevel: LlamaLogLevel.error,
+            logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message}\n`),
+          });
+          attempts.push({ backend, outcome: 'chosen', reason: 'loaded' });
+          continue;
+        } catch (error) {
+          reason = `failed to load: ${(error as Error).message}`;
+        }
+      }
+      attempts.push({ backend, outcome: 'unavailable', reason });
+      if (backend === options.backend) overrideFailure = `${label[backend]} was selected in settings but ${reason}`;
+    }
+    if (!llama) throw new RpcError('unavailable', `No inference backend could be loaded: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`);
+
+    const chosen = backendOf(llama.gpu);
+    const skipped = attempts.filter((a) => a.outcome === 'unavailable').map((a) => `${label[a.backend]}: ${a.reason}`);
+    const reason =
+      options.backend !== 'auto'
+        ? overrideFailure
+          ? `${overrideFailure}; fell back to ${label[chosen]}.`
+          : `${label[chosen]} was selected in settings.`
+        : `${label[chosen]} is the first that loaded, in the order CUDA, Vulkan, Metal, CPU${skipped.length ? `. Not used: ${skipped.join('; ')}` : ''}.`;
+
+    if (options.maxVramPerGpuMiB !== null && chosen !== 'cpu') {
+      const gpuCount = Math.max(1, (await llama.getGpuDeviceNames()).length);
+      await llama.setVramCap(options.maxVramPerGpuMiB * MiB * gpuCount);
+    }
+
+    const features = /CPU\s*:(.*)/.exec(llama.systemInfo)?.[1]?.split('|').flatMap((item) => {
+      const [name, value] = item.split('=').map((s) => s.trim());
+      return name && value === '1' ? [name] : [];
+    }) ?? [];
+
+    return new InferenceEngine(
+      llama,
+      {
+        backend: chosen,
+        reason,
+        requested: options.backend,
+        attempts,
+        cpu: { model: os.cpus()[0]?.model.trim() ?? 'unknown', logicalCores, mathCores: llama.cpuMathCores, features },
+        threads,
+        versions: { nodeLlamaCpp: nodeLlamaCppVersion(), llamaCpp: llama.llamaCppRelease.release, binary: llama.buildType },
+        os: `${os.type()} ${os.release()} (${process.platform}-${process.arch})`,
+      },
+      threads.used,
+    );
+  }
+
+  async hardware(): Promise<HardwareReport> {
+    const [vram, gpuNames] = await Promise.all([this.llama.getVramState(), this.llama.getGpuDeviceNames()]);
+    return {
+      ...this.report,
+      gpus: gpuNames.map((name) => ({ name })),
+      vram: {
+        totalBytes: vram.total,
+        usedBytes: vram.used,
+        freeBytes: vram.free,
+        unifiedBytes: vram.unifiedSize,
+        capBytes: this.llama.getVramCap(),
+      },
+      ram: { totalBytes: os.totalmem(), freeBytes: os.freemem() },
+    };
+  }
+
+  get model(): LoadedModel | undefined {
+    return this.loaded?.info;
+  }
+
+  /**
+   * Loads a model with GPU layers and context size fitted to the memory free
+   * now (node-llama-cpp's resolver), unless overridden. A load that fails for
+   * memory is retried once, smaller; then the error says what was needed.
+   */
+  async load(input: LoadInput, onProgress: (progress: number) => void): Promise<LoadedModel> {
+    await this.unload();
+    const first = { gpuLayers: input.gpuLayers ?? 'auto', contextSize: input.contextSize ?? 'auto' } as const;
+    try {
+      this.loaded = await this.tryLoad(input.modelPath, first, onProgress);
+    } catch (error) {
+      if (!isMemoryError(error)) throw this.describeLoadError(input.modelPath, error);
+      const smaller = await this.smallerAttempt(input.modelPath, first);
+      try {
+        this.loaded = await this.tryLoad(input.modelPath, smaller, onProgress);
+        this.loaded.info.retried = `The first attempt ran out of memory (${(error as Error).message}); loaded with ${smaller.gpuLayers} GPU layers and a ${smaller.contextSize}-token context instead.`;
+      } catch (retryError) {
+        throw await this.memoryError(input.modelPath, retryError, smaller);
+      }
+    }
+    return this.loaded.info;
+  }
+
+  private async tryLoad(
+    modelPath: string,
+    attempt: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
+    onProgress: (progress: number) => void,
+  ): Promise<Loaded> {
+    const model = await this.llama.loadModel({
+      modelPath,
+      gpuLayers: attempt.gpuLayers === 'auto' ? 'auto' : attempt.gpuLayers,
+      onLoadProgress: onProgress,
+    });
+    try {
+      const context = await model.createContext({
+        contextSize: attempt.contextSize === 'auto' ? 'auto' : attempt.contextSize,
+        threads: this.threads,
+      });
+      const chat = new LlamaChat({ contextSequence: context.getSequence() });
+      const metadata = model.fileInfo.metadata as { general?: { name?: string; architecture?: string } };
+      return {
+        model,
+        context,
+        chat,
+        info: {
+          path: modelPath,
+          name: metadata.general?.name ?? path.basename(modelPath, path.extname(modelPath)),
+          architecture: metadata.general?.architecture ?? 'unknown',
+          sizeBytes: model.size,
+          gpuLayers: model.gpuLayers,
+          totalLayers: model.fileInsights.totalLayers,
+          contextSize: context.contextSize,
+          chatWrapper: chat.chatWrapper.wrapperName,
+        },
+      };
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+  }
+
+  private async smallerAttempt(
+    modelPath: string,
+    first: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
+  ): Promise<{ gpuLayers: number; contextSize: number }> {
+    const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
+    const insights = await GgufInsights.from(await readGgufFileInfo(modelPath), this.llama);
+    const layers = typeof first.gpuLayers === 'number' ? first.gpuLayers : insights.totalLayers;
+    const train = insights.trainContextSize ?? 4096;
+    const context = typeof first.contextSize === 'number' ? first.contextSize : Math.min(train, 8192);
+    return { gpuLayers: Math.floor(layers / 2), contextSize: Math.max(512, Math.floor(context / 2)) };
+  }
+
+  private async memoryError(modelPath: string, error: unknown, attempt: { gpuLayers: number; contextSize: number }): Promise<RpcError> {
+    let numbers = '';
+    try {
+      const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
+      const insights = await GgufInsights.from(await readGgufFileInfo(modelPath), this.llama);
+      const needs = insights.estimateModelResourceRequirements({ gpuLayers: attempt.gpuLayers });
+      const vram = await this.llama.getVramState();
+      numbers = ` With ${attempt.gpuLayers} GPU layers the model alone needs about ${gib(needs.gpuVram)} of VRAM and ${gib(needs.cpuRam)} of RAM; ${gib(vram.free)} VRAM and ${gib(os.freemem())} RAM are free now.`;
+    } catch {
+      // The numbers are a courtesy; the error stands without them.
+    }
+    return new RpcError(
+      'out_of_memory',
+      `Not enough memory to load ${path.basename(modelPath)}, even after retrying with ${attempt.gpuLayers} GPU layers and a ${attempt.contextSize}-token context (${(error as Error).message}).${numbers} Try a smaller quantization or context.`,
+    );
+  }
+
+  private describeLoadError(modelPath: string, error: unknown): RpcError {
+    if (error instanceof RpcError) return error;
+    const message = (error as Error).message ?? String(error);
+    return new RpcError('invalid_model', `Could not load ${path.basename(modelPath)}: ${message}`);
+  }
+
+  async unload(): Promise<void> {
+    for (const controller of this.active.values()) controller.abort();
+    await this.generating.catch(() => undefined);
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    if (loaded) {
+      await loaded.context.dispose();
+      await loaded.model.dispose();
+    }
+  }
+
+  abort(requestId: string): boolean {
+    const controller = this.active.get(requestId);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  /** One reply to a conversation; text streams out through `onDelta` in batches. */
+  async generate(input: GenerateInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
+    const loaded = this.loaded;
+    if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded.');
+    if (this.active.size > 0) throw new RpcError('busy', 'The model is already generating a reply.');
+    const last = input.messages[input.messages.length - 1];
+    if (last?.role !== 'user') throw new RpcError('invalid_input', 'The conversation must end with a user message.');
+
+    const history: ChatHistoryItem[] = [];
+    if (input.system) history.push({ type: 'system', text: input.system });
+    for (const message of input.messages) {
+      history.push(message.role === 'user' ? { type: 'user', text: message.text } : { type: 'model', response: [message.text] });
+    }
+    history.push({ type: 'model', response: [] });
+
+    const controller = new AbortController();
+    this.active.set(input.requestId, controller);
+    const batcher = new DeltaBatcher(input.requestId, onDelta);
+    const sampling = input.sampling ?? {};
+    const meter = loaded.chat.sequence.tokenMeter;
+    const inputBefore = meter.usedInputTokens;
+    let generatedTokens = 0;
+    let firstTokenAt = 0;
+    let text = '';
+    let reasoning = '';
+    const startedAt = performance.now();
+
+    const run = loaded.chat.generateResponse(history, {
+      signal: controller.signal,
+      stopOnAbortSignal: true,
+      maxTokens: sampling.maxTokens,
+      temperature: sampling.temperature,
+      topK: sampling.topK,
+      topP: sampling.topP,
+      minP: sampling.minP,
+      seed: sampling.seed,
+      repeatPenalty: sampling.repeatPenalty !== undefined ? { penalty: sampling.repeatPenalty } : undefined,
+      onToken: (tokens) => {
+        generatedTokens += tokens.length;
+      },
+      onResponseChunk: (chunk) => {
+        if (chunk.text === '') return;
+        if (firstTokenAt === 0) firstTokenAt = performance.now();
+        if (chunk.type === 'segment' && chunk.segmentType === 'thought') {
+          reasoning += chunk.text;
+          batcher.push('reasoning', chunk.text);
+        } else if (chunk.type === undefined) {
+          text += chunk.text;
+          batcher.push('text', chunk.text);
+        }
+      },
+    });
+    this.generating = run;
+    try {
+      const result = await run;
+      batcher.flush();
+      const endedAt = performance.now();
+      const decodeMs = firstTokenAt ? endedAt - firstTokenAt : 0;
+      const stopReason: StopReason =
+        result.metadata.stopReason === 'maxTokens'
+          ? 'max-tokens'
+          : result.metadata.stopReason === 'abort'
+            ? 'abort'
+            : result.metadata.stopReason === 'eogToken'
+              ? 'eos'
+              : 'stop-sequence';
+      return {
+        requestId: input.requestId,
+        text,
+        reasoning,
+        stats: {
+          promptTokens: meter.usedInputTokens - inputBefore,
+          generatedTokens,
+          timeToFirstTokenMs: firstTokenAt ? firstTokenAt - startedAt : 0,
+          tokensPerSecond: decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) / (decodeMs / 1000) : 0,
+          totalMs: endedAt - startedAt,
+          stopReason,
+        },
+      };
+    } finally {
+      batcher.flush();
+      this.active.delete(input.requestId);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.unload();
+    await this.llama.dispose();
+  }
+}

@@ -1,0 +1,23 @@
+import type { ChatDelta, GenerateInput, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
+import type { EngineOptions } from './engine';
+
+/** What the host may call in the worker process. */
+export interface WorkerFunctions {
+  init(options: EngineOptions): Promise<HardwareReport>;
+  hardware(): Promise<HardwareReport>;
+  load(input: LoadInput): Promise<LoadedModel>;
+  unload(): Promise<void>;
+  generate(input: GenerateInput): Promise<GenerateResult>;
+  abort(input: { requestId: string }): Promise<boolean>;
+  ping(): Promise<'pong'>;
+  /** For tests of supervision: makes the worker stop answering or die. */
+  misbehave(input: { kind: 'hang' | 'crash' }): Promise<void>;
+}
+
+/** Events the worker sends the host. */
+export interface WorkerEvents {
+  onDelta(delta: ChatDelta): void;
+  onLoadProgress(progress: LoadProgress): void;
+}
+
+export const workerEventNames = ['onDelta', 'onLoadProgress'] as const;

@@ -1,0 +1,61 @@
+/**
+ * The inference worker: its own process (an Electron utilityProcess in the
+ * desktop app, a forked Node process in the headless host and the CLI), so
+ * that a llama.cpp abort costs one request, never the app.
+ */
+import { RpcError } from '../../shared/errors';
+import { generateInputSchema, loadInputSchema } from '../../shared/inference';
+import { createPeer } from '../../shared/rpc/peer';
+import { InferenceEngine, type EngineOptions } from './engine';
+import { ParentTransport } from './process-transports';
+import { workerEventNames, type WorkerEvents, type WorkerFunctions } from './worker-api';
+
+const transport = new ParentTransport();
+let engine: InferenceEngine | undefined;
+let starting: Promise<InferenceEngine> | undefined;
+
+function requireEngine(): InferenceEngine {
+  if (!engine) throw new RpcError('unavailable', 'The inference worker has not been initialised.');
+  return engine;
+}
+
+const functions: WorkerFunctions = {
+  async init(options: EngineOptions) {
+    starting ??= InferenceEngine.start(options);
+    engine = await starting;
+    return engine.hardware();
+  },
+  hardware: () => requireEngine().hardware(),
+  load: (input) =>
+    requireEngine().load(loadInputSchema.parse(input), (progress) => {
+      void host.onLoadProgress.asEvent({ modelPath: input.modelPath, progress }).catch(() => undefined);
+    }),
+  unload: () => requireEngine().unload(),
+  generate: (input) =>
+    requireEngine().generate(generateInputSchema.parse(input), (delta) => {
+      void host.onDelta.asEvent(delta).catch(() => undefined);
+    }),
+  abort: async ({ requestId }) => requireEngine().abort(requestId),
+  ping: async () => 'pong',
+  async misbehave({ kind }) {
+    if (process.env.FREEHOLD_WORKER_TEST_HOOKS !== '1') throw new RpcError('unknown_method', 'Unknown method "misbehave".');
+    if (kind === 'crash') process.abort();
+    // Block the event loop, as a wedged native call would.
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      /* spin */
+    }
+  },
+};
+
+const host = createPeer<WorkerEvents, WorkerFunctions>(transport, {
+  local: functions,
+  remoteEventNames: workerEventNames,
+  onProtocolError: (error) => process.stderr.write(`worker rpc: ${error.code}: ${error.message}\n`),
+});
+
+transport.onClose(() => {
+  // The host is gone: nothing to serve.
+  void engine?.dispose().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

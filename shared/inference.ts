@@ -1,0 +1,121 @@
+/**
+ * Inference types shared by the host, the worker and the UI: hardware reports,
+ * model loading, chat generation and its streamed deltas and stats.
+ */
+import { z } from 'zod';
+
+export const backendNames = ['cuda', 'vulkan', 'metal', 'cpu'] as const;
+export type BackendName = (typeof backendNames)[number];
+
+export interface BackendAttempt {
+  backend: BackendName;
+  /** "chosen", "available" (works but a better one was chosen), or "unavailable" with a reason. */
+  outcome: 'chosen' | 'available' | 'unavailable' | 'not-tried';
+  reason: string;
+}
+
+export interface GpuDevice {
+  name: string;
+}
+
+export interface HardwareReport {
+  /** The backend in use, and why. */
+  backend: BackendName;
+  reason: string;
+  /** What was requested: "auto" or an override. */
+  requested: 'auto' | BackendName;
+  attempts: BackendAttempt[];
+  gpus: GpuDevice[];
+  vram: { totalBytes: number; usedBytes: number; freeBytes: number; unifiedBytes: number; capBytes: number | null };
+  ram: { totalBytes: number; freeBytes: number };
+  cpu: { model: string; logicalCores: number; mathCores: number; features: string[] };
+  threads: { used: number; reason: string };
+  versions: { nodeLlamaCpp: string; llamaCpp: string; binary: 'prebuilt' | 'localBuild' };
+  os: string;
+}
+
+export const samplingSchema = z
+  .object({
+    temperature: z.number().min(0).max(5).optional(),
+    topP: z.number().min(0).max(1).optional(),
+    topK: z.number().int().min(0).max(1000).optional(),
+    minP: z.number().min(0).max(1).optional(),
+    repeatPenalty: z.number().min(0).max(5).optional(),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    maxTokens: z.number().int().min(1).max(131072).optional(),
+  })
+  .strict();
+export type Sampling = z.infer<typeof samplingSchema>;
+
+export const chatMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('user'), text: z.string().max(1_000_000) }).strict(),
+  z.object({ role: z.literal('assistant'), text: z.string().max(1_000_000) }).strict(),
+]);
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+export const generateInputSchema = z
+  .object({
+    /** Chosen by the caller so that deltas and abort can name the request. */
+    requestId: z.string().min(1).max(100),
+    system: z.string().max(200_000).optional(),
+    messages: z.array(chatMessageSchema).min(1).max(10_000),
+    sampling: samplingSchema.optional(),
+  })
+  .strict();
+export type GenerateInput = z.infer<typeof generateInputSchema>;
+
+export const loadInputSchema = z
+  .object({
+    modelPath: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file'),
+    gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)]).optional(),
+    contextSize: z.union([z.literal('auto'), z.number().int().min(64).max(1_048_576)]).optional(),
+  })
+  .strict();
+export type LoadInput = z.infer<typeof loadInputSchema>;
+
+export interface LoadedModel {
+  path: string;
+  name: string;
+  architecture: string;
+  sizeBytes: number;
+  gpuLayers: number;
+  totalLayers: number;
+  contextSize: number;
+  chatWrapper: string;
+  /** Set when the first attempt failed for memory and a smaller one worked. */
+  retried?: string;
+}
+
+export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'error';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  timeToFirstTokenMs: number;
+  tokensPerSecond: number;
+  totalMs: number;
+  stopReason: StopReason;
+}
+
+export interface GenerateResult {
+  requestId: string;
+  text: string;
+  reasoning: string;
+  stats: GenerationStats;
+}
+
+/** One batch of streamed output; reasoning (e.g. <think>) is its own segment type. */
+export interface ChatDelta {
+  requestId: string;
+  parts: Array<{ kind: 'text' | 'reasoning'; text: string }>;
+}
+
+export interface LoadProgress {
+  modelPath: string;
+  /** 0..1 */
+  progress: number;
+}
