@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { GenerateResult, HardwareReport, Sampling } from '../../shared/inference';
 import { createHostServices, type HostServices } from '../services/host-services';
 import { ensureDataDir, resolveDataDir } from '../services/data-dir';
 import { appVersion } from '../services/version';
@@ -13,22 +14,173 @@ import { appVersion } from '../services/version';
 export interface CliIo {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Streamed output without a newline (chat replies). */
+  write?: (text: string) => void;
+  /** Called with an abort function while a long command runs (Ctrl+C stops a reply). */
+  onInterrupt?: (abort: (() => void) | undefined) => void;
 }
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | undefined>;
 
 interface CliContext {
   io: CliIo;
   json: boolean;
   args: string[];
+  values: Values;
   services: () => Promise<HostServices>;
 }
 
 interface Command {
   summary: string;
   usage: string;
+  options?: Options;
   run(ctx: CliContext): Promise<number>;
 }
 
+class UsageError extends Error {}
+
+function numberOption(values: Values, name: string, integer: boolean): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'}, not "${String(raw)}".`);
+  }
+  return value;
+}
+
+function gb(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+}
+
+function printHardware(io: CliIo, report: HardwareReport): void {
+  const label = report.backend.toUpperCase();
+  io.out(`Backend:   ${label}${report.requested === 'auto' ? ' (automatic)' : ` (selected: ${report.requested})`}`);
+  io.out(`Why:       ${report.reason}`);
+  for (const attempt of report.attempts) io.out(`           ${attempt.backend.padEnd(7)} ${attempt.outcome}: ${attempt.reason}`);
+  io.out(`GPUs:      ${report.gpus.length ? report.gpus.map((g) => g.name).join(', ') : 'none'}`);
+  if (report.vram.totalBytes > 0) {
+    io.out(
+      `VRAM:      ${gb(report.vram.freeBytes)} free of ${gb(report.vram.totalBytes)} (${gb(report.vram.usedBytes)} used)` +
+        (report.vram.unifiedBytes > 0 ? `, ${gb(report.vram.unifiedBytes)} shared with the CPU` : '') +
+        (report.vram.capBytes !== null ? `, capped at ${gb(report.vram.capBytes)}` : ''),
+    );
+  }
+  io.out(`RAM:       ${gb(report.ram.freeBytes)} free of ${gb(report.ram.totalBytes)}`);
+  io.out(`CPU:       ${report.cpu.model}, ${report.cpu.logicalCores} logical cores`);
+  io.out(`Features:  ${report.cpu.features.join(' ') || 'none reported'}`);
+  io.out(`Threads:   ${report.threads.used} (${report.threads.reason})`);
+  io.out(`Versions:  node-llama-cpp ${report.versions.nodeLlamaCpp}, llama.cpp ${report.versions.llamaCpp} (${report.versions.binary})`);
+  io.out(`OS:        ${report.os}`);
+}
+
+function statsLine(result: GenerateResult): string {
+  const s = result.stats;
+  return `[${s.generatedTokens} tokens, ${s.tokensPerSecond.toFixed(1)} tokens/s, first token after ${s.timeToFirstTokenMs.toFixed(0)} ms, prompt ${s.promptTokens} tokens, stopped: ${s.stopReason}]`;
+}
+
 const commands: Record<string, Command> = {
+  hardware: {
+    summary: 'Show the detected hardware and the inference backend chosen, and why',
+    usage: 'hardware [--json]',
+    async run({ io, json, services }) {
+      const host = await services();
+      const report = await host.handlers['inference.hardware'](undefined);
+      if (json) io.out(JSON.stringify(report));
+      else printHardware(io, report);
+      return 0;
+    },
+  },
+  chat: {
+    summary: 'Load a GGUF model and stream its reply to a prompt',
+    usage: 'chat --model <path> [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
+    options: {
+      model: { type: 'string' },
+      system: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-p': { type: 'string' },
+      'top-k': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repeat-penalty': { type: 'string' },
+      'max-tokens': { type: 'string' },
+      seed: { type: 'string' },
+      'context-size': { type: 'string' },
+      'gpu-layers': { type: 'string' },
+    },
+    async run({ io, json, args, values, services }) {
+      const modelArg = values.model;
+      if (typeof modelArg !== 'string' || modelArg === '') throw new UsageError('chat needs --model <path to a .gguf file>.');
+      const prompt = args.join(' ').trim();
+      if (!prompt) throw new UsageError('chat needs a prompt, e.g. npm run cli -- chat --model model.gguf "Hello"');
+      const sampling: Sampling = {
+        temperature: numberOption(values, 'temperature', false),
+        topP: numberOption(values, 'top-p', false),
+        topK: numberOption(values, 'top-k', true),
+        minP: numberOption(values, 'min-p', false),
+        repeatPenalty: numberOption(values, 'repeat-penalty', false),
+        maxTokens: numberOption(values, 'max-tokens', true),
+        seed: numberOption(values, 'seed', true),
+      };
+      const contextSize = numberOption(values, 'context-size', true);
+      const gpuLayers = numberOption(values, 'gpu-layers', true);
+      const host = await services();
+      const modelPath = path.resolve(modelArg);
+
+      let lastShown = -1;
+      const offProgress = host.events.subscribeAll((event, payload) => {
+        if (event !== 'onLoadProgress' || json) return;
+        const percent = Math.floor((payload as { progress: number }).progress * 100);
+        if (percent >= lastShown + 10 || percent === 100) {
+          lastShown = percent;
+          io.err(`loading ${path.basename(modelPath)}: ${percent}%`);
+        }
+      });
+      const model = await host.handlers['inference.load']({ modelPath, contextSize, gpuLayers });
+      offProgress();
+      if (!json) {
+        io.err(`${model.name}: ${model.gpuLayers}/${model.totalLayers} layers on the GPU, ${model.contextSize}-token context, ${model.chatWrapper} template`);
+        if (model.retried) io.err(`note: ${model.retried}`);
+      }
+
+      const requestId = `cli-${process.pid}-${Date.now()}`;
+      let thinking = false;
+      const offDelta = host.events.subscribeAll((event, payload) => {
+        if (event !== 'onChatDelta' || json) return;
+        const delta = payload as import('../../shared/inference').ChatDelta;
+        if (delta.requestId !== requestId) return;
+        for (const part of delta.parts) {
+          if (part.kind === 'reasoning') {
+            if (!thinking) io.err('[thinking]');
+            thinking = true;
+            io.err(part.text);
+          } else {
+            if (thinking) io.err('[/thinking]');
+            thinking = false;
+            (io.write ?? io.out)(part.text);
+          }
+        }
+      });
+      io.onInterrupt?.(() => void host.handlers['chat.abort']({ requestId }));
+      try {
+        const result = await host.handlers['chat.generate']({
+          requestId,
+          system: typeof values.system === 'string' ? values.system : undefined,
+          messages: [{ role: 'user', text: prompt }],
+          sampling,
+        });
+        if (json) io.out(JSON.stringify({ model, text: result.text, reasoning: result.reasoning, stats: result.stats }));
+        else {
+          (io.write ?? io.out)('\n');
+          io.out(statsLine(result));
+        }
+      } finally {
+        io.onInterrupt?.(undefined);
+        offDelta();
+      }
+      return 0;
+    },
+  },
   version: {
     summary: 'Print the Freehold version',
     usage: 'version [--json]',
@@ -55,7 +207,6 @@ const commands: Record<string, Command> = {
         io.out(`Threads:        ${settings.inference.threads === 0 ? 'auto' : settings.inference.threads}`);
         io.out(`Hub endpoint:   ${settings.hub.endpoint}`);
       }
-      for (const notice of host.notices.list()) io.err(`warning: ${notice.message}`);
       return 0;
     },
   },
@@ -78,27 +229,29 @@ function helpText(): string {
   ].join('\n');
 }
 
+const globalOptions: Options = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  'data-dir': { type: 'string' },
+};
+
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  // First find the command, then parse strictly with its own options.
+  const loose = parseArgs({ args: argv, options: globalOptions, allowPositionals: true, strict: false });
+  const commandName = loose.positionals[0];
+  const commandOptions = commandName && Object.hasOwn(commands, commandName) ? commands[commandName]?.options : undefined;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        'data-dir': { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs({ args: argv, options: { ...globalOptions, ...commandOptions }, allowPositionals: true, strict: true });
   } catch (error) {
     io.err(`freehold: ${(error as Error).message}\n\n${helpText()}`);
     return 2;
   }
+  const values = parsed.values as Values & { json: boolean; help: boolean; 'data-dir'?: string };
   const [name, ...rest] = parsed.positionals;
-  if (parsed.values.help || name === undefined || name === 'help') {
+  if (values.help || name === undefined || name === 'help') {
     io.out(helpText());
-    return name === undefined && !parsed.values.help ? 2 : 0;
+    return name === undefined && !values.help ? 2 : 0;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
@@ -109,12 +262,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let services: HostServices | undefined;
   const ctx: CliContext = {
     io,
-    json: parsed.values.json,
+    json: values.json,
     args: rest,
+    values,
     services: async () => {
       if (!services) {
-        const dataDir = ensureDataDir(resolveDataDir({ flag: parsed.values['data-dir'] }));
-        services = await createHostServices({ dataDir, host: 'cli' });
+        const dataDir = ensureDataDir(resolveDataDir({ flag: values['data-dir'] }));
+        services = await createHostServices({ dataDir, host: 'cli', log: () => undefined });
+        for (const notice of services.notices.list()) io.err(`warning: ${notice.message}`);
       }
       return services;
     },
@@ -122,6 +277,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(ctx);
   } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`freehold ${name}: ${error.message}\nUsage: npm run cli -- ${command.usage}`);
+      return 2;
+    }
     io.err(`freehold ${name}: ${(error as Error).message}`);
     return 1;
   } finally {
@@ -131,9 +290,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
 const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) {
+  let interrupt: (() => void) | undefined;
+  process.on('SIGINT', () => {
+    // First Ctrl+C stops the reply in progress; a second one (or none running) quits.
+    if (interrupt) {
+      interrupt();
+      interrupt = undefined;
+    } else process.exit(130);
+  });
   runCli(process.argv.slice(2), {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
+    write: (text) => process.stdout.write(text),
+    onInterrupt: (abort) => (interrupt = abort),
   }).then((code) => {
     process.exitCode = code;
   });

@@ -1,0 +1,214 @@
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostServices } from '../../../electron/services/host-services';
+import type { ChatDelta } from '../../../shared/inference';
+import { writePatchedGguf } from '../../helpers/gguf';
+import { inferenceHost, textOf } from '../../helpers/inference-host';
+import { tempDir } from '../../helpers/temp';
+import { testModelPath } from '../../helpers/test-model';
+
+const model = testModelPath();
+const greedy = { temperature: 0, maxTokens: 64 };
+const ask = (text: string) => [{ role: 'user' as const, text }];
+
+describe('inference worker with stories260K', () => {
+  let services: HostServices;
+  let deltas: ChatDelta[];
+
+  beforeAll(async () => {
+    ({ services, deltas } = await inferenceHost());
+  });
+  afterAll(() => services.close());
+
+  /** Each test may run alone (vitest -t): load the model if an earlier test did not. */
+  async function ensureLoaded() {
+    if (!(await services.handlers['inference.status'](undefined)).model) await services.handlers['inference.load']({ modelPath: model });
+  }
+
+  it('detects the hardware and explains the backend it chose', async () => {
+    const report = await services.handlers['inference.hardware'](undefined);
+    expect(report.backend).toBe('cpu');
+    expect(report.attempts.map((a) => a.backend)).toEqual(['cuda', 'vulkan', 'metal', 'cpu']);
+    expect(report.attempts.find((a) => a.backend === 'cpu')?.outcome).toBe('chosen');
+    for (const attempt of report.attempts.filter((a) => a.outcome === 'unavailable')) expect(attempt.reason.length).toBeGreaterThan(5);
+    expect(report.reason).toMatch(/CPU is the first that loaded/);
+    expect(report.threads).toEqual({ used: 1, reason: 'set in settings' });
+    expect(report.ram.totalBytes).toBeGreaterThan(0);
+    expect(report.cpu.logicalCores).toBeGreaterThan(0);
+    expect(report.versions.nodeLlamaCpp).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('says there is no model before one is loaded', async () => {
+    await expect(services.handlers['chat.generate']({ requestId: 'n0', messages: ask('Hi') })).rejects.toMatchObject({
+      code: 'no_model_loaded',
+    });
+  });
+
+  it('loads the model with progress and a context fitted to memory', async () => {
+    const progress: number[] = [];
+    const off = services.events.subscribeAll((event, payload) => {
+      if (event === 'onLoadProgress') progress.push((payload as { progress: number }).progress);
+    });
+    const loaded = await services.handlers['inference.load']({ modelPath: model });
+    off();
+    expect(loaded).toMatchObject({ path: model, architecture: 'llama', gpuLayers: 0, contextSize: 2048 });
+    expect(progress.at(-1)).toBe(1);
+    expect(services.handlers['inference.status'](undefined)).toMatchObject({ state: 'ready', backend: 'cpu', model: { path: model } });
+  });
+
+  it('streams a reply in batches whose text is the whole reply, with stats', async () => {
+    await ensureLoaded();
+    const result = await services.handlers['chat.generate']({
+      requestId: 'g1',
+      system: 'You tell short stories.',
+      messages: ask('Once upon a time'),
+      sampling: { temperature: 0, maxTokens: 200 },
+    });
+    expect(result.text.length).toBeGreaterThan(50);
+    expect(textOf(deltas, 'g1')).toBe(result.text);
+    const batches = deltas.filter((d) => d.requestId === 'g1').length;
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(batches).toBeLessThan(result.stats.generatedTokens);
+    expect(result.stats).toMatchObject({ generatedTokens: 200, stopReason: 'max-tokens' });
+    expect(result.stats.promptTokens).toBeGreaterThan(0);
+    expect(result.stats.tokensPerSecond).toBeGreaterThan(0);
+    expect(result.stats.timeToFirstTokenMs).toBeGreaterThan(0);
+  });
+
+  it('is deterministic with greedy sampling and honours a seed', async () => {
+    await ensureLoaded();
+    const a = await services.handlers['chat.generate']({ requestId: 'd1', messages: ask('Lily'), sampling: greedy });
+    const b = await services.handlers['chat.generate']({ requestId: 'd2', messages: ask('Lily'), sampling: greedy });
+    expect(b.text).toBe(a.text);
+    const seeded = { temperature: 1, seed: 42, maxTokens: 40 };
+    const c = await services.handlers['chat.generate']({ requestId: 'd3', messages: ask('Lily'), sampling: seeded });
+    const d = await services.handlers['chat.generate']({ requestId: 'd4', messages: ask('Lily'), sampling: seeded });
+    expect(d.text).toBe(c.text);
+  });
+
+  it('continues a conversation with history', async () => {
+    await ensureLoaded();
+    const result = await services.handlers['chat.generate']({
+      requestId: 'h1',
+      messages: [
+        { role: 'user', text: 'Tell me about Tom.' },
+        { role: 'assistant', text: 'Tom was a big dog.' },
+        { role: 'user', text: 'What did Tom do?' },
+      ],
+      sampling: greedy,
+    });
+    expect(result.stats.generatedTokens).toBeGreaterThan(0);
+    await expect(
+      services.handlers['chat.generate']({ requestId: 'h2', messages: [{ role: 'assistant', text: 'Hi' }], sampling: greedy }),
+    ).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('stops at once when aborted, keeping what it had', async () => {
+    await ensureLoaded();
+    const running = services.handlers['chat.generate']({ requestId: 'a1', messages: ask('Once'), sampling: { temperature: 0, maxTokens: 1800 } });
+    await expect.poll(() => deltas.some((d) => d.requestId === 'a1'), { timeout: 10_000, interval: 1 }).toBe(true);
+    expect(await services.handlers['chat.abort']({ requestId: 'a1' })).toEqual({ aborted: true });
+    const result = await running;
+    expect(result.stats.stopReason).toBe('abort');
+    expect(result.stats.generatedTokens).toBeLessThan(1800);
+    expect(await services.handlers['chat.abort']({ requestId: 'unknown' })).toEqual({ aborted: false });
+  });
+
+  it('answers bad model paths with clear errors and keeps serving', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'dir.gguf'));
+    writeFileSync(path.join(dir, 'notes.gguf'), 'these are my notes');
+    writeFileSync(path.join(dir, 'cut.gguf'), readFileSync(model).subarray(0, 4096));
+    const load = (modelPath: string) => services.handlers['inference.load']({ modelPath });
+    await expect(load(path.join(dir, 'missing.gguf'))).rejects.toThrow(/not found/);
+    await expect(load(path.join(dir, 'dir.gguf'))).rejects.toThrow(/is a folder/);
+    await expect(load(path.join(dir, 'notes.gguf'))).rejects.toThrow(/not a GGUF/);
+    await expect(load(path.join(dir, 'cut.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/cut\.gguf/) });
+    // The worker is still the same healthy process: a good model loads and runs.
+    await load(model);
+    const result = await services.handlers['chat.generate']({ requestId: 'b1', messages: ask('Hi'), sampling: greedy });
+    expect(result.stats.generatedTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('crash isolation and supervision', () => {
+  it('survives a model that makes llama.cpp abort, says which, restarts and serves the next request', async () => {
+    const { services, logs } = await inferenceHost();
+    try {
+      const bad = path.join(tempDir(), 'no-heads.gguf');
+      writePatchedGguf(model, bad, 'llama.attention.head_count', 0);
+      await services.handlers['inference.hardware'](undefined);
+      const failed = services.handlers['inference.load']({ modelPath: bad });
+      await expect(failed).rejects.toMatchObject({ code: 'worker_crashed' });
+      const notice = services.notices.list().find((n) => n.level === 'error');
+      expect(notice?.message).toMatch(/stopped \(.*(signal|exit code).*\) while loading no-heads\.gguf/);
+      expect(notice?.message).toMatch(/no-heads\.gguf was not reloaded/);
+      expect(services.handlers['inference.status'](undefined)).toMatchObject({ model: null });
+
+      // It restarts on its own (backoff) and the next request works.
+      await expect.poll(async () => (await services.handlers['inference.status'](undefined)).state, { timeout: 20_000 }).toBe('ready');
+      expect((await services.handlers['inference.status'](undefined)).model).toBeNull();
+      await services.handlers['inference.load']({ modelPath: model });
+      const result = await services.handlers['chat.generate']({ requestId: 'after', messages: ask('Hi'), sampling: greedy });
+      expect(result.stats.generatedTokens).toBeGreaterThan(0);
+      expect(logs.join('\n')).toMatch(/inference engine stopped/);
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('fails a reply in flight when the worker dies mid-generation, and recovers', async () => {
+    const { services } = await inferenceHost();
+    try {
+      await services.handlers['inference.load']({ modelPath: model });
+      const running = services.handlers['chat.generate']({ requestId: 'c1', messages: ask('Once'), sampling: { temperature: 0, maxTokens: 1800 } });
+      await new Promise((r) => setTimeout(r, 30));
+      void services.inference.supervisor.call('misbehave', { kind: 'crash' }).catch(() => undefined);
+      await expect(running).rejects.toMatchObject({ code: 'worker_crashed', message: expect.stringMatching(/SIGABRT|exit code/) });
+      await expect.poll(() => services.notices.list().map((n) => n.message).join(), { timeout: 5000 }).toMatch(/stories260K\.gguf was not reloaded/);
+      await expect.poll(async () => (await services.handlers['inference.status'](undefined)).state, { timeout: 20_000 }).toBe('ready');
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('ends a worker that stops answering (watchdog) and starts a fresh one', async () => {
+    const { services, logs } = await inferenceHost({ watchdog: { intervalMs: 200, timeoutMs: 1500 } });
+    try {
+      await services.handlers['inference.hardware'](undefined);
+      const firstPid = services.inference.supervisor['running']?.handle.pid;
+      void services.inference.supervisor.call('misbehave', { kind: 'hang' }).catch(() => undefined);
+      await expect.poll(() => logs.join('\n'), { timeout: 10_000 }).toMatch(/stopped answering/);
+      await expect
+        .poll(async () => {
+          const { state } = await services.handlers['inference.status'](undefined);
+          return state === 'ready' && services.inference.supervisor['running']?.handle.pid !== firstPid;
+        }, { timeout: 20_000 })
+        .toBe(true);
+      expect(services.notices.list().map((n) => n.message).join()).toMatch(/stopped \(it stopped answering/);
+      expect((await services.handlers['inference.hardware'](undefined)).backend).toBe('cpu');
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('applies a backend override by restarting the worker, reloading the model and explaining a fallback', async () => {
+    const { services } = await inferenceHost();
+    try {
+      await services.handlers['inference.load']({ modelPath: model });
+      await services.handlers['settings.update']({ inference: { backend: 'vulkan' } });
+      await expect
+        .poll(async () => (await services.handlers['inference.hardware'](undefined)).requested, { timeout: 20_000 })
+        .toBe('vulkan');
+      const report = await services.handlers['inference.hardware'](undefined);
+      expect(report.backend).toBe('cpu');
+      expect(report.reason).toMatch(/Vulkan was selected in settings but .*; fell back to CPU/);
+      await expect.poll(async () => (await services.handlers['inference.status'](undefined)).model?.path, { timeout: 20_000 }).toBe(model);
+      // The override persisted.
+      expect(services.settings.get().inference.backend).toBe('vulkan');
+    } finally {
+      await services.close();
+    }
+  });
+});

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { createHostServices, type HostServices } from '../../electron/services/host-services';
+import { forkLauncher } from '../../electron/inference/launcher';
+import type { ChatDelta } from '../../shared/inference';
+import { tempDir } from './temp';
+
+export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
+
+/**
+ * Host services with a real worker process (the built dist/electron/worker.mjs),
+ * one generation thread, test hooks on and short supervision timings.
+ */
+export async function inferenceHost(options: { watchdog?: { intervalMs: number; timeoutMs: number } } = {}) {
+  const logs: string[] = [];
+  const log = (line: string) => logs.push(line);
+  const services: HostServices = await createHostServices({
+    dataDir: tempDir(),
+    host: 'cli',
+    workerLauncher: forkLauncher(WORKER_SCRIPT, log, { FREEHOLD_WORKER_TEST_HOOKS: '1' }),
+    log,
+    watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },
+    backoffMs: [50, 100],
+  });
+  await services.settings.update({ inference: { threads: 1 } });
+  const deltas: ChatDelta[] = [];
+  services.events.subscribeAll((event, payload) => {
+    if (event === 'onChatDelta') deltas.push(payload as ChatDelta);
+  });
+  return { services, logs, deltas };
+}
+
+export function textOf(deltas: ChatDelta[], requestId: string): string {
+  return deltas
+    .filter((d) => d.requestId === requestId)
+    .flatMap((d) => d.parts)
+    .filter((p) => p.kind === 'text')
+    .map((p) => p.text)
+    .join('');
+}
