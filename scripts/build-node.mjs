@@ -15,6 +15,7 @@ await Promise.all([
       serve: 'electron/host/serve.ts',
       cli: 'electron/cli/cli.ts',
       worker: 'electron/worker/worker-main.ts',
+      bench: 'electron/bench/bench.ts',
     },
     outdir: 'dist/electron',
     format: 'esm',

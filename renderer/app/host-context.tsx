@@ -37,14 +37,23 @@ type NoInputMethod = {
   [M in MethodName]: Parameters<HostApi[M]>['length'] extends 0 ? M : never;
 }[MethodName];
 
-/** Calls a no-input method when connected (again after each reconnect); events may update the value. */
+/**
+ * Calls a no-input method when connected (again after each reconnect, and
+ * after each `refreshOn` event); events may also update the value directly.
+ */
 export function useHostQuery<M extends NoInputMethod>(
   method: M,
+  refreshOn?: EventName,
 ): [QueryState<MethodOutput<M>>, (update: MethodOutput<M> | ((previous: MethodOutput<M> | undefined) => MethodOutput<M>)) => void] {
   const connection = useHost();
   const state = useConnectionState();
   const [query, setQuery] = useState<QueryState<MethodOutput<M>>>({ status: 'loading' });
   const connected = state.kind === 'connected';
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    if (!refreshOn) return;
+    return connection.on(refreshOn, () => setGeneration((g) => g + 1));
+  }, [connection, refreshOn]);
   useEffect(() => {
     if (!connected) return;
     let cancelled = false;
@@ -55,7 +64,7 @@ export function useHostQuery<M extends NoInputMethod>(
     return () => {
       cancelled = true;
     };
-  }, [connection, method, connected]);
+  }, [connection, method, connected, generation]);
   const update = useCallback(
     (next: MethodOutput<M> | ((previous: MethodOutput<M> | undefined) => MethodOutput<M>)) =>
       setQuery((previous) => ({

@@ -16,7 +16,12 @@ test.describe('headless host in Chromium', () => {
         await nav.getByRole('link', { name: view }).click();
         await expect(page.getByRole('heading', { level: 1, name: view })).toBeVisible();
         await expect(nav.getByRole('link', { name: view })).toHaveAttribute('aria-current', 'page');
-        if (view === 'Hardware') await expect(page.getByText('Logical cores')).toBeVisible();
+        if (view === 'Hardware') {
+          await expect(page.getByText('Logical cores', { exact: true })).toBeVisible();
+          // The real worker process detected the hardware and says what it runs on.
+          await expect(page.getByText(/Running on CPU \(chosen automatically\)/)).toBeVisible({ timeout: 20_000 });
+          await expect(page.getByRole('status', { name: 'Inference backend' })).toContainText('on CPU');
+        }
         await screenshot(page, `${view.toLowerCase()}-${scheme}`);
       }
     }

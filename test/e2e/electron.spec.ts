@@ -31,7 +31,7 @@ test.describe('desktop app (Electron)', () => {
       await expect(window.getByRole('heading', { level: 1, name: 'Models' })).toBeVisible();
       await expect(window.getByRole('status', { name: 'Connection' })).toHaveText('Connected');
       await window.getByRole('link', { name: 'Hardware' }).click();
-      await expect(window.getByText('Logical cores')).toBeVisible();
+      await expect(window.getByText('Logical cores', { exact: true })).toBeVisible();
       // The page has no Node: the preload exposes only the message bridge.
       expect(await window.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
       expect(await window.evaluate(() => Object.keys((globalThis as unknown as { freehold: object }).freehold).sort())).toEqual([

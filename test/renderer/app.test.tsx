@@ -39,6 +39,23 @@ describe('app shell', () => {
     expect(screen.getByText('9.0 GB free of 16.0 GB')).toBeTruthy();
   });
 
+  it('shows what inference runs on and why the other backends were not used', async () => {
+    window.location.hash = '#/hardware';
+    renderApp();
+    const engine = await screen.findByRole('region', { name: 'Inference engine' });
+    expect(within(engine).getByText(/Running on/).textContent).toMatch(/Running on CUDA \(chosen automatically\)\. CUDA is the first that loaded/);
+    const rows = within(within(engine).getByRole('table')).getAllByRole('row');
+    expect(rows.map((r) => r.textContent)).toEqual([
+      'BackendStatusWhy',
+      'CUDAchosenloaded',
+      'Vulkanavailableavailable, but CUDA comes first',
+      'Metalunavailablenot available on win32-x64',
+      'CPUavailableavailable, but CUDA comes first',
+    ]);
+    expect(within(engine).getByText('NVIDIA GeForce RTX 4070 Laptop GPU')).toBeTruthy();
+    expect(within(engine).getByText('7.0 GB free of 8.0 GB')).toBeTruthy();
+  });
+
   it('shows the connection and the inference backend in the status bar, updated by events', async () => {
     const { host } = renderApp();
     expect(await screen.findByRole('status', { name: 'Connection' })).toHaveProperty('textContent', 'Connected');

@@ -1,4 +1,5 @@
 import type { ClientEvents, HostHandlers, InferenceStatus, Notice } from '../../shared/contract';
+import type { HardwareReport } from '../../shared/inference';
 import { eventNames } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { FreeholdBridge } from '../../shared/bridge';
@@ -16,6 +17,26 @@ export function createFakeHost() {
   let notices: Notice[] = [];
   const calls: Array<{ method: string; input: unknown }> = [];
   const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.', model: null, loading: null };
+
+  // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.
+  const hardware: HardwareReport = {
+    backend: 'cuda',
+    reason: 'CUDA is the first that loaded, in the order CUDA, Vulkan, Metal, CPU.',
+    requested: 'auto',
+    attempts: [
+      { backend: 'cuda', outcome: 'chosen', reason: 'loaded' },
+      { backend: 'vulkan', outcome: 'available', reason: 'available, but CUDA comes first' },
+      { backend: 'metal', outcome: 'unavailable', reason: 'not available on win32-x64' },
+      { backend: 'cpu', outcome: 'available', reason: 'available, but CUDA comes first' },
+    ],
+    gpus: [{ name: 'NVIDIA GeForce RTX 4070 Laptop GPU' }],
+    vram: { totalBytes: 8 * 1024 ** 3, usedBytes: 1024 ** 3, freeBytes: 7 * 1024 ** 3, unifiedBytes: 0, capBytes: null },
+    ram: { totalBytes: 32 * 1024 ** 3, freeBytes: 20 * 1024 ** 3 },
+    cpu: { model: 'Intel Core i7-13700H', logicalCores: 20, mathCores: 14, features: ['AVX2', 'FMA'] },
+    threads: { used: 10, reason: 'automatic: half of 20 logical cores, leaving at least one free' },
+    versions: { nodeLlamaCpp: '3.22.1', llamaCpp: 'b6000', binary: 'prebuilt' },
+    os: 'Windows_NT 10.0.22631 (win32-x64)',
+  };
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -47,9 +68,7 @@ export function createFakeHost() {
       memoryFreeBytes: 9 * 1024 ** 3,
     }),
     'inference.status': () => inference,
-    'inference.hardware': () => {
-      throw new RpcError('unavailable', 'no worker in renderer tests');
-    },
+    'inference.hardware': () => hardware,
     'inference.load': () => {
       throw new RpcError('unavailable', 'no worker in renderer tests');
     },

@@ -1,5 +1,6 @@
 import { formatBytes } from '../../components/format';
 import { useHostQuery } from '../../app/host-context';
+import { InferenceEngine } from './InferenceEngine';
 
 export function HardwareView() {
   const [system] = useHostQuery('system.info');
@@ -32,6 +33,7 @@ export function HardwareView() {
           )}
         </dl>
       )}
+      <InferenceEngine />
     </section>
   );
 }

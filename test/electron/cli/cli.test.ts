@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../electron/cli/cli';
 import { tempDir } from '../../helpers/temp';
 import pkg from '../../../package.json' with { type: 'json' };
+import { testModelPath } from '../../helpers/test-model';
 
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -54,5 +55,46 @@ describe('CLI', () => {
     expect(JSON.parse(out).dataDir).toBe(dir);
     const failed = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'nope'], { encoding: 'utf8' });
     expect(failed.status).toBe(2);
+  });
+});
+
+describe('CLI inference commands', () => {
+  const model = testModelPath();
+
+  it('prints the hardware and the backend chosen, for people and as JSON', () => {
+    const dir = tempDir();
+    const env = { ...process.env, FREEHOLD_DATA_DIR: dir };
+    const human = execFileSync(process.execPath, ['dist/electron/cli.mjs', 'hardware'], { env, encoding: 'utf8' });
+    expect(human).toMatch(/^Backend: +CPU \(automatic\)/m);
+    expect(human).toMatch(/^Why: +CPU is the first that loaded/m);
+    expect(human).toMatch(/^Threads: +\d+ \(/m);
+    const json = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'hardware', '--json'], { env, encoding: 'utf8' }));
+    expect(json).toMatchObject({ backend: 'cpu', requested: 'auto', attempts: expect.any(Array) });
+  });
+
+  it('streams a reply and ends with its stats; --json gives one object', () => {
+    const dir = tempDir();
+    const env = { ...process.env, FREEHOLD_DATA_DIR: dir };
+    const args = ['dist/electron/cli.mjs', 'chat', '--model', model, '--temperature', '0', '--max-tokens', '40', '--seed', '1', 'Once upon a time'];
+    const human = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+    expect(human.status).toBe(0);
+    expect(human.stdout).toMatch(/\[40 tokens, [\d.]+ tokens\/s, first token after \d+ ms, prompt \d+ tokens, stopped: max-tokens\]\n$/);
+    expect(human.stderr).toMatch(/0\/6 layers on the GPU, 2048-token context/);
+    const json = spawnSync(process.execPath, [...args, '--json'], { env, encoding: 'utf8' });
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.stats).toMatchObject({ generatedTokens: 40, stopReason: 'max-tokens' });
+    expect(human.stdout.startsWith(parsed.text)).toBe(true);
+  });
+
+  it('fails clearly on a bad model path or bad options', () => {
+    const env = { ...process.env, FREEHOLD_DATA_DIR: tempDir() };
+    const missing = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', '/nope/x.gguf', 'hi'], { env, encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/Model file not found: \/nope\/x\.gguf/);
+    const badNumber = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', model, '--max-tokens', 'lots', 'hi'], { env, encoding: 'utf8' });
+    expect(badNumber.status).toBe(2);
+    expect(badNumber.stderr).toMatch(/--max-tokens must be a whole number/);
+    const noPrompt = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', model], { env, encoding: 'utf8' });
+    expect(noPrompt.status).toBe(2);
   });
 });

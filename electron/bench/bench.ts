@@ -1,0 +1,158 @@
+/**
+ * `npm run bench`: measured, not asserted. Each figure is a median over rounds
+ * run interleaved in one process, against a baseline measured the same way.
+ *
+ * inference: the same model, prompt, thread count and greedy sampling through
+ *   (A) node-llama-cpp called in-process directly, and
+ *   (B) the app's full path: host → worker process → streamed deltas back.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type LlamaGpuType } from 'node-llama-cpp';
+import { createHostServices } from '../services/host-services';
+import { forkLauncher } from '../inference/launcher';
+import type { ChatDelta } from '../../shared/inference';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function findModel(flag: string | undefined): string {
+  const candidates = [flag, process.env.FREEHOLD_BENCH_MODEL, process.env.FREEHOLD_TEST_MODEL, path.resolve('..', 'shared', 'models', 'stories260K.gguf')];
+  for (const candidate of candidates) if (candidate && existsSync(candidate)) return path.resolve(candidate);
+  throw new Error('No benchmark model: pass --model <file.gguf> or set FREEHOLD_BENCH_MODEL (stories260K.gguf is the reference).');
+}
+
+interface Round {
+  ttftMs: number;
+  tps: number;
+  tokens: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      model: { type: 'string' },
+      rounds: { type: 'string', default: '9' },
+      tokens: { type: 'string', default: '400' },
+      threads: { type: 'string', default: '1' },
+    },
+  });
+  const modelPath = findModel(values.model);
+  const rounds = Math.max(5, Number(values.rounds));
+  const maxTokens = Number(values.tokens);
+  const threads = Number(values.threads);
+  const system = 'You tell short stories for children.';
+  const prompt = 'Once upon a time';
+  console.log(`model ${path.basename(modelPath)}, ${threads} thread(s), greedy, ${maxTokens} tokens, ${rounds} rounds after 2 warm-up rounds`);
+
+  // (B) the app: host services with a real worker process.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-'));
+  const services = await createHostServices({
+    dataDir,
+    host: 'cli',
+    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
+    log: () => undefined,
+  });
+  await services.settings.update({ inference: { threads } });
+  const report = await services.handlers['inference.hardware'](undefined);
+  const loaded = await services.handlers['inference.load']({ modelPath });
+  console.log(`backend ${report.backend} (${report.reason})`);
+
+  let deltaListener: ((delta: ChatDelta) => void) | undefined;
+  services.events.subscribeAll((event, payload) => {
+    if (event === 'onChatDelta') deltaListener?.(payload as ChatDelta);
+  });
+  let counter = 0;
+  const runApp = async (): Promise<Round> => {
+    const requestId = `bench-${counter++}`;
+    let first = 0;
+    deltaListener = (delta) => {
+      if (first === 0 && delta.requestId === requestId) first = performance.now();
+    };
+    const start = performance.now();
+    const result = await services.handlers['chat.generate']({
+      requestId,
+      system,
+      messages: [{ role: 'user', text: prompt }],
+      sampling: { temperature: 0, maxTokens },
+    });
+    const end = performance.now();
+    const tokens = result.stats.generatedTokens;
+    return { ttftMs: first - start, tps: (tokens - 1) / ((end - first) / 1000), tokens };
+  };
+
+  // (A) node-llama-cpp directly, in this process, same backend, threads and context.
+  const gpu: LlamaGpuType = report.backend === 'cpu' ? false : (report.backend as LlamaGpuType);
+  const llama = await getLlama({ gpu, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, gpuLayers: loaded.gpuLayers });
+  const context = await model.createContext({ contextSize: loaded.contextSize, threads });
+  const chat = new LlamaChat({ contextSequence: context.getSequence() });
+  const history: ChatHistoryItem[] = [
+    { type: 'system', text: system },
+    { type: 'user', text: prompt },
+    { type: 'model', response: [] },
+  ];
+  const runRaw = async (): Promise<Round> => {
+    let first = 0;
+    let tokens = 0;
+    const start = performance.now();
+    await chat.generateResponse(history, {
+      temperature: 0,
+      maxTokens,
+      onToken: (t) => {
+        tokens += t.length;
+      },
+      onResponseChunk: (chunk) => {
+        if (first === 0 && chunk.text !== '') first = performance.now();
+      },
+    });
+    const end = performance.now();
+    return { ttftMs: first - start, tps: (tokens - 1) / ((end - first) / 1000), tokens };
+  };
+
+  for (let i = 0; i < 2; i += 1) {
+    await runRaw();
+    await runApp();
+  }
+  const raw: Round[] = [];
+  const app: Round[] = [];
+  for (let i = 0; i < rounds; i += 1) {
+    // Alternate which goes first so neither always follows the other.
+    if (i % 2 === 0) {
+      raw.push(await runRaw());
+      app.push(await runApp());
+    } else {
+      app.push(await runApp());
+      raw.push(await runRaw());
+    }
+  }
+  const rawTps = median(raw.map((r) => r.tps));
+  const appTps = median(app.map((r) => r.tps));
+  const ttftOverhead = median(app.map((r) => r.ttftMs)) - median(raw.map((r) => r.ttftMs));
+  console.log(`raw: ttft ${median(raw.map((r) => r.ttftMs)).toFixed(2)} ms, ${rawTps.toFixed(0)} tokens/s (${raw[0]?.tokens} tokens)`);
+  console.log(`app: ttft ${median(app.map((r) => r.ttftMs)).toFixed(2)} ms, ${appTps.toFixed(0)} tokens/s (${app[0]?.tokens} tokens)`);
+  console.log(
+    `bench inference: ratio ${(appTps / rawTps).toFixed(3)} ttft_overhead_ms ${ttftOverhead.toFixed(2)} app_tps ${appTps.toFixed(0)} raw_tps ${rawTps.toFixed(0)}`,
+  );
+
+  await context.dispose();
+  await model.dispose();
+  await llama.dispose();
+  await services.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});
