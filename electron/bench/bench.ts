@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '9' },
       tokens: { type: 'string', default: '400' },
       threads: { type: 'string', default: '1' },
+      backend: { type: 'string', default: 'auto' },
     },
   });
   const modelPath = findModel(values.model);
@@ -63,10 +64,11 @@ async function main(): Promise<void> {
     workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
     log: () => undefined,
   });
-  await services.settings.update({ inference: { threads } });
+  const backend = values.backend as 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
+  await services.settings.update({ inference: { threads, backend } });
   const report = await services.handlers['inference.hardware'](undefined);
   const loaded = await services.handlers['inference.load']({ modelPath });
-  console.log(`backend ${report.backend} (${report.reason})`);
+  console.log(`backend ${report.backend} (${report.reason}); ${loaded.gpuLayers}/${loaded.totalLayers} layers on the GPU`);
 
   let deltaListener: ((delta: ChatDelta) => void) | undefined;
   services.events.subscribeAll((event, payload) => {

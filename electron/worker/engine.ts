@@ -3,7 +3,7 @@
  * run in the main process or the renderer: llama.cpp aborts the whole process
  * on some malformed models and out-of-memory conditions.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,14 +53,51 @@ function backendOf(gpu: LlamaGpuType): BackendName {
 
 const label: Record<BackendName, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
 
+function nodeLlamaCppRoot(): string | undefined {
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve('node-llama-cpp')), '..');
+  } catch {
+    return undefined;
+  }
+}
+
 function nodeLlamaCppVersion(): string {
   try {
-    const entry = createRequire(import.meta.url).resolve('node-llama-cpp');
-    const pkg = JSON.parse(readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(path.join(nodeLlamaCppRoot() ?? '', 'package.json'), 'utf8')) as { version: string };
     return pkg.version;
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * A backend the user compiled with `npx node-llama-cpp source build --gpu …`
+ * (custom CUDA architectures, say) is the "last build". It is used only when
+ * its folder still exists, so that nothing here ever starts a compile.
+ */
+async function lastLocalBuild(backend: BackendName, maxThreads: number): Promise<Llama | undefined> {
+  const root = nodeLlamaCppRoot();
+  if (!root) return undefined;
+  try {
+    const info = JSON.parse(readFileSync(path.join(root, 'llama', 'lastBuild.json'), 'utf8')) as { folderName?: string };
+    if (!info.folderName || !existsSync(path.join(root, 'llama', 'localBuilds', info.folderName))) return undefined;
+  } catch {
+    return undefined;
+  }
+  const llama = await getLlama('lastBuild', { skipDownload: true, maxThreads, logLevel: LlamaLogLevel.error, progressLogs: false });
+  if (llama.gpu === gpuTypeOf(backend)) return llama;
+  await llama.dispose();
+  return undefined;
+}
+
+/** node-llama-cpp's errors name a class; say what it means for the user. */
+function explainLoadFailure(backend: BackendName, error: unknown): string {
+  const message = (error as Error).message ?? String(error);
+  if (/NoBinaryFoundError/.test(message) || (error as Error).name === 'NoBinaryFoundError') {
+    const pkg = `@node-llama-cpp/${process.platform === 'win32' ? 'win' : process.platform === 'darwin' ? 'mac' : 'linux'}-${process.arch}-${backend}`;
+    return `its drivers are present, but no ${label[backend]} build of llama.cpp is installed for ${process.platform}-${process.arch} (the ${pkg} package is missing; reinstall Freehold, or build one with "npx node-llama-cpp source build --gpu ${backend}")`;
+  }
+  return `failed to load: ${message}`;
 }
 
 function isMemoryError(error: unknown): boolean {
@@ -133,7 +170,12 @@ export class InferenceEngine {
           attempts.push({ backend, outcome: 'chosen', reason: 'loaded' });
           continue;
         } catch (error) {
-          reason = `failed to load: ${(error as Error).message}`;
+          reason = explainLoadFailure(backend, error);
+          llama = await lastLocalBuild(backend, threads.used).catch(() => undefined);
+          if (llama) {
+            attempts.push({ backend, outcome: 'chosen', reason: 'loaded from a local build (npx node-llama-cpp source build)' });
+            continue;
+          }
         }
       }
       attempts.push({ backend, outcome: 'unavailable', reason });
