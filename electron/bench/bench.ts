@@ -42,8 +42,8 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       model: { type: 'string' },
-      rounds: { type: 'string', default: '9' },
-      tokens: { type: 'string', default: '400' },
+      rounds: { type: 'string', default: '15' },
+      tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
     },

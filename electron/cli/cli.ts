@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { GenerateResult, HardwareReport, Sampling } from '../../shared/inference';
+import { settingsPatchSchema, type SettingsPatch } from '../../shared/settings';
 import { createHostServices, type HostServices } from '../services/host-services';
 import { ensureDataDir, resolveDataDir } from '../services/data-dir';
 import { appVersion } from '../services/version';
@@ -80,7 +81,54 @@ function statsLine(result: GenerateResult): string {
   return `[${s.generatedTokens} tokens, ${s.tokensPerSecond.toFixed(1)} tokens/s, first token after ${s.timeToFirstTokenMs.toFixed(0)} ms, prompt ${s.promptTokens} tokens, stopped: ${s.stopReason}]`;
 }
 
+/** `settings set` keys, in the words of the README, mapped onto the settings file. */
+const settingKeys: Record<string, (value: string) => SettingsPatch> = {
+  theme: (value) => ({ appearance: { theme: value as never } }),
+  backend: (value) => ({ inference: { backend: value as never } }),
+  threads: (value) => ({ inference: { threads: value === 'auto' ? 0 : Number(value) } }),
+  'max-vram-per-gpu': (value) => ({ inference: { maxVramPerGpuMiB: value === 'none' ? null : Number(value) } }),
+  'hub-endpoint': (value) => ({ hub: { endpoint: value } }),
+};
+
 const commands: Record<string, Command> = {
+  settings: {
+    summary: 'Show settings, or change them: settings set backend=cuda threads=auto max-vram-per-gpu=8192',
+    usage: 'settings [set key=value ...] [--json]',
+    async run({ io, json, args, services }) {
+      const host = await services();
+      const [verb, ...pairs] = args;
+      if (verb !== undefined && verb !== 'set') throw new UsageError(`unknown settings action "${verb}".`);
+      if (verb === 'set') {
+        if (pairs.length === 0) throw new UsageError(`settings set needs key=value pairs; keys: ${Object.keys(settingKeys).join(', ')}.`);
+        let patch: SettingsPatch = {};
+        for (const pair of pairs) {
+          const [key, value] = pair.split(/=(.*)/s, 2);
+          const make = key !== undefined && Object.hasOwn(settingKeys, key) ? settingKeys[key] : undefined;
+          if (!make || value === undefined || value === '') throw new UsageError(`"${pair}" is not key=value with a key of ${Object.keys(settingKeys).join(', ')}.`);
+          const part = make(value);
+          patch = {
+            appearance: { ...patch.appearance, ...part.appearance },
+            inference: { ...patch.inference, ...part.inference },
+            hub: { ...patch.hub, ...part.hub },
+          };
+        }
+        const parsed = settingsPatchSchema.safeParse(patch);
+        if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        await host.settings.update(parsed.data);
+      }
+      const settings = host.settings.get();
+      if (json) io.out(JSON.stringify(settings));
+      else {
+        io.out(`theme             ${settings.appearance.theme}`);
+        io.out(`backend           ${settings.inference.backend}`);
+        io.out(`threads           ${settings.inference.threads === 0 ? 'auto' : settings.inference.threads}`);
+        io.out(`max-vram-per-gpu  ${settings.inference.maxVramPerGpuMiB === null ? 'none' : `${settings.inference.maxVramPerGpuMiB} MiB`}`);
+        io.out(`hub-endpoint      ${settings.hub.endpoint}`);
+        if (verb === 'set') io.out('Saved. An app already running applies it when next started.');
+      }
+      return 0;
+    },
+  },
   hardware: {
     summary: 'Show the detected hardware and the inference backend chosen, and why',
     usage: 'hardware [--json]',

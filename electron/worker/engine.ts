@@ -102,11 +102,26 @@ function explainLoadFailure(backend: BackendName, error: unknown): string {
 
 function isMemoryError(error: unknown): boolean {
   const e = error as { name?: string; message?: string };
-  return e?.name === 'InsufficientMemoryError' || /insufficient memory|out of memory|failed to allocate|cannot allocate|OOM/i.test(e?.message ?? '');
+  return (
+    e?.name === 'InsufficientMemoryError' ||
+    /insufficient memory|out of memory|not enough memory|too large for the available (V?RAM|memory)|failed to allocate|cannot allocate|\bOOM\b/i.test(e?.message ?? '')
+  );
 }
 
 function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}
+
+/** Where a load failed, and what the model resolved to if it got that far. */
+class LoadStageError extends Error {
+  constructor(
+    readonly stage: 'model' | 'context',
+    override readonly cause: unknown,
+    readonly gpuLayers: number | undefined,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+    this.name = (cause as Error)?.name ?? 'Error';
+  }
 }
 
 interface Loaded {
@@ -249,13 +264,14 @@ export class InferenceEngine {
     try {
       this.loaded = await this.tryLoad(input.modelPath, first, onProgress);
     } catch (error) {
-      if (!isMemoryError(error)) throw this.describeLoadError(input.modelPath, error);
-      const smaller = await this.smallerAttempt(input.modelPath, first);
+      const failure = error as LoadStageError;
+      if (!isMemoryError(failure)) throw this.describeLoadError(input.modelPath, failure.cause ?? failure);
+      const smaller = await this.smallerAttempt(input.modelPath, first, failure);
       try {
         this.loaded = await this.tryLoad(input.modelPath, smaller, onProgress);
-        this.loaded.info.retried = `The first attempt ran out of memory (${(error as Error).message}); loaded with ${smaller.gpuLayers} GPU layers and a ${smaller.contextSize}-token context instead.`;
+        this.loaded.info.retried = `The first attempt ran out of memory (${failure.message}); loaded with ${smaller.gpuLayers} GPU layers and a ${smaller.contextSize}-token context instead.`;
       } catch (retryError) {
-        throw await this.memoryError(input.modelPath, retryError, smaller);
+        throw await this.memoryError(input.modelPath, (retryError as LoadStageError).cause ?? retryError, smaller);
       }
     }
     return this.loaded.info;
@@ -266,11 +282,16 @@ export class InferenceEngine {
     attempt: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
     onProgress: (progress: number) => void,
   ): Promise<Loaded> {
-    const model = await this.llama.loadModel({
-      modelPath,
-      gpuLayers: attempt.gpuLayers === 'auto' ? 'auto' : attempt.gpuLayers,
-      onLoadProgress: onProgress,
-    });
+    let model: LlamaModel;
+    try {
+      model = await this.llama.loadModel({
+        modelPath,
+        gpuLayers: attempt.gpuLayers === 'auto' ? 'auto' : attempt.gpuLayers,
+        onLoadProgress: onProgress,
+      });
+    } catch (error) {
+      throw new LoadStageError('model', error, undefined);
+    }
     try {
       const context = await model.createContext({
         contextSize: attempt.contextSize === 'auto' ? 'auto' : attempt.contextSize,
@@ -294,21 +315,31 @@ export class InferenceEngine {
         },
       };
     } catch (error) {
+      const gpuLayers = model.gpuLayers;
       await model.dispose();
-      throw error;
+      throw new LoadStageError('context', error, gpuLayers);
     }
   }
 
+  /**
+   * The second attempt: if the model itself did not fit, half the GPU layers;
+   * if its context did not, the same layers and half the context.
+   */
   private async smallerAttempt(
     modelPath: string,
     first: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
+    failure: LoadStageError,
   ): Promise<{ gpuLayers: number; contextSize: number }> {
     const { readGgufFileInfo, GgufInsights } = await import('node-llama-cpp');
     const insights = await GgufInsights.from(await readGgufFileInfo(modelPath), this.llama);
-    const layers = typeof first.gpuLayers === 'number' ? first.gpuLayers : insights.totalLayers;
     const train = insights.trainContextSize ?? 4096;
     const context = typeof first.contextSize === 'number' ? first.contextSize : Math.min(train, 8192);
-    return { gpuLayers: Math.floor(layers / 2), contextSize: Math.max(512, Math.floor(context / 2)) };
+    const offloadable = this.llama.gpu === false ? 0 : insights.totalLayers;
+    if (failure.stage === 'context') {
+      return { gpuLayers: failure.gpuLayers ?? 0, contextSize: Math.max(256, Math.floor(context / 2)) };
+    }
+    const layers = typeof first.gpuLayers === 'number' ? first.gpuLayers : offloadable;
+    return { gpuLayers: Math.floor(layers / 2), contextSize: typeof first.contextSize === 'number' ? first.contextSize : Math.min(context, 4096) };
   }
 
   private async memoryError(modelPath: string, error: unknown, attempt: { gpuLayers: number; contextSize: number }): Promise<RpcError> {

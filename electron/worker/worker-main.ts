@@ -21,7 +21,12 @@ function requireEngine(): InferenceEngine {
 
 const functions: WorkerFunctions = {
   async init(options: EngineOptions) {
-    starting ??= InferenceEngine.start(options);
+    starting ??= InferenceEngine.start(options).then(async (started) => {
+      // Tests squeeze memory to exercise the out-of-memory path on any machine.
+      const cap = Number(process.env.FREEHOLD_WORKER_RAM_CAP_BYTES);
+      if (process.env.FREEHOLD_WORKER_TEST_HOOKS === '1' && cap > 0) await started.llama.setRamCap(cap);
+      return started;
+    });
     engine = await starting;
     return engine.hardware();
   },

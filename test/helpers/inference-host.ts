@@ -10,13 +10,13 @@ export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
  * Host services with a real worker process (the built dist/electron/worker.mjs),
  * one generation thread, test hooks on and short supervision timings.
  */
-export async function inferenceHost(options: { watchdog?: { intervalMs: number; timeoutMs: number } } = {}) {
+export async function inferenceHost(options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv } = {}) {
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
   const services: HostServices = await createHostServices({
     dataDir: tempDir(),
     host: 'cli',
-    workerLauncher: forkLauncher(WORKER_SCRIPT, log, { FREEHOLD_WORKER_TEST_HOOKS: '1' }),
+    workerLauncher: forkLauncher(WORKER_SCRIPT, log, { FREEHOLD_WORKER_TEST_HOOKS: '1', ...options.env }),
     log,
     watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },
     backoffMs: [50, 100],

@@ -98,3 +98,26 @@ describe('CLI inference commands', () => {
     expect(noPrompt.status).toBe(2);
   });
 });
+
+describe('CLI settings', () => {
+  it('shows and changes settings, refusing bad values without changing anything', async () => {
+    const dir = tempDir();
+    const set = await cli('settings', 'set', 'backend=vulkan', 'threads=3', 'max-vram-per-gpu=4096', '--data-dir', dir);
+    expect(set.code).toBe(0);
+    expect(set.out).toMatch(/backend +vulkan/);
+    const saved = JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out);
+    expect(saved.inference).toEqual({ backend: 'vulkan', threads: 3, maxVramPerGpuMiB: 4096 });
+    const bad = await cli('settings', 'set', 'backend=rocm', 'threads=1', '--data-dir', dir);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/inference\.backend/);
+    const unknown = await cli('settings', 'set', 'colour=red', '--data-dir', dir);
+    expect(unknown.code).toBe(2);
+    const back = await cli('settings', 'set', 'threads=auto', 'max-vram-per-gpu=none', '--data-dir', dir);
+    expect(back.out).toMatch(/threads +auto/);
+    expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).inference).toEqual({
+      backend: 'vulkan',
+      threads: 0,
+      maxVramPerGpuMiB: null,
+    });
+  });
+});

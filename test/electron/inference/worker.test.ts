@@ -132,6 +132,29 @@ describe('inference worker with stories260K', () => {
   });
 });
 
+describe('out of memory', () => {
+  it('retries once with a smaller context, then explains the shortfall in numbers', async () => {
+    // A 4 MB RAM cap in the worker: stories260K fits, with a context of at most about 512 tokens.
+    const { services } = await inferenceHost({ env: { FREEHOLD_WORKER_RAM_CAP_BYTES: String(4 * 1024 * 1024) } });
+    try {
+      const retried = await services.handlers['inference.load']({ modelPath: model, contextSize: 1024 });
+      expect(retried.contextSize).toBe(512);
+      expect(retried.retried).toMatch(/ran out of memory .*loaded with 0 GPU layers and a 512-token context/);
+      const result = await services.handlers['chat.generate']({ requestId: 'm1', messages: ask('Hi'), sampling: greedy });
+      expect(result.stats.generatedTokens).toBeGreaterThan(0);
+
+      const failed = services.handlers['inference.load']({ modelPath: model, contextSize: 4096 });
+      await expect(failed).rejects.toMatchObject({ code: 'out_of_memory' });
+      await expect(failed).rejects.toThrow(/Not enough memory to load stories260K\.gguf, even after retrying with 0 GPU layers and a 2048-token context/);
+      await expect(failed).rejects.toThrow(/needs about [\d.]+ [MG]B of VRAM and [\d.]+ [MG]B of RAM; [\d.]+ [MG]B VRAM and [\d.]+ [MG]B RAM are free now/);
+      // The worker is fine: nothing crashed.
+      expect((await services.handlers['inference.status'](undefined)).state).toBe('ready');
+    } finally {
+      await services.close();
+    }
+  });
+});
+
 describe('crash isolation and supervision', () => {
   it('survives a model that makes llama.cpp abort, says which, restarts and serves the next request', async () => {
     const { services, logs } = await inferenceHost();
