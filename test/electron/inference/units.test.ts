@@ -56,8 +56,8 @@ describe('checkModelFile', () => {
     writeFileSync(path.join(dir, 'v9.gguf'), v9);
     await expect(checkModelFile(path.join(dir, 'missing.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/not found/) });
     await expect(checkModelFile(path.join(dir, 'folder.gguf'))).rejects.toThrow(/is a folder/);
-    await expect(checkModelFile(path.join(dir, 'text.gguf'))).rejects.toThrow(/not a GGUF model file/);
-    await expect(checkModelFile(path.join(dir, 'short.gguf'))).rejects.toThrow(/truncated/);
+    await expect(checkModelFile(path.join(dir, 'text.gguf'))).rejects.toThrow(/not a GGUF file/);
+    await expect(checkModelFile(path.join(dir, 'short.gguf'))).rejects.toThrow(/too short for a GGUF header/);
     await expect(checkModelFile(path.join(dir, 'v9.gguf'))).rejects.toThrow(/version 9/);
     await expect(checkModelFile('relative/model.gguf')).rejects.toThrow(/absolute/);
   });

@@ -124,7 +124,10 @@ describe('inference worker with stories260K', () => {
     await expect(load(path.join(dir, 'missing.gguf'))).rejects.toThrow(/not found/);
     await expect(load(path.join(dir, 'dir.gguf'))).rejects.toThrow(/is a folder/);
     await expect(load(path.join(dir, 'notes.gguf'))).rejects.toThrow(/not a GGUF/);
-    await expect(load(path.join(dir, 'cut.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/cut\.gguf/) });
+    await expect(load(path.join(dir, 'cut.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/cut\.gguf cannot be used: .*(ends inside the header|more than the \d+ bytes left)/) });
+    // A file llama.cpp would abort on is refused before it reaches the worker.
+    writePatchedGguf(model, path.join(dir, 'no-heads.gguf'), 'llama.attention.head_count', 0);
+    await expect(load(path.join(dir, 'no-heads.gguf'))).rejects.toThrow(/head_count is 0; llama\.cpp would abort/);
     // The worker is still the same healthy process: a good model loads and runs.
     await load(model);
     const result = await services.handlers['chat.generate']({ requestId: 'b1', messages: ask('Hi'), sampling: greedy });
@@ -162,7 +165,9 @@ describe('crash isolation and supervision', () => {
       const bad = path.join(tempDir(), 'no-heads.gguf');
       writePatchedGguf(model, bad, 'llama.attention.head_count', 0);
       await services.handlers['inference.hardware'](undefined);
-      const failed = services.handlers['inference.load']({ modelPath: bad });
+      // Straight to the supervisor: the header check in inference.load would refuse this file,
+      // and this test is about what happens when something does get through to llama.cpp.
+      const failed = services.inference.supervisor.load({ modelPath: bad });
       await expect(failed).rejects.toMatchObject({ code: 'worker_crashed' });
       const notice = services.notices.list().find((n) => n.level === 'error');
       expect(notice?.message).toMatch(/stopped \(.*(signal|exit code).*\) while loading no-heads\.gguf/);
