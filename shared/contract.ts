@@ -17,6 +17,15 @@ import {
   type LoadedModel,
   type LoadProgress,
 } from './inference';
+import {
+  addFolderSchema,
+  importInputSchema,
+  modelIdSchema,
+  type FolderSuggestion,
+  type ImportResult,
+  type LibrarySnapshot,
+  type ModelFolder,
+} from './library';
 
 export type HostKind = 'electron' | 'web' | 'cli';
 
@@ -81,6 +90,22 @@ export const methods = {
   'inference.unload': method<InferenceStatus>()(noInput),
   'chat.generate': method<GenerateResult>()(generateInputSchema),
   'chat.abort': method<{ aborted: boolean }>()(z.object({ requestId: z.string().min(1).max(100) }).strict()),
+  'models.list': method<LibrarySnapshot>()(noInput),
+  'models.import': method<ImportResult[]>()(importInputSchema),
+  'models.remove': method<{ deletedFiles: string[] }>()(modelIdSchema),
+  'models.reveal': method<{ shown: boolean }>()(modelIdSchema),
+  'models.load': method<LoadedModel>()(
+    modelIdSchema
+      .extend({
+        gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)]).optional(),
+        contextSize: z.union([z.literal('auto'), z.number().int().min(64).max(1_048_576)]).optional(),
+      })
+      .strict(),
+  ),
+  'folders.add': method<ModelFolder>()(addFolderSchema),
+  'folders.remove': method<LibrarySnapshot>()(modelIdSchema),
+  'folders.rescan': method<LibrarySnapshot>()(modelIdSchema),
+  'folders.suggestions': method<FolderSuggestion[]>()(noInput),
 } as const;
 
 export type Methods = typeof methods;
@@ -96,6 +121,8 @@ export interface Events {
   onInferenceStatus: InferenceStatus;
   onLoadProgress: LoadProgress;
   onChatDelta: ChatDelta;
+  onLibraryChanged: { revision: number };
+  onImportProgress: { path: string; bytes: number; totalBytes: number };
 }
 export type EventName = keyof Events;
 export const eventNames = [
@@ -104,6 +131,8 @@ export const eventNames = [
   'onInferenceStatus',
   'onLoadProgress',
   'onChatDelta',
+  'onLibraryChanged',
+  'onImportProgress',
 ] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */

@@ -21,11 +21,17 @@ const hubSchema = z.object({
   endpoint: z.url({ protocol: /^https?$/ }),
 });
 
+const librarySchema = z.object({
+  /** Where downloads and copies are stored; null means <data folder>/models. */
+  modelsDir: z.string().min(1).max(4096).nullable(),
+});
+
 export const settingsSchema = z.object({
   version: z.literal(1),
   appearance: appearanceSchema,
   inference: inferenceSchema,
   hub: hubSchema,
+  library: librarySchema.default({ modelsDir: null }),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -35,6 +41,7 @@ export const defaultSettings: Settings = {
   appearance: { theme: 'system' },
   inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null },
   hub: { endpoint: 'https://huggingface.co' },
+  library: { modelsDir: null },
 };
 
 /** A partial update: each section may be given in part; unknown keys are refused. */
@@ -43,6 +50,7 @@ export const settingsPatchSchema = z
     appearance: appearanceSchema.partial().strict().optional(),
     inference: inferenceSchema.partial().strict().optional(),
     hub: hubSchema.partial().strict().optional(),
+    library: librarySchema.partial().strict().optional(),
   })
   .strict();
 
@@ -54,5 +62,6 @@ export function applySettingsPatch(settings: Settings, patch: SettingsPatch): Se
     appearance: { ...settings.appearance, ...patch.appearance },
     inference: { ...settings.inference, ...patch.inference },
     hub: { ...settings.hub, ...patch.hub },
+    library: { ...settings.library, ...patch.library },
   };
 }

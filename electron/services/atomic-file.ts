@@ -39,3 +39,21 @@ async function syncDirectory(dir: string): Promise<void> {
     await handle.close();
   }
 }
+
+/** Queues atomic writes to one file so that the last write always lands last. */
+export class SerialFileWriter {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  write(data: string): Promise<void> {
+    const write = this.chain.then(() => writeFileAtomic(this.file, data));
+    this.chain = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Resolves when every queued write has reached the disk. */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+}

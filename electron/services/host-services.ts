@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
 import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
+import { ModelLibrary } from '../library/model-library';
 import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
@@ -23,6 +24,9 @@ export interface HostServicesOptions {
   /** Supervision timings, shortened by tests. */
   watchdog?: { intervalMs: number; timeoutMs: number };
   backoffMs?: number[];
+  /** Shows a file in the OS file manager (desktop only). */
+  revealFile?: (file: string) => void;
+  watchFolders?: boolean;
 }
 
 /**
@@ -35,6 +39,7 @@ export interface HostServices {
   notices: NoticeBoard;
   settings: SettingsStore;
   inference: InferenceService;
+  library: ModelLibrary;
   close(): Promise<void>;
 }
 
@@ -57,6 +62,16 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     watchdog: options.watchdog,
     backoffMs: options.backoffMs,
   });
+
+  const library = new ModelLibrary({
+    dataDir: options.dataDir,
+    modelsDir: () => settings.get().library.modelsDir ?? path.join(options.dataDir, 'models'),
+    events,
+    notices,
+    log,
+    watchFolders: options.watchFolders,
+  });
+  await library.open();
 
   const info: AppInfo = {
     name: 'Freehold',
@@ -91,6 +106,32 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       memoryFreeBytes: os.freemem(),
     }),
     ...inference.handlers,
+    'models.list': () => library.snapshot(),
+    'models.import': ({ paths, mode }) =>
+      library.importPaths(paths, mode, (file, bytes, totalBytes) => events.emit('onImportProgress', { path: file, bytes, totalBytes })),
+    'models.remove': ({ id }) => library.remove(id),
+    'models.reveal': ({ id }) => {
+      const model = library.get(id);
+      if (!model) throw new RpcError('not_found', 'No such model in the library.');
+      if (!options.revealFile) throw new RpcError('unavailable', 'Showing files is only possible in the desktop app.');
+      options.revealFile(model.files[0]!);
+      return { shown: true };
+    },
+    'models.load': ({ id, gpuLayers, contextSize }) => {
+      const model = library.get(id);
+      if (!model) throw new RpcError('not_found', 'No such model in the library.');
+      return inference.handlers['inference.load']({ modelPath: model.files[0]!, gpuLayers, contextSize });
+    },
+    'folders.add': ({ path: dir }) => library.addFolder(dir),
+    'folders.remove': async ({ id }) => {
+      await library.removeFolder(id);
+      return library.snapshot();
+    },
+    'folders.rescan': async ({ id }) => {
+      await library.rescan(id);
+      return library.snapshot();
+    },
+    'folders.suggestions': () => library.suggestions(),
   };
 
   return {
@@ -99,9 +140,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     notices,
     settings,
     inference,
+    library,
     async close() {
       closed = true;
       await inference.close();
+      await library.close();
       await settings.flush();
     },
   };

@@ -7,7 +7,7 @@ import {
   type Settings,
   type SettingsPatch,
 } from '../../shared/settings';
-import { writeFileAtomic } from './atomic-file';
+import { SerialFileWriter } from './atomic-file';
 
 export interface SettingsLoadResult {
   settings: Settings;
@@ -22,11 +22,12 @@ export interface SettingsLoadResult {
  */
 export class SettingsStore {
   private current: Settings = defaultSettings;
-  private writes: Promise<void> = Promise.resolve();
+  private readonly writer: SerialFileWriter;
   readonly file: string;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'settings.json');
+    this.writer = new SerialFileWriter(this.file);
   }
 
   async load(): Promise<SettingsLoadResult> {
@@ -80,15 +81,12 @@ export class SettingsStore {
     return next;
   }
 
-  /** Writes are queued so that the last update always lands last. */
   private persist(settings: Settings): Promise<void> {
-    const write = this.writes.then(() => writeFileAtomic(this.file, `${JSON.stringify(settings, null, 2)}\n`));
-    this.writes = write.catch(() => undefined);
-    return write;
+    return this.writer.write(`${JSON.stringify(settings, null, 2)}\n`);
   }
 
   /** Resolves when every queued write has reached the disk. */
   flush(): Promise<void> {
-    return this.writes;
+    return this.writer.flush();
   }
 }

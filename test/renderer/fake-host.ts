@@ -1,5 +1,6 @@
 import type { ClientEvents, HostHandlers, InferenceStatus, Notice } from '../../shared/contract';
 import type { HardwareReport } from '../../shared/inference';
+import type { LibrarySnapshot } from '../../shared/library';
 import { eventNames } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { FreeholdBridge } from '../../shared/bridge';
@@ -37,6 +38,8 @@ export function createFakeHost() {
     versions: { nodeLlamaCpp: '3.22.1', llamaCpp: 'b6000', binary: 'prebuilt' },
     os: 'Windows_NT 10.0.22631 (win32-x64)',
   };
+
+  let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -77,6 +80,23 @@ export function createFakeHost() {
       throw new RpcError('no_model_loaded', 'No model is loaded.');
     },
     'chat.abort': () => ({ aborted: false }),
+    'models.list': () => library,
+    'models.import': ({ paths }) => paths.map((p) => ({ path: p, ok: false, error: 'not in renderer tests' })),
+    'models.remove': ({ id }) => {
+      calls.push({ method: 'models.remove', input: { id } });
+      library = { ...library, models: library.models.filter((m) => m.id !== id) };
+      return { deletedFiles: [] };
+    },
+    'models.reveal': () => ({ shown: false }),
+    'models.load': () => {
+      throw new RpcError('unavailable', 'no worker in renderer tests');
+    },
+    'folders.add': () => {
+      throw new RpcError('unavailable', 'not in renderer tests');
+    },
+    'folders.remove': () => library,
+    'folders.rescan': () => library,
+    'folders.suggestions': () => [],
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 
@@ -95,6 +115,10 @@ export function createFakeHost() {
     pushSettings(next: Settings) {
       settings = next;
       void peer.onSettingsChanged.asEvent(next);
+    },
+    setLibrary(next: LibrarySnapshot) {
+      library = next;
+      void peer.onLibraryChanged.asEvent({ revision: Date.now() });
     },
     pushInference(status: InferenceStatus) {
       void peer.onInferenceStatus.asEvent(status);
