@@ -26,6 +26,17 @@ import {
   type LibrarySnapshot,
   type ModelFolder,
 } from './library';
+import {
+  downloadIdSchema,
+  downloadInputSchema,
+  repoInputSchema,
+  searchInputSchema,
+  tokenInputSchema,
+  type DownloadJob,
+  type HubModel,
+  type RecommendedModel,
+  type RepoDetails,
+} from './hub';
 
 export type HostKind = 'electron' | 'web' | 'cli';
 
@@ -106,6 +117,16 @@ export const methods = {
   'folders.remove': method<LibrarySnapshot>()(modelIdSchema),
   'folders.rescan': method<LibrarySnapshot>()(modelIdSchema),
   'folders.suggestions': method<FolderSuggestion[]>()(noInput),
+  'hub.search': method<HubModel[]>()(searchInputSchema),
+  'hub.recommended': method<RecommendedModel[]>()(noInput),
+  'hub.repo': method<RepoDetails>()(repoInputSchema),
+  'hub.tokenStatus': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(noInput),
+  'hub.setToken': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(tokenInputSchema),
+  'downloads.list': method<DownloadJob[]>()(noInput),
+  'downloads.start': method<DownloadJob>()(downloadInputSchema),
+  'downloads.pause': method<DownloadJob>()(downloadIdSchema),
+  'downloads.resume': method<DownloadJob>()(downloadIdSchema),
+  'downloads.cancel': method<DownloadJob>()(downloadIdSchema),
 } as const;
 
 export type Methods = typeof methods;
@@ -123,6 +144,7 @@ export interface Events {
   onChatDelta: ChatDelta;
   onLibraryChanged: { revision: number };
   onImportProgress: { path: string; bytes: number; totalBytes: number };
+  onDownloadProgress: DownloadJob;
 }
 export type EventName = keyof Events;
 export const eventNames = [
@@ -133,6 +155,7 @@ export const eventNames = [
   'onChatDelta',
   'onLibraryChanged',
   'onImportProgress',
+  'onDownloadProgress',
 ] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */

@@ -153,6 +153,11 @@ class Cursor {
     return view;
   }
 
+  async bytes(length: number, what: string): Promise<Uint8Array> {
+    const view = await this.ensure(length, what);
+    return new Uint8Array(view.buffer, view.byteOffset, length);
+  }
+
   async u32(what: string): Promise<number> {
     return (await this.ensure(4, what)).getUint32(0, true);
   }
@@ -284,13 +289,10 @@ function checkModelParameters(metadata: Map<string, GgufValue>): void {
 /** Parses and checks a GGUF header. Throws GgufError naming the first problem found. */
 export async function readGgufHeader(source: ByteSource, limits: GgufLimits = defaultLimits): Promise<GgufHeader> {
   const cursor = new Cursor(source, Math.min(limits.maxHeaderBytes, source.size));
-  if (source.size < 24) {
-    if (source.size >= 4 && new TextDecoder().decode(await source.read(0, 4)) !== 'GGUF') throw new GgufError('This is not a GGUF file (it does not start with "GGUF").');
-    throw new GgufError(`The file is ${source.size} bytes, too short for a GGUF header.`);
+  if (source.size >= 4 && new TextDecoder().decode(await cursor.bytes(4, 'magic')) !== 'GGUF') {
+    throw new GgufError('This is not a GGUF file (it does not start with "GGUF").');
   }
-  const magic = new TextDecoder().decode(await source.read(0, 4));
-  if (magic !== 'GGUF') throw new GgufError('This is not a GGUF file (it does not start with "GGUF").');
-  cursor.offset = 4;
+  if (source.size < 24) throw new GgufError(`The file is ${source.size} bytes, too short for a GGUF header.`);
   const version = await cursor.u32('version');
   if (version !== 2 && version !== 3) throw new GgufError(`GGUF version ${version} is not supported (2 and 3 are).`);
   const tensorCount = await cursor.u64('tensor count');

@@ -5,6 +5,9 @@ import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
 import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
 import { ModelLibrary } from '../library/model-library';
+import { HubClient, recommendedModels } from '../hub/hub-client';
+import { DownloadQueue } from '../hub/download-queue';
+import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
@@ -27,6 +30,11 @@ export interface HostServicesOptions {
   /** Shows a file in the OS file manager (desktop only). */
   revealFile?: (file: string) => void;
   watchFolders?: boolean;
+  /** The OS keychain for the hub token (Electron safeStorage), where available. */
+  cipher?: SecretCipher;
+  /** Download retry timings, shortened by tests. */
+  downloads?: { retryDelaysMs?: number[]; stallTimeoutMs?: number; concurrency?: number };
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -40,6 +48,8 @@ export interface HostServices {
   settings: SettingsStore;
   inference: InferenceService;
   library: ModelLibrary;
+  downloads: DownloadQueue;
+  hub: HubClient;
   close(): Promise<void>;
 }
 
@@ -72,6 +82,27 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     watchFolders: options.watchFolders,
   });
   await library.open();
+
+  const env = options.env ?? process.env;
+  const tokens = new TokenStore(options.dataDir, options.cipher, env);
+  await tokens.load();
+  const hub = new HubClient({
+    // HF_ENDPOINT (a mirror, as with Hugging Face's own tools) wins over the setting.
+    endpoint: () => (env.HF_ENDPOINT || settings.get().hub.endpoint).replace(/\/+$/, ''),
+    token: () => tokens.get(),
+    hardware: async () => inference.supervisor.hardware ?? (await inference.supervisor.ensureStarted()),
+  });
+  const downloads = new DownloadQueue({
+    dataDir: options.dataDir,
+    modelsDir: () => settings.get().library.modelsDir ?? path.join(options.dataDir, 'models'),
+    hub,
+    library,
+    events,
+    notices,
+    log,
+    ...options.downloads,
+  });
+  await downloads.open();
 
   const info: AppInfo = {
     name: 'Freehold',
@@ -132,6 +163,16 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       return library.snapshot();
     },
     'folders.suggestions': () => library.suggestions(),
+    'hub.search': ({ query, sort, limit }) => hub.search(query, sort, limit),
+    'hub.recommended': () => recommendedModels,
+    'hub.repo': ({ repo, revision }) => hub.repo(repo, revision),
+    'hub.tokenStatus': () => tokens.status(),
+    'hub.setToken': ({ token }) => tokens.set(token),
+    'downloads.list': () => downloads.list(),
+    'downloads.start': ({ repo, revision, file, quantization }) => downloads.start(repo, revision, file, quantization),
+    'downloads.pause': ({ id }) => downloads.pause(id),
+    'downloads.resume': ({ id }) => downloads.resume(id),
+    'downloads.cancel': ({ id }) => downloads.cancel(id),
   };
 
   return {
@@ -141,8 +182,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     settings,
     inference,
     library,
+    downloads,
+    hub,
     async close() {
       closed = true;
+      await downloads.close();
       await inference.close();
       await library.close();
       await settings.flush();

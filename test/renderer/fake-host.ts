@@ -97,6 +97,26 @@ export function createFakeHost() {
     'folders.remove': () => library,
     'folders.rescan': () => library,
     'folders.suggestions': () => [],
+    'hub.search': () => [],
+    'hub.recommended': () => [],
+    'hub.repo': () => {
+      throw new RpcError('unavailable', 'no hub in renderer tests');
+    },
+    'hub.tokenStatus': () => ({ set: false, storage: null }),
+    'hub.setToken': () => ({ set: false, storage: null }),
+    'downloads.list': () => [],
+    'downloads.start': () => {
+      throw new RpcError('unavailable', 'no hub in renderer tests');
+    },
+    'downloads.pause': () => {
+      throw new RpcError('not_found', 'No such download.');
+    },
+    'downloads.resume': () => {
+      throw new RpcError('not_found', 'No such download.');
+    },
+    'downloads.cancel': () => {
+      throw new RpcError('not_found', 'No such download.');
+    },
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 

@@ -1,0 +1,370 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { RpcError } from '../../shared/errors';
+import type { DownloadJob, QuantOption, RepoFile } from '../../shared/hub';
+import { SerialFileWriter } from '../services/atomic-file';
+import type { EventBus } from '../services/events';
+import type { NoticeBoard } from '../services/notices';
+import type { ModelLibrary } from '../library/model-library';
+import { newId } from '../library/model-library';
+import { shardName } from '../library/split';
+import { isSafeRepoPath, quantizationOf, type HubClient } from './hub-client';
+
+export interface DownloadQueueOptions {
+  dataDir: string;
+  modelsDir: () => string;
+  hub: HubClient;
+  library: ModelLibrary;
+  events: EventBus;
+  notices: NoticeBoard;
+  log: (line: string) => void;
+  concurrency?: number;
+  /** Delays between retries; Retry-After from the server wins when longer. */
+  retryDelaysMs?: number[];
+  /** A transfer that receives nothing for this long is dropped and retried. */
+  stallTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+/**
+ * Downloads that survive network loss and restarts: a small queue, HTTP Range
+ * resume that appends only on a matching 206, retries with backoff honouring
+ * Retry-After, sha256 computed while writing and checked against the hub's LFS
+ * oid, the file renamed into place only once verified.
+ */
+export class DownloadQueue {
+  private jobs: DownloadJob[] = [];
+  private readonly running = new Map<string, AbortController>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly writer: SerialFileWriter;
+  private closed = false;
+
+  constructor(private readonly options: DownloadQueueOptions) {
+    this.writer = new SerialFileWriter(path.join(options.dataDir, 'downloads.json'));
+  }
+
+  async open(): Promise<void> {
+    try {
+      const stored = JSON.parse(await fs.readFile(this.writer.file, 'utf8')) as { version: 1; jobs: DownloadJob[] };
+      this.jobs = Array.isArray(stored.jobs) ? stored.jobs : [];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.options.notices.add('warning', 'The download list was unreadable and was reset; finished models are still in the library.');
+    }
+    // Interrupted by a quit or a crash: pick up where the partial files left off.
+    for (const job of this.jobs) {
+      if (job.state === 'downloading' || job.state === 'verifying') job.state = 'queued';
+      job.bytesPerSecond = 0;
+      job.etaSeconds = null;
+    }
+    this.pump();
+  }
+
+  list(): DownloadJob[] {
+    return [...this.jobs].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  private save(): void {
+    void this.writer.write(`${JSON.stringify({ version: 1, jobs: this.jobs })}\n`).catch((error: unknown) => this.options.log(`could not save downloads: ${String(error)}`));
+  }
+
+  private emit(job: DownloadJob): void {
+    this.options.events.emit('onDownloadProgress', { ...job });
+  }
+
+  private update(job: DownloadJob, change: Partial<DownloadJob>): void {
+    Object.assign(job, change);
+    this.emit(job);
+    this.save();
+  }
+
+  /** Queues a repo's file, or the files of one quantization (split shards together). */
+  async start(repo: string, revision: string | undefined, file: string | undefined, quantization: string | undefined): Promise<DownloadJob> {
+    const details = await this.options.hub.repo(repo, revision ?? 'main');
+    let option: QuantOption | undefined;
+    if (file) {
+      if (!isSafeRepoPath(file)) throw new RpcError('invalid_input', `Refusing the file name "${file}".`);
+      option = details.quants.find((q) => q.files.some((f) => f.name === file));
+    } else if (quantization) {
+      option = details.quants.find((q) => q.quantization.toUpperCase() === quantization.toUpperCase());
+    } else {
+      option = details.quants.find((q) => q.recommended) ?? details.quants[0];
+    }
+    if (!option) {
+      const available = details.quants.map((q) => q.quantization).join(', ') || 'none';
+      throw new RpcError('not_found', `${repo} has no GGUF ${file ? `file named ${file}` : `in ${quantization}`} (available: ${available}).`);
+    }
+    for (const f of option.files) if (!isSafeRepoPath(f.name)) throw new RpcError('invalid_input', `Refusing the file name "${f.name}" from ${repo}.`);
+    const existing = this.jobs.find((j) => j.repo === repo && j.files[0]?.name === option.files[0]?.name && ['queued', 'downloading', 'paused', 'verifying'].includes(j.state));
+    if (existing) return existing;
+    const job: DownloadJob = {
+      id: newId(),
+      repo,
+      revision: details.revision,
+      quantization: option.quantization === 'other' ? quantizationOf(option.files[0]!.name) : option.quantization,
+      files: option.files,
+      state: 'queued',
+      bytesDone: 0,
+      totalBytes: option.totalBytes,
+      bytesPerSecond: 0,
+      etaSeconds: null,
+      error: null,
+      attempts: 0,
+      lastRetry: null,
+      modelId: null,
+      createdAt: new Date().toISOString(),
+    };
+    await this.options.library.ensureSpace(this.options.modelsDir(), job.totalBytes);
+    this.jobs.push(job);
+    this.update(job, {});
+    this.pump();
+    return job;
+  }
+
+  private get(id: string): DownloadJob {
+    const job = this.jobs.find((j) => j.id === id);
+    if (!job) throw new RpcError('not_found', 'No such download.');
+    return job;
+  }
+
+  pause(id: string): DownloadJob {
+    const job = this.get(id);
+    if (job.state === 'queued' || job.state === 'downloading') {
+      this.running.get(id)?.abort('pause');
+      this.update(job, { state: 'paused', bytesPerSecond: 0, etaSeconds: null });
+    }
+    return job;
+  }
+
+  resume(id: string): DownloadJob {
+    const job = this.get(id);
+    if (job.state === 'paused' || job.state === 'failed') {
+      this.update(job, { state: 'queued', error: null });
+      this.pump();
+    }
+    return job;
+  }
+
+  async cancel(id: string): Promise<DownloadJob> {
+    const job = this.get(id);
+    if (job.state === 'done') throw new RpcError('conflict', 'This download has finished; remove the model from the library instead.');
+    this.running.get(id)?.abort('cancel');
+    this.update(job, { state: 'canceled', bytesPerSecond: 0, etaSeconds: null });
+    await fs.rm(this.jobDir(job), { recursive: true, force: true });
+    return job;
+  }
+
+  private jobDir(job: DownloadJob): string {
+    return path.join(this.options.modelsDir(), job.id);
+  }
+
+  /** Names on disk come from the job's id, never from the repo's file names. */
+  private targetFor(job: DownloadJob, index: number): string {
+    const name = job.files.length > 1 ? shardName('model', index + 1, job.files.length) : 'model.gguf';
+    return path.join(this.jobDir(job), name);
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    const limit = this.options.concurrency ?? 2;
+    for (const job of this.jobs) {
+      if (this.running.size >= limit) break;
+      if (job.state !== 'queued' || this.running.has(job.id)) continue;
+      const controller = new AbortController();
+      this.running.set(job.id, controller);
+      const task = this.run(job, controller.signal).finally(() => {
+        this.running.delete(job.id);
+        this.tasks.delete(task);
+        this.pump();
+      });
+      this.tasks.add(task);
+    }
+  }
+
+  private async run(job: DownloadJob, signal: AbortSignal): Promise<void> {
+    this.update(job, { state: 'downloading', error: null });
+    try {
+      await fs.mkdir(this.jobDir(job), { recursive: true });
+      const done: string[] = [];
+      let before = 0;
+      for (let i = 0; i < job.files.length; i += 1) {
+        const target = this.targetFor(job, i);
+        if (!existsSync(target)) await this.transfer(job, job.files[i]!, target, before, signal);
+        before += job.files[i]!.sizeBytes;
+        done.push(target);
+      }
+      this.update(job, { state: 'verifying', bytesDone: job.totalBytes, bytesPerSecond: 0, etaSeconds: 0 });
+      const model = await this.options.library.addDownloaded(
+        done,
+        { repo: job.repo, revision: job.revision, file: job.files[0]!.name },
+        job.files.length === 1 ? job.files[0]!.sha256 : null,
+        job.id,
+      );
+      this.update(job, { state: 'done', modelId: model.id });
+    } catch (error) {
+      if (signal.aborted || this.closed) return; // paused, canceled or shutting down: the state says so already
+      const message = (error as Error).message;
+      this.options.log(`download ${job.repo} failed: ${message}`);
+      this.update(job, { state: 'failed', error: message, bytesPerSecond: 0, etaSeconds: null });
+      this.options.notices.add('error', `Downloading ${job.repo} (${job.quantization ?? job.files[0]?.name}) failed: ${message}`);
+    }
+  }
+
+  /** One file: resume from the partial file if the server honours Range, retry on network trouble. */
+  private async transfer(job: DownloadJob, file: RepoFile, target: string, before: number, signal: AbortSignal): Promise<void> {
+    const partial = `${target}.partial`;
+    const url = this.options.hub.fileUrl(job.repo, job.revision, file.name);
+    const delays = this.options.retryDelaysMs ?? [1000, 2000, 5000, 10_000, 30_000, 30_000, 60_000];
+    let have = 0;
+    let hash: Hash = createHash('sha256');
+    const stat = await fs.stat(partial).catch(() => undefined);
+    if (stat && stat.size <= file.sizeBytes) {
+      // Resuming after a restart: the hash must cover the bytes already on disk.
+      for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer);
+      have = stat.size;
+    } else if (stat) {
+      await fs.rm(partial, { force: true });
+    }
+
+    const samples: Array<[number, number]> = [];
+    let lastEmit = 0;
+    const progress = () => {
+      const now = Date.now();
+      samples.push([now, have]);
+      while (samples.length > 2 && now - samples[0]![0] > 5000) samples.shift();
+      if (now - lastEmit < 250) return;
+      lastEmit = now;
+      const [t0, b0] = samples[0]!;
+      const speed = now > t0 ? ((have - b0) / (now - t0)) * 1000 : 0;
+      const done = before + have;
+      job.bytesDone = done;
+      job.bytesPerSecond = speed;
+      job.etaSeconds = speed > 0 ? (job.totalBytes - done) / speed : null;
+      this.emit(job);
+    };
+
+    for (let attempt = 0; ; attempt += 1) {
+      if (signal.aborted) throw signal.reason;
+      try {
+        if (have === file.sizeBytes) break;
+        const stall = new AbortController();
+        const combined = AbortSignal.any([signal, stall.signal]);
+        let stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
+        const headers: Record<string, string> = { ...this.options.hub.headers() };
+        if (have > 0) headers.Range = `bytes=${have}-`;
+        let res: Response;
+        try {
+          res = await (this.options.fetch ?? fetch)(url, { headers, signal: combined, redirect: 'follow' });
+        } catch (error) {
+          clearTimeout(stallTimer);
+          if (signal.aborted) throw signal.reason;
+          throw new RetryableError(`network error: ${(error as Error).message}`);
+        }
+        if (res.status === 429 || res.status >= 500) {
+          clearTimeout(stallTimer);
+          await res.body?.cancel().catch(() => undefined);
+          throw new RetryableError(`the hub answered ${res.status}`, retryAfter(res.headers.get('retry-after')));
+        }
+        if (res.status === 401 || res.status === 403) {
+          clearTimeout(stallTimer);
+          throw new Error(`access denied (${res.status}): this model is gated; set a Hugging Face token and accept its licence on the hub.`);
+        }
+        if (res.status === 416 && have === file.sizeBytes) break;
+        let append = false;
+        if (res.status === 206) {
+          // Append only if the server sends exactly the bytes we asked for, of the file we expect.
+          const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+          if (!range || Number(range[1]) !== have || Number(range[3]) !== file.sizeBytes) {
+            clearTimeout(stallTimer);
+            await res.body?.cancel().catch(() => undefined);
+            throw new RetryableError(`the server sent a range that does not match (${res.headers.get('content-range')}); starting the file over`);
+          }
+          append = true;
+        } else if (res.status === 200) {
+          append = false; // Range ignored: the body is the whole file, so the partial restarts.
+        } else {
+          clearTimeout(stallTimer);
+          throw new Error(`the hub answered ${res.status} for ${file.name}`);
+        }
+        if (!append) {
+          have = 0;
+          hash = createHash('sha256');
+        }
+        const handle = await fs.open(partial, append ? 'a' : 'w');
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            clearTimeout(stallTimer);
+            stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
+            if (have + chunk.length > file.sizeBytes) throw new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`);
+            await handle.write(chunk);
+            hash.update(chunk);
+            have += chunk.length;
+            progress();
+          }
+          await handle.sync();
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          if (error instanceof Error && /sent more than/.test(error.message)) throw error;
+          throw new RetryableError(stall.signal.aborted ? 'the transfer stalled' : `the connection dropped: ${(error as Error).message}`);
+        } finally {
+          clearTimeout(stallTimer);
+          await handle.close();
+        }
+        if (have !== file.sizeBytes) throw new RetryableError(`the connection closed after ${have} of ${file.sizeBytes} bytes`);
+        break;
+      } catch (error) {
+        if (!(error instanceof RetryableError)) throw error;
+        if (attempt >= delays.length) throw new Error(`gave up after ${attempt + 1} attempts: ${error.message}`, { cause: error });
+        if (/starting the file over/.test(error.message)) {
+          have = 0;
+          hash = createHash('sha256');
+          await fs.rm(partial, { force: true });
+        }
+        const wait = Math.max(delays[attempt] ?? 1000, error.retryAfterMs ?? 0);
+        this.update(job, { attempts: job.attempts + 1, lastRetry: `${error.message}; retrying in ${Math.round(wait / 1000)} s` });
+        await sleep(wait, signal);
+      }
+    }
+
+    const digest = hash.digest('hex');
+    if (file.sha256 && digest !== file.sha256) {
+      await fs.rm(partial, { force: true });
+      throw new Error(`${file.name} did not verify (sha256 ${digest.slice(0, 12)}… instead of ${file.sha256.slice(0, 12)}…); the partial file was deleted.`);
+    }
+    await fs.rename(partial, target);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const controller of this.running.values()) controller.abort('shutdown');
+    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    await this.writer.flush();
+  }
+}

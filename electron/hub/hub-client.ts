@@ -1,0 +1,231 @@
+import { listFiles, listModels, modelInfo } from '@huggingface/hub';
+import { RpcError } from '../../shared/errors';
+import type { Fit, HubModel, QuantOption, RecommendedModel, RepoDetails, RepoFile } from '../../shared/hub';
+import type { HardwareReport } from '../../shared/inference';
+import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../library/gguf-header';
+import { parseSplitName } from '../library/split';
+import { remoteSource } from './remote-source';
+
+/** Open models worth starting with, from about 0.5B to 14B parameters. */
+export const recommendedModels: RecommendedModel[] = [
+  { repo: 'Qwen/Qwen2.5-0.5B-Instruct-GGUF', family: 'Qwen 2.5', parameters: '0.5B', note: 'Tiny and quick; runs on anything.' },
+  { repo: 'HuggingFaceTB/SmolLM2-1.7B-Instruct-GGUF', family: 'SmolLM2', parameters: '1.7B', note: 'Small, fast, good for laptops.' },
+  { repo: 'bartowski/Llama-3.2-3B-Instruct-GGUF', family: 'Llama 3.2', parameters: '3B', note: 'A capable small general model.' },
+  { repo: 'bartowski/Phi-3.5-mini-instruct-GGUF', family: 'Phi 3.5', parameters: '3.8B', note: 'Strong reasoning for its size.' },
+  { repo: 'bartowski/gemma-2-2b-it-GGUF', family: 'Gemma 2', parameters: '2B', note: "Google's small instruction model." },
+  { repo: 'Qwen/Qwen3-4B-GGUF', family: 'Qwen 3', parameters: '4B', note: 'Thinks before answering (reasoning shown apart).' },
+  { repo: 'bartowski/Mistral-7B-Instruct-v0.3-GGUF', family: 'Mistral', parameters: '7B', note: 'A classic 7B all-rounder.' },
+  { repo: 'bartowski/DeepSeek-R1-Distill-Qwen-7B-GGUF', family: 'DeepSeek-R1 distill', parameters: '7B', note: 'Reasoning model distilled from DeepSeek-R1.' },
+  { repo: 'bartowski/Meta-Llama-3.1-8B-Instruct-GGUF', family: 'Llama 3.1', parameters: '8B', note: 'Good general chat with long context.' },
+  { repo: 'Qwen/Qwen2.5-Coder-7B-Instruct-GGUF', family: 'Qwen 2.5 Coder', parameters: '7B', note: 'For programming help.' },
+  { repo: 'bartowski/gemma-2-9b-it-GGUF', family: 'Gemma 2', parameters: '9B', note: 'Larger Gemma, needs about 6 GB.' },
+  { repo: 'bartowski/Qwen2.5-14B-Instruct-GGUF', family: 'Qwen 2.5', parameters: '14B', note: 'For machines with 12 GB or more.' },
+];
+
+const QUANT = /(?:^|[-_.])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*)|MXFP4(?:_MOE)?|F16|BF16|F32)(?=$|[-_.])/i;
+
+/** "Llama-3.2-3B-Instruct-Q4_K_M.gguf" → "Q4_K_M". */
+export function quantizationOf(fileName: string): string {
+  const base = fileName.split('/').pop()!.replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '');
+  return QUANT.exec(base)?.[1]?.toUpperCase() ?? 'other';
+}
+
+/**
+ * A repo-supplied file name is used in a URL, never as a path on disk; even
+ * so, names that climb out of the repo or look like absolute or drive paths
+ * are refused outright.
+ */
+export function isSafeRepoPath(name: string): boolean {
+  if (name.length === 0 || name.length > 1000) return false;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
+  if (name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || /[\x00-\x1f]/.test(name)) return false;
+  return name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+export function repoFileUrl(endpoint: string, repo: string, revision: string, file: string): string {
+  return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${file.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Groups a repo's GGUF files by quantization; split shards go together. Vision projectors are left out. */
+export function groupByQuantization(files: RepoFile[]): QuantOption[] {
+  const groups = new Map<string, RepoFile[]>();
+  for (const file of files) {
+    if (!/\.gguf$/i.test(file.name) || /mmproj/i.test(file.name) || !isSafeRepoPath(file.name)) continue;
+    const split = parseSplitName(file.name);
+    const key = `${quantizationOf(file.name)}|${split ? file.name.replace(/-\d{5}-of-\d{5}\.gguf$/i, '') : file.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), file]);
+  }
+  const options: QuantOption[] = [];
+  for (const [key, group] of groups) {
+    group.sort((a, b) => a.name.localeCompare(b.name));
+    const first = parseSplitName(group[0]!.name);
+    if (first && group.length !== first.count) continue; // an incomplete split set cannot be downloaded
+    options.push({
+      quantization: key.split('|')[0]!,
+      files: group,
+      totalBytes: group.reduce((s, f) => s + f.sizeBytes, 0),
+      fit: null,
+      recommended: false,
+    });
+  }
+  return options.sort((a, b) => a.totalBytes - b.totalBytes);
+}
+
+function gb(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+}
+
+/**
+ * Whether a model of `weightBytes` fits: fully on the GPU, in RAM (slower), or
+ * not at all, against the memory free now. The KV cache comes from the header:
+ * 2 (K and V) × layers × context × (embedding × kv heads / heads) × 2 bytes (f16).
+ */
+export function estimateFit(weightBytes: number, header: GgufHeader | null, hardware: HardwareReport): Fit {
+  const facts = header ? modelFacts(header) : null;
+  const arch = facts?.architecture;
+  const num = (key: string) => {
+    const v = header?.metadata.get(`${arch}.${key}`);
+    return typeof v === 'number' ? v : typeof v === 'object' && v.values ? Math.max(...(v.values as number[])) : undefined;
+  };
+  const contextSize = Math.min(facts?.contextLength ?? 4096, 4096);
+  const layers = num('block_count') ?? 32;
+  const embedding = num('embedding_length') ?? 4096;
+  const heads = num('attention.head_count') ?? 32;
+  const kvHeads = num('attention.head_count_kv') ?? heads;
+  const kvBytes = 2 * layers * contextSize * Math.ceil((embedding * kvHeads) / Math.max(1, heads)) * 2;
+  // Compute buffers and runtime overhead: a tenth more, at least 300 MB.
+  const neededBytes = Math.round((weightBytes + kvBytes) * 1.1 + 300 * 1024 ** 2);
+  const freeVram = hardware.backend === 'cpu' ? 0 : hardware.vram.freeBytes;
+  const freeRam = hardware.ram.freeBytes;
+  const unified = hardware.vram.unifiedBytes > 0;
+  let verdict: Fit['verdict'];
+  let explanation: string;
+  if (freeVram >= neededBytes) {
+    verdict = 'gpu';
+    explanation = `Needs about ${gb(neededBytes)} with a ${contextSize}-token context; ${gb(freeVram)} of ${unified ? 'unified memory' : 'VRAM'} is free.`;
+  } else if (freeRam + (unified ? 0 : freeVram) >= neededBytes) {
+    verdict = 'ram';
+    explanation = `Needs about ${gb(neededBytes)}; ${freeVram > 0 ? `only ${gb(freeVram)} of VRAM is free, so part runs from RAM (${gb(freeRam)} free) and is slower` : `no GPU is in use, so it runs from RAM (${gb(freeRam)} free), more slowly`}.`;
+  } else {
+    verdict = 'no';
+    explanation = `Needs about ${gb(neededBytes)}, but only ${gb(freeVram)} of VRAM and ${gb(freeRam)} of RAM are free.`;
+  }
+  return { verdict, neededBytes, contextSize, freeVramBytes: freeVram, freeRamBytes: freeRam, explanation };
+}
+
+export interface HubClientOptions {
+  endpoint: () => string;
+  token: () => string | null;
+  hardware: () => Promise<HardwareReport | null>;
+  fetch?: typeof fetch;
+}
+
+export class HubClient {
+  constructor(private readonly options: HubClientOptions) {}
+
+  private credentials() {
+    const token = this.options.token();
+    return token ? { accessToken: token } : {};
+  }
+
+  private authHeaders(): Record<string, string> {
+    const token = this.options.token();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  private fail(error: unknown, what: string): never {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 401 || status === 403) throw new RpcError('unavailable', `${what}: access denied. Gated models need an access token (Models › Hugging Face token).`);
+    if (status === 404) throw new RpcError('not_found', `${what}: not found on ${this.options.endpoint()}.`);
+    throw new RpcError('unavailable', `${what}: the hub at ${this.options.endpoint()} could not be reached (${(error as Error).message}).`);
+  }
+
+  async search(query: string, sort: 'downloads' | 'likes' | 'recent', limit: number): Promise<HubModel[]> {
+    const results: HubModel[] = [];
+    try {
+      for await (const model of listModels({
+        search: { query: query || undefined, tags: ['gguf'] },
+        sort: sort === 'recent' ? 'lastModified' : sort,
+        limit,
+        hubUrl: this.options.endpoint(),
+        additionalFields: ['author'],
+        fetch: this.options.fetch,
+        ...this.credentials(),
+      })) {
+        results.push({
+          repo: model.name,
+          author: (model as { author?: string }).author ?? model.name.split('/')[0] ?? null,
+          downloads: model.downloads,
+          likes: model.likes,
+          updatedAt: model.updatedAt.toISOString(),
+          gated: Boolean(model.gated),
+        });
+      }
+    } catch (error) {
+      this.fail(error, `Searching for "${query}"`);
+    }
+    return results;
+  }
+
+  async repo(repo: string, revision = 'main'): Promise<RepoDetails> {
+    let info;
+    const files: RepoFile[] = [];
+    try {
+      info = await modelInfo({ name: repo, revision, hubUrl: this.options.endpoint(), additionalFields: ['cardData', 'sha'], fetch: this.options.fetch, ...this.credentials() });
+      for await (const entry of listFiles({ repo, revision, recursive: true, expand: false, hubUrl: this.options.endpoint(), fetch: this.options.fetch, ...this.credentials() })) {
+        if (entry.type !== 'file') continue;
+        files.push({ name: entry.path, sizeBytes: entry.lfs?.size ?? entry.size, sha256: entry.lfs?.oid ?? null });
+      }
+    } catch (error) {
+      this.fail(error, repo);
+    }
+    const card = (info as { cardData?: { license?: string; base_model?: string | string[] } }).cardData;
+    const quants = groupByQuantization(files);
+    const commit = (info as { sha?: string }).sha ?? revision;
+    let header: GgufHeader | null = null;
+    let fitProblem: string | null = null;
+    const probe = quants[0]?.files[0];
+    if (probe) {
+      try {
+        // One file's header is enough: every quantization of a repo shares its shape.
+        header = await readGgufHeader(remoteSource(repoFileUrl(this.options.endpoint(), repo, commit, probe.name), probe.sizeBytes, this.authHeaders(), this.options.fetch));
+      } catch (error) {
+        fitProblem = `Could not read ${probe.name}'s header: ${error instanceof GgufError ? error.message : (error as Error).message}`;
+      }
+    }
+    let hardware: HardwareReport | null = null;
+    try {
+      hardware = await this.options.hardware();
+    } catch (error) {
+      fitProblem ??= `No fit estimate: the hardware is not known (${(error as Error).message}).`;
+    }
+    if (hardware) {
+      for (const option of quants) option.fit = estimateFit(option.totalBytes, header, hardware);
+      // Recommend the largest that fits on the GPU, else the largest that fits in RAM, never below Q3.
+      const usable = quants.filter((q) => !/^I?Q[12]/.test(q.quantization));
+      const best = [...usable].reverse().find((q) => q.fit?.verdict === 'gpu') ?? [...usable].reverse().find((q) => q.fit?.verdict === 'ram');
+      if (best) best.recommended = true;
+    }
+    const facts = header ? modelFacts(header) : null;
+    return {
+      repo,
+      revision: commit,
+      license: card?.license ?? null,
+      baseModel: Array.isArray(card?.base_model) ? (card?.base_model[0] ?? null) : (card?.base_model ?? null),
+      gated: Boolean((info as { gated?: unknown }).gated),
+      quants,
+      architecture: facts?.architecture ?? null,
+      parameterCount: facts?.parameterCount ?? null,
+      contextLength: facts?.contextLength ?? null,
+      fitProblem,
+    };
+  }
+
+  fileUrl(repo: string, revision: string, file: string): string {
+    return repoFileUrl(this.options.endpoint(), repo, revision, file);
+  }
+
+  headers(): Record<string, string> {
+    return this.authHeaders();
+  }
+}

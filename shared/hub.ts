@@ -1,0 +1,111 @@
+/** Hugging Face search, repo pages with fit badges, and downloads. */
+import { z } from 'zod';
+
+export interface HubModel {
+  repo: string;
+  author: string | null;
+  downloads: number;
+  likes: number;
+  updatedAt: string;
+  gated: boolean;
+}
+
+export interface RecommendedModel {
+  repo: string;
+  family: string;
+  parameters: string;
+  note: string;
+}
+
+export type FitVerdict = 'gpu' | 'ram' | 'no';
+
+export interface Fit {
+  verdict: FitVerdict;
+  /** Estimated bytes needed: weights plus the KV cache for `contextSize` tokens. */
+  neededBytes: number;
+  contextSize: number;
+  /** Free VRAM and RAM it was compared with. */
+  freeVramBytes: number;
+  freeRamBytes: number;
+  explanation: string;
+}
+
+export interface RepoFile {
+  /** Path in the repo (display only; never a path on disk). */
+  name: string;
+  sizeBytes: number;
+  sha256: string | null;
+}
+
+export interface QuantOption {
+  quantization: string;
+  files: RepoFile[];
+  totalBytes: number;
+  fit: Fit | null;
+  /** The quantization Freehold recommends for this machine. */
+  recommended: boolean;
+}
+
+export interface RepoDetails {
+  repo: string;
+  revision: string;
+  license: string | null;
+  baseModel: string | null;
+  gated: boolean;
+  quants: QuantOption[];
+  /** From one file's header, read by HTTP range requests. */
+  architecture: string | null;
+  parameterCount: number | null;
+  contextLength: number | null;
+  /** Why there is no fit estimate, if there is none. */
+  fitProblem: string | null;
+}
+
+export type DownloadState = 'queued' | 'downloading' | 'paused' | 'verifying' | 'done' | 'failed' | 'canceled';
+
+export interface DownloadJob {
+  id: string;
+  repo: string;
+  revision: string;
+  quantization: string | null;
+  files: RepoFile[];
+  state: DownloadState;
+  bytesDone: number;
+  totalBytes: number;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+  error: string | null;
+  /** Retries so far and the reason for the last one. */
+  attempts: number;
+  lastRetry: string | null;
+  modelId: string | null;
+  createdAt: string;
+}
+
+const repoId = z
+  .string()
+  .min(3)
+  .max(200)
+  .regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'must look like owner/name');
+
+export const searchInputSchema = z
+  .object({
+    query: z.string().max(200).default(''),
+    sort: z.enum(['downloads', 'likes', 'recent']).default('downloads'),
+    limit: z.number().int().min(1).max(200).default(30),
+  })
+  .strict();
+
+export const repoInputSchema = z.object({ repo: repoId, revision: z.string().min(1).max(100).optional() }).strict();
+
+export const downloadInputSchema = z
+  .object({
+    repo: repoId,
+    revision: z.string().min(1).max(100).optional(),
+    file: z.string().min(1).max(1000).optional(),
+    quantization: z.string().min(1).max(50).optional(),
+  })
+  .strict();
+
+export const downloadIdSchema = z.object({ id: z.string().min(1).max(100) }).strict();
+export const tokenInputSchema = z.object({ token: z.string().min(1).max(500).nullable() }).strict();
