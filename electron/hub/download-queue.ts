@@ -364,7 +364,9 @@ export class DownloadQueue {
   async close(): Promise<void> {
     this.closed = true;
     for (const controller of this.running.values()) controller.abort('shutdown');
-    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
     await this.writer.flush();
   }
 }

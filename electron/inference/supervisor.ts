@@ -209,7 +209,9 @@ export class WorkerSupervisor {
 
   private async translate(running: Running, error: unknown): Promise<unknown> {
     if (!(error instanceof RpcError) || error.code !== 'disconnected') return error;
-    const exit = await Promise.race([running.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exit = await Promise.race([running.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 3000)))]);
+    clearTimeout(timer);
     const cause = running.endedBecause ?? (exit ? describeExit(exit) : 'its connection closed');
     return new RpcError('worker_crashed', `The inference engine stopped (${cause}) before it answered; it is being restarted.`);
   }
@@ -273,7 +275,9 @@ export class WorkerSupervisor {
     this.loadedModel = undefined;
     running.handle.transport.close(why);
     running.handle.kill();
-    await Promise.race([running.exited, new Promise<void>((resolve) => setTimeout(resolve, 5000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([running.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
   }
 
   async stop(): Promise<void> {

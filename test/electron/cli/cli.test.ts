@@ -121,3 +121,44 @@ describe('CLI settings', () => {
     });
   });
 });
+
+describe('CLI models commands (fake hub on 127.0.0.1)', () => {
+  it('searches, downloads with progress, lists, imports and removes', async () => {
+    const { startFakeHub } = await import('../../helpers/fake-hub');
+    const { readFileSync } = await import('node:fs');
+    const data = readFileSync(testModelPath());
+    const hub = await startFakeHub([
+      { id: 'ggml-org/tiny-llamas', author: 'ggml-org', downloads: 5, likes: 1, lastModified: '2026-01-01T00:00:00.000Z', sha: 'abc123', files: [{ path: 'stories-Q8_0.gguf', data }] },
+    ]);
+    try {
+      const env = { ...process.env, FREEHOLD_DATA_DIR: tempDir(), HF_ENDPOINT: hub.url };
+      // Asynchronous: the fake hub runs in this process and must keep answering.
+      const { execFile } = await import('node:child_process');
+      const run = (...args: string[]) =>
+        new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+          execFile(process.execPath, ['dist/electron/cli.mjs', 'models', ...args], { env, encoding: 'utf8' }, (error, stdout, stderr) =>
+            resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          );
+        });
+      const search = await run('search', 'tiny');
+      expect(search.stdout).toMatch(/ggml-org\/tiny-llamas +5 downloads/);
+      const download = await run('download', 'ggml-org/tiny-llamas', '--quant', 'Q8_0');
+      expect(download.status).toBe(0);
+      expect(download.stderr).toMatch(/Downloading ggml-org\/tiny-llamas Q8_0/);
+      expect(download.stdout).toMatch(/^Done: \w+ \(verified sha256\)/);
+      const list = JSON.parse((await run('list', '--json')).stdout);
+      expect(list.models).toHaveLength(1);
+      expect(list.models[0]).toMatchObject({ origin: 'downloaded', source: { repo: 'ggml-org/tiny-llamas' } });
+      const imported = await run('import', testModelPath());
+      expect(imported.stdout).toMatch(/^imported \w+ +stories260K +\(referenced\)/);
+      const bad = await run('import', 'package.json');
+      expect(bad.status).toBe(1);
+      expect(bad.stdout).toMatch(/refused .*package\.json: Only \.gguf files can be imported/);
+      const removed = await run('remove', list.models[0].id);
+      expect(removed.stdout).toMatch(/deleted 1 file/);
+      expect(JSON.parse((await run('list', '--json')).stdout).models).toHaveLength(1);
+    } finally {
+      await hub.close();
+    }
+  }, 60_000);
+});
