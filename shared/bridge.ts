@@ -8,4 +8,6 @@ export const IPC_CHANNEL = 'freehold:rpc';
 export interface FreeholdBridge {
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): () => void;
+  /** The path of a file dropped on the window (Electron's webUtils); the page never sees the filesystem otherwise. */
+  pathForFile(file: File): string;
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
@@ -33,6 +34,7 @@ export interface HeadlessHost {
 }
 
 export const RPC_PATH = '/rpc';
+export const UPLOAD_PATH = '/api/upload';
 /** A connection that keeps sending garbage is dropped after this many bad messages. */
 const MAX_PROTOCOL_ERRORS = 20;
 
@@ -54,18 +56,56 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
       res.end('Host not allowed');
       return;
     }
+    const requestUrl = new URL(req.url ?? '/', 'http://localhost');
+    if (requestUrl.pathname === UPLOAD_PATH) {
+      handleUpload(req, res, requestUrl).catch((error: unknown) => {
+        log(`upload error: ${String(error)}`);
+        if (!res.headersSent) res.writeHead(500, { ...securityHeaders, 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'The upload failed.' }));
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...securityHeaders, Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('Method not allowed');
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    serveStatic(options.rendererDir, url.pathname, res).catch((error: unknown) => {
+    serveStatic(options.rendererDir, requestUrl.pathname, res).catch((error: unknown) => {
       log(`static file error: ${String(error)}`);
       if (!res.headersSent) res.writeHead(500, securityHeaders);
       res.end();
     });
   });
+  /**
+   * The browser UI cannot hand over a file path, so a dropped model is
+   * streamed here and stored as a copy. Same checks as the WebSocket: Host,
+   * Origin and the launch secret (in a header, so it is never in a URL).
+   */
+  async function handleUpload(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { ...securityHeaders, 'Content-Type': 'application/json', Connection: 'close' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST') return reply(405, { ok: false, error: 'Use POST.' });
+    if (!isAllowedOrigin(req.headers.origin, allowed)) return reply(403, { ok: false, error: 'Forbidden origin.' });
+    const token = req.headers['x-freehold-token'];
+    if (!secretsMatch(typeof token === 'string' ? token : null, secret)) return reply(401, { ok: false, error: 'Unauthorized.' });
+    const name = url.searchParams.get('name') ?? '';
+    if (!/\.gguf$/i.test(name) || name.length > 255) return reply(400, { ok: false, error: 'Only .gguf files can be imported.' });
+    const length = Number(req.headers['content-length']);
+    const library = options.services.library;
+    try {
+      if (Number.isFinite(length) && length > 0) await library.ensureSpace(path.join(options.services.library.modelsDirectory()), length);
+      const model = await library.importStream(name, req, (bytes) =>
+        options.services.events.emit('onImportProgress', { path: name, bytes, totalBytes: Number.isFinite(length) ? length : 0 }),
+      );
+      reply(200, { ok: true, model });
+    } catch (error) {
+      req.resume();
+      reply((error as { code?: string }).code === 'conflict' ? 507 : 422, { ok: false, error: (error as Error).message });
+    }
+  }
+
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

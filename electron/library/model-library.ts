@@ -168,6 +168,10 @@ export class ModelLibrary {
     };
   }
 
+  modelsDirectory(): string {
+    return this.options.modelsDir();
+  }
+
   get(id: string): ModelEntry | undefined {
     return this.models.find((m) => m.id === id);
   }

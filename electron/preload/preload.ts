@@ -1,6 +1,6 @@
 // Runs sandboxed with contextIsolation: only `electron`'s renderer modules are
 // available, and only this narrow bridge reaches the page.
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { IPC_CHANNEL, type FreeholdBridge } from '../../shared/bridge';
 
 const bridge: FreeholdBridge = {
@@ -14,6 +14,9 @@ const bridge: FreeholdBridge = {
     return () => {
       ipcRenderer.removeListener(IPC_CHANNEL, wrapped);
     };
+  },
+  pathForFile(file: File) {
+    return webUtils.getPathForFile(file);
   },
 };
 

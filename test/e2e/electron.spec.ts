@@ -36,6 +36,7 @@ test.describe('desktop app (Electron)', () => {
       expect(await window.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
       expect(await window.evaluate(() => Object.keys((globalThis as unknown as { freehold: object }).freehold).sort())).toEqual([
         'onMessage',
+        'pathForFile',
         'send',
       ]);
       await window.screenshot({ path: 'test-results/screenshots/electron-hardware.png' });

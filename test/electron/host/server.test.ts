@@ -156,3 +156,37 @@ describe('headless host: WebSocket', () => {
     b.close();
   });
 });
+
+describe('headless host: dropped-file upload', () => {
+  const upload = (name: string, body: Buffer, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: { ok: boolean; error?: string; model?: { id: string; origin: string } } }>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: host.port, path: `/api/upload?name=${encodeURIComponent(name)}`, method: 'POST', headers: { 'Content-Length': body.length, ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('stores a dropped model as a verified copy, and refuses bad files and strangers', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { testModelPath } = await import('../../helpers/test-model');
+    const data = readFileSync(testModelPath());
+    const ok = await upload('my model.gguf', data, { 'X-Freehold-Token': host.secret, Origin: `http://127.0.0.1:${host.port}` });
+    expect(ok.status).toBe(200);
+    expect(ok.body.model).toMatchObject({ origin: 'copied' });
+    expect(services.library.snapshot().models).toHaveLength(1);
+
+    const bad = await upload('notes.gguf', Buffer.from('GGUF nonsense, not a model at all.......'), { 'X-Freehold-Token': host.secret });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error).toMatch(/notes\.gguf: Not a usable GGUF model/);
+    expect((await upload('x.gguf', data, {})).status).toBe(401);
+    expect((await upload('x.gguf', data, { 'X-Freehold-Token': host.secret, Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await upload('x.exe', data, { 'X-Freehold-Token': host.secret })).status).toBe(400);
+    expect(services.library.snapshot().models).toHaveLength(1);
+  });
+});

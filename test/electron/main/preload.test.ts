@@ -8,6 +8,7 @@ const ipcRenderer = Object.assign(new EventEmitter(), { send: vi.fn() });
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (key: string, api: unknown) => (exposed[key] = api) },
   ipcRenderer,
+  webUtils: { getPathForFile: (file: { name: string }) => `/home/me/${file.name}` },
 }));
 
 beforeEach(async () => {
@@ -15,10 +16,11 @@ beforeEach(async () => {
 });
 
 describe('preload bridge', () => {
-  it('exposes one narrow bridge: send and onMessage on the app channel', () => {
+  it('exposes one narrow bridge: send and onMessage on the app channel, and the path of a dropped file', () => {
     expect(Object.keys(exposed)).toEqual(['freehold']);
     const bridge = exposed.freehold as Record<string, unknown>;
-    expect(Object.keys(bridge).sort()).toEqual(['onMessage', 'send']);
+    expect(Object.keys(bridge).sort()).toEqual(['onMessage', 'pathForFile', 'send']);
+    expect((bridge.pathForFile as (f: { name: string }) => string)({ name: 'model.gguf' })).toBe('/home/me/model.gguf');
     (bridge.send as (m: unknown) => void)({ t: 'q' });
     expect(ipcRenderer.send).toHaveBeenCalledWith(IPC_CHANNEL, { t: 'q' });
   });
