@@ -123,6 +123,7 @@ export function createFakeHost() {
   const bridge: FreeholdBridge = {
     send: (message) => clientEnd.send(message),
     onMessage: (listener) => clientEnd.onMessage(listener),
+    pathForFile: (file) => `/dropped/${file.name}`,
   };
 
   return {
