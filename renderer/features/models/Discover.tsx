@@ -1,0 +1,188 @@
+import { useEffect, useState } from 'react';
+import type { HubModel, QuantOption, RepoDetails } from '../../../shared/hub';
+import { useHostApi, useHostQuery } from '../../app/host-context';
+import { formatBytes, formatCount, formatParams } from '../../components/format';
+
+const fitText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
+
+function FitBadge({ option }: { option: QuantOption }) {
+  if (!option.fit) return <span className="badge badge-muted">fit unknown</span>;
+  return (
+    <span className={`badge fit-${option.fit.verdict}`} title={option.fit.explanation}>
+      {fitText[option.fit.verdict]}
+    </span>
+  );
+}
+
+function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
+  const api = useHostApi();
+  const [details, setDetails] = useState<RepoDetails | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [started, setStarted] = useState<Record<string, string>>({});
+  useEffect(() => {
+    let cancelled = false;
+    api['hub.repo']({ repo }).then(
+      (d) => !cancelled && setDetails(d),
+      (e: Error) => !cancelled && setError(e.message),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, repo]);
+  const download = (option: QuantOption) => {
+    setStarted((s) => ({ ...s, [option.quantization]: 'starting…' }));
+    api['downloads.start']({ repo, file: option.files[0]!.name }).then(
+      () => setStarted((s) => ({ ...s, [option.quantization]: 'queued — see Downloads' })),
+      (e: Error) => setStarted((s) => ({ ...s, [option.quantization]: e.message })),
+    );
+  };
+  return (
+    <section className="panel repo-panel" aria-labelledby="repo-title">
+      <div className="repo-head">
+        <h3 id="repo-title">{repo}</h3>
+        <button type="button" className="secondary" onClick={onClose} aria-label="Close repository">
+          Close
+        </button>
+      </div>
+      {!details && !error && <p aria-busy="true">Reading the repository and one file's header…</p>}
+      {error && <p role="alert">{error}</p>}
+      {details && (
+        <>
+          <p className="muted">
+            {[details.architecture, details.parameterCount ? `${formatParams(details.parameterCount)} parameters` : null, details.contextLength ? `${details.contextLength.toLocaleString()} token context` : null, details.license ? `licence ${details.license}` : null, details.baseModel ? `based on ${details.baseModel}` : null]
+              .filter(Boolean)
+              .join(' · ')}
+            {details.gated && ' · gated: needs a Hugging Face token'}
+          </p>
+          {details.fitProblem && <p className="muted">{details.fitProblem}</p>}
+          {details.quants.length === 0 ? (
+            <p>This repository has no GGUF files.</p>
+          ) : (
+            <table className="quants">
+              <caption>Files by quantization</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Quantization</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">On this machine</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Download</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {details.quants.map((q) => (
+                  <tr key={q.quantization + q.files[0]!.name} className={q.recommended ? 'recommended' : undefined}>
+                    <th scope="row">
+                      {q.quantization}
+                      {q.recommended && <span className="badge badge-ok">recommended</span>}
+                      {q.files.length > 1 && <span className="muted"> ({q.files.length} parts)</span>}
+                    </th>
+                    <td>{formatBytes(q.totalBytes)}</td>
+                    <td>
+                      <FitBadge option={q} />
+                      {q.fit && <div className="fit-detail muted">{q.fit.explanation}</div>}
+                    </td>
+                    <td>
+                      {started[q.quantization] ? (
+                        <span className="muted">{started[q.quantization]}</span>
+                      ) : (
+                        <button type="button" onClick={() => download(q)} aria-label={`Download ${q.quantization}`}>
+                          Download
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+/** Hugging Face search (or a mirror set in HF_ENDPOINT / settings), with recommended models up front. */
+export function Discover() {
+  const api = useHostApi();
+  const [recommended] = useHostQuery('hub.recommended');
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<'downloads' | 'likes' | 'recent'>('downloads');
+  const [results, setResults] = useState<HubModel[] | null>(null);
+  const [searching, setSearching] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+
+  const search = (event?: React.FormEvent) => {
+    event?.preventDefault();
+    setSearching(true);
+    setError(null);
+    api['hub.search']({ query, sort, limit: 30 }).then(
+      (list) => {
+        setResults(list);
+        setSearching(false);
+      },
+      (e: Error) => {
+        setError(e.message);
+        setSearching(false);
+      },
+    );
+  };
+
+  return (
+    <section aria-labelledby="discover-title">
+      <h2 id="discover-title">Discover models on Hugging Face</h2>
+      <form className="search-form" role="search" onSubmit={search}>
+        <label className="inline-field grow">
+          <span>Search</span>
+          <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="qwen, llama 3.2, deepseek r1, gemma…" />
+        </label>
+        <label className="inline-field">
+          <span>Sort by</span>
+          <select value={sort} onChange={(e) => setSort(e.target.value as typeof sort)}>
+            <option value="downloads">Downloads</option>
+            <option value="likes">Likes</option>
+            <option value="recent">Recently updated</option>
+          </select>
+        </label>
+        <button type="submit" disabled={searching}>
+          {searching ? 'Searching…' : 'Search'}
+        </button>
+      </form>
+      {error && <p role="alert">{error}</p>}
+      {open && <RepoPanel key={open} repo={open} onClose={() => setOpen(null)} />}
+      {results && (
+        <ul className="hub-results" aria-label="Search results">
+          {results.length === 0 && <li className="muted">No GGUF models found.</li>}
+          {results.map((r) => (
+            <li key={r.repo}>
+              <button type="button" className="link-button" onClick={() => setOpen(r.repo)}>
+                {r.repo}
+              </button>
+              <span className="muted">
+                {formatCount(r.downloads)} downloads · {formatCount(r.likes)} likes · updated {new Date(r.updatedAt).toLocaleDateString()}
+                {r.gated ? ' · gated' : ''}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {!results && recommended.status === 'ready' && (
+        <>
+          <h3>Recommended to start with</h3>
+          <ul className="recommended-grid" aria-label="Recommended models">
+            {recommended.data.map((r) => (
+              <li key={r.repo} className="card">
+                <button type="button" className="link-button" onClick={() => setOpen(r.repo)} aria-label={`${r.family} ${r.parameters}: ${r.repo}`}>
+                  {r.family} <span className="muted">{r.parameters}</span>
+                </button>
+                <p className="muted">{r.note}</p>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
