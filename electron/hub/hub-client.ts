@@ -113,6 +113,26 @@ export function estimateFit(weightBytes: number, header: GgufHeader | null, hard
   return { verdict, neededBytes, contextSize, freeVramBytes: freeVram, freeRamBytes: freeRam, explanation };
 }
 
+/**
+ * The quantization to recommend: on the GPU the best quality that fits (Q5_K_M
+ * and Q4_K_M before the rest; F16/F32 only when nothing else exists); in RAM the
+ * smaller Q4 kinds first, since speed there follows size.
+ */
+const gpuPreference = ['Q5_K_M', 'Q4_K_M', 'Q6_K', 'Q5_K_S', 'Q4_K_S', 'IQ4_XS', 'Q8_0', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'IQ3_M', 'Q3_K_S', 'IQ3_XS', 'IQ3_XXS', 'BF16', 'F16', 'F32'];
+const ramPreference = ['Q4_K_M', 'IQ4_XS', 'Q4_K_S', 'Q5_K_M', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'Q5_K_S', 'Q6_K', 'IQ3_M', 'Q3_K_S', 'Q8_0', 'IQ3_XS', 'BF16', 'F16', 'F32'];
+
+export function recommendQuantization(options: QuantOption[]): QuantOption | undefined {
+  const pick = (verdict: 'gpu' | 'ram', order: string[]) => {
+    const fitting = options.filter((q) => q.fit?.verdict === verdict);
+    for (const name of order) {
+      const match = fitting.find((q) => q.quantization.replace(/^UD-/, '') === name);
+      if (match) return match;
+    }
+    return undefined;
+  };
+  return pick('gpu', gpuPreference) ?? pick('ram', ramPreference);
+}
+
 export interface HubClientOptions {
   endpoint: () => string;
   token: () => string | null;
@@ -201,9 +221,7 @@ export class HubClient {
     }
     if (hardware) {
       for (const option of quants) option.fit = estimateFit(option.totalBytes, header, hardware);
-      // Recommend the largest that fits on the GPU, else the largest that fits in RAM, never below Q3.
-      const usable = quants.filter((q) => !/^I?Q[12]/.test(q.quantization));
-      const best = [...usable].reverse().find((q) => q.fit?.verdict === 'gpu') ?? [...usable].reverse().find((q) => q.fit?.verdict === 'ram');
+      const best = recommendQuantization(quants);
       if (best) best.recommended = true;
     }
     const facts = header ? modelFacts(header) : null;

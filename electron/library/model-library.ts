@@ -333,7 +333,10 @@ export class ModelLibrary {
   /** Registers files a download has verified and put in place. */
   async addDownloaded(files: string[], source: ModelEntry['source'], sha256: string | null, id: string): Promise<ModelEntry> {
     const facts = await inspectModel(files);
-    const model = this.entry(files, 'downloaded', facts, { id, source, sha256 });
+    // On disk the file is model.gguf; its name comes from the repo's file name instead.
+    const fromRepo = source ? path.posix.basename(source.file).replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '') : null;
+    const name = facts.name === 'model' && fromRepo ? fromRepo : facts.name;
+    const model = this.entry(files, 'downloaded', { ...facts, name, publisher: facts.publisher ?? source?.repo.split('/')[0] ?? null }, { id, source, sha256 });
     this.models.push(model);
     this.markDuplicates();
     await this.changed();

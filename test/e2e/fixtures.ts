@@ -9,10 +9,12 @@ export interface HostFixture extends ServeProcess {
 }
 
 /** Starts `npm run serve`'s bundle on a free port, on a fresh data folder or the one given. */
-export async function launchHost(options: { prepare?: (dataDir: string) => void; dataDir?: string } = {}): Promise<HostFixture> {
+export async function launchHost(
+  options: { prepare?: (dataDir: string) => void; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<HostFixture> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'freehold-e2e-'));
   options.prepare?.(dataDir);
-  const serve = await startServeProcess(['--port', '0', '--data-dir', dataDir]);
+  const serve = await startServeProcess(['--port', '0', '--data-dir', dataDir], options.env);
   return { ...serve, dataDir };
 }
 

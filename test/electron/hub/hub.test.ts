@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupByQuantization, isSafeRepoPath, quantizationOf } from '../../../electron/hub/hub-client';
+import { groupByQuantization, isSafeRepoPath, quantizationOf, recommendQuantization } from '../../../electron/hub/hub-client';
 import { createHostServices, type HostServices } from '../../../electron/services/host-services';
 import type { DownloadJob } from '../../../shared/hub';
 import { startFakeHub, type FakeHub, type FakeRepo } from '../../helpers/fake-hub';
@@ -97,6 +97,21 @@ describe('hub helpers', () => {
   });
 });
 
+describe('recommendation', () => {
+  const option = (quantization: string, verdict: 'gpu' | 'ram' | 'no') => ({
+    quantization,
+    files: [],
+    totalBytes: 1,
+    recommended: false,
+    fit: { verdict, neededBytes: 1, contextSize: 4096, freeVramBytes: 0, freeRamBytes: 0, explanation: '' },
+  });
+  it('prefers a good quality that fits on the GPU, and a small one in RAM', () => {
+    expect(recommendQuantization([option('Q4_K_M', 'gpu'), option('Q5_K_M', 'gpu'), option('Q8_0', 'gpu'), option('F16', 'ram')])?.quantization).toBe('Q5_K_M');
+    expect(recommendQuantization([option('Q4_K_M', 'ram'), option('Q6_K', 'ram'), option('Q8_0', 'no')])?.quantization).toBe('Q4_K_M');
+    expect(recommendQuantization([option('Q2_K', 'gpu'), option('Q4_K_M', 'no')])).toBeUndefined();
+  });
+});
+
 describe('Hugging Face search (fake hub on 127.0.0.1)', () => {
   it('searches GGUF repos across pages, sorted as asked', async () => {
     const { services } = await setup();
@@ -116,7 +131,8 @@ describe('Hugging Face search (fake hub on 127.0.0.1)', () => {
     expect(details.quants.map((q) => q.quantization)).toEqual(['Q8_0', 'F32']);
     expect(details.quants[0]!.fit).toMatchObject({ verdict: 'ram', contextSize: 2048 });
     expect(details.quants[0]!.fit!.explanation).toMatch(/no GPU is in use, so it runs from RAM/);
-    expect(details.quants.filter((q) => q.recommended)).toHaveLength(1);
+    // In RAM the smaller quantization is the better pick.
+    expect(details.quants.filter((q) => q.recommended).map((q) => q.quantization)).toEqual(['Q8_0']);
     // The header came from range requests, not a whole-file download.
     const reads = hub.requests.filter((r) => r.url.includes('/resolve/'));
     expect(reads.length).toBeGreaterThan(0);
