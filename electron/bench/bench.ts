@@ -16,6 +16,7 @@ import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type LlamaGpu
 import { createHostServices } from '../services/host-services';
 import { forkLauncher } from '../inference/launcher';
 import type { ChatDelta } from '../../shared/inference';
+import { downloadBench, importBench } from './library-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -46,9 +47,13 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
+      only: { type: 'string', default: 'inference,download,import' },
+      'download-mb': { type: 'string', default: '512' },
     },
   });
+  const only = new Set(values.only.split(','));
   const modelPath = findModel(values.model);
+  if (!only.has('inference')) return libraryBenches(modelPath, only, Number(values['download-mb']));
   const rounds = Math.max(5, Number(values.rounds));
   const maxTokens = Number(values.tokens);
   const threads = Number(values.threads);
@@ -152,6 +157,12 @@ async function main(): Promise<void> {
   await llama.dispose();
   await services.close();
   rmSync(dataDir, { recursive: true, force: true });
+  await libraryBenches(modelPath, only, Number(values['download-mb']));
+}
+
+async function libraryBenches(modelPath: string, only: Set<string>, downloadMb: number): Promise<void> {
+  if (only.has('download')) await downloadBench(modelPath, 5, downloadMb);
+  if (only.has('import')) await importBench(modelPath, 7, 8);
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fs } from 'node:fs';
+import { Transform } from 'node:stream';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob, QuantOption, RepoFile } from '../../shared/hub';
@@ -10,6 +11,11 @@ import type { ModelLibrary } from '../library/model-library';
 import { newId } from '../library/model-library';
 import { shardName } from '../library/split';
 import { isSafeRepoPath, quantizationOf, type HubClient } from './hub-client';
+import { httpGet, type HttpResponse } from './http-get';
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
 
 export interface DownloadQueueOptions {
   dataDir: string;
@@ -279,9 +285,9 @@ export class DownloadQueue {
         let stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
         const headers: Record<string, string> = { ...this.options.hub.headers() };
         if (have > 0) headers.Range = `bytes=${have}-`;
-        let res: Response;
+        let res: HttpResponse;
         try {
-          res = await (this.options.fetch ?? fetch)(url, { headers, signal: combined, redirect: 'follow' });
+          res = await httpGet(url, headers, combined);
         } catch (error) {
           clearTimeout(stallTimer);
           if (signal.aborted) throw signal.reason;
@@ -289,53 +295,91 @@ export class DownloadQueue {
         }
         if (res.status === 429 || res.status >= 500) {
           clearTimeout(stallTimer);
-          await res.body?.cancel().catch(() => undefined);
-          throw new RetryableError(`the hub answered ${res.status}`, retryAfter(res.headers.get('retry-after')));
+          res.body.resume();
+          throw new RetryableError(`the hub answered ${res.status}`, retryAfter(headerValue(res.headers['retry-after'])));
         }
         if (res.status === 401 || res.status === 403) {
           clearTimeout(stallTimer);
+          res.body.resume();
           throw new Error(`access denied (${res.status}): this model is gated; set a Hugging Face token and accept its licence on the hub.`);
         }
-        if (res.status === 416 && have === file.sizeBytes) break;
+        if (res.status === 416 && have === file.sizeBytes) {
+          res.body.resume();
+          break;
+        }
         let append = false;
         if (res.status === 206) {
           // Append only if the server sends exactly the bytes we asked for, of the file we expect.
-          const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+          const contentRange = headerValue(res.headers['content-range']);
+          const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? '');
           if (!range || Number(range[1]) !== have || Number(range[3]) !== file.sizeBytes) {
             clearTimeout(stallTimer);
-            await res.body?.cancel().catch(() => undefined);
-            throw new RetryableError(`the server sent a range that does not match (${res.headers.get('content-range')}); starting the file over`);
+            res.body.resume();
+            throw new RetryableError(`the server sent a range that does not match (${contentRange}); starting the file over`);
           }
           append = true;
         } else if (res.status === 200) {
           append = false; // Range ignored: the body is the whole file, so the partial restarts.
         } else {
           clearTimeout(stallTimer);
+          res.body.resume();
           throw new Error(`the hub answered ${res.status} for ${file.name}`);
         }
         if (!append) {
           have = 0;
           hash = createHash('sha256');
         }
-        const handle = await fs.open(partial, append ? 'a' : 'w');
-        try {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        // Network → hash and count → file, as one pipeline: the write happens on libuv's
+        // threads while the next chunk is parsed and hashed, and backpressure holds the rest.
+        const counter = new Transform({
+          transform: (chunk: Buffer, _encoding, callback) => {
             clearTimeout(stallTimer);
             stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
-            if (have + chunk.length > file.sizeBytes) throw new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`);
-            await handle.write(chunk);
+            if (have + chunk.length > file.sizeBytes) return callback(new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`));
             hash.update(chunk);
             have += chunk.length;
             progress();
-          }
+            callback(null, chunk);
+          },
+        });
+        const out = createWriteStream(partial, { flags: append ? 'a' : 'w', highWaterMark: 4 * 1024 * 1024 });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            let failure: Error | undefined;
+            // When the network fails, still let every byte already hashed reach the file, so
+            // that the partial file and the hash agree and the next attempt resumes after them.
+            const stop = (error: Error) => {
+              failure ??= error;
+              res.body.unpipe(counter);
+              counter.end();
+            };
+            const body = res.body;
+            body.on('error', stop);
+            body.on('aborted', () => stop(new Error('the connection was aborted')));
+            body.on('close', () => {
+              if (!body.complete) stop(new Error('the connection closed early'));
+            });
+            combined.addEventListener('abort', () => {
+              body.destroy();
+              stop(combined.reason instanceof Error ? combined.reason : new Error(String(combined.reason)));
+            }, { once: true });
+            counter.on('error', (error) => {
+              failure ??= error;
+              out.end();
+            });
+            out.on('error', reject);
+            out.on('finish', () => (failure ? reject(failure) : resolve()));
+            body.pipe(counter).pipe(out);
+          });
+          const handle = await fs.open(partial, 'r+');
           await handle.sync();
+          await handle.close();
         } catch (error) {
           if (signal.aborted) throw signal.reason;
           if (error instanceof Error && /sent more than/.test(error.message)) throw error;
           throw new RetryableError(stall.signal.aborted ? 'the transfer stalled' : `the connection dropped: ${(error as Error).message}`);
         } finally {
           clearTimeout(stallTimer);
-          await handle.close();
         }
         if (have !== file.sizeBytes) throw new RetryableError(`the connection closed after ${have} of ${file.sizeBytes} bytes`);
         break;
