@@ -1,6 +1,18 @@
 import { execFileSync } from 'node:child_process';
+import { ensureTestModel } from './test-model';
 
-/** Tests that spawn the real hosts need the Node bundles; building them takes well under a second. */
-export default function setup(): void {
+/**
+ * Tests that spawn the real hosts need the Node bundles (built in well under a
+ * second), and the inference tests need the test model: found, or downloaded
+ * once through the app's own downloader. Its path reaches the test workers
+ * through FREEHOLD_TEST_MODEL.
+ */
+export default async function setup(): Promise<void> {
   execFileSync(process.execPath, ['scripts/build-node.mjs', '--quiet'], { stdio: 'inherit' });
+  try {
+    process.env.FREEHOLD_TEST_MODEL = await ensureTestModel();
+  } catch (error) {
+    // Not fatal here: the tests that need the model fail with this explanation.
+    console.error(`\n${(error as Error).message}\n`);
+  }
 }
