@@ -83,9 +83,9 @@ export async function ensureTestModel(options: { env?: NodeJS.ProcessEnv; cacheD
         services.events.subscribeAll((event) => event === 'onDownloadProgress' && check());
         check();
       });
-      if (done.state !== 'done') throw new Error(done.error ?? done.state);
+      if (done.state !== 'done') throw new Error(done.error ?? done.state, { cause: notFound });
       const file = services.library.get(done.modelId!)!.files[0]!;
-      if (sha256Of(file) !== TEST_MODEL_SHA256) throw new Error(`the downloaded file's sha256 is not ${TEST_MODEL_SHA256}`);
+      if (sha256Of(file) !== TEST_MODEL_SHA256) throw new Error(`the downloaded file's sha256 is not ${TEST_MODEL_SHA256}`, { cause: notFound });
       return file;
     } catch (error) {
       throw new Error(`${(notFound as Error).message} Downloading it also failed: ${(error as Error).message}`, { cause: error });
