@@ -17,6 +17,7 @@ import { createHostServices } from '../services/host-services';
 import { forkLauncher } from '../inference/launcher';
 import type { ChatDelta } from '../../shared/inference';
 import { downloadBench, importBench } from './library-bench';
+import { libraryUiBench } from './library-ui-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
-      only: { type: 'string', default: 'inference,download,import' },
+      only: { type: 'string', default: 'inference,download,import,library-ui' },
       'download-mb': { type: 'string', default: '512' },
     },
   });
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
 async function libraryBenches(modelPath: string, only: Set<string>, downloadMb: number): Promise<void> {
   if (only.has('download')) await downloadBench(modelPath, 5, downloadMb);
   if (only.has('import')) await importBench(modelPath, 7, 8);
+  if (only.has('library-ui')) await libraryUiBench(modelPath);
 }
 
 main().catch((error: unknown) => {
