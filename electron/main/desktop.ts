@@ -8,7 +8,7 @@ import { utilityProcessLauncher } from './utility-launcher';
 import { handleAppRequest } from './protocol';
 import { APP_ORIGIN, APP_SCHEME, denyAllPermissions, hardenWebContents } from './security';
 
-type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell' | 'utilityProcess'>;
+type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell' | 'utilityProcess' | 'safeStorage'>;
 
 export interface DesktopPaths {
   /** Folder of the built renderer (index.html). */
@@ -31,7 +31,7 @@ export function dataDirFlag(argv: string[]): string | undefined {
  * All real work is in the services, shared with the headless host and the CLI.
  */
 export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: string[] = process.argv): void {
-  const { app, BrowserWindow, ipcMain, protocol, session, shell, utilityProcess } = electron;
+  const { app, BrowserWindow, ipcMain, protocol, session, shell, utilityProcess, safeStorage } = electron;
 
   protocol.registerSchemesAsPrivileged([
     { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true } },
@@ -107,6 +107,11 @@ export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: s
       versions: { node: process.versions.node, electron: process.versions.electron, chrome: process.versions.chrome },
       workerLauncher: utilityProcessLauncher(app, (...args) => utilityProcess.fork(...args), paths.worker, log),
       log,
+      revealFile: (file) => shell.showItemInFolder(file),
+      // The hub token goes to the OS keychain (Keychain, DPAPI, libsecret) when there is one.
+      cipher: safeStorage.isEncryptionAvailable()
+        ? { encrypt: (text) => safeStorage.encryptString(text), decrypt: (data) => safeStorage.decryptString(data) }
+        : undefined,
     });
     services.inference.start();
     protocol.handle(APP_SCHEME, (request) => handleAppRequest(paths.rendererDir, request));

@@ -112,7 +112,13 @@ export function createFakeElectron(options: { gotLock?: boolean; userData?: stri
       setDevicePermissionHandler: (h: (...args: unknown[]) => unknown) => (permissionHandlers.device = h),
     },
   };
-  const shell = { openExternal: vi.fn(async () => undefined) };
+  const shell = { openExternal: vi.fn(async () => undefined), showItemInFolder: vi.fn() };
+  // A stand-in keychain: reversible, but visibly not plain text.
+  const safeStorage = {
+    isEncryptionAvailable: () => true,
+    encryptString: (text: string) => Buffer.from(`enc:${Buffer.from(text).toString('base64')}`),
+    decryptString: (data: Buffer) => Buffer.from(data.toString().slice(4), 'base64').toString(),
+  };
   const workers: FakeUtilityProcess[] = [];
   const utilityProcess = {
     fork: vi.fn((modulePath: string, _args: string[], options: Record<string, unknown>) => {
@@ -122,7 +128,7 @@ export function createFakeElectron(options: { gotLock?: boolean; userData?: stri
     }),
   };
 
-  return { app, BrowserWindow: FakeBrowserWindow, ipcMain, protocol, session, shell, utilityProcess, windows, workers, permissionHandlers };
+  return { app, BrowserWindow: FakeBrowserWindow, ipcMain, protocol, session, shell, safeStorage, utilityProcess, windows, workers, permissionHandlers };
 }
 
 export type FakeElectron = ReturnType<typeof createFakeElectron>;

@@ -142,6 +142,25 @@ describe('desktop shell (faked electron)', () => {
       .toMatchObject({ r: { backend: 'cpu', attempts: expect.any(Array) } });
   });
 
+  it('keeps the hub token with the OS keychain and shows model files in the file manager', async () => {
+    const dir = tempDir();
+    const { fake, window } = await launch(['electron', '.', '--data-dir', dir]);
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'hub.setToken', a: [{ token: 'hf_secret_value' }], i: 't1' });
+    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 't1');
+    expect(reply?.message).toMatchObject({ r: { set: true, storage: 'keychain' } });
+    const { readFileSync } = await import('node:fs');
+    const stored = readFileSync(path.join(dir, 'hub-token.enc'), 'utf8');
+    expect(stored).not.toContain('hf_secret_value');
+    const { copyFileSync } = await import('node:fs');
+    const { testModelPath } = await import('../../helpers/test-model');
+    const file = path.join(tempDir(), 'm.gguf');
+    copyFileSync(testModelPath(), file);
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'models.import', a: [{ paths: [file], mode: 'reference' }], i: 'i1' });
+    const imported = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'i1')?.message as { r: Array<{ model: { id: string } }> };
+    await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'models.reveal', a: [{ id: imported.r[0]!.model.id }], i: 'r1' });
+    expect(fake.shell.showItemInFolder).toHaveBeenCalledWith(file);
+  });
+
   it('quits when another instance already runs', async () => {
     const { fake } = await launch([], { gotLock: false });
     expect(fake.app.quit).toHaveBeenCalled();
