@@ -326,7 +326,7 @@ export class ModelLibrary {
       return model;
     } catch (error) {
       await fs.rm(target, { recursive: true, force: true });
-      throw new RpcError('invalid_model', `${path.basename(fileName)}: ${(error as Error).message}`);
+      throw new RpcError('invalid_model', (error as Error).message);
     }
   }
 

@@ -73,7 +73,7 @@ test('drop a good model in, then a bad one, and read the error', async ({ page }
   await expect(page.getByRole('listitem', { name: 'my-stories' })).toContainText('Copied in');
 
   await dropFiles(page, [{ name: 'broken.gguf', base64: Buffer.from('GGUF\u0003\u0000\u0000\u0000 this is not a model at all, just text').toString('base64') }]);
-  await expect(page.getByRole('alert').filter({ hasText: 'broken.gguf' })).toContainText('Not a usable GGUF model');
+  await expect(page.getByRole('alert').filter({ hasText: 'broken.gguf' })).toHaveText(/^broken\.gguf: Not a usable GGUF model: /);
   await screenshot(page, 'models-drop-error');
   await expect(page.getByRole('listitem', { name: /broken/ })).toHaveCount(0);
 });
