@@ -73,9 +73,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     backoffMs: options.backoffMs,
   });
 
+  // Downloads and copies go here; the setting moves them off a full system drive.
+  const modelsDir = () => settings.get().library.modelsDir ?? path.join(options.dataDir, 'models');
   const library = new ModelLibrary({
     dataDir: options.dataDir,
-    modelsDir: () => settings.get().library.modelsDir ?? path.join(options.dataDir, 'models'),
+    modelsDir,
     events,
     notices,
     log,
@@ -94,7 +96,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   });
   const downloads = new DownloadQueue({
     dataDir: options.dataDir,
-    modelsDir: () => settings.get().library.modelsDir ?? path.join(options.dataDir, 'models'),
+    modelsDir,
     hub,
     library,
     events,
