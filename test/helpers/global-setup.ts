@@ -9,6 +9,17 @@ import { ensureTestModel } from './test-model';
  */
 export default async function setup(): Promise<void> {
   execFileSync(process.execPath, ['scripts/build-node.mjs', '--quiet'], { stdio: 'inherit' });
+  // The chat store's crash test kills a real writer process; bundle it.
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: ['test/helpers/store-harness.ts'],
+    outfile: '.test-output/store-harness.mjs',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'error',
+  });
   try {
     process.env.FREEHOLD_TEST_MODEL = await ensureTestModel();
   } catch (error) {

@@ -1,0 +1,351 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { RpcError } from '../../shared/errors';
+import type { GenerationStats } from '../../shared/inference';
+import {
+  conversationSettingsSchema,
+  exportedConversationSchema,
+  type ChatMessageRecord,
+  type Conversation,
+  type ConversationDetail,
+  type ConversationSettings,
+  type ConversationSummary,
+  type ExportedConversation,
+  type MessageStatus,
+  type SearchHit,
+} from '../../shared/chat';
+
+/** Each entry moves the schema one version on; applied in order, in a transaction, never edited once shipped. */
+const migrations: string[] = [
+  `CREATE TABLE conversations (
+     id TEXT PRIMARY KEY,
+     title TEXT NOT NULL,
+     model_id TEXT,
+     system_prompt TEXT NOT NULL DEFAULT '',
+     settings TEXT NOT NULL DEFAULT '{}',
+     pinned INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     active_leaf TEXT
+   );
+   CREATE TABLE messages (
+     rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+     parent_id TEXT,
+     role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+     content TEXT NOT NULL,
+     reasoning TEXT NOT NULL DEFAULT '',
+     status TEXT NOT NULL DEFAULT 'complete' CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
+     error TEXT,
+     stats TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX messages_by_conversation ON messages (conversation_id, rowid);
+   CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = 'messages', content_rowid = 'rowid');
+   CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+     INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+   END;
+   CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+   END;
+   CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+     INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+   END;`,
+];
+
+export const SCHEMA_VERSION = migrations.length;
+
+const newId = () => randomBytes(9).toString('base64url');
+const now = () => new Date().toISOString();
+
+interface ConversationRow {
+  id: string;
+  title: string;
+  model_id: string | null;
+  system_prompt: string;
+  settings: string;
+  pinned: number;
+  created_at: string;
+  updated_at: string;
+  active_leaf: string | null;
+}
+
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  parent_id: string | null;
+  role: 'user' | 'assistant';
+  content: string;
+  reasoning: string;
+  status: MessageStatus;
+  error: string | null;
+  stats: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function toConversation(row: ConversationRow): Conversation {
+  const settings = conversationSettingsSchema.safeParse(JSON.parse(row.settings));
+  return {
+    id: row.id,
+    title: row.title,
+    modelId: row.model_id,
+    systemPrompt: row.system_prompt,
+    settings: settings.success ? settings.data : {},
+    pinned: row.pinned === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    activeLeafId: row.active_leaf,
+  };
+}
+
+function toMessage(row: MessageRow): ChatMessageRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    parentId: row.parent_id,
+    role: row.role,
+    content: row.content,
+    reasoning: row.reasoning,
+    status: row.status,
+    error: row.error,
+    stats: row.stats ? (JSON.parse(row.stats) as GenerationStats) : null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * Conversations in SQLite (WAL, synchronous FULL: a committed message survives a
+ * power cut), with a versioned schema and full-text search. Messages form a
+ * tree: editing or regenerating adds a sibling, so earlier versions stay.
+ */
+export class ConversationStore {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    // A reply that was streaming when the app or the worker died is kept, marked interrupted.
+    this.db.prepare(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`).run(now());
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new RpcError('conflict', `The chat database is from a newer Freehold (schema ${current}; this version knows ${SCHEMA_VERSION}). Nothing was changed.`);
+    }
+    for (let version = current; version < SCHEMA_VERSION; version += 1) {
+      this.db.transaction(() => {
+        this.db.exec(migrations[version]!);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private row(id: string): ConversationRow {
+    const row = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as ConversationRow | undefined;
+    if (!row) throw new RpcError('not_found', 'No such conversation.');
+    return row;
+  }
+
+  create(input: { title?: string; modelId?: string | null; systemPrompt?: string; settings?: ConversationSettings } = {}): Conversation {
+    const id = newId();
+    const at = now();
+    this.db
+      .prepare('INSERT INTO conversations (id, title, model_id, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, input.title ?? 'New chat', input.modelId ?? null, input.systemPrompt ?? '', JSON.stringify(input.settings ?? {}), at, at);
+    return toConversation(this.row(id));
+  }
+
+  list(): ConversationSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT c.id, c.title, c.pinned, c.updated_at, c.model_id, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS count
+         FROM conversations c ORDER BY c.pinned DESC, c.updated_at DESC`,
+      )
+      .all() as Array<{ id: string; title: string; pinned: number; updated_at: string; model_id: string | null; count: number }>;
+    return rows.map((r) => ({ id: r.id, title: r.title, pinned: r.pinned === 1, updatedAt: r.updated_at, messageCount: r.count, modelId: r.model_id }));
+  }
+
+  get(id: string): ConversationDetail {
+    const conversation = toConversation(this.row(id));
+    const messages = (this.db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY rowid').all(id) as MessageRow[]).map(toMessage);
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    const thread: string[] = [];
+    for (let cursor = conversation.activeLeafId ? byId.get(conversation.activeLeafId) : undefined; cursor; cursor = cursor.parentId ? byId.get(cursor.parentId) : undefined) {
+      thread.unshift(cursor.id);
+    }
+    return { conversation, messages, thread };
+  }
+
+  update(id: string, change: { title?: string; pinned?: boolean; systemPrompt?: string; modelId?: string | null; settings?: ConversationSettings; activeLeafId?: string }): Conversation {
+    const row = this.row(id);
+    if (change.activeLeafId !== undefined) {
+      const leaf = this.db.prepare('SELECT conversation_id FROM messages WHERE id = ?').get(change.activeLeafId) as { conversation_id: string } | undefined;
+      if (leaf?.conversation_id !== id) throw new RpcError('invalid_input', 'That message is not in this conversation.');
+    }
+    this.db
+      .prepare('UPDATE conversations SET title = ?, pinned = ?, system_prompt = ?, model_id = ?, settings = ?, active_leaf = ?, updated_at = ? WHERE id = ?')
+      .run(
+        change.title ?? row.title,
+        change.pinned === undefined ? row.pinned : change.pinned ? 1 : 0,
+        change.systemPrompt ?? row.system_prompt,
+        change.modelId === undefined ? row.model_id : change.modelId,
+        change.settings ? JSON.stringify(change.settings) : row.settings,
+        change.activeLeafId ?? row.active_leaf,
+        now(),
+        id,
+      );
+    return toConversation(this.row(id));
+  }
+
+  delete(id: string): void {
+    this.row(id);
+    this.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
+  }
+
+  /** Adds a message under `parentId` (null: the first) and makes it the active leaf, in one transaction. */
+  addMessage(conversationId: string, parentId: string | null, role: 'user' | 'assistant', content: string, status: MessageStatus = 'complete'): ChatMessageRecord {
+    const id = newId();
+    const at = now();
+    this.db.transaction(() => {
+      this.row(conversationId);
+      if (parentId) {
+        const parent = this.db.prepare('SELECT conversation_id FROM messages WHERE id = ?').get(parentId) as { conversation_id: string } | undefined;
+        if (parent?.conversation_id !== conversationId) throw new RpcError('invalid_input', 'The parent message is not in this conversation.');
+      }
+      this.db
+        .prepare('INSERT INTO messages (id, conversation_id, parent_id, role, content, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(id, conversationId, parentId, role, content, status, at, at);
+      this.db.prepare('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?').run(id, at, conversationId);
+    })();
+    return this.message(id);
+  }
+
+  message(id: string): ChatMessageRecord {
+    const row = this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    if (!row) throw new RpcError('not_found', 'No such message.');
+    return toMessage(row);
+  }
+
+  /** Appends streamed text to a reply (called in batches while it streams). */
+  appendToReply(id: string, text: string, reasoning: string): void {
+    this.db.prepare('UPDATE messages SET content = content || ?, reasoning = reasoning || ?, updated_at = ? WHERE id = ?').run(text, reasoning, now(), id);
+  }
+
+  finishReply(id: string, status: MessageStatus, stats: GenerationStats | null, error: string | null): ChatMessageRecord {
+    this.db.prepare('UPDATE messages SET status = ?, stats = ?, error = ?, updated_at = ? WHERE id = ?').run(status, stats ? JSON.stringify(stats) : null, error, now(), id);
+    return this.message(id);
+  }
+
+  /** Deletes a message and everything after it on its branch; the parent becomes the active leaf. */
+  deleteMessage(id: string): void {
+    const target = this.message(id);
+    this.db.transaction(() => {
+      const doomed = [id];
+      for (let i = 0; i < doomed.length; i += 1) {
+        for (const child of this.db.prepare('SELECT id FROM messages WHERE parent_id = ?').all(doomed[i]!) as Array<{ id: string }>) doomed.push(child.id);
+      }
+      for (const doomedId of doomed.reverse()) this.db.prepare('DELETE FROM messages WHERE id = ?').run(doomedId);
+      this.db.prepare('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?').run(target.parentId, now(), target.conversationId);
+    })();
+  }
+
+  search(text: string, limit = 50): SearchHit[] {
+    const query = text
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((word) => `"${word.replaceAll('"', '""')}"`)
+      .join(' ');
+    if (!query) return [];
+    return (
+      this.db
+        .prepare(
+          `SELECT m.conversation_id, c.title, m.id, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet
+           FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+           WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?`,
+        )
+        .all(query, limit) as Array<{ conversation_id: string; title: string; id: string; snippet: string }>
+    ).map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, snippet: r.snippet }));
+  }
+
+  exportJson(id: string): ExportedConversation {
+    const { conversation, messages } = this.get(id);
+    return {
+      format: 'freehold-conversation',
+      version: 1,
+      conversation: {
+        title: conversation.title,
+        systemPrompt: conversation.systemPrompt,
+        settings: conversation.settings,
+        modelId: conversation.modelId,
+        pinned: conversation.pinned,
+        createdAt: conversation.createdAt,
+        activeLeafId: conversation.activeLeafId,
+      },
+      messages: messages.map((m) => ({ id: m.id, parentId: m.parentId, role: m.role, content: m.content, reasoning: m.reasoning, status: m.status, error: m.error, createdAt: m.createdAt })),
+    };
+  }
+
+  exportMarkdown(id: string): string {
+    const { conversation, messages, thread } = this.get(id);
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    const lines = [`# ${conversation.title}`, ''];
+    if (conversation.systemPrompt) lines.push(`> System: ${conversation.systemPrompt.replace(/\n/g, '\n> ')}`, '');
+    for (const messageId of thread) {
+      const m = byId.get(messageId)!;
+      lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}`, '');
+      if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
+      lines.push(m.content, '');
+      if (m.status !== 'complete') lines.push(`_(${m.status}${m.error ? `: ${m.error}` : ''})_`, '');
+    }
+    return lines.join('\n');
+  }
+
+  /** Imports an exported conversation as a new one (fresh ids); refuses anything not in the format. */
+  importJson(data: unknown): Conversation {
+    const parsed = exportedConversationSchema.safeParse(data);
+    if (!parsed.success) throw new RpcError('invalid_input', `Not a Freehold conversation export: ${parsed.error.issues[0]?.path.join('.') || 'top level'} ${parsed.error.issues[0]?.message ?? ''}`);
+    const input = parsed.data;
+    const ids = new Map(input.messages.map((m) => [m.id, newId()]));
+    for (const m of input.messages) if (m.parentId !== null && !ids.has(m.parentId)) throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
+    const id = newId();
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(id, input.conversation.title, input.conversation.modelId, input.conversation.systemPrompt, JSON.stringify(input.conversation.settings), input.conversation.pinned ? 1 : 0, input.conversation.createdAt, now(), input.conversation.activeLeafId ? (ids.get(input.conversation.activeLeafId) ?? null) : null);
+      const insert = this.db.prepare('INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      // Parents before children, whatever order the file lists them in.
+      const pending = [...input.messages];
+      const inserted = new Set<string>();
+      while (pending.length > 0) {
+        const before = pending.length;
+        for (let i = pending.length - 1; i >= 0; i -= 1) {
+          const m = pending[i]!;
+          if (m.parentId !== null && !inserted.has(m.parentId)) continue;
+          insert.run(ids.get(m.id), id, m.parentId ? ids.get(m.parentId) : null, m.role, m.content, m.reasoning, m.status === 'streaming' ? 'interrupted' : m.status, m.error, m.createdAt, now());
+          inserted.add(m.id);
+          pending.splice(i, 1);
+        }
+        if (pending.length === before) throw new RpcError('invalid_input', 'The messages in the file form a loop.');
+      }
+    })();
+    return toConversation(this.row(id));
+  }
+
+  integrityCheck(): string {
+    return this.db.pragma('integrity_check', { simple: true }) as string;
+  }
+}

@@ -1,0 +1,89 @@
+/** Conversations as stored and shown: a tree of messages, the active branch shown. */
+import { z } from 'zod';
+import { samplingSchema, type GenerationStats } from './inference';
+
+export type MessageStatus = 'complete' | 'streaming' | 'interrupted' | 'failed';
+
+export interface ChatMessageRecord {
+  id: string;
+  conversationId: string;
+  parentId: string | null;
+  role: 'user' | 'assistant';
+  content: string;
+  reasoning: string;
+  status: MessageStatus;
+  error: string | null;
+  stats: GenerationStats | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const conversationSettingsSchema = samplingSchema.extend({ contextSize: z.number().int().min(256).max(1_048_576).optional() }).strict();
+export type ConversationSettings = z.infer<typeof conversationSettingsSchema>;
+
+export interface Conversation {
+  id: string;
+  title: string;
+  modelId: string | null;
+  systemPrompt: string;
+  settings: ConversationSettings;
+  pinned: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** The last message of the branch being shown. */
+  activeLeafId: string | null;
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  pinned: boolean;
+  updatedAt: string;
+  messageCount: number;
+  modelId: string | null;
+}
+
+export interface ConversationDetail {
+  conversation: Conversation;
+  /** Every message, all branches. */
+  messages: ChatMessageRecord[];
+  /** Ids from the root to the active leaf. */
+  thread: string[];
+}
+
+export interface SearchHit {
+  conversationId: string;
+  conversationTitle: string;
+  messageId: string;
+  snippet: string;
+}
+
+/** The exported JSON format (documented in the README); import accepts exactly this. */
+export const exportedConversationSchema = z.object({
+  format: z.literal('freehold-conversation'),
+  version: z.literal(1),
+  conversation: z.object({
+    title: z.string().max(500),
+    systemPrompt: z.string().max(200_000),
+    settings: conversationSettingsSchema,
+    modelId: z.string().max(100).nullable(),
+    pinned: z.boolean(),
+    createdAt: z.string().max(40),
+    activeLeafId: z.string().max(100).nullable(),
+  }),
+  messages: z
+    .array(
+      z.object({
+        id: z.string().min(1).max(100),
+        parentId: z.string().max(100).nullable(),
+        role: z.enum(['user', 'assistant']),
+        content: z.string().max(5_000_000),
+        reasoning: z.string().max(5_000_000),
+        status: z.enum(['complete', 'streaming', 'interrupted', 'failed']),
+        error: z.string().max(10_000).nullable(),
+        createdAt: z.string().max(40),
+      }),
+    )
+    .max(100_000),
+});
+export type ExportedConversation = z.infer<typeof exportedConversationSchema>;
