@@ -87,3 +87,23 @@ export const exportedConversationSchema = z.object({
     .max(100_000),
 });
 export type ExportedConversation = z.infer<typeof exportedConversationSchema>;
+
+const id = z.string().min(1).max(100);
+export const chatIdSchema = z.object({ id }).strict();
+export const createChatSchema = z
+  .object({ title: z.string().max(500).optional(), modelId: id.nullable().optional(), systemPrompt: z.string().max(200_000).optional(), settings: conversationSettingsSchema.optional() })
+  .strict();
+export const updateChatSchema = z
+  .object({
+    id,
+    title: z.string().min(1).max(500).optional(),
+    pinned: z.boolean().optional(),
+    systemPrompt: z.string().max(200_000).optional(),
+    modelId: id.nullable().optional(),
+    settings: conversationSettingsSchema.optional(),
+    activeLeafId: id.optional(),
+  })
+  .strict();
+export const sendSchema = z.object({ conversationId: id, parentId: id.nullable(), text: z.string().min(1).max(1_000_000) }).strict();
+export const regenerateSchema = z.object({ conversationId: id, messageId: id }).strict();
+export const exportSchema = z.object({ id, format: z.enum(['md', 'json']) }).strict();

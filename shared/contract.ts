@@ -37,6 +37,19 @@ import {
   type RecommendedModel,
   type RepoDetails,
 } from './hub';
+import {
+  chatIdSchema,
+  createChatSchema,
+  exportSchema,
+  regenerateSchema,
+  sendSchema,
+  updateChatSchema,
+  type ChatMessageRecord,
+  type Conversation,
+  type ConversationDetail,
+  type ConversationSummary,
+  type SearchHit,
+} from './chat';
 
 export type HostKind = 'electron' | 'web' | 'cli';
 
@@ -127,6 +140,18 @@ export const methods = {
   'downloads.pause': method<DownloadJob>()(downloadIdSchema),
   'downloads.resume': method<DownloadJob>()(downloadIdSchema),
   'downloads.cancel': method<DownloadJob>()(downloadIdSchema),
+  'chats.list': method<ConversationSummary[]>()(noInput),
+  'chats.create': method<Conversation>()(createChatSchema),
+  'chats.get': method<ConversationDetail>()(chatIdSchema),
+  'chats.update': method<Conversation>()(updateChatSchema),
+  'chats.delete': method<{ deleted: boolean }>()(chatIdSchema),
+  'chats.search': method<SearchHit[]>()(z.object({ query: z.string().min(1).max(500) }).strict()),
+  'chats.export': method<{ content: string; fileName: string }>()(exportSchema),
+  'chats.import': method<Conversation>()(z.object({ data: z.unknown() }).strict()),
+  'chats.send': method<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }>()(sendSchema),
+  'chats.regenerate': method<ChatMessageRecord>()(regenerateSchema),
+  'chats.stop': method<{ stopped: boolean }>()(chatIdSchema),
+  'chats.deleteMessage': method<ConversationDetail>()(chatIdSchema),
 } as const;
 
 export type Methods = typeof methods;
@@ -145,6 +170,7 @@ export interface Events {
   onLibraryChanged: { revision: number };
   onImportProgress: { path: string; bytes: number; totalBytes: number };
   onDownloadProgress: DownloadJob;
+  onConversationChanged: { id: string };
 }
 export type EventName = keyof Events;
 export const eventNames = [
@@ -156,6 +182,7 @@ export const eventNames = [
   'onLibraryChanged',
   'onImportProgress',
   'onDownloadProgress',
+  'onConversationChanged',
 ] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */

@@ -8,6 +8,8 @@ import { ModelLibrary } from '../library/model-library';
 import { HubClient, recommendedModels } from '../hub/hub-client';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
+import { ChatService } from '../chat/chat-service';
+import { ConversationStore } from '../chat/conversation-store';
 import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
@@ -50,6 +52,8 @@ export interface HostServices {
   library: ModelLibrary;
   downloads: DownloadQueue;
   hub: HubClient;
+  chats: ConversationStore;
+  chat: ChatService;
   close(): Promise<void>;
 }
 
@@ -105,6 +109,9 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...options.downloads,
   });
   await downloads.open();
+
+  const chats = new ConversationStore(ChatService.file(options.dataDir));
+  const chat = new ChatService(chats, inference, library, events);
 
   const info: AppInfo = {
     name: 'Freehold',
@@ -175,6 +182,36 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     'downloads.pause': ({ id }) => downloads.pause(id),
     'downloads.resume': ({ id }) => downloads.resume(id),
     'downloads.cancel': ({ id }) => downloads.cancel(id),
+    'chats.list': () => chats.list(),
+    'chats.create': (input) => chats.create(input),
+    'chats.get': ({ id }) => chats.get(id),
+    'chats.update': ({ id, ...change }) => {
+      const updated = chats.update(id, change);
+      events.emit('onConversationChanged', { id });
+      return updated;
+    },
+    'chats.delete': ({ id }) => {
+      chats.delete(id);
+      events.emit('onConversationChanged', { id });
+      return { deleted: true };
+    },
+    'chats.search': ({ query }) => chats.search(query),
+    'chats.export': ({ id, format }) => {
+      const title = chats.get(id).conversation.title.replace(/[^\w -]+/g, '').trim().slice(0, 60) || 'conversation';
+      return format === 'md'
+        ? { content: chats.exportMarkdown(id), fileName: `${title}.md` }
+        : { content: JSON.stringify(chats.exportJson(id), null, 2), fileName: `${title}.json` };
+    },
+    'chats.import': ({ data }) => chats.importJson(data),
+    'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
+    'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
+    'chats.stop': ({ id }) => chat.stop(id),
+    'chats.deleteMessage': ({ id }) => {
+      const message = chats.message(id);
+      chats.deleteMessage(id);
+      events.emit('onConversationChanged', { id: message.conversationId });
+      return chats.get(message.conversationId);
+    },
   };
 
   return {
@@ -186,11 +223,14 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     library,
     downloads,
     hub,
+    chats,
+    chat,
     async close() {
       closed = true;
       await downloads.close();
       await inference.close();
       await library.close();
+      chats.close();
       await settings.flush();
     },
   };

@@ -117,6 +117,34 @@ export function createFakeHost() {
     'downloads.cancel': () => {
       throw new RpcError('not_found', 'No such download.');
     },
+    'chats.list': () => [],
+    'chats.create': () => {
+      throw new RpcError('unavailable', 'no chats in renderer tests');
+    },
+    'chats.get': () => {
+      throw new RpcError('not_found', 'No such conversation.');
+    },
+    'chats.update': () => {
+      throw new RpcError('not_found', 'No such conversation.');
+    },
+    'chats.delete': () => ({ deleted: false }),
+    'chats.search': () => [],
+    'chats.export': () => {
+      throw new RpcError('not_found', 'No such conversation.');
+    },
+    'chats.import': () => {
+      throw new RpcError('unavailable', 'no chats in renderer tests');
+    },
+    'chats.send': () => {
+      throw new RpcError('unavailable', 'no chats in renderer tests');
+    },
+    'chats.regenerate': () => {
+      throw new RpcError('unavailable', 'no chats in renderer tests');
+    },
+    'chats.stop': () => ({ stopped: false }),
+    'chats.deleteMessage': () => {
+      throw new RpcError('not_found', 'No such message.');
+    },
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 

@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { RpcError } from '../../shared/errors';
+import type { ChatMessageRecord } from '../../shared/chat';
+import type { ChatDelta, ChatMessage } from '../../shared/inference';
+import type { InferenceService } from '../inference/inference-service';
+import type { ModelLibrary } from '../library/model-library';
+import type { EventBus } from '../services/events';
+import type { ConversationStore } from './conversation-store';
+
+/** How often streamed text is written to the store while a reply streams. */
+const FLUSH_MS = 250;
+
+/**
+ * Conversations over the inference worker: the user's message is stored
+ * before generation starts, the reply is stored as it streams (in batches) and
+ * finished with its stats, or marked failed with the reason; nothing else in
+ * the conversation is touched by a failure.
+ */
+export class ChatService {
+  private readonly active = new Map<string, string>(); // conversation id → reply id
+
+  constructor(
+    private readonly store: ConversationStore,
+    private readonly inference: InferenceService,
+    private readonly library: ModelLibrary,
+    private readonly events: EventBus,
+  ) {}
+
+  private changed(conversationId: string): void {
+    this.events.emit('onConversationChanged', { id: conversationId });
+  }
+
+  async send(conversationId: string, parentId: string | null, text: string): Promise<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }> {
+    if (this.active.has(conversationId)) throw new RpcError('busy', 'This conversation is already generating a reply.');
+    const userMessage = this.store.addMessage(conversationId, parentId, 'user', text);
+    this.changed(conversationId);
+    const reply = await this.reply(conversationId, userMessage.id);
+    return { userMessage, reply };
+  }
+
+  /** A new reply to the user message before `messageId` (an assistant message), kept beside the old one. */
+  async regenerate(conversationId: string, messageId: string): Promise<ChatMessageRecord> {
+    const message = this.store.message(messageId);
+    if (message.conversationId !== conversationId) throw new RpcError('invalid_input', 'That message is not in this conversation.');
+    const parent = message.role === 'assistant' ? message.parentId : message.id;
+    if (!parent) throw new RpcError('invalid_input', 'Nothing to regenerate from.');
+    return this.reply(conversationId, parent);
+  }
+
+  stop(conversationId: string): { stopped: boolean } {
+    const replyId = this.active.get(conversationId);
+    if (!replyId) return { stopped: false };
+    void this.inference.handlers['chat.abort']({ requestId: replyId });
+    return { stopped: true };
+  }
+
+  private async ensureModel(modelId: string | null): Promise<void> {
+    if (!modelId) throw new RpcError('no_model_loaded', 'Choose a model for this conversation first.');
+    const model = this.library.get(modelId);
+    if (!model) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
+    if (this.inference.supervisor.model?.path === model.files[0]) return;
+    await this.inference.handlers['inference.load']({ modelPath: model.files[0]! });
+  }
+
+  private history(conversationId: string, leafId: string): ChatMessage[] {
+    const { messages } = this.store.get(conversationId);
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    const thread: ChatMessage[] = [];
+    for (let m = byId.get(leafId); m; m = m.parentId ? byId.get(m.parentId) : undefined) {
+      if (m.role === 'assistant' && (m.status === 'failed' || m.content === '')) continue;
+      thread.unshift({ role: m.role, text: m.content });
+    }
+    return thread;
+  }
+
+  private async reply(conversationId: string, parentId: string): Promise<ChatMessageRecord> {
+    const { conversation } = this.store.get(conversationId);
+    const reply = this.store.addMessage(conversationId, parentId, 'assistant', '', 'streaming');
+    this.active.set(conversationId, reply.id);
+    this.changed(conversationId);
+    let text = '';
+    let reasoning = '';
+    const flush = () => {
+      if (!text && !reasoning) return;
+      this.store.appendToReply(reply.id, text, reasoning);
+      text = '';
+      reasoning = '';
+    };
+    const timer = setInterval(flush, FLUSH_MS);
+    const off = this.events.subscribeAll((event, payload) => {
+      if (event !== 'onChatDelta') return;
+      const delta = payload as ChatDelta;
+      if (delta.requestId !== reply.id) return;
+      for (const part of delta.parts) {
+        if (part.kind === 'text') text += part.text;
+        else reasoning += part.text;
+      }
+    });
+    try {
+      await this.ensureModel(conversation.modelId);
+      const result = await this.inference.handlers['chat.generate']({
+        requestId: reply.id,
+        system: conversation.systemPrompt || undefined,
+        messages: this.history(conversationId, parentId),
+        sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+      });
+      flush();
+      return this.store.finishReply(reply.id, 'complete', result.stats, null);
+    } catch (error) {
+      flush();
+      const message = (error as Error).message;
+      return this.store.finishReply(reply.id, 'failed', null, message);
+    } finally {
+      clearInterval(timer);
+      off();
+      this.active.delete(conversationId);
+      this.changed(conversationId);
+    }
+  }
+
+  /** Where the database lives, for the README and `cli info`. */
+  static file(dataDir: string): string {
+    return path.join(dataDir, 'chats.sqlite');
+  }
+}

@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HostServices } from '../../../electron/services/host-services';
+import { inferenceHost } from '../../helpers/inference-host';
+import { testModelPath } from '../../helpers/test-model';
+
+const open: HostServices[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+});
+
+async function withModel() {
+  const { services } = await inferenceHost();
+  open.push(services);
+  const [imported] = await services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
+  const conversation = await services.handlers['chats.create']({ modelId: imported!.model!.id, systemPrompt: 'You tell stories.', settings: { temperature: 0, maxTokens: 40 } });
+  return { services, conversation };
+}
+
+describe('chat service (real worker, stories260K)', () => {
+  it('stores the message, streams and stores the reply with its stats, and regenerates beside it', async () => {
+    const { services, conversation } = await withModel();
+    const { userMessage, reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
+    expect(userMessage).toMatchObject({ role: 'user', content: 'Once upon a time', status: 'complete' });
+    expect(reply).toMatchObject({ role: 'assistant', status: 'complete', stats: { generatedTokens: 40, stopReason: 'max-tokens' } });
+    expect(reply.content.length).toBeGreaterThan(10);
+    const detail = await services.handlers['chats.get']({ id: conversation.id });
+    expect(detail.thread).toEqual([userMessage.id, reply.id]);
+
+    // Regenerate: a second reply beside the first, greedy so the same text.
+    const again = await services.handlers['chats.regenerate']({ conversationId: conversation.id, messageId: reply.id });
+    expect(again.parentId).toBe(userMessage.id);
+    expect(again.content).toBe(reply.content);
+    expect((await services.handlers['chats.get']({ id: conversation.id })).messages).toHaveLength(3);
+  });
+
+  it('marks a reply failed with the reason and keeps the user message when no model is chosen', async () => {
+    const { services } = await withModel();
+    const bare = await services.handlers['chats.create']({});
+    const { userMessage, reply } = await services.handlers['chats.send']({ conversationId: bare.id, parentId: null, text: 'Hello?' });
+    expect(userMessage.status).toBe('complete');
+    expect(reply).toMatchObject({ status: 'failed', error: expect.stringMatching(/Choose a model/) });
+  });
+
+  it('stops a reply on request and keeps what was generated', async () => {
+    const { services, conversation } = await withModel();
+    await services.handlers['chats.update']({ id: conversation.id, settings: { temperature: 0, maxTokens: 1800 } });
+    const sending = services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once' });
+    await expect.poll(async () => (await services.handlers['chats.get']({ id: conversation.id })).messages.some((m) => m.role === 'assistant' && m.content.length > 0), { timeout: 10_000, interval: 20 }).toBe(true);
+    expect(await services.handlers['chats.stop']({ id: conversation.id })).toEqual({ stopped: true });
+    const { reply } = await sending;
+    expect(reply.stats?.stopReason).toBe('abort');
+    expect(reply.content.length).toBeGreaterThan(0);
+  });
+
+  it('lists and exports conversations from the CLI', async () => {
+    const { services, conversation } = await withModel();
+    await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
+    const dataDir = services.library['options'].dataDir as string;
+    await services.close();
+    open.pop();
+    const list = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'list', '--json', '--data-dir', dataDir], { encoding: 'utf8' }));
+    expect(list).toEqual([expect.objectContaining({ id: conversation.id, messageCount: 2 })]);
+    const md = execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--data-dir', dataDir], { encoding: 'utf8' });
+    expect(md).toContain('## You\n\nOnce upon a time');
+    const json = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--format', 'json', '--data-dir', dataDir], { encoding: 'utf8' }));
+    expect(json).toMatchObject({ format: 'freehold-conversation', version: 1 });
+  });
+});
