@@ -33,6 +33,12 @@ async function launch(argv: string[] = [], fakeOptions = {}) {
   return { fake, window: fake.windows[0]! };
 }
 
+/** The reply to request `id`, waited for: a loaded machine may take longer than a fixed pause. */
+async function replyTo(window: FakeElectron['windows'][number], id: string): Promise<unknown> {
+  await expect.poll(() => window.webContents.sent.some((s) => (s.message as { i?: string }).i === id), { timeout: 10_000 }).toBe(true);
+  return window.webContents.sent.find((s) => (s.message as { i?: string }).i === id)!.message;
+}
+
 function rpc(fake: FakeElectron, window: FakeElectron['windows'][number], url: string, message: unknown, topLevel = true) {
   fake.ipcMain.emit(IPC_CHANNEL, ipcEvent(window.webContents, url, topLevel), message);
   return new Promise((r) => setTimeout(r, 20));
@@ -65,9 +71,8 @@ describe('desktop shell (faked electron)', () => {
   it('answers RPC from its own page over IPC', async () => {
     const { fake, window } = await launch();
     await rpc(fake, window, 'app://freehold/index.html', { t: 'q', m: 'app.info', a: [], i: 'r1' });
-    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'r1');
-    expect(reply?.channel).toBe(IPC_CHANNEL);
-    expect(reply?.message).toMatchObject({ t: 's', r: { name: 'Freehold', host: 'electron' } });
+    expect(await replyTo(window, 'r1')).toMatchObject({ t: 's', r: { name: 'Freehold', host: 'electron' } });
+    expect(window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'r1')?.channel).toBe(IPC_CHANNEL);
   });
 
   it('ignores IPC from any other origin or from a subframe', async () => {
@@ -84,6 +89,8 @@ describe('desktop shell (faked electron)', () => {
     await rpc(fake, window, 'app://freehold/', 'garbage');
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.dismissNotice', a: [{ id: 'x'.repeat(2 * 1024 * 1024) }], i: 'big' });
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'v2' });
+    await replyTo(window, 'v2');
+    await replyTo(window, 'big');
     const messages = window.webContents.sent.map((s) => s.message as { i: string; e?: { code: string } });
     expect(messages.find((m) => m.i === 'v1')?.e?.code).toBe('invalid_input');
     expect(messages.find((m) => m.i === 'big')?.e?.code).toBe('payload_too_large');
@@ -125,8 +132,7 @@ describe('desktop shell (faked electron)', () => {
     const { fake, window } = await launch(['electron', '.', '--data-dir', dir]);
     expect(fake.app.getPath('userData')).toBe(dir);
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'app.info', a: [], i: 'd1' });
-    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'd1');
-    expect(reply?.message).toMatchObject({ r: { dataDir: dir } });
+    expect(await replyTo(window, 'd1')).toMatchObject({ r: { dataDir: dir } });
   });
 
   it('runs inference in a utility process and reports its backend', async () => {
@@ -146,8 +152,7 @@ describe('desktop shell (faked electron)', () => {
     const dir = tempDir();
     const { fake, window } = await launch(['electron', '.', '--data-dir', dir]);
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'hub.setToken', a: [{ token: 'hf_secret_value' }], i: 't1' });
-    const reply = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 't1');
-    expect(reply?.message).toMatchObject({ r: { set: true, storage: 'keychain' } });
+    expect(await replyTo(window, 't1')).toMatchObject({ r: { set: true, storage: 'keychain' } });
     const { readFileSync } = await import('node:fs');
     const stored = readFileSync(path.join(dir, 'hub-token.enc'), 'utf8');
     expect(stored).not.toContain('hf_secret_value');
@@ -156,8 +161,9 @@ describe('desktop shell (faked electron)', () => {
     const file = path.join(tempDir(), 'm.gguf');
     copyFileSync(testModelPath(), file);
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'models.import', a: [{ paths: [file], mode: 'reference' }], i: 'i1' });
-    const imported = window.webContents.sent.find((s) => (s.message as { i?: string }).i === 'i1')?.message as { r: Array<{ model: { id: string } }> };
+    const imported = (await replyTo(window, 'i1')) as { r: Array<{ model: { id: string } }> };
     await rpc(fake, window, 'app://freehold/', { t: 'q', m: 'models.reveal', a: [{ id: imported.r[0]!.model.id }], i: 'r1' });
+    await replyTo(window, 'r1');
     expect(fake.shell.showItemInFolder).toHaveBeenCalledWith(file);
   });
 
