@@ -24,12 +24,16 @@ async function connect() {
   return { client: createHostClient(clientEnd), clientEnd, hostEnd, protocolErrors, services };
 }
 
-/** Sends a raw message from the client end and collects what the host answers. */
-function rawExchange(end: Transport, message: unknown): Promise<unknown[]> {
+/** Sends a raw message from the client end and collects what the host answers (waiting for a reply when one is due). */
+async function rawExchange(end: Transport, message: unknown, expectReply = true): Promise<unknown[]> {
   const received: unknown[] = [];
-  end.onMessage((m) => received.push(m));
+  const off = end.onMessage((m) => received.push(m));
   end.send(message);
-  return new Promise((resolve) => setTimeout(() => resolve(received), 20));
+  const deadline = Date.now() + (expectReply ? 5000 : 20);
+  while (Date.now() < deadline && (!expectReply || received.length === 0)) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 10));
+  off();
+  return received;
 }
 
 describe('RPC over the in-memory transport', () => {
@@ -66,7 +70,7 @@ describe('RPC over the in-memory transport', () => {
   it('answers malformed messages with a typed error when it can, and never throws', async () => {
     const { clientEnd, client, protocolErrors } = await connect();
     const bad: unknown[] = [null, 42, 'text', [], { t: 'x' }, { t: 'q' }, { t: 'q', m: 'app.info', a: 'not-an-array', i: 'b1' }];
-    for (const message of bad) await rawExchange(clientEnd, message);
+    for (const message of bad) await rawExchange(clientEnd, message, false);
     expect(protocolErrors.length).toBe(bad.length);
     expect(protocolErrors.every((e) => e.code === 'bad_message')).toBe(true);
     const replies = await rawExchange(clientEnd, { t: 'q', m: 'app.info', a: 'nope', i: 'b2' });
@@ -96,7 +100,7 @@ describe('RPC over the in-memory transport', () => {
     client.on('onSettingsChanged', (s) => seen.push(`first:${s.appearance.theme}`));
     second.on('onSettingsChanged', (s) => seen.push(`second:${s.appearance.theme}`));
     await client.api['settings.update']({ appearance: { theme: 'dark' } });
-    await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => seen.length).toBe(2);
     expect(seen.sort()).toEqual(['first:dark', 'second:dark']);
   });
 

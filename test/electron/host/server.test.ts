@@ -134,7 +134,7 @@ describe('headless host: WebSocket', () => {
     const replies: unknown[] = [];
     transport.onMessage((m) => replies.push(m));
     transport.send({ t: 'q', m: 'fs.readFile', a: ['/etc/passwd'], i: 'u1' });
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => replies.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(replies).toContainEqual({ t: 's', i: 'u1', e: expect.objectContaining({ code: 'unknown_method' }) });
     client.close();
   });

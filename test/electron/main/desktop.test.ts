@@ -18,7 +18,7 @@ afterEach(async () => {
   }
 });
 
-async function launch(argv: string[] = [], fakeOptions = {}) {
+async function launch(argv: string[] = [], fakeOptions: { gotLock?: boolean } = {}) {
   const fake = createFakeElectron({ userData: tempDir(), ...fakeOptions });
   const rendererDir = tempDir();
   writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Freehold</title>');
@@ -29,7 +29,8 @@ async function launch(argv: string[] = [], fakeOptions = {}) {
     argv,
   );
   await fake.app.ready;
-  await new Promise((r) => setTimeout(r, 20));
+  // The window opens once the services are up (settings, library, chat store): wait for it.
+  if (fakeOptions.gotLock !== false) await expect.poll(() => fake.windows.length, { timeout: 10_000 }).toBe(1);
   return { fake, window: fake.windows[0]! };
 }
 
