@@ -33,6 +33,12 @@ export class ChatService {
   async send(conversationId: string, parentId: string | null, text: string): Promise<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }> {
     if (this.active.has(conversationId)) throw new RpcError('busy', 'This conversation is already generating a reply.');
     const userMessage = this.store.addMessage(conversationId, parentId, 'user', text);
+    // A new chat is named after its first message until the user renames it.
+    const { conversation } = this.store.get(conversationId);
+    if (parentId === null && conversation.title === 'New chat') {
+      const title = text.replace(/\s+/g, ' ').trim();
+      this.store.update(conversationId, { title: title.length > 60 ? `${title.slice(0, 57)}…` : title });
+    }
     this.changed(conversationId);
     const reply = await this.reply(conversationId, userMessage.id);
     return { userMessage, reply };

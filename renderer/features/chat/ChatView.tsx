@@ -1,13 +1,340 @@
-export function ChatView() {
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ChatMessageRecord, ConversationDetail, SearchHit } from '../../../shared/chat';
+import type { ChatDelta } from '../../../shared/inference';
+import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
+import { Markdown } from './Markdown';
+
+interface Live {
+  replyId: string;
+  text: string;
+  reasoning: string;
+}
+
+/** Latest leaf under a message: follow the newest child each step. */
+function deepestLeaf(messages: ChatMessageRecord[], fromId: string): string {
+  let current = fromId;
+  for (;;) {
+    const children = messages.filter((m) => m.parentId === current);
+    if (children.length === 0) return current;
+    current = children[children.length - 1]!.id;
+  }
+}
+
+function Stats({ message }: { message: ChatMessageRecord }) {
+  const s = message.stats;
+  if (!s) return null;
   return (
-    <section className="view" aria-labelledby="chat-title">
-      <header className="view-header">
-        <h1 id="chat-title">Chat</h1>
-        <p className="muted">Conversations with the models in your library, kept on this machine.</p>
-      </header>
-      <div className="empty-state">
-        <h2>No conversations yet</h2>
-        <p>Add a model in the Models view, then start a conversation with it here.</p>
+    <div className="stats muted" aria-label="Reply statistics">
+      {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s · first token {s.timeToFirstTokenMs.toFixed(0)} ms
+      {s.stopReason === 'abort' ? ' · stopped' : s.stopReason === 'max-tokens' ? ' · hit the length limit' : ''}
+    </div>
+  );
+}
+
+export function ChatView() {
+  const api = useHostApi();
+  const [list, setList] = useHostQuery('chats.list', 'onConversationChanged');
+  const [library] = useHostQuery('models.list', 'onLibraryChanged');
+  const [selected, setSelected] = useState<string | null>(null);
+  const [detail, setDetail] = useState<ConversationDetail | null>(null);
+  const [draft, setDraft] = useState('');
+  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [search, setSearch] = useState('');
+  const [hits, setHits] = useState<SearchHit[] | null>(null);
+  const [live, setLive] = useState<Live | null>(null);
+  const pending = useRef<Live | null>(null);
+  const frame = useRef<number | null>(null);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const bottom = useRef<HTMLDivElement>(null);
+
+  const conversations = useMemo(() => (list.status === 'ready' ? list.data : []), [list]);
+  const current = selected ?? conversations[0]?.id ?? null;
+
+  const reload = useCallback(
+    (id: string | null) => {
+      if (!id) return;
+      api['chats.get']({ id }).then(setDetail, (e: Error) => setError(e.message));
+    },
+    [api],
+  );
+  useEffect(() => {
+    reload(current);
+  }, [current, reload]);
+  useHostEvent(
+    'onConversationChanged',
+    useCallback(({ id }: { id: string }) => id === current && reload(id), [current, reload]),
+  );
+  // Deltas arrive at 1,000+ tokens/s: gather them and paint once per animation frame.
+  useHostEvent(
+    'onChatDelta',
+    useCallback((delta: ChatDelta) => {
+      const base = pending.current?.replyId === delta.requestId ? pending.current : { replyId: delta.requestId, text: '', reasoning: '' };
+      for (const part of delta.parts) {
+        if (part.kind === 'text') base.text += part.text;
+        else base.reasoning += part.text;
+      }
+      pending.current = base;
+      frame.current ??= requestAnimationFrame(() => {
+        frame.current = null;
+        setLive(pending.current ? { ...pending.current } : null);
+      });
+    }, []),
+  );
+  useEffect(() => {
+    bottom.current?.scrollIntoView?.({ block: 'end' });
+  }, [detail, live]);
+
+  const byId = useMemo(() => new Map((detail?.messages ?? []).map((m) => [m.id, m])), [detail]);
+  const thread = (detail?.thread ?? []).map((id) => byId.get(id)!).filter(Boolean);
+  const streaming = thread.some((m) => m.status === 'streaming');
+  const models = useMemo(() => (library.status === 'ready' ? library.data.models : []), [library]);
+
+  const newChat = useCallback(async () => {
+    const last = detail?.conversation.modelId ?? models[0]?.id ?? null;
+    const created = await api['chats.create']({ modelId: last, settings: { temperature: 0.7, maxTokens: 512 } });
+    setSelected(created.id);
+    setList((l = []) => [{ id: created.id, title: created.title, pinned: false, updatedAt: created.updatedAt, messageCount: 0, modelId: created.modelId }, ...l]);
+    composer.current?.focus();
+  }, [api, detail, models, setList]);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'n') {
+        event.preventDefault();
+        void newChat();
+      }
+      if (event.key === 'Escape' && current) void api['chats.stop']({ id: current });
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [api, current, newChat]);
+
+  const send = async (text: string, parentId: string | null) => {
+    if (!current || !text.trim()) return;
+    setError(null);
+    pending.current = null;
+    setLive(null);
+    try {
+      await api['chats.send']({ conversationId: current, parentId, text });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+    reload(current);
+  };
+
+  const siblings = (m: ChatMessageRecord) => (detail?.messages ?? []).filter((x) => x.parentId === m.parentId && x.role === m.role);
+
+  return (
+    <section className="view chat-view" aria-labelledby="chat-title">
+      <aside className="chat-list" aria-label="Conversations">
+        <div className="chat-list-head">
+          <h1 id="chat-title">Chat</h1>
+          <button type="button" onClick={() => void newChat()} aria-label="New chat (Ctrl+N)">
+            New
+          </button>
+        </div>
+        <form
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (search.trim()) void api['chats.search']({ query: search.trim() }).then(setHits);
+            else setHits(null);
+          }}
+        >
+          <input type="search" aria-label="Search conversations" placeholder="Search all chats" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </form>
+        <ul>
+          {(hits
+            ? hits.map((h) => ({ id: h.conversationId, title: `${h.conversationTitle}: ${h.snippet}`, pinned: false }))
+            : conversations
+          ).map((c) => (
+            <li key={c.id}>
+              <button type="button" className={c.id === current ? 'chat-item active' : 'chat-item'} aria-current={c.id === current ? 'true' : undefined} onClick={() => setSelected(c.id)}>
+                {c.pinned ? '★ ' : ''}
+                {c.title}
+              </button>
+            </li>
+          ))}
+        </ul>
+      </aside>
+      <div className="chat-main">
+        {!detail || !current ? (
+          <div className="empty-state">
+            <h2>No conversations yet</h2>
+            <p>{models.length ? 'Start one with New (Ctrl+N).' : 'Add a model in the Models view first, then start a conversation here.'}</p>
+          </div>
+        ) : (
+          <>
+            <div className="chat-toolbar">
+              <label className="inline-field">
+                <span>Model</span>
+                <select
+                  value={detail.conversation.modelId ?? ''}
+                  onChange={(e) => void api['chats.update']({ id: current, modelId: e.target.value || null }).then(() => reload(current))}
+                >
+                  <option value="">Choose a model…</option>
+                  {models.map((m) => (
+                    <option key={m.id} value={m.id}>
+                      {m.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button type="button" className="secondary" aria-label="Pin conversation" onClick={() => void api['chats.update']({ id: current, pinned: !detail.conversation.pinned })}>
+                {detail.conversation.pinned ? 'Unpin' : 'Pin'}
+              </button>
+              <button
+                type="button"
+                className="secondary"
+                aria-label="Rename conversation"
+                onClick={() => {
+                  const title = window.prompt('Rename conversation', detail.conversation.title);
+                  if (title?.trim()) void api['chats.update']({ id: current, title: title.trim() });
+                }}
+              >
+                Rename
+              </button>
+              <button
+                type="button"
+                className="secondary"
+                aria-label="Export as Markdown"
+                onClick={() =>
+                  void api['chats.export']({ id: current, format: 'md' }).then(({ content, fileName }) => {
+                    const link = document.createElement('a');
+                    link.href = URL.createObjectURL(new Blob([content], { type: 'text/markdown' }));
+                    link.download = fileName;
+                    link.click();
+                  })
+                }
+              >
+                Export
+              </button>
+              <button
+                type="button"
+                className="secondary danger"
+                aria-label="Delete conversation"
+                onClick={() => {
+                  if (window.confirm('Delete this conversation?')) void api['chats.delete']({ id: current }).then(() => setSelected(null));
+                }}
+              >
+                Delete
+              </button>
+            </div>
+            <details className="system-prompt">
+              <summary>System prompt{detail.conversation.systemPrompt ? '' : ' (none)'}</summary>
+              <textarea
+                aria-label="System prompt"
+                defaultValue={detail.conversation.systemPrompt}
+                key={detail.conversation.id}
+                onBlur={(e) => void api['chats.update']({ id: current, systemPrompt: e.target.value })}
+              />
+            </details>
+            <ol className="thread" aria-label="Messages">
+              {thread.map((m) => {
+                const shown = live && live.replyId === m.id && m.status === 'streaming' ? { ...m, content: live.text, reasoning: live.reasoning } : m;
+                const sibs = siblings(m);
+                const index = sibs.findIndex((s) => s.id === m.id);
+                return (
+                  <li key={m.id} className={`message message-${m.role} status-${m.status}`} aria-label={m.role === 'user' ? 'You' : 'Assistant'}>
+                    {sibs.length > 1 && (
+                      <div className="branches" aria-label="Versions">
+                        <button type="button" className="secondary" aria-label="Previous version" disabled={index === 0} onClick={() => void api['chats.update']({ id: current, activeLeafId: deepestLeaf(detail.messages, sibs[index - 1]!.id) })}>
+                          ‹
+                        </button>
+                        <span>
+                          {index + 1}/{sibs.length}
+                        </span>
+                        <button type="button" className="secondary" aria-label="Next version" disabled={index === sibs.length - 1} onClick={() => void api['chats.update']({ id: current, activeLeafId: deepestLeaf(detail.messages, sibs[index + 1]!.id) })}>
+                          ›
+                        </button>
+                      </div>
+                    )}
+                    {shown.reasoning && (
+                      <details className="reasoning">
+                        <summary>{m.status === 'streaming' ? 'Thinking…' : `Reasoning (${shown.reasoning.length} characters)`}</summary>
+                        <div className="reasoning-text">{shown.reasoning}</div>
+                      </details>
+                    )}
+                    {editing?.id === m.id ? (
+                      <form
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          const text = editing.text;
+                          setEditing(null);
+                          void send(text, m.parentId);
+                        }}
+                      >
+                        <textarea aria-label="Edit message" value={editing.text} onChange={(e) => setEditing({ id: m.id, text: e.target.value })} />
+                        <button type="submit">Send edited message</button>
+                        <button type="button" className="secondary" onClick={() => setEditing(null)}>
+                          Cancel
+                        </button>
+                      </form>
+                    ) : m.role === 'user' ? (
+                      <div className="bubble">{shown.content}</div>
+                    ) : (
+                      <div className="bubble markdown">{shown.content ? <Markdown text={shown.content} /> : m.status === 'streaming' ? <span className="muted">…</span> : null}</div>
+                    )}
+                    {m.status === 'failed' && <p role="alert">The reply failed: {m.error}</p>}
+                    {m.status === 'interrupted' && <p className="muted">This reply was interrupted (the app or the engine stopped).</p>}
+                    <Stats message={m} />
+                    {m.status !== 'streaming' && !streaming && (
+                      <div className="message-actions">
+                        {m.role === 'user' ? (
+                          <button type="button" className="secondary" aria-label="Edit message" onClick={() => setEditing({ id: m.id, text: m.content })}>
+                            Edit
+                          </button>
+                        ) : (
+                          <button type="button" className="secondary" aria-label={m.status === 'failed' ? 'Retry' : 'Regenerate'} onClick={() => void api['chats.regenerate']({ conversationId: current, messageId: m.id }).catch((e: Error) => setError(e.message))}>
+                            {m.status === 'failed' ? 'Retry' : 'Regenerate'}
+                          </button>
+                        )}
+                        <button type="button" className="secondary danger" aria-label="Delete message" onClick={() => void api['chats.deleteMessage']({ id: m.id }).then(setDetail)}>
+                          Delete
+                        </button>
+                      </div>
+                    )}
+                  </li>
+                );
+              })}
+              <div ref={bottom} />
+            </ol>
+            {error && <p role="alert">{error}</p>}
+            <form
+              className="composer"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const text = draft;
+                setDraft('');
+                void send(text, detail.conversation.activeLeafId);
+              }}
+            >
+              <textarea
+                ref={composer}
+                aria-label="Message"
+                placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops)"
+                value={draft}
+                onChange={(e) => setDraft(e.target.value)}
+                onKeyDown={(e) => {
+                  if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+                    e.preventDefault();
+                    e.currentTarget.form?.requestSubmit();
+                  }
+                }}
+              />
+              {streaming ? (
+                <button type="button" className="danger-fill" onClick={() => void api['chats.stop']({ id: current })}>
+                  Stop
+                </button>
+              ) : (
+                <button type="submit" disabled={!draft.trim()}>
+                  Send
+                </button>
+              )}
+            </form>
+          </>
+        )}
       </div>
     </section>
   );

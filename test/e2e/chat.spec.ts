@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { testModelPath } from '../helpers/test-model';
+import { expect, launchHost, screenshot, stopHost, test } from './fixtures';
+
+test('chat with a model: send, watch the reply stream, regenerate, edit, and find it all after a restart', async ({ page }) => {
+  let host = await launchHost();
+  try {
+    await page.goto(host.url);
+    // Put stories260K in the library (uploaded, as a browser drop would).
+    const token = new URL(host.url).searchParams.get('token')!;
+    const upload = await page.request.post(`${new URL(host.url).origin}/api/upload?name=stories260K.gguf`, {
+      data: readFileSync(testModelPath()),
+      headers: { 'X-Freehold-Token': token, Origin: new URL(host.url).origin },
+    });
+    expect(upload.ok()).toBe(true);
+
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('button', { name: 'New chat (Ctrl+N)' }).click();
+    await expect(page.getByRole('combobox', { name: 'Model' })).toHaveValue(/.+/);
+    const composer = page.getByRole('textbox', { name: 'Message' });
+    await composer.fill('Once upon a time');
+    await composer.press('Enter');
+    const thread = page.getByRole('list', { name: 'Messages' });
+    await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText('Once upon a time');
+    const reply = thread.getByRole('listitem', { name: 'Assistant' });
+    await expect(reply.getByLabel('Reply statistics')).toContainText(/\d+ tokens · [\d.]+ tokens\/s · first token \d+ ms/, { timeout: 30_000 });
+    await expect(composer).toBeFocused();
+    await screenshot(page, 'chat-light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'chat-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    await reply.getByRole('button', { name: 'Regenerate' }).click();
+    await expect(thread.getByLabel('Versions')).toContainText('2/2', { timeout: 30_000 });
+    await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible({ timeout: 30_000 });
+    await thread.getByRole('button', { name: 'Previous version' }).click();
+    await expect(thread.getByLabel('Versions')).toContainText('1/2');
+
+    await thread.getByRole('button', { name: 'Edit message' }).click();
+    await thread.getByRole('textbox', { name: 'Edit message' }).fill('Lily had a cat');
+    await thread.getByRole('button', { name: 'Send edited message' }).click();
+    await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText(/Lily had a cat/);
+    await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible({ timeout: 30_000 });
+
+    // Restart the host on the same data: the conversation, with its versions, is intact.
+    const dataDir = host.dataDir;
+    await stopHost(host, { keepData: true });
+    host = await launchHost({ dataDir });
+    await page.goto(host.url);
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText(/Lily had a cat/);
+    await expect(thread.getByLabel('Versions').first()).toContainText('2/2');
+  } finally {
+    await stopHost(host);
+  }
+});
