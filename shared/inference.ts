@@ -99,6 +99,11 @@ export interface GenerationStats {
   tokensPerSecond: number;
   totalMs: number;
   stopReason: StopReason;
+  /** Tokens in the context after this reply, and its size: the context-usage gauge. */
+  contextTokens?: number;
+  contextSize?: number;
+  /** Messages that no longer fit and were left out of the context (the system prompt is kept). */
+  droppedMessages?: number;
 }
 
 export interface GenerateResult {

@@ -60,12 +60,13 @@ export class ChatService {
     return { stopped: true };
   }
 
-  private async ensureModel(modelId: string | null): Promise<void> {
+  private async ensureModel(modelId: string | null, contextSize: number | undefined): Promise<void> {
     if (!modelId) throw new RpcError('no_model_loaded', 'Choose a model for this conversation first.');
     const model = this.library.get(modelId);
     if (!model) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
-    if (this.inference.supervisor.model?.path === model.files[0]) return;
-    await this.inference.handlers['inference.load']({ modelPath: model.files[0]! });
+    const loaded = this.inference.supervisor.model;
+    if (loaded && loaded.path === model.files[0] && (contextSize === undefined || loaded.contextSize === contextSize)) return;
+    await this.inference.handlers['inference.load']({ modelPath: model.files[0]!, contextSize });
   }
 
   private history(conversationId: string, leafId: string): ChatMessage[] {
@@ -103,7 +104,7 @@ export class ChatService {
       }
     });
     try {
-      await this.ensureModel(conversation.modelId);
+      await this.ensureModel(conversation.modelId, conversation.settings.contextSize);
       const result = await this.inference.handlers['chat.generate']({
         requestId: reply.id,
         system: conversation.systemPrompt || undefined,

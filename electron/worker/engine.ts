@@ -436,12 +436,20 @@ export class InferenceEngine {
     });
     this.generating = run;
     try {
-      const result = await run;
+      let result: Awaited<typeof run> | undefined;
+      try {
+        result = await run;
+      } catch (error) {
+        // Stopped before the first token (while the prompt was still being read):
+        // node-llama-cpp throws rather than returning; it is a stop all the same.
+        if (!controller.signal.aborted) throw error;
+      }
       batcher.flush();
       const endedAt = performance.now();
       const decodeMs = firstTokenAt ? endedAt - firstTokenAt : 0;
-      const stopReason: StopReason =
-        result.metadata.stopReason === 'maxTokens'
+      const stopReason: StopReason = !result
+        ? 'abort'
+        : result.metadata.stopReason === 'maxTokens'
           ? 'max-tokens'
           : result.metadata.stopReason === 'abort'
             ? 'abort'
@@ -459,6 +467,11 @@ export class InferenceEngine {
           tokensPerSecond: decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) / (decodeMs / 1000) : 0,
           totalMs: endedAt - startedAt,
           stopReason,
+          contextTokens: loaded.chat.sequence.contextTokens.length,
+          contextSize: loaded.context.contextSize,
+          // node-llama-cpp shifts the context when a conversation outgrows it: the window it
+          // kept tells how many earlier messages were left out.
+          droppedMessages: Math.max(0, history.length - (result?.lastEvaluation?.contextWindow?.length ?? history.length)),
         },
       };
     } finally {

@@ -25,6 +25,7 @@ test('chat with a model: send, watch the reply stream, regenerate, edit, and fin
     const reply = thread.getByRole('listitem', { name: 'Assistant' });
     await expect(reply.getByLabel('Reply statistics')).toContainText(/\d+ tokens · [\d.]+ tokens\/s · first token \d+ ms/, { timeout: 30_000 });
     await expect(composer).toBeFocused();
+    await expect(page.getByRole('meter', { name: 'Context used' })).toBeVisible();
     await screenshot(page, 'chat-light');
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot(page, 'chat-dark');
@@ -42,14 +43,25 @@ test('chat with a model: send, watch the reply stream, regenerate, edit, and fin
     await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText(/Lily had a cat/);
     await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible({ timeout: 30_000 });
 
+    // Settings apply to the next reply; Stop ends a long one and keeps what it had.
+    await page.getByText('Settings', { exact: true }).click();
+    await page.getByRole('textbox', { name: 'Max reply tokens' }).fill('1800');
+    await page.getByRole('textbox', { name: 'Temperature' }).fill('0');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await composer.fill('Tell me a long story');
+    await composer.press('Enter');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect(thread.getByRole('listitem', { name: 'Assistant' }).last().getByLabel('Reply statistics')).toContainText('stopped', { timeout: 30_000 });
+
     // Restart the host on the same data: the conversation, with its versions, is intact.
     const dataDir = host.dataDir;
     await stopHost(host, { keepData: true });
     host = await launchHost({ dataDir });
     await page.goto(host.url);
     await page.getByRole('link', { name: 'Chat' }).click();
-    await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText(/Lily had a cat/);
+    await expect(thread.getByRole('listitem', { name: 'You' }).first()).toHaveText(/Lily had a cat/);
     await expect(thread.getByLabel('Versions').first()).toContainText('2/2');
+    await expect(thread.getByRole('listitem', { name: 'You' }).last()).toHaveText(/Tell me a long story/);
   } finally {
     await stopHost(host);
   }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatMessageRecord, ConversationDetail, SearchHit } from '../../../shared/chat';
 import type { ChatDelta } from '../../../shared/inference';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
+import { ConversationSettings } from './ConversationSettings';
 import { Markdown } from './Markdown';
 
 interface Live {
@@ -24,9 +25,35 @@ function Stats({ message }: { message: ChatMessageRecord }) {
   const s = message.stats;
   if (!s) return null;
   return (
-    <div className="stats muted" aria-label="Reply statistics">
-      {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s · first token {s.timeToFirstTokenMs.toFixed(0)} ms
-      {s.stopReason === 'abort' ? ' · stopped' : s.stopReason === 'max-tokens' ? ' · hit the length limit' : ''}
+    <>
+      <div className="stats muted" aria-label="Reply statistics">
+        {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s · first token {s.timeToFirstTokenMs.toFixed(0)} ms
+        {s.stopReason === 'abort' ? ' · stopped' : s.stopReason === 'max-tokens' ? ' · hit the length limit' : ''}
+      </div>
+      {s.droppedMessages ? (
+        <div className="notice notice-info" role="status">
+          This conversation outgrew the model's context: the {s.droppedMessages} oldest message{s.droppedMessages === 1 ? ' was' : 's were'} left out of this reply (the system prompt was kept).
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+/** How full the model's context is after the last reply. */
+function ContextGauge({ thread }: { thread: ChatMessageRecord[] }) {
+  const last = [...thread].reverse().find((m) => m.stats?.contextSize);
+  if (!last?.stats?.contextSize || last.stats.contextTokens === undefined) return null;
+  const { contextTokens, contextSize } = last.stats;
+  const percent = Math.min(100, Math.round((contextTokens / contextSize) * 100));
+  return (
+    <div className="context-gauge" title={`${contextTokens} of ${contextSize} tokens`}>
+      <span className="muted">Context</span>
+      <div role="meter" aria-label="Context used" aria-valuemin={0} aria-valuemax={contextSize} aria-valuenow={contextTokens} className={`bar${percent > 85 ? ' bar-warn' : ''}`}>
+        <div style={{ width: `${percent}%` }} />
+      </div>
+      <span className="muted">
+        {contextTokens.toLocaleString()} / {contextSize.toLocaleString()}
+      </span>
     </div>
   );
 }
@@ -43,6 +70,11 @@ export function ChatView() {
   const [search, setSearch] = useState('');
   const [hits, setHits] = useState<SearchHit[] | null>(null);
   const [live, setLive] = useState<Live | null>(null);
+  const [loading, setLoading] = useState<{ name: string; progress: number } | null>(null);
+  useHostEvent(
+    'onLoadProgress',
+    useCallback((p: { modelPath: string; progress: number }) => setLoading(p.progress >= 1 ? null : { name: p.modelPath.split(/[\\/]/).pop() ?? 'model', progress: p.progress }), []),
+  );
   const pending = useRef<Live | null>(null);
   const frame = useRef<number | null>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -91,12 +123,13 @@ export function ChatView() {
   const models = useMemo(() => (library.status === 'ready' ? library.data.models : []), [library]);
 
   const newChat = useCallback(async () => {
-    const last = detail?.conversation.modelId ?? models[0]?.id ?? null;
+    // The last model used: this conversation's, else the most recent conversation's, else the first in the library.
+    const last = detail?.conversation.modelId ?? conversations.find((c) => c.modelId)?.modelId ?? models[0]?.id ?? null;
     const created = await api['chats.create']({ modelId: last, settings: { temperature: 0.7, maxTokens: 512 } });
     setSelected(created.id);
     setList((l = []) => [{ id: created.id, title: created.title, pinned: false, updatedAt: created.updatedAt, messageCount: 0, modelId: created.modelId }, ...l]);
     composer.current?.focus();
-  }, [api, detail, models, setList]);
+  }, [api, detail, models, conversations, setList]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -221,6 +254,16 @@ export function ChatView() {
                 Delete
               </button>
             </div>
+            <ConversationSettings
+              key={`settings-${detail.conversation.id}`}
+              value={detail.conversation.settings}
+              onSave={(settings) => void api['chats.update']({ id: current, settings }).catch((e: Error) => setError(e.message))}
+            />
+            {loading && (
+              <div role="progressbar" aria-label={`Loading ${loading.name}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(loading.progress * 100)} className="bar">
+                <div style={{ width: `${loading.progress * 100}%` }} />
+              </div>
+            )}
             <details className="system-prompt">
               <summary>System prompt{detail.conversation.systemPrompt ? '' : ' (none)'}</summary>
               <textarea
@@ -301,6 +344,7 @@ export function ChatView() {
               <div ref={bottom} />
             </ol>
             {error && <p role="alert">{error}</p>}
+            <ContextGauge thread={thread} />
             <form
               className="composer"
               onSubmit={(e) => {

@@ -53,6 +53,27 @@ describe('chat service (real worker, stories260K)', () => {
     expect(reply.content.length).toBeGreaterThan(0);
   });
 
+  it('loads the model with the conversation\'s context size, reports context use, and says when old messages were dropped', async () => {
+    const { services, conversation } = await withModel();
+    await services.handlers['chats.update']({ id: conversation.id, settings: { temperature: 0, maxTokens: 60, contextSize: 256 } });
+    let parent: string | null = null;
+    const replies = [];
+    for (let turn = 0; turn < 6; turn += 1) {
+      const { reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: parent, text: `Tell me more about Lily and her dog, part ${turn}.` });
+      expect(reply.status).toBe('complete');
+      replies.push(reply);
+      parent = reply.id;
+    }
+    expect(services.inference.supervisor.model?.contextSize).toBe(256);
+    for (const r of replies) {
+      expect(r.stats!.contextSize).toBe(256);
+      expect(r.stats!.contextTokens).toBeGreaterThan(0);
+      expect(r.stats!.contextTokens).toBeLessThanOrEqual(256);
+    }
+    expect(replies[0]!.stats!.droppedMessages).toBe(0);
+    expect(replies.at(-1)!.stats!.droppedMessages).toBeGreaterThan(0);
+  });
+
   it('lists and exports conversations from the CLI', async () => {
     const { services, conversation } = await withModel();
     await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });

@@ -113,6 +113,10 @@ describe('inference worker with stories260K', () => {
     expect(result.stats.stopReason).toBe('abort');
     expect(result.stats.generatedTokens).toBeLessThan(1800);
     expect(await services.handlers['chat.abort']({ requestId: 'unknown' })).toEqual({ aborted: false });
+    // Stopped at once, before the first token: still a stop, not an error.
+    const early = services.handlers['chat.generate']({ requestId: 'a2', messages: ask('A long history '.repeat(200)), sampling: { temperature: 0, maxTokens: 1800 } });
+    await expect.poll(async () => (await services.handlers['chat.abort']({ requestId: 'a2' })).aborted, { timeout: 10_000, interval: 1 }).toBe(true);
+    expect((await early).stats.stopReason).toBe('abort');
   });
 
   it('answers bad model paths with clear errors and keeps serving', async () => {
