@@ -18,6 +18,7 @@ import { forkLauncher } from '../inference/launcher';
 import type { ChatDelta } from '../../shared/inference';
 import { downloadBench, importBench } from './library-bench';
 import { libraryUiBench } from './library-ui-bench';
+import { chatUiBench } from './chat-ui-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
-      only: { type: 'string', default: 'inference,download,import,library-ui' },
+      only: { type: 'string', default: 'inference,download,import,library-ui,chat-ui' },
       'download-mb': { type: 'string', default: '512' },
     },
   });
@@ -165,6 +166,7 @@ async function libraryBenches(modelPath: string, only: Set<string>, downloadMb: 
   if (only.has('download')) await downloadBench(modelPath, 5, downloadMb);
   if (only.has('import')) await importBench(modelPath, 7, 8);
   if (only.has('library-ui')) await libraryUiBench(modelPath);
+  if (only.has('chat-ui')) await chatUiBench(modelPath);
 }
 
 main().catch((error: unknown) => {

@@ -13,7 +13,7 @@ import type { ModelEntry } from '../../shared/library';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function chromiumPath(): string | undefined {
+export function chromiumPath(): string | undefined {
   if (process.env.FREEHOLD_CHROMIUM) return process.env.FREEHOLD_CHROMIUM;
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     for (const name of ['chromium', 'chromium-browser', 'google-chrome']) if (existsSync(path.join(dir, name))) return path.join(dir, name);
