@@ -39,7 +39,7 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
     }
   })();
   seed.close();
-  const streamChat = services.chats.create({ title: 'Streaming', modelId, settings: { temperature: 0, maxTokens: 1500 } });
+  services.chats.create({ title: 'Streaming', modelId, settings: { temperature: 0, maxTokens: 1500 } });
   const host = await startHeadlessHost({ services, rendererDir: path.join(here, '..', 'renderer'), port: 0 });
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   try {
