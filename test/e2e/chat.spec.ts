@@ -62,6 +62,22 @@ test('chat with a model: send, watch the reply stream, regenerate, edit, and fin
     await expect(thread.getByRole('listitem', { name: 'You' }).first()).toHaveText(/Lily had a cat/);
     await expect(thread.getByLabel('Versions').first()).toContainText('2/2');
     await expect(thread.getByRole('listitem', { name: 'You' }).last()).toHaveText(/Tell me a long story/);
+
+    // Import a conversation exported elsewhere (the documented JSON format).
+    const exported = {
+      format: 'freehold-conversation',
+      version: 1,
+      conversation: { title: 'Imported chat', systemPrompt: '', settings: {}, modelId: null, pinned: false, createdAt: '2026-01-01T00:00:00.000Z', activeLeafId: 'b' },
+      messages: [
+        { id: 'a', parentId: null, role: 'user', content: 'Hello from a file', reasoning: '', status: 'complete', error: null, createdAt: '2026-01-01T00:00:00.000Z' },
+        { id: 'b', parentId: 'a', role: 'assistant', content: 'Hi, **imported**!', reasoning: '', status: 'complete', error: null, createdAt: '2026-01-01T00:00:01.000Z' },
+      ],
+    };
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({ name: 'chat.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
+    await expect(thread.getByRole('listitem', { name: 'You' }).first()).toHaveText(/Hello from a file/);
+    await expect(thread.getByRole('listitem', { name: 'Assistant' }).locator('strong')).toHaveText('imported');
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"format":"other"}') });
+    await expect(page.getByRole('alert').filter({ hasText: 'Could not import bad.json' })).toContainText('Not a Freehold conversation export');
   } finally {
     await stopHost(host);
   }

@@ -263,6 +263,28 @@ export function ChatView() {
           >
             New
           </button>
+          <label className="file-button">
+            Import
+            <input
+              type="file"
+              accept=".json,application/json"
+              aria-label="Import a conversation (JSON)"
+              onChange={(event) => {
+                const file = event.target.files?.[0];
+                event.target.value = "";
+                if (!file) return;
+                void file
+                  .text()
+                  .then((text) =>
+                    api["chats.import"]({ data: JSON.parse(text) as unknown }),
+                  )
+                  .then((imported) => setSelected(imported.id))
+                  .catch((e: Error) =>
+                    setError(`Could not import ${file.name}: ${e.message}`),
+                  );
+              }}
+            />
+          </label>
         </div>
         <form
           role="search"

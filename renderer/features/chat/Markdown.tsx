@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import ReactMarkdown from 'react-markdown';
+import rehypeHighlight from 'rehype-highlight';
 
 /** Only https and mailto links are shown as links; anything else is plain text. */
 function safeHref(href: string | undefined): string | undefined {
@@ -12,9 +13,17 @@ function safeHref(href: string | undefined): string | undefined {
   }
 }
 
+function textOf(node: React.ReactNode): string {
+  if (node === null || node === undefined || typeof node === 'boolean') return '';
+  if (typeof node === 'string' || typeof node === 'number') return String(node);
+  if (Array.isArray(node)) return node.map(textOf).join('');
+  if (typeof node === 'object' && 'props' in node) return textOf((node.props as { children?: React.ReactNode }).children);
+  return '';
+}
+
 function CodeBlock({ children, className }: { children?: React.ReactNode; className?: string }) {
   const [copied, setCopied] = useState(false);
-  const text = String(children ?? '').replace(/\n$/, '');
+  const text = textOf(children).replace(/\n$/, '');
   const language = /language-([\w-]+)/.exec(className ?? '')?.[1];
   return (
     <div className="code-block">
@@ -30,7 +39,7 @@ function CodeBlock({ children, className }: { children?: React.ReactNode; classN
         </button>
       </div>
       <pre>
-        <code className={className}>{text}</code>
+        <code className={className}>{children}</code>
       </pre>
     </div>
   );
@@ -44,6 +53,7 @@ export function Markdown({ text }: { text: string }) {
   return (
     <ReactMarkdown
       skipHtml
+      rehypePlugins={[[rehypeHighlight, { detect: false, ignoreMissing: true }]]}
       components={{
         a: ({ href, children }) => {
           const safe = safeHref(href);
@@ -58,7 +68,7 @@ export function Markdown({ text }: { text: string }) {
         img: ({ alt }) => <span className="muted">[image: {alt}]</span>,
         pre: ({ children }) => <>{children}</>,
         code: ({ className, children }) =>
-          /language-/.test(className ?? '') || String(children).includes('\n') ? <CodeBlock className={className}>{children}</CodeBlock> : <code>{children}</code>,
+          /language-/.test(className ?? '') || textOf(children).includes('\n') ? <CodeBlock className={className}>{children}</CodeBlock> : <code>{children}</code>,
       }}
     >
       {text}
