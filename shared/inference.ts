@@ -104,6 +104,8 @@ export interface GenerationStats {
   contextSize?: number;
   /** Messages that no longer fit and were left out of the context (the system prompt is kept). */
   droppedMessages?: number;
+  /** How long the model spent in its reasoning segment, if it had one. */
+  reasoningMs?: number;
 }
 
 export interface GenerateResult {

@@ -405,6 +405,8 @@ export class InferenceEngine {
     const inputBefore = meter.usedInputTokens;
     let generatedTokens = 0;
     let firstTokenAt = 0;
+    let reasoningStartedAt = 0;
+    let reasoningEndedAt = 0;
     let text = '';
     let reasoning = '';
     const startedAt = performance.now();
@@ -426,6 +428,9 @@ export class InferenceEngine {
         if (chunk.text === '') return;
         if (firstTokenAt === 0) firstTokenAt = performance.now();
         if (chunk.type === 'segment' && chunk.segmentType === 'thought') {
+          const now = performance.now();
+          if (reasoningStartedAt === 0) reasoningStartedAt = now;
+          reasoningEndedAt = now;
           reasoning += chunk.text;
           batcher.push('reasoning', chunk.text);
         } else if (chunk.type === undefined) {
@@ -472,6 +477,7 @@ export class InferenceEngine {
           // node-llama-cpp shifts the context when a conversation outgrows it: the window it
           // kept tells how many earlier messages were left out.
           droppedMessages: Math.max(0, history.length - (result?.lastEvaluation?.contextWindow?.length ?? history.length)),
+          ...(reasoningStartedAt ? { reasoningMs: reasoningEndedAt - reasoningStartedAt } : {}),
         },
       };
     } finally {

@@ -1,14 +1,10 @@
-import { useVirtualizer } from "@tanstack/react-virtual";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type {
-  ChatMessageRecord,
-  ConversationDetail,
-  SearchHit,
-} from "../../../shared/chat";
-import type { ChatDelta } from "../../../shared/inference";
-import { useHostApi, useHostEvent, useHostQuery } from "../../app/host-context";
-import { ConversationSettings } from "./ConversationSettings";
-import { Markdown } from "./Markdown";
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ChatMessageRecord, ConversationDetail, SearchHit } from '../../../shared/chat';
+import type { ChatDelta } from '../../../shared/inference';
+import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
+import { ConversationSettings } from './ConversationSettings';
+import { Markdown } from './Markdown';
 
 interface Live {
   replyId: string;
@@ -32,19 +28,13 @@ function Stats({ message }: { message: ChatMessageRecord }) {
   return (
     <>
       <div className="stats muted" aria-label="Reply statistics">
-        {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s ·
-        first token {s.timeToFirstTokenMs.toFixed(0)} ms
-        {s.stopReason === "abort"
-          ? " · stopped"
-          : s.stopReason === "max-tokens"
-            ? " · hit the length limit"
-            : ""}
+        {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s · first token {s.timeToFirstTokenMs.toFixed(0)} ms
+        {s.stopReason === 'abort' ? ' · stopped' : s.stopReason === 'max-tokens' ? ' · hit the length limit' : ''}
       </div>
       {s.droppedMessages ? (
         <div className="notice notice-info" role="status">
-          This conversation outgrew the model's context: the {s.droppedMessages}{" "}
-          oldest message{s.droppedMessages === 1 ? " was" : "s were"} left out
-          of this reply (the system prompt was kept).
+          This conversation outgrew the model's context: the {s.droppedMessages} oldest message{s.droppedMessages === 1 ? ' was' : 's were'}{' '}
+          left out of this reply (the system prompt was kept).
         </div>
       ) : null}
     </>
@@ -54,18 +44,11 @@ function Stats({ message }: { message: ChatMessageRecord }) {
 /** How full the model's context is after the last reply. */
 function ContextGauge({ thread }: { thread: ChatMessageRecord[] }) {
   const last = [...thread].reverse().find((m) => m.stats?.contextSize);
-  if (!last?.stats?.contextSize || last.stats.contextTokens === undefined)
-    return null;
+  if (!last?.stats?.contextSize || last.stats.contextTokens === undefined) return null;
   const { contextTokens, contextSize } = last.stats;
-  const percent = Math.min(
-    100,
-    Math.round((contextTokens / contextSize) * 100),
-  );
+  const percent = Math.min(100, Math.round((contextTokens / contextSize) * 100));
   return (
-    <div
-      className="context-gauge"
-      title={`${contextTokens} of ${contextSize} tokens`}
-    >
+    <div className="context-gauge" title={`${contextTokens} of ${contextSize} tokens`}>
       <span className="muted">Context</span>
       <div
         role="meter"
@@ -73,7 +56,7 @@ function ContextGauge({ thread }: { thread: ChatMessageRecord[] }) {
         aria-valuemin={0}
         aria-valuemax={contextSize}
         aria-valuenow={contextTokens}
-        className={`bar${percent > 85 ? " bar-warn" : ""}`}
+        className={`bar${percent > 85 ? ' bar-warn' : ''}`}
       >
         <div style={{ width: `${percent}%` }} />
       </div>
@@ -86,16 +69,14 @@ function ContextGauge({ thread }: { thread: ChatMessageRecord[] }) {
 
 export function ChatView() {
   const api = useHostApi();
-  const [list, setList] = useHostQuery("chats.list", "onConversationChanged");
-  const [library] = useHostQuery("models.list", "onLibraryChanged");
+  const [list, setList] = useHostQuery('chats.list', 'onConversationChanged');
+  const [library] = useHostQuery('models.list', 'onLibraryChanged');
   const [selected, setSelected] = useState<string | null>(null);
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
-  const [draft, setDraft] = useState("");
-  const [editing, setEditing] = useState<{ id: string; text: string } | null>(
-    null,
-  );
+  const [draft, setDraft] = useState('');
+  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [search, setSearch] = useState("");
+  const [search, setSearch] = useState('');
   const [hits, setHits] = useState<SearchHit[] | null>(null);
   const [live, setLive] = useState<Live | null>(null);
   const [loading, setLoading] = useState<{
@@ -103,14 +84,14 @@ export function ChatView() {
     progress: number;
   } | null>(null);
   useHostEvent(
-    "onLoadProgress",
+    'onLoadProgress',
     useCallback(
       (p: { modelPath: string; progress: number }) =>
         setLoading(
           p.progress >= 1
             ? null
             : {
-                name: p.modelPath.split(/[\\/]/).pop() ?? "model",
+                name: p.modelPath.split(/[\\/]/).pop() ?? 'model',
                 progress: p.progress,
               },
         ),
@@ -122,18 +103,13 @@ export function ChatView() {
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLOListElement>(null);
 
-  const conversations = useMemo(
-    () => (list.status === "ready" ? list.data : []),
-    [list],
-  );
+  const conversations = useMemo(() => (list.status === 'ready' ? list.data : []), [list]);
   const current = selected ?? conversations[0]?.id ?? null;
 
   const reload = useCallback(
     (id: string | null) => {
       if (!id) return;
-      api["chats.get"]({ id }).then(setDetail, (e: Error) =>
-        setError(e.message),
-      );
+      api['chats.get']({ id }).then(setDetail, (e: Error) => setError(e.message));
     },
     [api],
   );
@@ -141,22 +117,16 @@ export function ChatView() {
     reload(current);
   }, [current, reload]);
   useHostEvent(
-    "onConversationChanged",
-    useCallback(
-      ({ id }: { id: string }) => id === current && reload(id),
-      [current, reload],
-    ),
+    'onConversationChanged',
+    useCallback(({ id }: { id: string }) => id === current && reload(id), [current, reload]),
   );
   // Deltas arrive at 1,000+ tokens/s: gather them and paint once per animation frame.
   useHostEvent(
-    "onChatDelta",
+    'onChatDelta',
     useCallback((delta: ChatDelta) => {
-      const base =
-        pending.current?.replyId === delta.requestId
-          ? pending.current
-          : { replyId: delta.requestId, text: "", reasoning: "" };
+      const base = pending.current?.replyId === delta.requestId ? pending.current : { replyId: delta.requestId, text: '', reasoning: '' };
       for (const part of delta.parts) {
-        if (part.kind === "text") base.text += part.text;
+        if (part.kind === 'text') base.text += part.text;
         else base.reasoning += part.text;
       }
       pending.current = base;
@@ -167,14 +137,9 @@ export function ChatView() {
     }, []),
   );
 
-  const byId = useMemo(
-    () => new Map((detail?.messages ?? []).map((m) => [m.id, m])),
-    [detail],
-  );
-  const thread = (detail?.thread ?? [])
-    .map((id) => byId.get(id)!)
-    .filter(Boolean);
-  const streaming = thread.some((m) => m.status === "streaming");
+  const byId = useMemo(() => new Map((detail?.messages ?? []).map((m) => [m.id, m])), [detail]);
+  const thread = (detail?.thread ?? []).map((id) => byId.get(id)!).filter(Boolean);
+  const streaming = thread.some((m) => m.status === 'streaming');
   // Only the messages in view are in the DOM, so a conversation of thousands opens and scrolls smoothly.
   // eslint-disable-next-line react-hooks/incompatible-library
   const virtualizer = useVirtualizer({
@@ -186,22 +151,14 @@ export function ChatView() {
   });
   const lastLength = live?.text.length ?? 0;
   useEffect(() => {
-    if (thread.length > 0)
-      virtualizer.scrollToIndex(thread.length - 1, { align: "end" });
+    if (thread.length > 0) virtualizer.scrollToIndex(thread.length - 1, { align: 'end' });
   }, [thread.length, lastLength, detail?.conversation.id, virtualizer]);
-  const models = useMemo(
-    () => (library.status === "ready" ? library.data.models : []),
-    [library],
-  );
+  const models = useMemo(() => (library.status === 'ready' ? library.data.models : []), [library]);
 
   const newChat = useCallback(async () => {
     // The last model used: this conversation's, else the most recent conversation's, else the first in the library.
-    const last =
-      detail?.conversation.modelId ??
-      conversations.find((c) => c.modelId)?.modelId ??
-      models[0]?.id ??
-      null;
-    const created = await api["chats.create"]({
+    const last = detail?.conversation.modelId ?? conversations.find((c) => c.modelId)?.modelId ?? models[0]?.id ?? null;
+    const created = await api['chats.create']({
       modelId: last,
       settings: { temperature: 0.7, maxTokens: 512 },
     });
@@ -222,15 +179,14 @@ export function ChatView() {
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
-      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "n") {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'n') {
         event.preventDefault();
         void newChat();
       }
-      if (event.key === "Escape" && current)
-        void api["chats.stop"]({ id: current });
+      if (event.key === 'Escape' && current) void api['chats.stop']({ id: current });
     };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
   }, [api, current, newChat]);
 
   const send = async (text: string, parentId: string | null) => {
@@ -239,28 +195,21 @@ export function ChatView() {
     pending.current = null;
     setLive(null);
     try {
-      await api["chats.send"]({ conversationId: current, parentId, text });
+      await api['chats.send']({ conversationId: current, parentId, text });
     } catch (e) {
       setError((e as Error).message);
     }
     reload(current);
   };
 
-  const siblings = (m: ChatMessageRecord) =>
-    (detail?.messages ?? []).filter(
-      (x) => x.parentId === m.parentId && x.role === m.role,
-    );
+  const siblings = (m: ChatMessageRecord) => (detail?.messages ?? []).filter((x) => x.parentId === m.parentId && x.role === m.role);
 
   return (
     <section className="view chat-view" aria-labelledby="chat-title">
       <aside className="chat-list" aria-label="Conversations">
         <div className="chat-list-head">
           <h1 id="chat-title">Chat</h1>
-          <button
-            type="button"
-            onClick={() => void newChat()}
-            aria-label="New chat (Ctrl+N)"
-          >
+          <button type="button" onClick={() => void newChat()} aria-label="New chat (Ctrl+N)">
             New
           </button>
           <label className="file-button">
@@ -271,17 +220,13 @@ export function ChatView() {
               aria-label="Import a conversation (JSON)"
               onChange={(event) => {
                 const file = event.target.files?.[0];
-                event.target.value = "";
+                event.target.value = '';
                 if (!file) return;
                 void file
                   .text()
-                  .then((text) =>
-                    api["chats.import"]({ data: JSON.parse(text) as unknown }),
-                  )
+                  .then((text) => api['chats.import']({ data: JSON.parse(text) as unknown }))
                   .then((imported) => setSelected(imported.id))
-                  .catch((e: Error) =>
-                    setError(`Could not import ${file.name}: ${e.message}`),
-                  );
+                  .catch((e: Error) => setError(`Could not import ${file.name}: ${e.message}`));
               }}
             />
           </label>
@@ -290,8 +235,7 @@ export function ChatView() {
           role="search"
           onSubmit={(e) => {
             e.preventDefault();
-            if (search.trim())
-              void api["chats.search"]({ query: search.trim() }).then(setHits);
+            if (search.trim()) void api['chats.search']({ query: search.trim() }).then(setHits);
             else setHits(null);
           }}
         >
@@ -315,11 +259,11 @@ export function ChatView() {
             <li key={c.id}>
               <button
                 type="button"
-                className={c.id === current ? "chat-item active" : "chat-item"}
-                aria-current={c.id === current ? "true" : undefined}
+                className={c.id === current ? 'chat-item active' : 'chat-item'}
+                aria-current={c.id === current ? 'true' : undefined}
                 onClick={() => setSelected(c.id)}
               >
-                {c.pinned ? "★ " : ""}
+                {c.pinned ? '★ ' : ''}
                 {c.title}
               </button>
             </li>
@@ -331,9 +275,7 @@ export function ChatView() {
           <div className="empty-state">
             <h2>No conversations yet</h2>
             <p>
-              {models.length
-                ? "Start one with New (Ctrl+N)."
-                : "Add a model in the Models view first, then start a conversation here."}
+              {models.length ? 'Start one with New (Ctrl+N).' : 'Add a model in the Models view first, then start a conversation here.'}
             </p>
           </div>
         ) : (
@@ -342,9 +284,9 @@ export function ChatView() {
               <label className="inline-field">
                 <span>Model</span>
                 <select
-                  value={detail.conversation.modelId ?? ""}
+                  value={detail.conversation.modelId ?? ''}
                   onChange={(e) =>
-                    void api["chats.update"]({
+                    void api['chats.update']({
                       id: current,
                       modelId: e.target.value || null,
                     }).then(() => reload(current))
@@ -363,25 +305,22 @@ export function ChatView() {
                 className="secondary"
                 aria-label="Pin conversation"
                 onClick={() =>
-                  void api["chats.update"]({
+                  void api['chats.update']({
                     id: current,
                     pinned: !detail.conversation.pinned,
                   })
                 }
               >
-                {detail.conversation.pinned ? "Unpin" : "Pin"}
+                {detail.conversation.pinned ? 'Unpin' : 'Pin'}
               </button>
               <button
                 type="button"
                 className="secondary"
                 aria-label="Rename conversation"
                 onClick={() => {
-                  const title = window.prompt(
-                    "Rename conversation",
-                    detail.conversation.title,
-                  );
+                  const title = window.prompt('Rename conversation', detail.conversation.title);
                   if (title?.trim())
-                    void api["chats.update"]({
+                    void api['chats.update']({
                       id: current,
                       title: title.trim(),
                     });
@@ -394,16 +333,12 @@ export function ChatView() {
                 className="secondary"
                 aria-label="Export as Markdown"
                 onClick={() =>
-                  void api["chats.export"]({ id: current, format: "md" }).then(
-                    ({ content, fileName }) => {
-                      const link = document.createElement("a");
-                      link.href = URL.createObjectURL(
-                        new Blob([content], { type: "text/markdown" }),
-                      );
-                      link.download = fileName;
-                      link.click();
-                    },
-                  )
+                  void api['chats.export']({ id: current, format: 'md' }).then(({ content, fileName }) => {
+                    const link = document.createElement('a');
+                    link.href = URL.createObjectURL(new Blob([content], { type: 'text/markdown' }));
+                    link.download = fileName;
+                    link.click();
+                  })
                 }
               >
                 Export
@@ -413,10 +348,7 @@ export function ChatView() {
                 className="secondary danger"
                 aria-label="Delete conversation"
                 onClick={() => {
-                  if (window.confirm("Delete this conversation?"))
-                    void api["chats.delete"]({ id: current }).then(() =>
-                      setSelected(null),
-                    );
+                  if (window.confirm('Delete this conversation?')) void api['chats.delete']({ id: current }).then(() => setSelected(null));
                 }}
               >
                 Delete
@@ -425,11 +357,7 @@ export function ChatView() {
             <ConversationSettings
               key={`settings-${detail.conversation.id}`}
               value={detail.conversation.settings}
-              onSave={(settings) =>
-                void api["chats.update"]({ id: current, settings }).catch(
-                  (e: Error) => setError(e.message),
-                )
-              }
+              onSave={(settings) => void api['chats.update']({ id: current, settings }).catch((e: Error) => setError(e.message))}
             />
             {loading && (
               <div
@@ -444,15 +372,13 @@ export function ChatView() {
               </div>
             )}
             <details className="system-prompt">
-              <summary>
-                System prompt{detail.conversation.systemPrompt ? "" : " (none)"}
-              </summary>
+              <summary>System prompt{detail.conversation.systemPrompt ? '' : ' (none)'}</summary>
               <textarea
                 aria-label="System prompt"
                 defaultValue={detail.conversation.systemPrompt}
                 key={detail.conversation.id}
                 onBlur={(e) =>
-                  void api["chats.update"]({
+                  void api['chats.update']({
                     id: current,
                     systemPrompt: e.target.value,
                   })
@@ -463,15 +389,13 @@ export function ChatView() {
               <div
                 style={{
                   height: virtualizer.getTotalSize(),
-                  position: "relative",
+                  position: 'relative',
                 }}
               >
                 {virtualizer.getVirtualItems().map((row) => {
                   const m = thread[row.index]!;
                   const shown =
-                    live && live.replyId === m.id && m.status === "streaming"
-                      ? { ...m, content: live.text, reasoning: live.reasoning }
-                      : m;
+                    live && live.replyId === m.id && m.status === 'streaming' ? { ...m, content: live.text, reasoning: live.reasoning } : m;
                   const sibs = siblings(m);
                   const index = sibs.findIndex((s) => s.id === m.id);
                   return (
@@ -480,14 +404,14 @@ export function ChatView() {
                       ref={virtualizer.measureElement}
                       data-index={row.index}
                       style={{
-                        position: "absolute",
+                        position: 'absolute',
                         top: 0,
                         left: 0,
                         right: 0,
                         transform: `translateY(${row.start}px)`,
                       }}
                       className={`message message-${m.role} status-${m.status}`}
-                      aria-label={m.role === "user" ? "You" : "Assistant"}
+                      aria-label={m.role === 'user' ? 'You' : 'Assistant'}
                     >
                       {sibs.length > 1 && (
                         <div className="branches" aria-label="Versions">
@@ -497,12 +421,9 @@ export function ChatView() {
                             aria-label="Previous version"
                             disabled={index === 0}
                             onClick={() =>
-                              void api["chats.update"]({
+                              void api['chats.update']({
                                 id: current,
-                                activeLeafId: deepestLeaf(
-                                  detail.messages,
-                                  sibs[index - 1]!.id,
-                                ),
+                                activeLeafId: deepestLeaf(detail.messages, sibs[index - 1]!.id),
                               })
                             }
                           >
@@ -517,12 +438,9 @@ export function ChatView() {
                             aria-label="Next version"
                             disabled={index === sibs.length - 1}
                             onClick={() =>
-                              void api["chats.update"]({
+                              void api['chats.update']({
                                 id: current,
-                                activeLeafId: deepestLeaf(
-                                  detail.messages,
-                                  sibs[index + 1]!.id,
-                                ),
+                                activeLeafId: deepestLeaf(detail.messages, sibs[index + 1]!.id),
                               })
                             }
                           >
@@ -533,13 +451,13 @@ export function ChatView() {
                       {shown.reasoning && (
                         <details className="reasoning">
                           <summary>
-                            {m.status === "streaming"
-                              ? "Thinking…"
-                              : `Reasoning (${shown.reasoning.length} characters)`}
+                            {m.status === 'streaming'
+                              ? 'Thinking…'
+                              : m.stats?.reasoningMs !== undefined
+                                ? `Thought for ${Math.max(1, Math.round(m.stats.reasoningMs / 1000))} s`
+                                : `Reasoning (${shown.reasoning.length} characters)`}
                           </summary>
-                          <div className="reasoning-text">
-                            {shown.reasoning}
-                          </div>
+                          <div className="reasoning-text">{shown.reasoning}</div>
                         </details>
                       )}
                       {editing?.id === m.id ? (
@@ -554,50 +472,35 @@ export function ChatView() {
                           <textarea
                             aria-label="Edit message"
                             value={editing.text}
-                            onChange={(e) =>
-                              setEditing({ id: m.id, text: e.target.value })
-                            }
+                            onChange={(e) => setEditing({ id: m.id, text: e.target.value })}
                           />
                           <button type="submit">Send edited message</button>
-                          <button
-                            type="button"
-                            className="secondary"
-                            onClick={() => setEditing(null)}
-                          >
+                          <button type="button" className="secondary" onClick={() => setEditing(null)}>
                             Cancel
                           </button>
                         </form>
-                      ) : m.role === "user" ? (
+                      ) : m.role === 'user' ? (
                         <div className="bubble">{shown.content}</div>
                       ) : (
                         <div className="bubble markdown">
                           {shown.content ? (
                             <Markdown text={shown.content} />
-                          ) : m.status === "streaming" ? (
+                          ) : m.status === 'streaming' ? (
                             <span className="muted">…</span>
                           ) : null}
                         </div>
                       )}
-                      {m.status === "failed" && (
-                        <p role="alert">The reply failed: {m.error}</p>
-                      )}
-                      {m.status === "interrupted" && (
-                        <p className="muted">
-                          This reply was interrupted (the app or the engine
-                          stopped).
-                        </p>
-                      )}
+                      {m.status === 'failed' && <p role="alert">The reply failed: {m.error}</p>}
+                      {m.status === 'interrupted' && <p className="muted">This reply was interrupted (the app or the engine stopped).</p>}
                       <Stats message={m} />
-                      {m.status !== "streaming" && !streaming && (
+                      {m.status !== 'streaming' && !streaming && (
                         <div className="message-actions">
-                          {m.role === "user" ? (
+                          {m.role === 'user' ? (
                             <button
                               type="button"
                               className="secondary"
                               aria-label="Edit message"
-                              onClick={() =>
-                                setEditing({ id: m.id, text: m.content })
-                              }
+                              onClick={() => setEditing({ id: m.id, text: m.content })}
                             >
                               Edit
                             </button>
@@ -605,17 +508,15 @@ export function ChatView() {
                             <button
                               type="button"
                               className="secondary"
-                              aria-label={
-                                m.status === "failed" ? "Retry" : "Regenerate"
-                              }
+                              aria-label={m.status === 'failed' ? 'Retry' : 'Regenerate'}
                               onClick={() =>
-                                void api["chats.regenerate"]({
+                                void api['chats.regenerate']({
                                   conversationId: current,
                                   messageId: m.id,
                                 }).catch((e: Error) => setError(e.message))
                               }
                             >
-                              {m.status === "failed" ? "Retry" : "Regenerate"}
+                              {m.status === 'failed' ? 'Retry' : 'Regenerate'}
                             </button>
                           )}
                           <button
@@ -623,7 +524,7 @@ export function ChatView() {
                             className="secondary danger"
                             aria-label="Delete message"
                             onClick={() =>
-                              void api["chats.deleteMessage"]({
+                              void api['chats.deleteMessage']({
                                 id: m.id,
                               }).then(setDetail)
                             }
@@ -644,7 +545,7 @@ export function ChatView() {
               onSubmit={(e) => {
                 e.preventDefault();
                 const text = draft;
-                setDraft("");
+                setDraft('');
                 void send(text, detail.conversation.activeLeafId);
               }}
             >
@@ -655,22 +556,14 @@ export function ChatView() {
                 value={draft}
                 onChange={(e) => setDraft(e.target.value)}
                 onKeyDown={(e) => {
-                  if (
-                    e.key === "Enter" &&
-                    !e.shiftKey &&
-                    !e.nativeEvent.isComposing
-                  ) {
+                  if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
                     e.preventDefault();
                     e.currentTarget.form?.requestSubmit();
                   }
                 }}
               />
               {streaming ? (
-                <button
-                  type="button"
-                  className="danger-fill"
-                  onClick={() => void api["chats.stop"]({ id: current })}
-                >
+                <button type="button" className="danger-fill" onClick={() => void api['chats.stop']({ id: current })}>
                   Stop
                 </button>
               ) : (
