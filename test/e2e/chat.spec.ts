@@ -43,6 +43,11 @@ test('chat with a model: send, watch the reply stream, regenerate, edit, and fin
     await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText(/Lily had a cat/);
     await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible({ timeout: 30_000 });
 
+    await page.getByRole('button', { name: 'Rename conversation' }).click();
+    await page.getByRole('textbox', { name: 'New title' }).fill('Stories with Lily');
+    await page.getByRole('button', { name: 'Save title' }).click();
+    await expect(page.getByRole('complementary', { name: 'Conversations' }).getByRole('button', { name: 'Stories with Lily' })).toBeVisible();
+
     // Settings apply to the next reply; Stop ends a long one and keeps what it had.
     await page.getByText('Settings', { exact: true }).click();
     await page.getByRole('textbox', { name: 'Max reply tokens' }).fill('1800');

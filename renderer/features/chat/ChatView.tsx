@@ -75,6 +75,7 @@ export function ChatView() {
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [draft, setDraft] = useState('');
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [search, setSearch] = useState('');
   const [hits, setHits] = useState<SearchHit[] | null>(null);
@@ -313,21 +314,36 @@ export function ChatView() {
               >
                 {detail.conversation.pinned ? 'Unpin' : 'Pin'}
               </button>
-              <button
-                type="button"
-                className="secondary"
-                aria-label="Rename conversation"
-                onClick={() => {
-                  const title = window.prompt('Rename conversation', detail.conversation.title);
-                  if (title?.trim())
-                    void api['chats.update']({
-                      id: current,
-                      title: title.trim(),
-                    });
-                }}
-              >
-                Rename
-              </button>
+              {renaming === null ? (
+                <button
+                  type="button"
+                  className="secondary"
+                  aria-label="Rename conversation"
+                  onClick={() => setRenaming(detail.conversation.title)}
+                >
+                  Rename
+                </button>
+              ) : (
+                // An inline field: Electron has no window.prompt.
+                <form
+                  className="rename-form"
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    const title = renaming.trim();
+                    setRenaming(null);
+                    if (title) void api['chats.update']({ id: current, title });
+                  }}
+                >
+                  <input
+                    aria-label="New title"
+                    value={renaming}
+                    autoFocus
+                    onChange={(e) => setRenaming(e.target.value)}
+                    onKeyDown={(e) => e.key === 'Escape' && setRenaming(null)}
+                  />
+                  <button type="submit">Save title</button>
+                </form>
+              )}
               <button
                 type="button"
                 className="secondary"
