@@ -70,6 +70,14 @@ export interface Notice {
   at: string;
 }
 
+/** Whether a library model fits this machine now. */
+export interface ModelFit {
+  modelId: string;
+  name: string;
+  sizeBytes: number;
+  fit: import('./hub').Fit;
+}
+
 export interface SystemInfo {
   os: string;
   cpuModel: string;
@@ -152,6 +160,7 @@ export const methods = {
   'chats.regenerate': method<ChatMessageRecord>()(regenerateSchema),
   'chats.stop': method<{ stopped: boolean }>()(chatIdSchema),
   'chats.deleteMessage': method<ConversationDetail>()(chatIdSchema),
+  'hardware.fit': method<ModelFit[]>()(noInput),
 } as const;
 
 export type Methods = typeof methods;

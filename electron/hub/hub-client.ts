@@ -95,7 +95,8 @@ export function estimateFit(weightBytes: number, header: GgufHeader | null, hard
   const kvBytes = 2 * layers * contextSize * Math.ceil((embedding * kvHeads) / Math.max(1, heads)) * 2;
   // Compute buffers and runtime overhead: a tenth more, at least 300 MB.
   const neededBytes = Math.round((weightBytes + kvBytes) * 1.1 + 300 * 1024 ** 2);
-  const freeVram = hardware.backend === 'cpu' ? 0 : hardware.vram.freeBytes;
+  // A VRAM cap set by the user counts as the limit it is.
+  const freeVram = hardware.backend === 'cpu' ? 0 : Math.min(hardware.vram.freeBytes, hardware.vram.capBytes ?? Number.POSITIVE_INFINITY);
   const freeRam = hardware.ram.freeBytes;
   const unified = hardware.vram.unifiedBytes > 0;
   let verdict: Fit['verdict'];

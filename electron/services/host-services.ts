@@ -5,7 +5,9 @@ import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
 import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
 import { ModelLibrary } from '../library/model-library';
-import { HubClient, recommendedModels } from '../hub/hub-client';
+import { estimateFit, HubClient, recommendedModels } from '../hub/hub-client';
+import { openFileSource } from '../library/file-source';
+import { readGgufHeader } from '../library/gguf-header';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { ChatService } from '../chat/chat-service';
@@ -206,6 +208,20 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
+    'hardware.fit': async () => {
+      const hardware = await inference.handlers['inference.hardware'](undefined);
+      const results = [];
+      for (const model of library.snapshot().models) {
+        let header = null;
+        const source = await openFileSource(model.files[0]!).catch(() => null);
+        if (source) {
+          header = await readGgufHeader(source).catch(() => null);
+          await source.close();
+        }
+        results.push({ modelId: model.id, name: model.name, sizeBytes: model.sizeBytes, fit: estimateFit(model.sizeBytes, header, hardware) });
+      }
+      return results;
+    },
     'chats.deleteMessage': ({ id }) => {
       const message = chats.message(id);
       chats.deleteMessage(id);

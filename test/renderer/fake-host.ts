@@ -1,4 +1,4 @@
-import type { ClientEvents, HostHandlers, InferenceStatus, Notice } from '../../shared/contract';
+import type { ClientEvents, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
 import { eventNames } from '../../shared/contract';
@@ -20,7 +20,7 @@ export function createFakeHost() {
   const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.', model: null, loading: null };
 
   // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.
-  const hardware: HardwareReport = {
+  let hardware: HardwareReport = {
     backend: 'cuda',
     reason: 'CUDA is the first that loaded, in the order CUDA, Vulkan, Metal, CPU.',
     requested: 'auto',
@@ -40,6 +40,7 @@ export function createFakeHost() {
   };
 
   let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
+  let fits: ModelFit[] = [];
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -145,6 +146,7 @@ export function createFakeHost() {
     'chats.deleteMessage': () => {
       throw new RpcError('not_found', 'No such message.');
     },
+    'hardware.fit': () => fits,
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 
@@ -164,6 +166,11 @@ export function createFakeHost() {
     pushSettings(next: Settings) {
       settings = next;
       void peer.onSettingsChanged.asEvent(next);
+    },
+    setHardware(next: HardwareReport, nextFits: ModelFit[] = []) {
+      hardware = next;
+      fits = nextFits;
+      void peer.onInferenceStatus.asEvent({ ...inference, backend: next.backend });
     },
     setLibrary(next: LibrarySnapshot) {
       library = next;

@@ -1,6 +1,8 @@
 import { formatBytes } from '../../components/format';
 import { useHostQuery } from '../../app/host-context';
+import { EngineControls } from './EngineControls';
 import { InferenceEngine } from './InferenceEngine';
+import { ModelFits } from './ModelFits';
 
 export function HardwareView() {
   const [system] = useHostQuery('system.info');
@@ -34,6 +36,8 @@ export function HardwareView() {
         </dl>
       )}
       <InferenceEngine />
+      <EngineControls />
+      <ModelFits />
     </section>
   );
 }
