@@ -78,6 +78,19 @@ export interface ModelFit {
   fit: import('./hub').Fit;
 }
 
+/** One live reading for the hardware panel (about every 2 s while it is open). */
+export interface HardwareSample {
+  at: string;
+  ramTotalBytes: number;
+  ramFreeBytes: number;
+  vramTotalBytes: number;
+  vramUsedBytes: number;
+  /** The inference worker's own memory. */
+  workerRssBytes: number | null;
+  model: { name: string; gpuLayers: number; totalLayers: number; contextSize: number } | null;
+  tokensPerSecond: number | null;
+}
+
 export interface SystemInfo {
   os: string;
   cpuModel: string;
@@ -161,6 +174,8 @@ export const methods = {
   'chats.stop': method<{ stopped: boolean }>()(chatIdSchema),
   'chats.deleteMessage': method<ConversationDetail>()(chatIdSchema),
   'hardware.fit': method<ModelFit[]>()(noInput),
+  /** Keeps live samples coming for the next 10 s; the open panel renews it. */
+  'hardware.watch': method<{ untilMs: number }>()(noInput),
 } as const;
 
 export type Methods = typeof methods;
@@ -180,6 +195,7 @@ export interface Events {
   onImportProgress: { path: string; bytes: number; totalBytes: number };
   onDownloadProgress: DownloadJob;
   onConversationChanged: { id: string };
+  onHardwareSample: HardwareSample;
 }
 export type EventName = keyof Events;
 export const eventNames = [
@@ -192,6 +208,7 @@ export const eventNames = [
   'onImportProgress',
   'onDownloadProgress',
   'onConversationChanged',
+  'onHardwareSample',
 ] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */

@@ -8,6 +8,7 @@ import { ModelLibrary } from '../library/model-library';
 import { estimateFit, HubClient, recommendedModels } from '../hub/hub-client';
 import { openFileSource } from '../library/file-source';
 import { readGgufHeader } from '../library/gguf-header';
+import { HardwareSampler } from './hardware-sampler';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { ChatService } from '../chat/chat-service';
@@ -112,6 +113,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   });
   await downloads.open();
 
+  const sampler = new HardwareSampler(inference, events);
   const chats = new ConversationStore(ChatService.file(options.dataDir));
   const chat = new ChatService(chats, inference, library, events);
 
@@ -208,6 +210,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
+    'hardware.watch': () => sampler.watch(),
     'hardware.fit': async () => {
       const hardware = await inference.handlers['inference.hardware'](undefined);
       const results = [];
@@ -243,6 +246,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     chat,
     async close() {
       closed = true;
+      sampler.stop();
       await downloads.close();
       await inference.close();
       await library.close();

@@ -135,6 +135,8 @@ export class InferenceEngine {
   private loaded: Loaded | undefined;
   private readonly active = new Map<string, AbortController>();
   private generating: Promise<unknown> = Promise.resolve();
+  /** Progress of the reply being generated, for live samples. */
+  private progress: { firstTokenAt: number; tokens: number } | null = null;
 
   private constructor(
     readonly llama: Llama,
@@ -423,6 +425,8 @@ export class InferenceEngine {
       repeatPenalty: sampling.repeatPenalty !== undefined ? { penalty: sampling.repeatPenalty } : undefined,
       onToken: (tokens) => {
         generatedTokens += tokens.length;
+        if (!this.progress) this.progress = { firstTokenAt: performance.now(), tokens: 0 };
+        this.progress.tokens = generatedTokens;
       },
       onResponseChunk: (chunk) => {
         if (chunk.text === '') return;
@@ -483,7 +487,20 @@ export class InferenceEngine {
     } finally {
       batcher.flush();
       this.active.delete(input.requestId);
+      this.progress = null;
     }
+  }
+
+  async sample(): Promise<{ rssBytes: number; vramUsedBytes: number; vramTotalBytes: number; tokensPerSecond: number | null }> {
+    const vram = await this.llama.getVramState();
+    const p = this.progress;
+    const elapsed = p ? (performance.now() - p.firstTokenAt) / 1000 : 0;
+    return {
+      rssBytes: process.memoryUsage().rss,
+      vramUsedBytes: vram.used,
+      vramTotalBytes: vram.total,
+      tokensPerSecond: p && elapsed > 0.2 && p.tokens > 1 ? (p.tokens - 1) / elapsed : null,
+    };
   }
 
   async dispose(): Promise<void> {

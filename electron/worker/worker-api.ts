@@ -1,6 +1,15 @@
 import type { ChatDelta, GenerateInput, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
 import type { EngineOptions } from './engine';
 
+/** What the worker reports for the live hardware panel. */
+export interface WorkerSample {
+  rssBytes: number;
+  vramUsedBytes: number;
+  vramTotalBytes: number;
+  /** Decode speed of the reply being generated, if one is. */
+  tokensPerSecond: number | null;
+}
+
 /** What the host may call in the worker process. */
 export interface WorkerFunctions {
   init(options: EngineOptions): Promise<HardwareReport>;
@@ -10,6 +19,7 @@ export interface WorkerFunctions {
   generate(input: GenerateInput): Promise<GenerateResult>;
   abort(input: { requestId: string }): Promise<boolean>;
   ping(): Promise<'pong'>;
+  sample(): Promise<WorkerSample>;
   /** For tests of supervision: makes the worker stop answering or die. */
   misbehave(input: { kind: 'hang' | 'crash' }): Promise<void>;
 }

@@ -42,6 +42,7 @@ const functions: WorkerFunctions = {
     }),
   abort: async ({ requestId }) => requireEngine().abort(requestId),
   ping: async () => 'pong',
+  sample: () => requireEngine().sample(),
   async misbehave({ kind }) {
     if (process.env.FREEHOLD_WORKER_TEST_HOOKS !== '1') throw new RpcError('unknown_method', 'Unknown method "misbehave".');
     if (kind === 'crash') process.abort();

@@ -1,4 +1,4 @@
-import type { ClientEvents, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
+import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
 import { eventNames } from '../../shared/contract';
@@ -147,6 +147,7 @@ export function createFakeHost() {
       throw new RpcError('not_found', 'No such message.');
     },
     'hardware.fit': () => fits,
+    'hardware.watch': () => ({ untilMs: Date.now() + 10_000 }),
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 
@@ -171,6 +172,9 @@ export function createFakeHost() {
       hardware = next;
       fits = nextFits;
       void peer.onInferenceStatus.asEvent({ ...inference, backend: next.backend });
+    },
+    pushSample(sample: HardwareSample) {
+      void peer.onHardwareSample.asEvent(sample);
     },
     setLibrary(next: LibrarySnapshot) {
       library = next;

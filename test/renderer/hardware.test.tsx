@@ -52,3 +52,32 @@ describe('hardware panel on recorded machines', () => {
     expect(await within(controls).findByText(/Threads must be a whole number/)).toBeTruthy();
   });
 });
+
+describe('live readings', () => {
+  it('shows memory, the engine, the model and tokens/s from samples, with charts', async () => {
+    const host = createFakeHost();
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    await screen.findByText('Waiting for the first live reading…');
+    const GB = 1024 ** 3;
+    for (let i = 0; i < 3; i += 1) {
+      host.pushSample({
+        at: new Date().toISOString(),
+        ramTotalBytes: 32 * GB,
+        ramFreeBytes: (20 - i) * GB,
+        vramTotalBytes: 8 * GB,
+        vramUsedBytes: 5 * GB,
+        workerRssBytes: 1.5 * GB,
+        model: { name: 'Qwen2.5 7B', gpuLayers: 28, totalLayers: 29, contextSize: 8192 },
+        tokensPerSecond: i === 2 ? 42.5 : null,
+      });
+    }
+    const live = await screen.findByRole('region', { name: 'Live' });
+    await waitFor(() => expect(within(live).getByText('42.5 tokens/s')).toBeTruthy());
+    expect(within(live).getByText('14.0 GB of 32.0 GB')).toBeTruthy();
+    expect(within(live).getByText('5.0 GB of 8.0 GB')).toBeTruthy();
+    expect(within(live).getByText('1.5 GB of memory')).toBeTruthy();
+    expect(within(live).getByText('Qwen2.5 7B: 28/29 layers on the GPU, 8,192-token context')).toBeTruthy();
+    const chart = within(live).getByRole('img', { name: 'RAM in use, last minutes' });
+    expect(chart.querySelector('polyline')!.getAttribute('points')!.split(' ')).toHaveLength(3);
+  });
+});

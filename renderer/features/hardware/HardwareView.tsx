@@ -2,6 +2,7 @@ import { formatBytes } from '../../components/format';
 import { useHostQuery } from '../../app/host-context';
 import { EngineControls } from './EngineControls';
 import { InferenceEngine } from './InferenceEngine';
+import { LivePanel } from './LivePanel';
 import { ModelFits } from './ModelFits';
 
 export function HardwareView() {
@@ -36,6 +37,7 @@ export function HardwareView() {
         </dl>
       )}
       <InferenceEngine />
+      <LivePanel />
       <EngineControls />
       <ModelFits />
     </section>
