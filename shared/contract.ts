@@ -16,6 +16,7 @@ import {
   type HardwareReport,
   type LoadedModel,
   type LoadProgress,
+  type BenchmarkResult,
 } from './inference';
 import {
   addFolderSchema,
@@ -176,6 +177,8 @@ export const methods = {
   'hardware.fit': method<ModelFit[]>()(noInput),
   /** Keeps live samples coming for the next 10 s; the open panel renews it. */
   'hardware.watch': method<{ untilMs: number }>()(noInput),
+  'hardware.benchmark': method<BenchmarkResult>()(z.object({ modelId: z.string().min(1).max(100) }).strict()),
+  'hardware.benchmarks': method<BenchmarkResult[]>()(noInput),
 } as const;
 
 export type Methods = typeof methods;

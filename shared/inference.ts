@@ -126,3 +126,22 @@ export interface LoadProgress {
   /** 0..1 */
   progress: number;
 }
+
+/** A llama-bench style measurement on the active backend. */
+export interface BenchmarkResult {
+  id: string;
+  at: string;
+  modelId: string | null;
+  modelName: string;
+  backend: BackendName;
+  gpus: string[];
+  cpu: string;
+  threads: number;
+  versions: { nodeLlamaCpp: string; llamaCpp: string };
+  /** Prompt processing: tokens/s over `promptTokens` (pp512). */
+  promptTokens: number;
+  promptTokensPerSecond: number;
+  /** Text generation: tokens/s over `generatedTokens` (tg128). */
+  generatedTokens: number;
+  generationTokensPerSecond: number;
+}

@@ -9,6 +9,7 @@ import { estimateFit, HubClient, recommendedModels } from '../hub/hub-client';
 import { openFileSource } from '../library/file-source';
 import { readGgufHeader } from '../library/gguf-header';
 import { HardwareSampler } from './hardware-sampler';
+import { Benchmarks } from './benchmarks';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { ChatService } from '../chat/chat-service';
@@ -114,6 +115,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   await downloads.open();
 
   const sampler = new HardwareSampler(inference, events);
+  const benchmarks = new Benchmarks(options.dataDir, inference, library);
+  await benchmarks.open();
   const chats = new ConversationStore(ChatService.file(options.dataDir));
   const chat = new ChatService(chats, inference, library, events);
 
@@ -211,6 +214,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
     'hardware.watch': () => sampler.watch(),
+    'hardware.benchmark': ({ modelId }) => benchmarks.run(modelId),
+    'hardware.benchmarks': () => benchmarks.list(),
     'hardware.fit': async () => {
       const hardware = await inference.handlers['inference.hardware'](undefined);
       const results = [];
@@ -250,6 +255,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       await downloads.close();
       await inference.close();
       await library.close();
+      await benchmarks.flush();
       chats.close();
       await settings.flush();
     },

@@ -491,6 +491,40 @@ export class InferenceEngine {
     }
   }
 
+  /**
+   * pp/tg in the manner of llama-bench: evaluate `promptTokens` tokens from a
+   * clean context, then generate `generateTokens` tokens greedily, timing each.
+   * It uses the loaded model's own context and leaves it empty afterwards.
+   */
+  async benchmark(promptTokens: number, generateTokens: number): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }> {
+    const loaded = this.loaded;
+    if (!loaded) throw new RpcError('no_model_loaded', 'Load a model to benchmark it.');
+    if (this.active.size > 0) throw new RpcError('busy', 'The model is generating a reply.');
+    const sequence = loaded.chat.sequence;
+    const maxPrompt = Math.max(16, Math.min(promptTokens, loaded.context.contextSize - generateTokens - 8));
+    let tokens = loaded.model.tokenize('Once upon a time, in a small village by the sea, there lived a curious child. ');
+    while (tokens.length < maxPrompt) tokens = [...tokens, ...tokens];
+    tokens = tokens.slice(0, maxPrompt);
+    await sequence.clearHistory();
+    let start = performance.now();
+    await sequence.evaluateWithoutGeneratingNewTokens(tokens);
+    const promptSeconds = (performance.now() - start) / 1000;
+    let generated = 0;
+    start = performance.now();
+    for await (const _token of sequence.evaluate([tokens[tokens.length - 1]!], { temperature: 0 })) {
+      generated += 1;
+      if (generated >= generateTokens || sequence.nextTokenIndex >= loaded.context.contextSize - 1) break;
+    }
+    const generationSeconds = (performance.now() - start) / 1000;
+    await sequence.clearHistory();
+    return {
+      promptTokens: tokens.length,
+      promptTokensPerSecond: tokens.length / promptSeconds,
+      generatedTokens: generated,
+      generationTokensPerSecond: generated / generationSeconds,
+    };
+  }
+
   async sample(): Promise<{ rssBytes: number; vramUsedBytes: number; vramTotalBytes: number; tokensPerSecond: number | null }> {
     const vram = await this.llama.getVramState();
     const p = this.progress;

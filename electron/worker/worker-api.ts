@@ -20,6 +20,7 @@ export interface WorkerFunctions {
   abort(input: { requestId: string }): Promise<boolean>;
   ping(): Promise<'pong'>;
   sample(): Promise<WorkerSample>;
+  benchmark(input: { promptTokens: number; generateTokens: number }): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }>;
   /** For tests of supervision: makes the worker stop answering or die. */
   misbehave(input: { kind: 'hang' | 'crash' }): Promise<void>;
 }

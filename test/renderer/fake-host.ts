@@ -1,5 +1,5 @@
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
-import type { HardwareReport } from '../../shared/inference';
+import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
 import { eventNames } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
@@ -41,6 +41,7 @@ export function createFakeHost() {
 
   let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
   let fits: ModelFit[] = [];
+  const benchmarks: BenchmarkResult[] = [];
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -148,6 +149,27 @@ export function createFakeHost() {
     },
     'hardware.fit': () => fits,
     'hardware.watch': () => ({ untilMs: Date.now() + 10_000 }),
+    'hardware.benchmark': ({ modelId }) => {
+      calls.push({ method: 'hardware.benchmark', input: { modelId } });
+      const result = {
+        id: `b${benchmarks.length}`,
+        at: new Date().toISOString(),
+        modelId,
+        modelName: 'stories260K',
+        backend: hardware.backend,
+        gpus: hardware.gpus.map((g) => g.name),
+        cpu: hardware.cpu.model,
+        threads: hardware.threads.used,
+        versions: { nodeLlamaCpp: '3.22.1', llamaCpp: 'b6000' },
+        promptTokens: 512,
+        promptTokensPerSecond: 2500,
+        generatedTokens: 128,
+        generationTokensPerSecond: 900,
+      };
+      benchmarks.push(result);
+      return result;
+    },
+    'hardware.benchmarks': () => benchmarks,
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
 

@@ -81,3 +81,24 @@ describe('live readings', () => {
     expect(chart.querySelector('polyline')!.getAttribute('points')!.split(' ')).toHaveLength(3);
   });
 });
+
+describe('benchmark panel', () => {
+  it('runs a benchmark for a library model and lists the result with its backend', async () => {
+    const host = createFakeHost();
+    host.setLibrary({
+      models: [
+        { id: 'm1', name: 'stories260K', publisher: null, architecture: 'llama', parameterCount: 292800, quantization: 'F32', sizeBytes: 1185376, contextLength: 2048, hasChatTemplate: false, license: null, baseModel: null, files: ['/m/stories.gguf'], origin: 'referenced', owned: false, folderId: null, source: null, sha256: null, duplicateOf: null, addedAt: '2026-01-01T00:00:00.000Z' },
+      ],
+      folders: [],
+      totalBytes: 1185376,
+      ownedBytes: 0,
+    });
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const panel = await screen.findByRole('region', { name: 'Benchmark' });
+    await userEvent.click(await within(panel).findByRole('button', { name: 'Run benchmark' }));
+    const table = await within(panel).findByRole('table', { name: 'Results on this machine' });
+    expect(within(table).getByRole('rowheader', { name: 'stories260K' })).toBeTruthy();
+    expect(within(table).getByText('2500.0')).toBeTruthy();
+    expect(host.calls).toContainEqual({ method: 'hardware.benchmark', input: { modelId: 'm1' } });
+  });
+});

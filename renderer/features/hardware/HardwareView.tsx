@@ -1,5 +1,6 @@
 import { formatBytes } from '../../components/format';
 import { useHostQuery } from '../../app/host-context';
+import { BenchmarkPanel } from './BenchmarkPanel';
 import { EngineControls } from './EngineControls';
 import { InferenceEngine } from './InferenceEngine';
 import { LivePanel } from './LivePanel';
@@ -40,6 +41,7 @@ export function HardwareView() {
       <LivePanel />
       <EngineControls />
       <ModelFits />
+      <BenchmarkPanel />
     </section>
   );
 }

@@ -1,0 +1,62 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { BenchmarkResult } from '../../shared/inference';
+import type { InferenceService } from '../inference/inference-service';
+import type { ModelLibrary } from '../library/model-library';
+import { RpcError } from '../../shared/errors';
+import { SerialFileWriter } from './atomic-file';
+
+/** pp512/tg128 runs on the active backend, kept with the hardware and versions they ran on. */
+export class Benchmarks {
+  private results: BenchmarkResult[] = [];
+  private readonly writer: SerialFileWriter;
+
+  constructor(
+    dataDir: string,
+    private readonly inference: InferenceService,
+    private readonly library: ModelLibrary,
+  ) {
+    this.writer = new SerialFileWriter(path.join(dataDir, 'benchmarks.json'));
+  }
+
+  async open(): Promise<void> {
+    try {
+      const stored = JSON.parse(await fs.readFile(this.writer.file, 'utf8')) as { results?: BenchmarkResult[] };
+      this.results = Array.isArray(stored.results) ? stored.results : [];
+    } catch {
+      this.results = [];
+    }
+  }
+
+  list(): BenchmarkResult[] {
+    return [...this.results].sort((a, b) => b.at.localeCompare(a.at));
+  }
+
+  async run(modelId: string, promptTokens = 512, generateTokens = 128): Promise<BenchmarkResult> {
+    const model = this.library.get(modelId);
+    if (!model) throw new RpcError('not_found', 'No such model in the library.');
+    if (this.inference.supervisor.model?.path !== model.files[0]) await this.inference.handlers['inference.load']({ modelPath: model.files[0]! });
+    const hardware = await this.inference.handlers['inference.hardware'](undefined);
+    const measured = await this.inference.supervisor.call('benchmark', { promptTokens, generateTokens });
+    const result: BenchmarkResult = {
+      id: randomBytes(6).toString('hex'),
+      at: new Date().toISOString(),
+      modelId,
+      modelName: model.name,
+      backend: hardware.backend,
+      gpus: hardware.gpus.map((g) => g.name),
+      cpu: hardware.cpu.model,
+      threads: hardware.threads.used,
+      versions: { nodeLlamaCpp: hardware.versions.nodeLlamaCpp, llamaCpp: hardware.versions.llamaCpp },
+      ...measured,
+    };
+    this.results.push(result);
+    await this.writer.write(`${JSON.stringify({ version: 1, results: this.results })}\n`);
+    return result;
+  }
+
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+}
