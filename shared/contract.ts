@@ -177,7 +177,7 @@ export const methods = {
   'hardware.fit': method<ModelFit[]>()(noInput),
   /** Keeps live samples coming for the next 10 s; the open panel renews it. */
   'hardware.watch': method<{ untilMs: number }>()(noInput),
-  'hardware.benchmark': method<BenchmarkResult>()(z.object({ modelId: z.string().min(1).max(100) }).strict()),
+  'hardware.benchmark': method<BenchmarkResult[]>()(z.object({ modelId: z.string().min(1).max(100), allBackends: z.boolean().optional() }).strict()),
   'hardware.benchmarks': method<BenchmarkResult[]>()(noInput),
 } as const;
 

@@ -121,7 +121,7 @@ export class WorkerSupervisor {
       peer,
       exited,
       startedAt: Date.now(),
-      ready: peer.init(this.options.engineOptions()).then(
+      ready: peer.init(this.optionsOverride ?? this.options.engineOptions()).then(
         (report) => {
           if (this.running === running) {
             this.hardwareReport = report;
@@ -254,10 +254,17 @@ export class WorkerSupervisor {
     }
   }
 
-  /** Ends the worker and starts a fresh one with the current settings, reloading the model it had. */
-  async restart(why: string): Promise<HardwareReport> {
+  private optionsOverride: EngineOptions | undefined;
+
+  /**
+   * Ends the worker and starts a fresh one with the current settings (or, for
+   * a benchmark of another backend, with `override` for this run only),
+   * reloading the model it had.
+   */
+  async restart(why: string, override?: EngineOptions): Promise<HardwareReport> {
     const reload = this.loadedModel;
     await this.end(why);
+    this.optionsOverride = override;
     const report = await this.ensureStarted();
     if (reload) {
       await this.load({ modelPath: reload.path }).catch((error: unknown) =>

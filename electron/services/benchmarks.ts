@@ -16,6 +16,7 @@ export class Benchmarks {
     dataDir: string,
     private readonly inference: InferenceService,
     private readonly library: ModelLibrary,
+    private readonly settings: () => import('../../shared/settings').Settings['inference'],
   ) {
     this.writer = new SerialFileWriter(path.join(dataDir, 'benchmarks.json'));
   }
@@ -54,6 +55,26 @@ export class Benchmarks {
     this.results.push(result);
     await this.writer.write(`${JSON.stringify({ version: 1, results: this.results })}\n`);
     return result;
+  }
+
+  /**
+   * The same measurement on every other backend that works here, each in a
+   * fresh worker started for it alone; the engine returns to the settings after.
+   */
+  async runOnEachBackend(modelId: string): Promise<BenchmarkResult[]> {
+    const report = await this.inference.handlers['inference.hardware'](undefined);
+    const usable = report.attempts.filter((a) => a.outcome === 'chosen' || a.outcome === 'available').map((a) => a.backend);
+    const results: BenchmarkResult[] = [await this.run(modelId)];
+    const settings = this.settings();
+    try {
+      for (const backend of usable.filter((b) => b !== report.backend)) {
+        await this.inference.supervisor.restart(`benchmarking ${backend}`, { ...settings, backend });
+        results.push(await this.run(modelId));
+      }
+    } finally {
+      if (usable.length > 1) await this.inference.supervisor.restart('benchmarks done');
+    }
+    return results;
   }
 
   flush(): Promise<void> {

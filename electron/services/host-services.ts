@@ -115,7 +115,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   await downloads.open();
 
   const sampler = new HardwareSampler(inference, events);
-  const benchmarks = new Benchmarks(options.dataDir, inference, library);
+  const benchmarks = new Benchmarks(options.dataDir, inference, library, () => settings.get().inference);
   await benchmarks.open();
   const chats = new ConversationStore(ChatService.file(options.dataDir));
   const chat = new ChatService(chats, inference, library, events);
@@ -214,7 +214,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
     'hardware.watch': () => sampler.watch(),
-    'hardware.benchmark': ({ modelId }) => benchmarks.run(modelId),
+    'hardware.benchmark': async ({ modelId, allBackends }) => (allBackends ? benchmarks.runOnEachBackend(modelId) : [await benchmarks.run(modelId)]),
     'hardware.benchmarks': () => benchmarks.list(),
     'hardware.fit': async () => {
       const hardware = await inference.handlers['inference.hardware'](undefined);

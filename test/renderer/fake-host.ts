@@ -167,7 +167,7 @@ export function createFakeHost() {
         generationTokensPerSecond: 900,
       };
       benchmarks.push(result);
-      return result;
+      return [result];
     },
     'hardware.benchmarks': () => benchmarks,
   };

@@ -8,6 +8,7 @@ export function BenchmarkPanel() {
   const [results, setResults] = useHostQuery('hardware.benchmarks');
   const [modelId, setModelId] = useState('');
   const [running, setRunning] = useState(false);
+  const [allBackends, setAllBackends] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const models = library.status === 'ready' ? library.data.models : [];
   const chosen = modelId || models[0]?.id || '';
@@ -26,9 +27,9 @@ export function BenchmarkPanel() {
             e.preventDefault();
             setRunning(true);
             setMessage(null);
-            api['hardware.benchmark']({ modelId: chosen }).then(
-              (result) => {
-                setResults((previous = []) => [result, ...previous]);
+            api['hardware.benchmark']({ modelId: chosen, allBackends }).then(
+              (runs) => {
+                setResults((previous = []) => [...[...runs].reverse(), ...previous]);
                 setRunning(false);
               },
               (error: Error) => {
@@ -47,6 +48,10 @@ export function BenchmarkPanel() {
                 </option>
               ))}
             </select>
+          </label>
+          <label className="inline-field">
+            <input type="checkbox" checked={allBackends} onChange={(e) => setAllBackends(e.target.checked)} />
+            <span>Also on every other backend that works here (restarts the engine for each)</span>
           </label>
           <button type="submit" disabled={running}>
             {running ? 'Running…' : 'Run benchmark'}

@@ -14,11 +14,14 @@ describe('built-in benchmark', () => {
     const { services } = await inferenceHost();
     open.push(services);
     const [imported] = await services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
-    const result = await services.handlers['hardware.benchmark']({ modelId: imported!.model!.id });
-    expect(result).toMatchObject({ backend: 'cpu', promptTokens: 512, generatedTokens: 128, threads: 1, modelName: 'stories260K' });
-    expect(result.promptTokensPerSecond).toBeGreaterThan(result.generationTokensPerSecond);
-    expect(result.generationTokensPerSecond).toBeGreaterThan(10);
-    expect(result.versions.nodeLlamaCpp).toMatch(/^\d/);
+    const [result] = await services.handlers['hardware.benchmark']({ modelId: imported!.model!.id });
+    expect(result!).toMatchObject({ backend: 'cpu', promptTokens: 512, generatedTokens: 128, threads: 1, modelName: 'stories260K' });
+    expect(result!.promptTokensPerSecond).toBeGreaterThan(result!.generationTokensPerSecond);
+    expect(result!.generationTokensPerSecond).toBeGreaterThan(10);
+    expect(result!.versions.nodeLlamaCpp).toMatch(/^\d/);
+    // Every backend that works here: only the CPU on this machine.
+    const all = await services.handlers['hardware.benchmark']({ modelId: imported!.model!.id, allBackends: true });
+    expect(all.map((r) => r.backend)).toEqual(['cpu']);
     // Chat still works afterwards (the benchmark leaves the context empty, not broken).
     const reply = await services.handlers['chat.generate']({ requestId: 'after', messages: [{ role: 'user', text: 'Hi' }], sampling: { temperature: 0, maxTokens: 8 } });
     expect(reply.stats.generatedTokens).toBe(8);
@@ -28,6 +31,6 @@ describe('built-in benchmark', () => {
     const cli = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'bench', '--model', imported!.model!.id, '--json', '--data-dir', dataDir], { encoding: 'utf8' }));
     expect(cli).toMatchObject({ promptTokens: 512, generatedTokens: 128 });
     const list = JSON.parse(execFileSync(process.execPath, ['-e', `console.log(require('fs').readFileSync(${JSON.stringify(`${dataDir}/benchmarks.json`)}, 'utf8'))`], { encoding: 'utf8' }));
-    expect(list.results).toHaveLength(2);
+    expect(list.results).toHaveLength(3);
   });
 });
