@@ -12,7 +12,7 @@ import { ChatService } from '../chat/chat-service';
 import { startHeadlessHost } from '../host/server';
 import { forkLauncher } from '../inference/launcher';
 import { createHostServices } from '../services/host-services';
-import { chromiumPath } from './library-ui-bench';
+import { benchPage, chromiumPath } from './library-ui-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -22,7 +22,6 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
     console.log('bench chat-ui: skipped (no Chromium: install chromium or set FREEHOLD_CHROMIUM)');
     return;
   }
-  const { chromium } = await import('@playwright/test');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-chat-'));
   const services = await createHostServices({ dataDir, host: 'web', log: () => undefined, workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined) });
   await services.settings.update({ inference: { threads: 1 } });
@@ -41,16 +40,8 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
   seed.close();
   services.chats.create({ title: 'Streaming', modelId, settings: { temperature: 0, maxTokens: 1500 } });
   const host = await startHeadlessHost({ services, rendererDir: path.join(here, '..', 'renderer'), port: 0 });
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const { browser, page, longTasks: tasks } = await benchPage(executablePath);
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    await page.addInitScript(() => {
-      const g = globalThis as unknown as { longTasks: number[] };
-      g.longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) g.longTasks.push(entry.duration);
-      }).observe({ type: 'longtask' as never, buffered: true });
-    });
     await page.goto(host.url);
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('button', { name: 'Streaming' }).waitFor();
@@ -65,12 +56,12 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
     }
     opens.sort((a, b) => a - b);
     await page.getByRole('button', { name: 'Streaming' }).click();
-    await page.evaluate(() => ((globalThis as unknown as { longTasks: number[] }).longTasks = []));
+    await tasks.reset();
     const composer = page.getByRole('textbox', { name: 'Message' });
     await composer.fill('Once upon a time');
     await composer.press('Enter');
     await page.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics').waitFor({ timeout: 60_000 });
-    const longTasks = await page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks.length);
+    const longTasks = await tasks.count();
     console.log(`bench chat-ui: open_${count}_ms ${opens[1]!.toFixed(0)} longtasks_during_stream ${longTasks}`);
   } finally {
     await browser.close();

@@ -21,13 +21,32 @@ export function chromiumPath(): string | undefined {
   return undefined;
 }
 
+/** Chromium with the flags a closed machine needs, and a page that counts long tasks (> 50 ms). */
+export async function benchPage(executablePath: string) {
+  const { chromium } = await import('@playwright/test');
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  // Runs in the page (DOM types are not in this file's Node typecheck, hence the casts).
+  await page.addInitScript(() => {
+    const g = globalThis as unknown as { longTasks: number[] };
+    g.longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) g.longTasks.push(entry.duration);
+    }).observe({ type: 'longtask' as never, buffered: true });
+  });
+  const longTasks = {
+    reset: () => page.evaluate(() => ((globalThis as unknown as { longTasks: number[] }).longTasks = [])),
+    count: () => page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks.length),
+  };
+  return { browser, page, longTasks };
+}
+
 export async function libraryUiBench(modelPath: string, count = 500): Promise<void> {
   const executablePath = chromiumPath();
   if (!executablePath) {
     console.log('bench library-ui: skipped (no Chromium: install chromium or set FREEHOLD_CHROMIUM)');
     return;
   }
-  const { chromium } = await import('@playwright/test');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-ui-'));
   const models: ModelEntry[] = Array.from({ length: count }, (_, i) => ({
     id: `m${i}`,
@@ -53,17 +72,8 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
   writeFileSync(path.join(dataDir, 'library.json'), JSON.stringify({ version: 1, models, folders: [] }));
   const services = await createHostServices({ dataDir, host: 'web', log: () => undefined, workerLauncher: () => { throw new Error('no inference in this benchmark'); } });
   const host = await startHeadlessHost({ services, rendererDir: path.join(here, '..', 'renderer'), port: 0 });
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const { browser, page, longTasks: tasks } = await benchPage(executablePath);
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    // Runs in the page (DOM types are not in this file's Node typecheck, hence the casts).
-    await page.addInitScript(() => {
-      const g = globalThis as unknown as { longTasks: number[] };
-      g.longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) g.longTasks.push(entry.duration);
-      }).observe({ type: 'longtask' as never, buffered: true });
-    });
     const opens: number[] = [];
     for (let round = 0; round < 5; round += 1) {
       const start = performance.now();
@@ -72,11 +82,11 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
       opens.push(performance.now() - start);
     }
     const rows = await page.getByRole('listitem').count();
-    await page.evaluate(() => ((globalThis as unknown as { longTasks: number[] }).longTasks = []));
+    await tasks.reset();
     const scroller = page.getByRole('list', { name: 'Models in your library' });
     for (let i = 0; i < 40; i += 1) await scroller.evaluate((el) => (el as unknown as { scrollBy(x: number, y: number): void }).scrollBy(0, 1000));
     await page.getByRole('listitem', { name: 'Model 000 Instruct' }).waitFor();
-    const longTasks = await page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks.length);
+    const longTasks = await tasks.count();
     opens.sort((a, b) => a - b);
     console.log(`bench library-ui: open_${count}_ms ${opens[2]!.toFixed(0)} rows_in_dom ${rows} scroll_longtasks ${longTasks}`);
   } finally {

@@ -1,6 +1,7 @@
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
+import { recordedReports } from '../fixtures/hardware-reports';
 import { eventNames } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { FreeholdBridge } from '../../shared/bridge';
@@ -20,24 +21,7 @@ export function createFakeHost() {
   const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.', model: null, loading: null };
 
   // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.
-  let hardware: HardwareReport = {
-    backend: 'cuda',
-    reason: 'CUDA is the first that loaded, in the order CUDA, Vulkan, Metal, CPU.',
-    requested: 'auto',
-    attempts: [
-      { backend: 'cuda', outcome: 'chosen', reason: 'loaded' },
-      { backend: 'vulkan', outcome: 'available', reason: 'available, but CUDA comes first' },
-      { backend: 'metal', outcome: 'unavailable', reason: 'not available on win32-x64' },
-      { backend: 'cpu', outcome: 'available', reason: 'available, but CUDA comes first' },
-    ],
-    gpus: [{ name: 'NVIDIA GeForce RTX 4070 Laptop GPU' }],
-    vram: { totalBytes: 8 * 1024 ** 3, usedBytes: 1024 ** 3, freeBytes: 7 * 1024 ** 3, unifiedBytes: 0, capBytes: null },
-    ram: { totalBytes: 32 * 1024 ** 3, freeBytes: 20 * 1024 ** 3 },
-    cpu: { model: 'Intel Core i7-13700H', logicalCores: 20, mathCores: 14, features: ['AVX2', 'FMA'] },
-    threads: { used: 10, reason: 'automatic: half of 20 logical cores, leaving at least one free' },
-    versions: { nodeLlamaCpp: '3.22.1', llamaCpp: 'b6000', binary: 'prebuilt' },
-    os: 'Windows_NT 10.0.22631 (win32-x64)',
-  };
+  let hardware: HardwareReport = recordedReports['NVIDIA laptop on CUDA']!;
 
   let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
   let fits: ModelFit[] = [];
