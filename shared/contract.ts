@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { settingsPatchSchema, type Settings } from './settings';
+import type { ApiStatus } from './api';
 import {
   generateInputSchema,
   loadInputSchema,
@@ -109,6 +110,10 @@ export interface InferenceStatus {
   detail: string;
   model: LoadedModel | null;
   loading: { modelPath: string; progress: number } | null;
+  /** Generation work: which side is running now (the UI or the local API), and how many wait. */
+  queue: { running: 'ui' | 'api' | null; waiting: number };
+  /** The model in the separate embedding slot (local API), if one is loaded. */
+  embeddingModel: string | null;
 }
 
 interface MethodDef<I extends z.ZodType, O> {
@@ -179,6 +184,8 @@ export const methods = {
   'hardware.watch': method<{ untilMs: number }>()(noInput),
   'hardware.benchmark': method<BenchmarkResult[]>()(z.object({ modelId: z.string().min(1).max(100), allBackends: z.boolean().optional() }).strict()),
   'hardware.benchmarks': method<BenchmarkResult[]>()(noInput),
+  'api.status': method<ApiStatus>()(noInput),
+  'api.regenerateKey': method<ApiStatus>()(noInput),
 } as const;
 
 export type Methods = typeof methods;
@@ -199,6 +206,7 @@ export interface Events {
   onDownloadProgress: DownloadJob;
   onConversationChanged: { id: string };
   onHardwareSample: HardwareSample;
+  onApiStatus: ApiStatus;
 }
 export type EventName = keyof Events;
 export const eventNames = [
@@ -212,6 +220,7 @@ export const eventNames = [
   'onDownloadProgress',
   'onConversationChanged',
   'onHardwareSample',
+  'onApiStatus',
 ] as const satisfies readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */

@@ -17,6 +17,7 @@ export const errorCodes = [
   'no_model_loaded',
   'worker_crashed',
   'busy',
+  'aborted',
   'internal',
 ] as const;
 

@@ -41,6 +41,9 @@ export const samplingSchema = z
     topK: z.number().int().min(0).max(1000).optional(),
     minP: z.number().min(0).max(1).optional(),
     repeatPenalty: z.number().min(0).max(5).optional(),
+    /** OpenAI-style penalties on tokens already generated (by count, and for appearing at all). */
+    frequencyPenalty: z.number().min(-2).max(2).optional(),
+    presencePenalty: z.number().min(-2).max(2).optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     maxTokens: z.number().int().min(1).max(131072).optional(),
   })
@@ -48,10 +51,17 @@ export const samplingSchema = z
 export type Sampling = z.infer<typeof samplingSchema>;
 
 export const chatMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('system'), text: z.string().max(1_000_000) }).strict(),
   z.object({ role: z.literal('user'), text: z.string().max(1_000_000) }).strict(),
   z.object({ role: z.literal('assistant'), text: z.string().max(1_000_000) }).strict(),
 ]);
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+export const outputFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('json') }).strict(),
+  z.object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) }).strict(),
+]);
+export type OutputFormat = z.infer<typeof outputFormatSchema>;
 
 export const generateInputSchema = z
   .object({
@@ -60,9 +70,38 @@ export const generateInputSchema = z
     system: z.string().max(200_000).optional(),
     messages: z.array(chatMessageSchema).min(1).max(10_000),
     sampling: samplingSchema.optional(),
+    /** Generation ends (without the text) where one of these appears. */
+    stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
+    /** Output constrained by a grammar: any JSON, or JSON matching a schema (already checked by the caller). */
+    format: outputFormatSchema.optional(),
   })
   .strict();
 export type GenerateInput = z.infer<typeof generateInputSchema>;
+
+/** Plain text completion: the prompt as is, no chat template. */
+export const completeInputSchema = z
+  .object({
+    requestId: z.string().min(1).max(100),
+    prompt: z.string().max(4_000_000),
+    sampling: samplingSchema.optional(),
+    stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
+    format: outputFormatSchema.optional(),
+  })
+  .strict();
+export type CompleteInput = z.infer<typeof completeInputSchema>;
+
+export const embedInputSchema = z
+  .object({
+    modelPath: z.string().min(1).max(4096),
+    inputs: z.array(z.string().max(4_000_000)).min(1).max(2048),
+  })
+  .strict();
+export type EmbedInput = z.infer<typeof embedInputSchema>;
+
+export interface EmbedResult {
+  vectors: number[][];
+  promptTokens: number;
+}
 
 export const loadInputSchema = z
   .object({
@@ -94,6 +133,8 @@ export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'err
 
 export interface GenerationStats {
   promptTokens: number;
+  /** Of the prompt, the tokens reused from the previous turn's cache rather than read again. */
+  cachedPromptTokens?: number;
   generatedTokens: number;
   timeToFirstTokenMs: number;
   tokensPerSecond: number;

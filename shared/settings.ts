@@ -26,12 +26,52 @@ const librarySchema = z.object({
   modelsDir: z.string().min(1).max(4096).nullable(),
 });
 
+const originSchema = z
+  .string()
+  .max(300)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+    } catch {
+      return false;
+    }
+  }, 'must be an origin such as http://localhost:3000 (scheme, host and port; no path or trailing slash)');
+
+const apiSchema = z.object({
+  /** The local OpenAI-compatible API server (off by default in the desktop app). */
+  enabled: z.boolean(),
+  /** The address it listens on; anything but loopback is reachable from other machines and always needs the key. */
+  host: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or a host name'),
+  port: z.number().int().min(1).max(65535),
+  /** On loopback the key can be turned off; on any other address it is always required. */
+  requireKey: z.boolean(),
+  /** Web pages allowed to call the API from a browser (CORS); never "*". */
+  corsOrigins: z.array(originSchema).max(32),
+  /** Models the API loaded just in time are unloaded after this many idle minutes; 0 keeps them. */
+  idleUnloadMinutes: z.number().min(0).max(1440),
+});
+
+export const defaultApiSettings: z.infer<typeof apiSchema> = {
+  enabled: false,
+  host: '127.0.0.1',
+  port: 4849,
+  requireKey: true,
+  corsOrigins: [],
+  idleUnloadMinutes: 10,
+};
+
 export const settingsSchema = z.object({
   version: z.literal(1),
   appearance: appearanceSchema,
   inference: inferenceSchema,
   hub: hubSchema,
   library: librarySchema.default({ modelsDir: null }),
+  api: apiSchema.default(defaultApiSettings),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -42,6 +82,7 @@ export const defaultSettings: Settings = {
   inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null },
   hub: { endpoint: 'https://huggingface.co' },
   library: { modelsDir: null },
+  api: defaultApiSettings,
 };
 
 /** A partial update: each section may be given in part; unknown keys are refused. */
@@ -51,6 +92,7 @@ export const settingsPatchSchema = z
     inference: inferenceSchema.partial().strict().optional(),
     hub: hubSchema.partial().strict().optional(),
     library: librarySchema.partial().strict().optional(),
+    api: apiSchema.partial().strict().optional(),
   })
   .strict();
 
@@ -63,5 +105,6 @@ export function applySettingsPatch(settings: Settings, patch: SettingsPatch): Se
     inference: { ...settings.inference, ...patch.inference },
     hub: { ...settings.hub, ...patch.hub },
     library: { ...settings.library, ...patch.library },
+    api: { ...settings.api, ...patch.api },
   };
 }

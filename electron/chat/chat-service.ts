@@ -56,7 +56,7 @@ export class ChatService {
   stop(conversationId: string): { stopped: boolean } {
     const replyId = this.active.get(conversationId);
     if (!replyId) return { stopped: false };
-    void this.inference.handlers['chat.abort']({ requestId: replyId });
+    void this.inference.abort(replyId);
     return { stopped: true };
   }
 
@@ -64,9 +64,7 @@ export class ChatService {
     if (!modelId) throw new RpcError('no_model_loaded', 'Choose a model for this conversation first.');
     const model = this.library.get(modelId);
     if (!model) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
-    const loaded = this.inference.supervisor.model;
-    if (loaded && loaded.path === model.files[0] && (contextSize === undefined || loaded.contextSize === contextSize)) return;
-    await this.inference.handlers['inference.load']({ modelPath: model.files[0]!, contextSize });
+    await this.inference.ensureModel('ui', model.files[0]!, contextSize);
   }
 
   private history(conversationId: string, leafId: string): ChatMessage[] {
@@ -104,12 +102,16 @@ export class ChatService {
       }
     });
     try {
-      await this.ensureModel(conversation.modelId, conversation.settings.contextSize);
-      const result = await this.inference.handlers['chat.generate']({
-        requestId: reply.id,
-        system: conversation.systemPrompt || undefined,
-        messages: this.history(conversationId, parentId),
-        sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+      // The model check and the reply are one turn in the queue that the UI shares with the
+      // local API, so that an API request cannot swap the model in between.
+      const result = await this.inference.schedule('ui', reply.id, async () => {
+        await this.ensureModel(conversation.modelId, conversation.settings.contextSize);
+        return this.inference.supervisor.generate({
+          requestId: reply.id,
+          system: conversation.systemPrompt || undefined,
+          messages: this.history(conversationId, parentId),
+          sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+        });
       });
       flush();
       return this.store.finishReply(reply.id, 'complete', result.stats, null);

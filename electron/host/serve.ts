@@ -1,7 +1,9 @@
 /**
- * Headless host: `npm run serve -- [--port N] [--host 127.0.0.1] [--data-dir DIR]`.
- * Runs the services, serves the UI to a browser and carries the contract over a
- * WebSocket. Ctrl+C (SIGINT) or SIGTERM shuts it down cleanly.
+ * Headless host: `npm run serve -- [--port N] [--host 127.0.0.1] [--data-dir DIR]
+ * [--no-api] [--api-port N] [--api-host ADDR]`. Runs the services, serves the
+ * UI to a browser and carries the contract over a WebSocket, and serves the
+ * local OpenAI-compatible API (on unless --no-api). Ctrl+C (SIGINT) or SIGTERM
+ * shuts it down cleanly.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,15 @@ export interface ServeArgs {
   port: number;
   host: string;
   dataDir: string | undefined;
+  api: boolean;
+  apiPort: number | undefined;
+  apiHost: string | undefined;
+}
+
+function portOf(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be a number from 0 to 65535, not "${value}".`);
+  return port;
 }
 
 export function parseServeArgs(argv: string[]): ServeArgs {
@@ -26,12 +37,20 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
+      'no-api': { type: 'boolean' },
+      'api-port': { type: 'string' },
+      'api-host': { type: 'string' },
     },
     strict: true,
   });
-  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a number from 0 to 65535, not "${values.port}".`);
-  return { port, host: values.host ?? '127.0.0.1', dataDir: values['data-dir'] };
+  return {
+    port: values.port === undefined ? DEFAULT_PORT : portOf('--port', values.port),
+    host: values.host ?? '127.0.0.1',
+    dataDir: values['data-dir'],
+    api: !values['no-api'],
+    apiPort: values['api-port'] === undefined ? undefined : portOf('--api-port', values['api-port']),
+    apiHost: values['api-host'],
+  };
 }
 
 export async function runServe(argv: string[], rendererDir: string): Promise<void> {
@@ -44,7 +63,12 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
     return;
   }
   const dataDir = ensureDataDir(resolveDataDir({ flag: args.dataDir }));
-  const services = await createHostServices({ dataDir, host: 'web', log: (line) => console.error(line) });
+  const services = await createHostServices({
+    dataDir,
+    host: 'web',
+    log: (line) => console.error(line),
+    api: { enabled: args.api, ...(args.apiPort !== undefined ? { port: args.apiPort } : {}), ...(args.apiHost ? { host: args.apiHost } : {}) },
+  });
   for (const notice of services.notices.list()) console.warn(`warning: ${notice.message}`);
   // Detect the hardware and start the worker now, so the UI shows the backend at once.
   services.inference.start();
@@ -75,6 +99,13 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
   }
   console.log(`Freehold is running (data: ${dataDir}).`);
   console.log(`Open ${host.url}`);
+  const api = services.api.status();
+  if (api.running) {
+    console.log(`OpenAI-compatible API: ${api.url}  (key: ${api.requireKey ? api.key : 'not required'}; --no-api turns it off)`);
+    if (!isLoopbackAddress(api.host)) console.warn(`warning: the API listens on ${api.host}, reachable from other machines; the key is required.`);
+  } else if (api.enabled) {
+    console.warn(`warning: the OpenAI-compatible API is not running: ${api.error}`);
+  }
 
   let stoppingSince = 0;
   const stop = async (signal: NodeJS.Signals) => {

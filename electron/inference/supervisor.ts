@@ -19,10 +19,12 @@ export interface SupervisorOptions {
   watchdog?: { intervalMs: number; timeoutMs: number };
   /** Delays before restarting after successive crashes. */
   backoffMs?: number[];
+  /** The generation queue's state, reported with the status. */
+  queue?: () => InferenceStatus['queue'];
 }
 
 interface Activity {
-  kind: 'loading' | 'generating with';
+  kind: 'loading' | 'generating with' | 'embedding with';
   modelPath: string;
 }
 
@@ -74,6 +76,8 @@ export class WorkerSupervisor {
       detail: this.detail,
       model: this.loadedModel ?? null,
       loading: this.loading ?? null,
+      queue: this.options.queue?.() ?? { running: null, waiting: 0 },
+      embeddingModel: this.embeddingModel ?? null,
     };
   }
 
@@ -83,6 +87,11 @@ export class WorkerSupervisor {
 
   get model(): LoadedModel | undefined {
     return this.loadedModel;
+  }
+
+  /** Tells listeners the status changed (the queue moved, say) without changing the state. */
+  announce(): void {
+    this.options.onStatus(this.status());
   }
 
   private setState(state: InferenceStatus['state'], detail: string): void {
@@ -180,6 +189,7 @@ export class WorkerSupervisor {
       (crashedModel ? `; ${path.basename(crashedModel)} was not reloaded, so that it cannot crash it again. Load it again to retry, perhaps with fewer GPU layers or a smaller context.` : '.');
     this.options.log(message);
     this.loadedModel = undefined;
+    this.embeddingModel = undefined;
     this.loading = undefined;
     this.activity = undefined;
     if (Date.now() - running.startedAt > 60_000) this.crashes = 0;
@@ -254,6 +264,36 @@ export class WorkerSupervisor {
     }
   }
 
+  async complete(input: Parameters<WorkerFunctions['complete']>[0]) {
+    const model = this.loadedModel;
+    if (!model) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
+    this.activity = { kind: 'generating with', modelPath: model.path };
+    try {
+      return await this.call('complete', input);
+    } finally {
+      this.activity = undefined;
+    }
+  }
+
+  /** The embedding model in the worker's second slot, if any. */
+  embeddingModel: string | undefined;
+
+  async embed(input: Parameters<WorkerFunctions['embed']>[0]) {
+    this.activity = { kind: 'embedding with', modelPath: input.modelPath };
+    try {
+      const result = await this.call('embed', input);
+      this.embeddingModel = input.modelPath;
+      return result;
+    } finally {
+      this.activity = undefined;
+    }
+  }
+
+  async unloadEmbedder(): Promise<void> {
+    if (this.running && this.embeddingModel) await this.call('unloadEmbedder');
+    this.embeddingModel = undefined;
+  }
+
   private optionsOverride: EngineOptions | undefined;
 
   /**
@@ -280,6 +320,7 @@ export class WorkerSupervisor {
     running.endedBecause = why;
     this.running = undefined;
     this.loadedModel = undefined;
+    this.embeddingModel = undefined;
     running.handle.transport.close(why);
     running.handle.kill();
     let timer: ReturnType<typeof setTimeout> | undefined;

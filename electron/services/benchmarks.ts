@@ -37,9 +37,12 @@ export class Benchmarks {
   async run(modelId: string, promptTokens = 512, generateTokens = 128): Promise<BenchmarkResult> {
     const model = this.library.get(modelId);
     if (!model) throw new RpcError('not_found', 'No such model in the library.');
-    if (this.inference.supervisor.model?.path !== model.files[0]) await this.inference.handlers['inference.load']({ modelPath: model.files[0]! });
+    // A turn in the queue the UI shares with the local API: no request runs while it measures.
+    const measured = await this.inference.schedule('ui', undefined, async () => {
+      await this.inference.ensureModel('ui', model.files[0]!);
+      return this.inference.supervisor.call('benchmark', { promptTokens, generateTokens });
+    });
     const hardware = await this.inference.handlers['inference.hardware'](undefined);
-    const measured = await this.inference.supervisor.call('benchmark', { promptTokens, generateTokens });
     const result: BenchmarkResult = {
       id: randomBytes(6).toString('hex'),
       at: new Date().toISOString(),

@@ -20,6 +20,7 @@ import { NoticeBoard } from './notices';
 import { SettingsStore } from './settings-store';
 import { ensureDataDir } from './data-dir';
 import { appVersion } from './version';
+import { ApiController, type ApiOverride } from '../api/api-controller';
 
 export interface HostServicesOptions {
   dataDir: string;
@@ -41,6 +42,8 @@ export interface HostServicesOptions {
   /** Download retry timings, shortened by tests. */
   downloads?: { retryDelaysMs?: number[]; stallTimeoutMs?: number; concurrency?: number };
   env?: NodeJS.ProcessEnv;
+  /** The local API server's switch, host and port from the command line (`npm run serve`), over the settings. */
+  api?: ApiOverride;
 }
 
 /**
@@ -58,6 +61,7 @@ export interface HostServices {
   hub: HubClient;
   chats: ConversationStore;
   chat: ChatService;
+  api: ApiController;
   close(): Promise<void>;
 }
 
@@ -119,6 +123,12 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   await benchmarks.open();
   const chats = new ConversationStore(ChatService.file(options.dataDir));
   const chat = new ChatService(chats, inference, library, events);
+
+  const api = new ApiController({ dataDir: options.dataDir, settings: () => settings.get(), events, inference, library, log,
+    // The CLI never serves the API (the desktop app or `npm run serve` may be serving it on the same port).
+    override: options.api ?? (options.host === 'cli' ? { enabled: false } : undefined),
+  });
+  await api.open();
 
   const info: AppInfo = {
     name: 'Freehold',
@@ -230,6 +240,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       }
       return results;
     },
+    'api.status': () => api.status(),
+    'api.regenerateKey': () => api.regenerateKey(),
     'chats.deleteMessage': ({ id }) => {
       const message = chats.message(id);
       chats.deleteMessage(id);
@@ -249,8 +261,10 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     hub,
     chats,
     chat,
+    api,
     async close() {
       closed = true;
+      await api.close();
       sampler.stop();
       await downloads.close();
       await inference.close();

@@ -11,7 +11,10 @@ import {
   getLlama,
   getLlamaGpuTypes,
   LlamaChat,
+  LlamaCompletion,
   LlamaLogLevel,
+  type LlamaEmbeddingContext,
+  type LlamaGrammar,
   type ChatHistoryItem,
   type Llama,
   type LlamaContext,
@@ -23,7 +26,11 @@ import {
   backendNames,
   type BackendAttempt,
   type BackendName,
+  type CompleteInput,
+  type EmbedInput,
+  type EmbedResult,
   type GenerateInput,
+  type OutputFormat,
   type GenerateResult,
   type HardwareReport,
   type LoadedModel,
@@ -129,11 +136,14 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   chat: LlamaChat;
+  /** Created on the first plain completion; shares the chat's sequence (one runs at a time). */
+  completion?: LlamaCompletion;
 }
 
 export class InferenceEngine {
   private loaded: Loaded | undefined;
   private readonly active = new Map<string, AbortController>();
+  private embedder: { path: string; model: LlamaModel; context: LlamaEmbeddingContext; contextSize: number } | undefined;
   private generating: Promise<unknown> = Promise.resolve();
   /** Progress of the reply being generated, for live samples. */
   private progress: { firstTokenAt: number; tokens: number } | null = null;
@@ -386,23 +396,105 @@ export class InferenceEngine {
 
   /** One reply to a conversation; text streams out through `onDelta` in batches. */
   async generate(input: GenerateInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
-    const loaded = this.loaded;
-    if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded.');
-    if (this.active.size > 0) throw new RpcError('busy', 'The model is already generating a reply.');
+    const loaded = this.requireIdle();
     const last = input.messages[input.messages.length - 1];
-    if (last?.role !== 'user') throw new RpcError('invalid_input', 'The conversation must end with a user message.');
+    if (last?.role === 'system') throw new RpcError('invalid_input', 'The conversation must end with a user or assistant message.');
 
     const history: ChatHistoryItem[] = [];
     if (input.system) history.push({ type: 'system', text: input.system });
     for (const message of input.messages) {
-      history.push(message.role === 'user' ? { type: 'user', text: message.text } : { type: 'model', response: [message.text] });
+      if (message.role === 'system') history.push({ type: 'system', text: message.text });
+      else if (message.role === 'user') history.push({ type: 'user', text: message.text });
+      else history.push({ type: 'model', response: [message.text] });
     }
-    history.push({ type: 'model', response: [] });
+    // Ending with the assistant's words means "go on from here" (a prefill); else a fresh reply.
+    if (last?.role !== 'assistant') history.push({ type: 'model', response: [] });
+    const grammar = await this.grammarFor(input.format);
 
+    return this.stream(input.requestId, loaded, onDelta, history.length, async (options) => {
+      const result = await loaded.chat.generateResponse(history, {
+        ...options,
+        customStopTriggers: input.stop,
+        grammar,
+        repeatPenalty: this.repeatPenalty(input.sampling),
+        ...this.samplingOptions(input.sampling),
+      });
+      return { stopReason: result.metadata.stopReason, contextWindow: result.lastEvaluation?.contextWindow?.length };
+    });
+  }
+
+  /** Plain text completion of `prompt` (no chat template), on the loaded model's context. */
+  async complete(input: CompleteInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
+    const loaded = this.requireIdle();
+    const grammar = await this.grammarFor(input.format);
+    loaded.completion ??= new LlamaCompletion({ contextSequence: loaded.chat.sequence });
+    const completion = loaded.completion;
+    return this.stream(input.requestId, loaded, onDelta, 0, async (options) => {
+      const result = await completion.generateCompletionWithMeta(input.prompt, {
+        signal: options.signal,
+        stopOnAbortSignal: true,
+        onToken: options.onToken,
+        onTextChunk: (text) => options.onResponseChunk({ text }),
+        customStopTriggers: input.stop,
+        grammar,
+        repeatPenalty: this.repeatPenalty(input.sampling),
+        ...this.samplingOptions(input.sampling),
+      });
+      return { stopReason: result.metadata.stopReason, contextWindow: undefined };
+    });
+  }
+
+  private requireIdle(): Loaded {
+    const loaded = this.loaded;
+    if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded.');
+    if (this.active.size > 0) throw new RpcError('busy', 'The model is already generating a reply.');
+    return loaded;
+  }
+
+  private repeatPenalty(sampling: GenerateInput['sampling']) {
+    const { repeatPenalty, frequencyPenalty, presencePenalty } = sampling ?? {};
+    if (repeatPenalty === undefined && !frequencyPenalty && !presencePenalty) return undefined;
+    return { penalty: repeatPenalty, frequencyPenalty: frequencyPenalty || undefined, presencePenalty: presencePenalty || undefined };
+  }
+
+  private samplingOptions(sampling: GenerateInput['sampling']) {
+    return {
+      maxTokens: sampling?.maxTokens,
+      temperature: sampling?.temperature,
+      topK: sampling?.topK,
+      topP: sampling?.topP,
+      minP: sampling?.minP,
+      seed: sampling?.seed,
+    };
+  }
+
+  /** A grammar that holds the output to JSON, or to JSON matching a schema. */
+  private async grammarFor(format: OutputFormat | undefined): Promise<LlamaGrammar | undefined> {
+    if (!format) return undefined;
+    try {
+      if (format.type === 'json') return await this.llama.getGrammarFor('json');
+      return await this.llama.createGrammarForJsonSchema(format.schema as never);
+    } catch (error) {
+      throw new RpcError('invalid_input', `The JSON schema cannot be turned into a grammar: ${(error as Error).message}`);
+    }
+  }
+
+  /** The streaming, stats and stop bookkeeping shared by chat and completion. */
+  private async stream(
+    requestId: string,
+    loaded: Loaded,
+    onDelta: (delta: ChatDelta) => void,
+    historyLength: number,
+    run: (options: {
+      signal: AbortSignal;
+      stopOnAbortSignal: true;
+      onToken: (tokens: readonly unknown[]) => void;
+      onResponseChunk: (chunk: { text: string; type?: string; segmentType?: string }) => void;
+    }) => Promise<{ stopReason: string; contextWindow: number | undefined }>,
+  ): Promise<GenerateResult> {
     const controller = new AbortController();
-    this.active.set(input.requestId, controller);
-    const batcher = new DeltaBatcher(input.requestId, onDelta);
-    const sampling = input.sampling ?? {};
+    this.active.set(requestId, controller);
+    const batcher = new DeltaBatcher(requestId, onDelta);
     const meter = loaded.chat.sequence.tokenMeter;
     const inputBefore = meter.usedInputTokens;
     let generatedTokens = 0;
@@ -413,16 +505,9 @@ export class InferenceEngine {
     let reasoning = '';
     const startedAt = performance.now();
 
-    const run = loaded.chat.generateResponse(history, {
+    const running = run({
       signal: controller.signal,
       stopOnAbortSignal: true,
-      maxTokens: sampling.maxTokens,
-      temperature: sampling.temperature,
-      topK: sampling.topK,
-      topP: sampling.topP,
-      minP: sampling.minP,
-      seed: sampling.seed,
-      repeatPenalty: sampling.repeatPenalty !== undefined ? { penalty: sampling.repeatPenalty } : undefined,
       onToken: (tokens) => {
         generatedTokens += tokens.length;
         if (!this.progress) this.progress = { firstTokenAt: performance.now(), tokens: 0 };
@@ -443,11 +528,11 @@ export class InferenceEngine {
         }
       },
     });
-    this.generating = run;
+    this.generating = running;
     try {
-      let result: Awaited<typeof run> | undefined;
+      let result: Awaited<typeof running> | undefined;
       try {
-        result = await run;
+        result = await running;
       } catch (error) {
         // Stopped before the first token (while the prompt was still being read):
         // node-llama-cpp throws rather than returning; it is a stop all the same.
@@ -455,22 +540,25 @@ export class InferenceEngine {
       }
       batcher.flush();
       const endedAt = performance.now();
+      const promptTokens = () => Math.max(meter.usedInputTokens - inputBefore, loaded.chat.sequence.contextTokens.length - generatedTokens);
       const decodeMs = firstTokenAt ? endedAt - firstTokenAt : 0;
       const stopReason: StopReason = !result
         ? 'abort'
-        : result.metadata.stopReason === 'maxTokens'
+        : result.stopReason === 'maxTokens'
           ? 'max-tokens'
-          : result.metadata.stopReason === 'abort'
+          : result.stopReason === 'abort'
             ? 'abort'
-            : result.metadata.stopReason === 'eogToken'
+            : result.stopReason === 'eogToken'
               ? 'eos'
               : 'stop-sequence';
       return {
-        requestId: input.requestId,
+        requestId,
         text,
         reasoning,
         stats: {
-          promptTokens: meter.usedInputTokens - inputBefore,
+          // The whole prompt, whether read now or reused from the cache; and how much was reused.
+          promptTokens: promptTokens(),
+          cachedPromptTokens: Math.max(0, promptTokens() - (meter.usedInputTokens - inputBefore)),
           generatedTokens,
           timeToFirstTokenMs: firstTokenAt ? firstTokenAt - startedAt : 0,
           tokensPerSecond: decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) / (decodeMs / 1000) : 0,
@@ -480,14 +568,65 @@ export class InferenceEngine {
           contextSize: loaded.context.contextSize,
           // node-llama-cpp shifts the context when a conversation outgrows it: the window it
           // kept tells how many earlier messages were left out.
-          droppedMessages: Math.max(0, history.length - (result?.lastEvaluation?.contextWindow?.length ?? history.length)),
+          droppedMessages: Math.max(0, historyLength - (result?.contextWindow ?? historyLength)),
           ...(reasoningStartedAt ? { reasoningMs: reasoningEndedAt - reasoningStartedAt } : {}),
         },
       };
     } finally {
       batcher.flush();
-      this.active.delete(input.requestId);
+      this.active.delete(requestId);
       this.progress = null;
+    }
+  }
+
+  /**
+   * Embeddings come from their own model slot, so that an embedding model and a
+   * chat model can both stay loaded (retrieval alternates between the two).
+   */
+  async embed(input: EmbedInput): Promise<EmbedResult> {
+    if (this.embedder?.path !== input.modelPath) {
+      await this.unloadEmbedder();
+      let model: LlamaModel;
+      try {
+        model = await this.llama.loadModel({ modelPath: input.modelPath, gpuLayers: 'auto' });
+      } catch (error) {
+        throw isMemoryError(error)
+          ? new RpcError('out_of_memory', `Not enough memory to load ${path.basename(input.modelPath)} for embeddings.`)
+          : this.describeLoadError(input.modelPath, error);
+      }
+      try {
+        const context = await model.createEmbeddingContext({ threads: this.threads });
+        this.embedder = { path: input.modelPath, model, context, contextSize: model.trainContextSize };
+      } catch (error) {
+        await model.dispose();
+        throw this.describeLoadError(input.modelPath, error);
+      }
+    }
+    const embedder = this.embedder!;
+    const vectors: number[][] = [];
+    let promptTokens = 0;
+    for (const [index, text] of input.inputs.entries()) {
+      const tokens = embedder.model.tokenize(text);
+      if (tokens.length > embedder.contextSize) {
+        throw new RpcError('invalid_input', `Input ${index} is ${tokens.length} tokens long; this model embeds at most ${embedder.contextSize}.`);
+      }
+      promptTokens += tokens.length;
+      const embedding = await embedder.context.getEmbeddingFor(tokens);
+      vectors.push([...embedding.vector]);
+    }
+    return { vectors, promptTokens };
+  }
+
+  get embeddingModel(): string | undefined {
+    return this.embedder?.path;
+  }
+
+  async unloadEmbedder(): Promise<void> {
+    const embedder = this.embedder;
+    this.embedder = undefined;
+    if (embedder) {
+      await embedder.context.dispose();
+      await embedder.model.dispose();
     }
   }
 
@@ -539,6 +678,7 @@ export class InferenceEngine {
 
   async dispose(): Promise<void> {
     await this.unload();
+    await this.unloadEmbedder();
     await this.llama.dispose();
   }
 }

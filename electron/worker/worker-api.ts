@@ -1,4 +1,4 @@
-import type { ChatDelta, GenerateInput, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
+import type { ChatDelta, CompleteInput, EmbedInput, EmbedResult, GenerateInput, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
 import type { EngineOptions } from './engine';
 
 /** What the worker reports for the live hardware panel. */
@@ -17,6 +17,10 @@ export interface WorkerFunctions {
   load(input: LoadInput): Promise<LoadedModel>;
   unload(): Promise<void>;
   generate(input: GenerateInput): Promise<GenerateResult>;
+  complete(input: CompleteInput): Promise<GenerateResult>;
+  /** Embeddings from `modelPath`, loaded into the worker's separate embedding slot if needed. */
+  embed(input: EmbedInput): Promise<EmbedResult>;
+  unloadEmbedder(): Promise<void>;
   abort(input: { requestId: string }): Promise<boolean>;
   ping(): Promise<'pong'>;
   sample(): Promise<WorkerSample>;

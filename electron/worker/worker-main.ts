@@ -4,7 +4,7 @@
  * that a llama.cpp abort costs one request, never the app.
  */
 import { RpcError } from '../../shared/errors';
-import { generateInputSchema, loadInputSchema } from '../../shared/inference';
+import { completeInputSchema, embedInputSchema, generateInputSchema, loadInputSchema } from '../../shared/inference';
 import { createPeer } from '../../shared/rpc/peer';
 import { InferenceEngine, type EngineOptions } from './engine';
 import { ParentTransport } from './process-transports';
@@ -40,6 +40,12 @@ const functions: WorkerFunctions = {
     requireEngine().generate(generateInputSchema.parse(input), (delta) => {
       void host.onDelta.asEvent(delta).catch(() => undefined);
     }),
+  complete: (input) =>
+    requireEngine().complete(completeInputSchema.parse(input), (delta) => {
+      void host.onDelta.asEvent(delta).catch(() => undefined);
+    }),
+  embed: (input) => requireEngine().embed(embedInputSchema.parse(input)),
+  unloadEmbedder: () => requireEngine().unloadEmbedder(),
   abort: async ({ requestId }) => requireEngine().abort(requestId),
   ping: async () => 'pong',
   sample: () => requireEngine().sample(),

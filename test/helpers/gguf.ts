@@ -19,3 +19,31 @@ export function writePatchedGguf(source: string, target: string, key: string, va
   data.writeUInt32LE(value, typeAt + 4);
   writeFileSync(target, data);
 }
+
+const GGUF_TYPE_STRING = 8;
+
+/**
+ * Writes a copy of a GGUF file with a uint32 metadata key added (e.g.
+ * llama.pooling_type = 1, which makes it an embedding model to Freehold). A
+ * padding string key keeps the tensor data at its alignment.
+ */
+export function writeGgufWithAddedKey(source: string, target: string, key: string, value: number, alignment = 32): void {
+  const data = readFileSync(source);
+  const keyBytes = Buffer.from(key, 'utf8');
+  const added = Buffer.alloc(8 + keyBytes.length + 8);
+  added.writeBigUInt64LE(BigInt(keyBytes.length), 0);
+  keyBytes.copy(added, 8);
+  added.writeUInt32LE(GGUF_TYPE_UINT32, 8 + keyBytes.length);
+  added.writeUInt32LE(value, 12 + keyBytes.length);
+  const padKey = Buffer.from('freehold.test_padding', 'utf8');
+  const fixed = added.length + 8 + padKey.length + 4 + 8;
+  const padLength = (alignment - (fixed % alignment)) % alignment;
+  const pad = Buffer.alloc(8 + padKey.length + 4 + 8 + padLength, 0x20);
+  pad.writeBigUInt64LE(BigInt(padKey.length), 0);
+  padKey.copy(pad, 8);
+  pad.writeUInt32LE(GGUF_TYPE_STRING, 8 + padKey.length);
+  pad.writeBigUInt64LE(BigInt(padLength), 12 + padKey.length);
+  const header = Buffer.from(data.subarray(0, 24));
+  header.writeBigUInt64LE(header.readBigUInt64LE(16) + 2n, 16);
+  writeFileSync(target, Buffer.concat([header, added, pad, data.subarray(24)]));
+}

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createHostServices, type HostServices } from '../../electron/services/host-services';
 import { forkLauncher } from '../../electron/inference/launcher';
+import type { ApiOverride } from '../../electron/api/api-controller';
 import type { ChatDelta } from '../../shared/inference';
 import { tempDir } from './temp';
 
@@ -10,12 +11,15 @@ export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
  * Host services with a real worker process (the built dist/electron/worker.mjs),
  * one generation thread, test hooks on and short supervision timings.
  */
-export async function inferenceHost(options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv } = {}) {
+export async function inferenceHost(
+  options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv; api?: ApiOverride; host?: 'cli' | 'electron' | 'web'; dataDir?: string } = {},
+) {
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
   const services: HostServices = await createHostServices({
-    dataDir: tempDir(),
-    host: 'cli',
+    dataDir: options.dataDir ?? tempDir(),
+    host: options.host ?? 'cli',
+    api: options.api,
     workerLauncher: forkLauncher(WORKER_SCRIPT, log, { FREEHOLD_WORKER_TEST_HOOKS: '1', ...options.env }),
     log,
     watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },

@@ -7,9 +7,14 @@ export interface ServeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `dist/electron/serve.mjs` as a real process and waits for the URL it prints. */
+/**
+ * Starts `dist/electron/serve.mjs` as a real process and waits for the URL it
+ * prints. The API server gets a free port unless the test chooses (tests run
+ * side by side; the default port would collide).
+ */
 export function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['dist/electron/serve.mjs', ...args], {
+  const apiArgs = args.includes('--no-api') || args.includes('--api-port') ? [] : ['--api-port', '0'];
+  const child = spawn(process.execPath, ['dist/electron/serve.mjs', ...args, ...apiArgs], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,7 +9,10 @@ import { parseServeArgs } from '../../../electron/host/serve';
 
 describe('npm run serve', () => {
   it('parses its options and refuses bad ones', () => {
-    expect(parseServeArgs([])).toEqual({ port: 4848, host: '127.0.0.1', dataDir: undefined });
+    expect(parseServeArgs([])).toEqual({ port: 4848, host: '127.0.0.1', dataDir: undefined, api: true, apiPort: undefined, apiHost: undefined });
+    expect(parseServeArgs(['--no-api'])).toMatchObject({ api: false });
+    expect(parseServeArgs(['--api-port', '9000', '--api-host', '0.0.0.0'])).toMatchObject({ apiPort: 9000, apiHost: '0.0.0.0' });
+    expect(() => parseServeArgs(['--api-port', '70000'])).toThrow(/--api-port/);
     expect(parseServeArgs(['--port', '0', '--data-dir', '/d'])).toMatchObject({ port: 0, dataDir: '/d' });
     expect(() => parseServeArgs(['--port', 'abc'])).toThrow(/--port/);
     expect(() => parseServeArgs(['--bogus'])).toThrow();
@@ -31,6 +34,25 @@ describe('npm run serve', () => {
       expect(saved.inference.threads).toBe(3);
     });
   }
+
+  it('serves the OpenAI-compatible API with its key by default, and not with --no-api', async () => {
+    const serve = await startServeProcess(['--port', '0', '--data-dir', tempDir()]);
+    try {
+      await expect.poll(() => /OpenAI-compatible API: (http:\/\/127\.0\.0\.1:\d+\/v1) +\(key: (fh-[\w-]+)/.test(serve.output())).toBe(true);
+      const [, url, key] = /OpenAI-compatible API: (\S+) +\(key: (fh-[\w-]+)/.exec(serve.output())!;
+      expect((await fetch(`${url}/models`)).status).toBe(401);
+      const listed = await fetch(`${url}/models`, { headers: { Authorization: `Bearer ${key}` } });
+      expect(listed.status).toBe(200);
+      expect(await listed.json()).toEqual({ object: 'list', data: [] });
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+    const quiet = await startServeProcess(['--port', '0', '--data-dir', tempDir(), '--no-api']);
+    quiet.child.kill('SIGTERM');
+    await quiet.exited;
+    expect(quiet.output()).not.toMatch(/OpenAI-compatible API/);
+  });
 
   it('says clearly when the port is taken', async () => {
     const first = await startServeProcess(['--port', '0', '--data-dir', tempDir()]);

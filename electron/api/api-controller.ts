@@ -1,0 +1,127 @@
+import type { ApiStatus } from '../../shared/api';
+import type { Settings } from '../../shared/settings';
+import { isLoopbackAddress } from '../host/http-security';
+import type { InferenceService } from '../inference/inference-service';
+import type { ModelLibrary } from '../library/model-library';
+import type { EventBus } from '../services/events';
+import { ApiKeyStore } from './api-key';
+import { startApiServer, type ApiServer } from './api-server';
+
+export interface ApiOverride {
+  enabled?: boolean;
+  host?: string;
+  port?: number;
+}
+
+export interface ApiControllerOptions {
+  dataDir: string;
+  settings: () => Settings;
+  events: EventBus;
+  inference: InferenceService;
+  library: ModelLibrary;
+  log: (line: string) => void;
+  /** `npm run serve` flags: they win over the settings. */
+  override?: ApiOverride;
+}
+
+/** Runs the API server as the settings (or the command line) say, restarting it when they change. */
+export class ApiController {
+  private readonly keys: ApiKeyStore;
+  private server: ApiServer | undefined;
+  private runningConfig = '';
+  private error: string | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private closed = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly options: ApiControllerOptions) {
+    this.keys = new ApiKeyStore(options.dataDir);
+  }
+
+  async open(): Promise<void> {
+    await this.keys.load();
+    this.unsubscribe = this.options.events.subscribeAll((event) => {
+      if (event === 'onSettingsChanged') void this.apply();
+    });
+    await this.apply();
+  }
+
+  private config() {
+    const api = this.options.settings().api;
+    const override = this.options.override ?? {};
+    const host = override.host ?? api.host;
+    return {
+      enabled: override.enabled ?? api.enabled,
+      host,
+      port: override.port ?? api.port,
+      requireKey: api.requireKey || !isLoopbackAddress(host),
+      corsOrigins: api.corsOrigins,
+    };
+  }
+
+  status(): ApiStatus {
+    const config = this.config();
+    return {
+      ...config,
+      running: this.server !== undefined,
+      url: this.server?.url ?? null,
+      key: this.keys.get(),
+      idleUnloadMinutes: this.options.settings().api.idleUnloadMinutes,
+      error: config.enabled ? this.error : null,
+      managedBy: this.options.override?.enabled !== undefined ? 'command-line' : 'settings',
+    };
+  }
+
+  async regenerateKey(): Promise<ApiStatus> {
+    await this.keys.regenerate();
+    const status = this.status();
+    this.options.events.emit('onApiStatus', status);
+    return status;
+  }
+
+  /** Starts, stops or restarts the server to match the configuration; one change at a time. */
+  apply(): Promise<void> {
+    this.applying = this.applying.then(async () => {
+      const config = this.config();
+      const wanted = config.enabled && !this.closed ? JSON.stringify(config) : '';
+      if (wanted === this.runningConfig && (this.server || !wanted)) return;
+      if (this.server) {
+        await this.server.close();
+        this.server = undefined;
+      }
+      this.runningConfig = wanted;
+      this.error = null;
+      if (wanted) {
+        try {
+          this.server = await startApiServer({
+            inference: this.options.inference,
+            library: this.options.library,
+            host: config.host,
+            port: config.port,
+            key: () => this.keys.get(),
+            requireKey: config.requireKey,
+            corsOrigins: config.corsOrigins,
+            log: this.options.log,
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          this.error =
+            code === 'EADDRINUSE'
+              ? `Port ${config.port} is in use by another program; choose another port.`
+              : code === 'EADDRNOTAVAIL'
+                ? `${config.host} is not an address of this computer.`
+                : `The API server could not start: ${(error as Error).message}`;
+          this.options.log(`api: ${this.error}`);
+        }
+      }
+      this.options.events.emit('onApiStatus', this.status());
+    });
+    return this.applying;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    await this.apply();
+  }
+}
