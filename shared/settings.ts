@@ -47,7 +47,8 @@ const apiSchema = z.object({
     .min(1)
     .max(255)
     .regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or a host name'),
-  port: z.number().int().min(1).max(65535),
+  /** 0: any free port (the URL shown says which). */
+  port: z.number().int().min(0).max(65535),
   /** On loopback the key can be turned off; on any other address it is always required. */
   requireKey: z.boolean(),
   /** Web pages allowed to call the API from a browser (CORS); never "*". */

@@ -71,7 +71,8 @@ export class ApiError extends Error {
 
 /** Absolute paths never leave the server: each becomes its file name. */
 export function scrubPaths(message: string): string {
-  return message.replace(/(?<=^|[\s'"(=:,])(?:[A-Za-z]:[\\/]|\\\\|\/)(?:[^\s'"()\\/]+[\\/])*([^\s'"()\\/]*)/g, (_match, name: string) => name || '<path>');
+  // A drive letter or UNC root, or a / root with at least one folder (but not this API's own /v1/ routes).
+  return message.replace(/(?<=^|[\s'"(=,])(?:[A-Za-z]:[\\/]|\\\\|\/(?!v1\/)(?=[^\s'"()\\/]+\/))(?:[^\s'"()\\/]+[\\/])*([^\s'"()\\/]*)/g, (_match, name: string) => name || '<path>');
 }
 
 const statusFor: Partial<Record<RpcError['code'], [number, ErrorType]>> = {

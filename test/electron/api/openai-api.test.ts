@@ -337,4 +337,42 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(hostile.status).toBe(403);
     expect(hostile.headers['access-control-allow-origin']).toBeUndefined();
   });
+
+  it('gives the UI its turn while an API client keeps sending', async () => {
+    const library = await services.handlers['models.list'](undefined);
+    const stories = library.models.find((m) => m.files[0]!.endsWith('stories260K.gguf'))!;
+    const conversation = await services.handlers['chats.create']({ modelId: stories.id, settings: { temperature: 0, maxTokens: 50 } });
+    const done: string[] = [];
+    const api = (n: number) =>
+      client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: 400, temperature: 0 }).then(() => done.push(`api${n}`));
+    const first = api(1);
+    await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
+    const more = [api(2), api(3)];
+    await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(2);
+    const ui = services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' }).then((r) => {
+      done.push('ui');
+      return r;
+    });
+    const [{ reply }] = await Promise.all([ui, first, ...more]);
+    expect(reply.status).toBe('complete');
+    expect(done).toEqual(['api1', 'ui', 'api2', 'api3']);
+  });
+
+  it('unloads a model it loaded just in time after the idle time, but never one the user loaded', async () => {
+    await services.handlers['settings.update']({ api: { idleUnloadMinutes: 0.01 } }); // 0.6 s
+    await services.handlers['inference.unload'](undefined);
+    await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
+    expect(services.inference.supervisor.model).toBeDefined();
+    await client.embeddings.create({ model: 'tiny-embed', input: 'x' });
+    expect(services.inference.supervisor.embeddingModel).toMatch(/tiny-embed\.gguf$/);
+    await expect.poll(() => services.inference.supervisor.model, { timeout: 10_000, interval: 50 }).toBeUndefined();
+    await expect.poll(() => services.inference.supervisor.embeddingModel, { timeout: 10_000, interval: 50 }).toBeUndefined();
+    expect((await services.handlers['inference.status'](undefined)).model).toBeNull();
+
+    const library = await services.handlers['models.list'](undefined);
+    await services.handlers['models.load']({ id: library.models.find((m) => m.files[0]!.endsWith('stories260K.gguf'))!.id });
+    await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(services.inference.supervisor.model).toBeDefined();
+  });
 });
