@@ -63,6 +63,8 @@ export class ApiController {
     const config = this.config();
     return {
       ...config,
+      // The port it really listens on (port 0 in settings or on the command line means any free one).
+      port: this.server?.port ?? config.port,
       running: this.server !== undefined,
       url: this.server?.url ?? null,
       key: this.keys.get(),

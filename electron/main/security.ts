@@ -49,9 +49,26 @@ export function hardenWebContents(contents: WebContents, shell: Pick<Shell, 'ope
   });
 }
 
-/** No camera, microphone, notifications, geolocation … the app asks for none. */
+/**
+ * No camera, microphone, notifications, geolocation, clipboard reading … The
+ * one exception: the app's own page may write to the clipboard (Copy buttons
+ * for code, the API URL and key); it can never read it.
+ */
 export function denyAllPermissions(session: Session): void {
-  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  session.setPermissionCheckHandler(() => false);
+  const ownPageMayWrite = (permission: string, origin: string | undefined) => permission === 'clipboard-sanitized-write' && isAppOrigin(origin);
+  session.setPermissionRequestHandler((contents, permission, callback, details) =>
+    callback(ownPageMayWrite(permission, (details as { requestingUrl?: string } | undefined)?.requestingUrl ?? contents?.getURL?.())),
+  );
+  session.setPermissionCheckHandler((_contents, permission, requestingOrigin) => ownPageMayWrite(permission, requestingOrigin));
   session.setDevicePermissionHandler(() => false);
+}
+
+function isAppOrigin(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'app:' && parsed.host === 'freehold';
+  } catch {
+    return false;
+  }
 }

@@ -22,8 +22,12 @@ function inferenceText(status: InferenceStatus | undefined): string {
       return `Inference: idle${backend} (${status.detail})`;
     case 'starting':
       return `Inference: starting${backend}`;
-    case 'ready':
-      return `Inference: ready${backend}`;
+    case 'ready': {
+      const queue = status.queue;
+      const busy = queue?.running === 'api' ? ' · answering an API request' : queue?.running === 'ui' ? ' · generating' : '';
+      const waiting = queue?.waiting ? ` · ${queue.waiting} waiting` : '';
+      return `Inference: ready${backend}${busy}${waiting}`;
+    }
     case 'crashed':
       return `Inference: crashed${backend} (${status.detail})`;
     case 'stopped':

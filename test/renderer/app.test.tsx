@@ -61,8 +61,11 @@ describe('app shell', () => {
     expect(await screen.findByRole('status', { name: 'Connection' })).toHaveProperty('textContent', 'Connected');
     const inference = screen.getByRole('status', { name: 'Inference backend' });
     await waitFor(() => expect(inference.textContent).toMatch(/idle/));
-    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null }));
+    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null, queue: { running: null, waiting: 0 }, embeddingModel: null }));
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA'));
+    // Work from the local API shows, with what waits behind it.
+    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null, queue: { running: 'api', waiting: 2 }, embeddingModel: null }));
+    await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA · answering an API request · 2 waiting'));
   });
 
   it('changes the theme through the host and follows changes made elsewhere', async () => {

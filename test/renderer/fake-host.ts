@@ -1,3 +1,4 @@
+import type { ApiStatus } from '../../shared/api';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
@@ -18,7 +19,35 @@ export function createFakeHost() {
   let settings: Settings = defaultSettings;
   let notices: Notice[] = [];
   const calls: Array<{ method: string; input: unknown }> = [];
-  const inference: InferenceStatus = { state: 'not-started', backend: null, detail: 'No model loaded.', model: null, loading: null };
+  const inference: InferenceStatus = {
+    state: 'not-started',
+    backend: null,
+    detail: 'No model loaded.',
+    model: null,
+    loading: null,
+    queue: { running: null, waiting: 0 },
+    embeddingModel: null,
+  };
+  let apiKey = 'fh-firstkeyfirstkeyfirstkeyfirstkey0000000';
+  // Like the real host: the API server follows the settings (port 4849 in use is simulated by port 1).
+  const apiStatus = (): ApiStatus => {
+    const a = settings.api;
+    const loopback = a.host === 'localhost' || a.host.startsWith('127.');
+    const portTaken = a.enabled && a.port === 1;
+    return {
+      enabled: a.enabled,
+      running: a.enabled && !portTaken,
+      url: a.enabled && !portTaken ? `http://${a.host}:${a.port}/v1` : null,
+      host: a.host,
+      port: a.port,
+      key: apiKey,
+      requireKey: a.requireKey || !loopback,
+      corsOrigins: a.corsOrigins,
+      idleUnloadMinutes: a.idleUnloadMinutes,
+      error: portTaken ? `Port ${a.port} is in use by another program; choose another port.` : null,
+      managedBy: 'settings',
+    };
+  };
 
   // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.
   let hardware: HardwareReport = recordedReports['NVIDIA laptop on CUDA']!;
@@ -47,7 +76,15 @@ export function createFakeHost() {
     'settings.update': (patch) => {
       calls.push({ method: 'settings.update', input: patch });
       settings = applySettingsPatch(settings, patch);
+      void peer.onSettingsChanged.asEvent(settings);
+      if (patch.api) void peer.onApiStatus.asEvent(apiStatus());
       return settings;
+    },
+    'api.status': () => apiStatus(),
+    'api.regenerateKey': () => {
+      calls.push({ method: 'api.regenerateKey', input: undefined });
+      apiKey = 'fh-secondkeysecondkeysecondkeysecondkey00';
+      return apiStatus();
     },
     'system.info': () => ({
       os: 'Linux 6.1',

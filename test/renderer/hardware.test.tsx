@@ -102,3 +102,72 @@ describe('benchmark panel', () => {
     expect(host.calls).toContainEqual({ method: 'hardware.benchmark', input: { modelId: 'm1' } });
   });
 });
+
+describe('local API server panel', () => {
+  it('is off by default; the switch starts it and shows the URL and a copyable key; a new key needs confirming', async () => {
+    const host = createFakeHost();
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const panel = await screen.findByRole('region', { name: 'Local API server' });
+    const toggle = within(panel).getByRole('switch', { name: 'Serve the OpenAI-compatible API' });
+    expect((toggle as HTMLInputElement).checked).toBe(false);
+    expect(within(panel).getByText('Off.')).toBeTruthy();
+    expect(within(panel).queryByRole('group', { name: 'API connection' })).toBeNull();
+
+    await userEvent.click(toggle);
+    await waitFor(() => expect(host.calls).toContainEqual({ method: 'settings.update', input: { api: { enabled: true } } }));
+    expect(await within(panel).findByText('http://127.0.0.1:4849/v1')).toBeTruthy();
+    expect(within(panel).getByRole('group', { name: 'API connection' })).toBeTruthy();
+    expect(within(panel).getByText(/Running \(this computer only\)/)).toBeTruthy();
+    // The key is hidden until asked for, and copyable either way.
+    const key = within(panel).getByLabelText('API key (hidden)');
+    expect(key.textContent).not.toContain('firstkeyfirstkey');
+    await userEvent.click(within(panel).getByRole('button', { name: 'Show' }));
+    expect(within(panel).getByLabelText('API key').textContent).toBe('fh-firstkeyfirstkeyfirstkeyfirstkey0000000');
+    const written: string[] = [];
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (text: string) => void written.push(text) }, configurable: true });
+    await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API key' }));
+    await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API base URL' }));
+    expect(written).toEqual(['fh-firstkeyfirstkeyfirstkeyfirstkey0000000', 'http://127.0.0.1:4849/v1']);
+
+    await userEvent.click(within(panel).getByRole('button', { name: 'New key…' }));
+    expect(host.calls.some((c) => c.method === 'api.regenerateKey')).toBe(false);
+    await userEvent.click(within(panel).getByRole('button', { name: 'Replace the key' }));
+    await waitFor(() => expect(within(panel).getByLabelText('API key').textContent).toMatch(/^fh-secondkey/));
+  });
+
+  it('saves where it listens and who may call it; another address always needs the key; a taken port is shown', async () => {
+    const host = createFakeHost();
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const panel = await screen.findByRole('region', { name: 'Local API server' });
+    const form = within(panel).getByRole('form', { name: 'API server settings' });
+    const address = within(form).getByRole('textbox', { name: 'Address' });
+    const requireKey = within(form).getByRole('checkbox', { name: 'Require the API key' }) as HTMLInputElement;
+    expect(requireKey.disabled).toBe(false);
+    await userEvent.clear(address);
+    await userEvent.type(address, '0.0.0.0');
+    expect(requireKey.checked).toBe(true);
+    expect(requireKey.disabled).toBe(true);
+    await userEvent.type(within(form).getByRole('textbox', { name: /CORS origins/ }), 'http://localhost:3000');
+    const idle = within(form).getByRole('textbox', { name: 'Unload idle models after (minutes)' });
+    await userEvent.clear(idle);
+    await userEvent.type(idle, '5');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save API settings' }));
+    await waitFor(() =>
+      expect(host.calls).toContainEqual({
+        method: 'settings.update',
+        input: { api: { host: '0.0.0.0', port: 4849, requireKey: true, corsOrigins: ['http://localhost:3000'], idleUnloadMinutes: 5 } },
+      }),
+    );
+    const port = within(form).getByRole('textbox', { name: 'Port' });
+    await userEvent.clear(port);
+    await userEvent.type(port, 'abc');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save API settings' }));
+    expect(await within(panel).findByRole('alert')).toHaveProperty('textContent', 'The port must be a whole number from 1 to 65535.');
+
+    await userEvent.clear(port);
+    await userEvent.type(port, '1');
+    await userEvent.click(within(form).getByRole('button', { name: 'Save API settings' }));
+    await userEvent.click(within(panel).getByRole('switch', { name: 'Serve the OpenAI-compatible API' }));
+    expect(await within(panel).findByText(/Port 1 is in use/)).toBeTruthy();
+  });
+});

@@ -1,5 +1,6 @@
 import { formatBytes } from '../../components/format';
 import { useHostQuery } from '../../app/host-context';
+import { ApiServerPanel } from './ApiServerPanel';
 import { BenchmarkPanel } from './BenchmarkPanel';
 import { EngineControls } from './EngineControls';
 import { InferenceEngine } from './InferenceEngine';
@@ -40,6 +41,7 @@ export function HardwareView() {
       <InferenceEngine />
       <LivePanel />
       <EngineControls />
+      <ApiServerPanel />
       <ModelFits />
       <BenchmarkPanel />
     </section>

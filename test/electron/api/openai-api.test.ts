@@ -140,7 +140,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     const request = { model: 'stories260k', messages: [{ role: 'user' as const, content: 'Once upon a time' }], max_tokens: 40, temperature: 0 };
     const whole = await client.chat.completions.create(request);
     const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
-    const chunks = [];
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
@@ -349,7 +349,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
     const more = [api(2), api(3)];
     await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(2);
-    const ui = services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' }).then((r) => {
+    const ui = Promise.resolve(services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' })).then((r) => {
       done.push('ui');
       return r;
     });

@@ -99,8 +99,18 @@ describe('inference worker with stories260K', () => {
       sampling: greedy,
     });
     expect(result.stats.generatedTokens).toBeGreaterThan(0);
+    // Ending with the assistant's words continues them (a prefill); ending with a system message is refused.
+    const continued = await services.handlers['chat.generate']({
+      requestId: 'h2',
+      messages: [
+        { role: 'user', text: 'Tell me a story.' },
+        { role: 'assistant', text: 'Once upon a time, there was a' },
+      ],
+      sampling: { ...greedy, maxTokens: 8 },
+    });
+    expect(continued.stats.generatedTokens).toBe(8);
     await expect(
-      services.handlers['chat.generate']({ requestId: 'h2', messages: [{ role: 'assistant', text: 'Hi' }], sampling: greedy }),
+      services.handlers['chat.generate']({ requestId: 'h3', messages: [{ role: 'user', text: 'Hi' }, { role: 'system', text: 'Be brief.' }], sampling: greedy }),
     ).rejects.toMatchObject({ code: 'invalid_input' });
   });
 

@@ -115,6 +115,14 @@ describe('desktop shell (faked electron)', () => {
     fake.permissionHandlers.request?.({}, 'media', (answer: boolean) => (granted = answer));
     expect(granted).toBe(false);
     expect(fake.permissionHandlers.check?.({}, 'notifications')).toBe(false);
+    // Copy buttons: the app's own page may write the clipboard; nothing may read it; no other page may write.
+    expect(fake.permissionHandlers.check?.({}, 'clipboard-sanitized-write', 'app://freehold')).toBe(true);
+    expect(fake.permissionHandlers.check?.({}, 'clipboard-read', 'app://freehold')).toBe(false);
+    expect(fake.permissionHandlers.check?.({}, 'clipboard-sanitized-write', 'https://evil.example')).toBe(false);
+    fake.permissionHandlers.request?.({}, 'clipboard-sanitized-write', (answer: boolean) => (granted = answer), { requestingUrl: 'app://freehold/index.html' });
+    expect(granted).toBe(true);
+    fake.permissionHandlers.request?.({}, 'clipboard-read', (answer: boolean) => (granted = answer), { requestingUrl: 'app://freehold/index.html' });
+    expect(granted).toBe(false);
   });
 
   it('serves the UI on app:// only from its own folder, with the CSP', async () => {
