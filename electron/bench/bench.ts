@@ -3,8 +3,10 @@
  * run interleaved in one process, against a baseline measured the same way.
  *
  * inference: the same model, prompt, thread count and greedy sampling through
- *   (A) node-llama-cpp called in-process directly, and
- *   (B) the app's full path: host → worker process → streamed deltas back.
+ *   (A) node-llama-cpp called in-process directly,
+ *   (B) the app's full path: host → worker process → streamed deltas back, and
+ *   (C) the local OpenAI-compatible API: HTTP POST /v1/chat/completions with
+ *       stream: true, read as server-sent events by a client in this process.
  */
 import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     host: 'cli',
     workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
     log: () => undefined,
+    api: { enabled: true, port: 0 },
   });
   const backend = values.backend as 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
   await services.settings.update({ inference: { threads, backend } });
@@ -129,20 +132,68 @@ async function main(): Promise<void> {
     return { ttftMs: first - start, tps: (tokens - 1) / ((end - first) / 1000), tokens };
   };
 
+  // (C) the API over HTTP/SSE, to the same worker.
+  const apiStatus = services.api.status();
+  if (!apiStatus.url) throw new Error(`The API server did not start: ${apiStatus.error}`);
+  const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
+  if (!imported?.ok) throw new Error(`Could not add the model to the library: ${imported?.error}`);
+  const models = (await (await fetch(`${apiStatus.url}/models`, { headers: { Authorization: `Bearer ${apiStatus.key}` } })).json()) as { data: Array<{ id: string }> };
+  const apiModel = models.data[0]!.id;
+  const runApi = async (): Promise<Round> => {
+    let first = 0;
+    let tokens = 0;
+    const start = performance.now();
+    const response = await fetch(`${apiStatus.url}/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${apiStatus.key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        model: apiModel,
+        messages: [
+          { role: 'system', content: system },
+          { role: 'user', content: prompt },
+        ],
+        temperature: 0,
+        max_tokens: maxTokens,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(bytes, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
+        const data = JSON.parse(event.slice(6)) as { choices: Array<{ delta: { content?: string } }>; usage?: { completion_tokens: number } };
+        if (first === 0 && data.choices[0]?.delta.content) first = performance.now();
+        if (data.usage) tokens = data.usage.completion_tokens;
+      }
+    }
+    const end = performance.now();
+    return { ttftMs: first - start, tps: (tokens - 1) / ((end - first) / 1000), tokens };
+  };
+
   for (let i = 0; i < 2; i += 1) {
     await runRaw();
     await runApp();
+    await runApi();
   }
   const raw: Round[] = [];
   const app: Round[] = [];
+  const api: Round[] = [];
+  const orders = [
+    [runRaw, runApp, runApi],
+    [runApi, runRaw, runApp],
+    [runApp, runApi, runRaw],
+  ];
   for (let i = 0; i < rounds; i += 1) {
-    // Alternate which goes first so neither always follows the other.
-    if (i % 2 === 0) {
-      raw.push(await runRaw());
-      app.push(await runApp());
-    } else {
-      app.push(await runApp());
-      raw.push(await runRaw());
+    // Rotate which goes first so none always follows another.
+    for (const run of orders[i % orders.length]!) {
+      const round = await run();
+      (run === runRaw ? raw : run === runApp ? app : api).push(round);
     }
   }
   const rawTps = median(raw.map((r) => r.tps));
@@ -153,6 +204,10 @@ async function main(): Promise<void> {
   console.log(
     `bench inference: ratio ${(appTps / rawTps).toFixed(3)} ttft_overhead_ms ${ttftOverhead.toFixed(2)} app_tps ${appTps.toFixed(0)} raw_tps ${rawTps.toFixed(0)}`,
   );
+  const apiTps = median(api.map((r) => r.tps));
+  const apiTtftOverhead = median(api.map((r) => r.ttftMs)) - median(raw.map((r) => r.ttftMs));
+  console.log(`api: ttft ${median(api.map((r) => r.ttftMs)).toFixed(2)} ms, ${apiTps.toFixed(0)} tokens/s (${api[0]?.tokens} tokens)`);
+  console.log(`bench api: ratio ${(apiTps / rawTps).toFixed(3)} ttft_overhead_ms ${apiTtftOverhead.toFixed(2)} api_tps ${apiTps.toFixed(0)} raw_tps ${rawTps.toFixed(0)}`);
 
   await context.dispose();
   await model.dispose();
