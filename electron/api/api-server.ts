@@ -54,7 +54,8 @@ export const API_BODY_LIMIT = 8 * 1024 * 1024;
 /** Temperature when a request gives none (llama.cpp's server uses the same). */
 export const DEFAULT_TEMPERATURE = 0.8;
 
-type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
+type ErrorType =
+  'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 
 /** An error answered in OpenAI's shape: { error: { message, type, param, code } }. */
 export class ApiError extends Error {
@@ -72,7 +73,10 @@ export class ApiError extends Error {
 /** Absolute paths never leave the server: each becomes its file name. */
 export function scrubPaths(message: string): string {
   // A drive letter or UNC root, or a / root with at least one folder (but not this API's own /v1/ routes).
-  return message.replace(/(?<=^|[\s'"(=,])(?:[A-Za-z]:[\\/]|\\\\|\/(?!v1\/)(?=[^\s'"()\\/]+\/))(?:[^\s'"()\\/]+[\\/])*([^\s'"()\\/]*)/g, (_match, name: string) => name || '<path>');
+  return message.replace(
+    /(?<=^|[\s'"(=,])(?:[A-Za-z]:[\\/]|\\\\|\/(?!v1\/)(?=[^\s'"()\\/]+\/))(?:[^\s'"()\\/]+[\\/])*([^\s'"()\\/]*)/g,
+    (_match, name: string) => name || '<path>',
+  );
 }
 
 const statusFor: Partial<Record<RpcError['code'], [number, ErrorType]>> = {
@@ -100,7 +104,11 @@ function toApiError(error: unknown): ApiError {
       FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Send the body as JSON (Content-Type: application/json).',
       FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty; send a JSON object.',
     };
-    const message = messages[fastify.code ?? ''] ?? (error instanceof SyntaxError || /JSON/.test(fastify.message ?? '') ? `The request body is not valid JSON: ${fastify.message}` : fastify.message ?? 'Bad request.');
+    const message =
+      messages[fastify.code ?? ''] ??
+      (error instanceof SyntaxError || /JSON/.test(fastify.message ?? '')
+        ? `The request body is not valid JSON: ${fastify.message}`
+        : (fastify.message ?? 'Bad request.'));
     return new ApiError(fastify.statusCode, scrubPaths(message), 'invalid_request_error', fastify.code ?? null);
   }
   return new ApiError(500, scrubPaths((error as Error)?.message ?? 'Internal error.'), 'server_error');
@@ -119,7 +127,17 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   throw new ApiError(400, `${param ? `${param}: ` : ''}${issue.message}`, 'invalid_request_error', 'invalid_value', param);
 }
 
-const encoderArchitectures = new Set(['bert', 'nomic-bert', 'nomic-bert-moe', 'jina-bert-v2', 'jina-bert-v3', 'neo-bert', 'modern-bert', 't5encoder', 'gemma-embedding']);
+const encoderArchitectures = new Set([
+  'bert',
+  'nomic-bert',
+  'nomic-bert-moe',
+  'jina-bert-v2',
+  'jina-bert-v3',
+  'neo-bert',
+  'modern-bert',
+  't5encoder',
+  'gemma-embedding',
+]);
 
 /**
  * Embedding models are encoders, or say how to pool their output
@@ -158,7 +176,8 @@ function seed32(seed: number | null | undefined): number | undefined {
 }
 
 function refuseUnsupported(body: { n?: number | null; logprobs?: boolean | number | null }): void {
-  if (body.n !== null && body.n !== undefined && body.n !== 1) throw new ApiError(400, 'n must be 1: Freehold generates one choice per request.', 'invalid_request_error', 'unsupported_value', 'n');
+  if (body.n !== null && body.n !== undefined && body.n !== 1)
+    throw new ApiError(400, 'n must be 1: Freehold generates one choice per request.', 'invalid_request_error', 'unsupported_value', 'n');
   if (body.logprobs) throw new ApiError(400, 'logprobs are not supported.', 'invalid_request_error', 'unsupported_value', 'logprobs');
 }
 
@@ -168,7 +187,13 @@ function textOf(content: ChatCompletionRequest['messages'][number]['content'], i
   return content
     .map((part, at) => {
       if (part.type !== 'text' || !('text' in part)) {
-        throw new ApiError(400, `Content of type "${part.type}" is not supported; only text.`, 'invalid_request_error', 'unsupported_content', `messages.${index}.content.${at}`);
+        throw new ApiError(
+          400,
+          `Content of type "${part.type}" is not supported; only text.`,
+          'invalid_request_error',
+          'unsupported_content',
+          `messages.${index}.content.${at}`,
+        );
       }
       return part.text;
     })
@@ -178,14 +203,27 @@ function textOf(content: ChatCompletionRequest['messages'][number]['content'], i
 function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
   const messages = body.messages.map((message, index): ChatMessage => {
     if (message.role === 'tool' || message.role === 'function' || (message.tool_calls && message.tool_calls.length > 0)) {
-      throw new ApiError(400, 'Tool and function calls are not supported.', 'invalid_request_error', 'unsupported_value', `messages.${index}.role`);
+      throw new ApiError(
+        400,
+        'Tool and function calls are not supported.',
+        'invalid_request_error',
+        'unsupported_value',
+        `messages.${index}.role`,
+      );
     }
     const text = textOf(message.content, index);
     if (message.role === 'system' || message.role === 'developer') return { role: 'system', text };
     return { role: message.role, text };
   });
   const last = messages[messages.length - 1]!;
-  if (last.role === 'system') throw new ApiError(400, 'The last message must be from the user (or the assistant, to continue its text).', 'invalid_request_error', 'invalid_value', 'messages');
+  if (last.role === 'system')
+    throw new ApiError(
+      400,
+      'The last message must be from the user (or the assistant, to continue its text).',
+      'invalid_request_error',
+      'invalid_value',
+      'messages',
+    );
   return messages;
 }
 
@@ -196,11 +234,21 @@ function outputFormat(body: ChatCompletionRequest): OutputFormat | undefined {
   const schema = format.json_schema.schema;
   if (!schema) return { type: 'json' };
   const problem = unsupportedSchemaFeature(schema);
-  if (problem) throw new ApiError(400, `response_format.json_schema.schema cannot be enforced: ${problem}.`, 'invalid_request_error', 'unsupported_schema', 'response_format.json_schema.schema');
+  if (problem)
+    throw new ApiError(
+      400,
+      `response_format.json_schema.schema cannot be enforced: ${problem}.`,
+      'invalid_request_error',
+      'unsupported_schema',
+      'response_format.json_schema.schema',
+    );
   return { type: 'json_schema', schema };
 }
 
-function samplingOf(body: Pick<CompletionRequest, 'temperature' | 'top_p' | 'seed' | 'frequency_penalty' | 'presence_penalty'>, maxTokens: number | undefined): Sampling {
+function samplingOf(
+  body: Pick<CompletionRequest, 'temperature' | 'top_p' | 'seed' | 'frequency_penalty' | 'presence_penalty'>,
+  maxTokens: number | undefined,
+): Sampling {
   return {
     temperature: body.temperature ?? DEFAULT_TEMPERATURE,
     ...(body.top_p !== null && body.top_p !== undefined ? { topP: body.top_p } : {}),
@@ -263,7 +311,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     void reply.code(apiError.status).send(errorBody(apiError));
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorBody(new ApiError(404, `No such endpoint: ${request.method} ${request.url.split('?')[0]}.`, 'not_found_error', 'unknown_url')));
+    void reply
+      .code(404)
+      .send(
+        errorBody(new ApiError(404, `No such endpoint: ${request.method} ${request.url.split('?')[0]}.`, 'not_found_error', 'unknown_url')),
+      );
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -273,8 +325,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const origin = request.headers.origin;
     if (origin !== undefined) {
       // A browser page: only the listed origins, and they get their own entry back, never "*".
-      if (!corsOrigins.has(origin)) throw new ApiError(403, 'Origin not allowed: add it to the API server\'s allowed origins in settings.', 'permission_error', 'origin_not_allowed');
-      reply.raw.setHeader('Access-Control-Allow-Origin', [...corsOrigins].find((o) => o === origin)!);
+      if (!corsOrigins.has(origin))
+        throw new ApiError(
+          403,
+          "Origin not allowed: add it to the API server's allowed origins in settings.",
+          'permission_error',
+          'origin_not_allowed',
+        );
+      reply.raw.setHeader(
+        'Access-Control-Allow-Origin',
+        [...corsOrigins].find((o) => o === origin)!,
+      );
       reply.raw.setHeader('Vary', 'Origin');
       if (request.method === 'OPTIONS') {
         const asked = String(request.headers['access-control-request-headers'] ?? '');
@@ -294,19 +355,37 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const header = request.headers.authorization;
       const given = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : null;
       if (!secretsMatch(given, options.key())) {
-        throw new ApiError(401, 'Missing or wrong API key: send "Authorization: Bearer <key>" with the key shown in Freehold\'s settings.', 'authentication_error', 'invalid_api_key');
+        throw new ApiError(
+          401,
+          'Missing or wrong API key: send "Authorization: Bearer <key>" with the key shown in Freehold\'s settings.',
+          'authentication_error',
+          'invalid_api_key',
+        );
       }
     }
   });
 
   const resolve = (requested: string): { id: string; model: ModelEntry } => {
     const found = resolveApiModel(library.snapshot().models, requested);
-    if (!found) throw new ApiError(404, `The model "${requested}" is not in Freehold's library; GET /v1/models lists the ones that are.`, 'invalid_request_error', 'model_not_found', 'model');
+    if (!found)
+      throw new ApiError(
+        404,
+        `The model "${requested}" is not in Freehold's library; GET /v1/models lists the ones that are.`,
+        'invalid_request_error',
+        'model_not_found',
+        'model',
+      );
     return found;
   };
 
   const checkQueue = () => {
-    if (inference.queue.state().waiting >= maxWaiting) throw new ApiError(429, `${maxWaiting} requests are already waiting for the model; try again shortly.`, 'rate_limit_error', 'queue_full');
+    if (inference.queue.state().waiting >= maxWaiting)
+      throw new ApiError(
+        429,
+        `${maxWaiting} requests are already waiting for the model; try again shortly.`,
+        'rate_limit_error',
+        'queue_full',
+      );
   };
 
   /** Aborts the request's generation (or withdraws it from the queue) if the client hangs up first. */
@@ -376,7 +455,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
               },
             ],
           }
-        : { id: requestId, object, created, model: modelId, choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] };
+        : {
+            id: requestId,
+            object,
+            created,
+            model: modelId,
+            choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }],
+          };
 
     let result: GenerateResult;
     try {
@@ -384,12 +469,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         if (connection.gone) throw new RpcError('aborted', 'The client went away.');
         const loaded = await inference.ensureModel('api', model.files[0]!);
         if (maxTokens !== undefined && maxTokens > loaded.contextSize) {
-          throw new ApiError(400, `max_tokens is ${maxTokens}, more than this model's context of ${loaded.contextSize} tokens.`, 'invalid_request_error', 'invalid_value', 'max_tokens');
+          throw new ApiError(
+            400,
+            `max_tokens is ${maxTokens}, more than this model's context of ${loaded.contextSize} tokens.`,
+            'invalid_request_error',
+            'invalid_value',
+            'max_tokens',
+          );
         }
         if (connection.gone) throw new RpcError('aborted', 'The client went away.');
         const unlisten = inference.listenDeltas(requestId, (delta) => {
           if (!stream) return;
-          for (const part of delta.parts) stream.send(chunk(part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
+          for (const part of delta.parts)
+            stream.send(chunk(part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
         });
         if (streaming) {
           reply.hijack();
@@ -418,7 +510,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const reason = finishReason(result.stats.stopReason);
     if (stream) {
       stream.send(chunk({}, reason));
-      if (body.stream_options?.include_usage) stream.send({ id: requestId, object, created, model: modelId, choices: [], usage: usage(result) });
+      if (body.stream_options?.include_usage)
+        stream.send({ id: requestId, object, created, model: modelId, choices: [], usage: usage(result) });
       stream.end();
       return reply;
     }
@@ -431,7 +524,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: result.text, refusal: null, ...(result.reasoning ? { reasoning_content: result.reasoning } : {}) },
+            message: {
+              role: 'assistant',
+              content: result.text,
+              refusal: null,
+              ...(result.reasoning ? { reasoning_content: result.reasoning } : {}),
+            },
             logprobs: null,
             finish_reason: reason,
           },
@@ -439,21 +537,40 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         usage: usage(result),
       };
     }
-    return { id: requestId, object: 'text_completion', created, model: modelId, choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: reason }], usage: usage(result) };
+    return {
+      id: requestId,
+      object: 'text_completion',
+      created,
+      model: modelId,
+      choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: reason }],
+      usage: usage(result),
+    };
   }
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parse(chatCompletionSchema, request.body);
     refuseUnsupported(body);
     if ((body.tools && body.tools.length) || (body.functions && body.functions.length)) {
-      throw new ApiError(400, 'Tool and function calls are not supported.', 'invalid_request_error', 'unsupported_value', body.tools ? 'tools' : 'functions');
+      throw new ApiError(
+        400,
+        'Tool and function calls are not supported.',
+        'invalid_request_error',
+        'unsupported_value',
+        body.tools ? 'tools' : 'functions',
+      );
     }
     const messages = chatMessages(body);
     const format = outputFormat(body);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
     const stop = stopsOf(body.stop);
     return generate(request, reply, 'chat', body, maxTokens, (requestId, max) =>
-      inference.supervisor.generate({ requestId, messages, sampling: samplingOf(body, max), ...(stop ? { stop } : {}), ...(format ? { format } : {}) }),
+      inference.supervisor.generate({
+        requestId,
+        messages,
+        sampling: samplingOf(body, max),
+        ...(stop ? { stop } : {}),
+        ...(format ? { format } : {}),
+      }),
     );
   });
 
@@ -461,8 +578,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const body = parse(completionSchema, request.body);
     refuseUnsupported(body);
     if (body.echo) throw new ApiError(400, 'echo is not supported.', 'invalid_request_error', 'unsupported_value', 'echo');
-    if (body.suffix) throw new ApiError(400, 'suffix (fill-in-the-middle) is not supported.', 'invalid_request_error', 'unsupported_value', 'suffix');
-    if (body.best_of !== null && body.best_of !== undefined && body.best_of !== 1) throw new ApiError(400, 'best_of must be 1.', 'invalid_request_error', 'unsupported_value', 'best_of');
+    if (body.suffix)
+      throw new ApiError(400, 'suffix (fill-in-the-middle) is not supported.', 'invalid_request_error', 'unsupported_value', 'suffix');
+    if (body.best_of !== null && body.best_of !== undefined && body.best_of !== 1)
+      throw new ApiError(400, 'best_of must be 1.', 'invalid_request_error', 'unsupported_value', 'best_of');
     const prompt = typeof body.prompt === 'string' ? body.prompt : body.prompt[0]!;
     // OpenAI's default for this endpoint is 16 tokens.
     const maxTokens = body.max_tokens ?? 16;
@@ -476,9 +595,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const body = parse(embeddingSchema, request.body);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     if (!inputs.every((item): item is string => typeof item === 'string')) {
-      throw new ApiError(400, 'input must be a string or an array of strings; token arrays are not supported.', 'invalid_request_error', 'unsupported_value', 'input');
+      throw new ApiError(
+        400,
+        'input must be a string or an array of strings; token arrays are not supported.',
+        'invalid_request_error',
+        'unsupported_value',
+        'input',
+      );
     }
-    if (body.dimensions !== null && body.dimensions !== undefined) throw new ApiError(400, 'dimensions is not supported: the model decides the size.', 'invalid_request_error', 'unsupported_value', 'dimensions');
+    if (body.dimensions !== null && body.dimensions !== undefined)
+      throw new ApiError(
+        400,
+        'dimensions is not supported: the model decides the size.',
+        'invalid_request_error',
+        'unsupported_value',
+        'dimensions',
+      );
     const { id: modelId, model } = resolve(body.model);
     const file = model.files[0]!;
     let embeds = embeddingCache.get(file);
@@ -487,7 +619,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       embeddingCache.set(file, embeds);
     }
     if (!embeds) {
-      throw new ApiError(400, `"${modelId}" is a text-generation model, not an embedding model; load an embedding model (nomic-embed-text, bge, Qwen3-Embedding…) for /v1/embeddings.`, 'invalid_request_error', 'model_not_embedding', 'model');
+      throw new ApiError(
+        400,
+        `"${modelId}" is a text-generation model, not an embedding model; load an embedding model (nomic-embed-text, bge, Qwen3-Embedding…) for /v1/embeddings.`,
+        'invalid_request_error',
+        'model_not_embedding',
+        'model',
+      );
     }
     checkQueue();
     const requestId = `embd-${randomBytes(9).toString('base64url')}`;
@@ -514,7 +652,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   allowedHosts = allowedHostHeaders(options.host, port);
-  const displayHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const displayHost =
+    options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
   log(`api: listening on ${options.host}:${port}${requireKey ? '' : ' (no key: loopback only)'}`);
   return {
     url: `http://${displayHost}:${port}/v1`,

@@ -27,7 +27,20 @@ const structural = new Set([
   'format',
 ]);
 /** Words that describe and do not constrain. */
-const annotations = new Set(['title', 'description', 'default', 'examples', '$schema', '$id', '$comment', 'strict', 'nullable', 'readOnly', 'writeOnly', 'deprecated']);
+const annotations = new Set([
+  'title',
+  'description',
+  'default',
+  'examples',
+  '$schema',
+  '$id',
+  '$comment',
+  'strict',
+  'nullable',
+  'readOnly',
+  'writeOnly',
+  'deprecated',
+]);
 const types = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
 const formats = new Set(['date-time', 'date', 'time']);
 
@@ -50,7 +63,8 @@ export function unsupportedSchemaFeature(schema: unknown): string | null {
         const bad = list.find((t) => typeof t !== 'string' || !types.has(t));
         if (bad !== undefined) return `type ${JSON.stringify(bad)} (at ${at}) is not a JSON Schema type`;
       }
-      if (key === 'format' && (typeof value !== 'string' || !formats.has(value))) return `format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`;
+      if (key === 'format' && (typeof value !== 'string' || !formats.has(value)))
+        return `format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`;
       if (key === 'properties' || key === '$defs' || key === 'definitions') {
         if (value === null || typeof value !== 'object' || Array.isArray(value)) return `${at}.${key} must be an object`;
         for (const [name, child] of Object.entries(value)) {

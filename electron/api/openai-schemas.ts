@@ -74,7 +74,12 @@ export type CompletionRequest = z.infer<typeof completionSchema>;
 
 export const embeddingSchema = z.object({
   model: z.string().min(1).max(500),
-  input: z.union([z.string().max(4_000_000), z.array(z.string().max(4_000_000)).min(1).max(2048), z.array(z.number()), z.array(z.array(z.number()))]),
+  input: z.union([
+    z.string().max(4_000_000),
+    z.array(z.string().max(4_000_000)).min(1).max(2048),
+    z.array(z.number()),
+    z.array(z.array(z.number())),
+  ]),
   encoding_format: z.enum(['float', 'base64']).nullish(),
   dimensions: z.number().int().nullish(),
   user: z.string().nullish(),

@@ -143,7 +143,9 @@ export class InferenceService {
           }
           this.jitModelPath = undefined;
           if (this.supervisor.embeddingModel) {
-            this.options.log(`api: unloading the embedding model ${path.basename(this.supervisor.embeddingModel)} after ${minutes} idle minute(s)`);
+            this.options.log(
+              `api: unloading the embedding model ${path.basename(this.supervisor.embeddingModel)} after ${minutes} idle minute(s)`,
+            );
             await this.supervisor.unloadEmbedder();
             this.supervisor.announce();
           }

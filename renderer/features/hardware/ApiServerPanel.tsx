@@ -51,10 +51,16 @@ export function ApiServerPanel() {
   if (status.status === 'error') return <p role="alert">Could not read the API server's state: {status.message}</p>;
   if (status.status !== 'ready') return null;
   const s: ApiStatus = status.data;
-  const value: Draft = draft ?? { host: s.host, port: String(s.port), requireKey: s.requireKey, origins: s.corsOrigins.join('\n'), idle: String(s.idleUnloadMinutes) };
+  const value: Draft = draft ?? {
+    host: s.host,
+    port: String(s.port),
+    requireKey: s.requireKey,
+    origins: s.corsOrigins.join('\n'),
+    idle: String(s.idleUnloadMinutes),
+  };
   const fromCommandLine = s.managedBy === 'command-line';
 
-  const save = (patch: Parameters<typeof api['settings.update']>[0]) =>
+  const save = (patch: Parameters<(typeof api)['settings.update']>[0]) =>
     api['settings.update'](patch).then(
       () => {
         setDraft(null);
@@ -67,8 +73,8 @@ export function ApiServerPanel() {
     <section aria-labelledby="api-title" className="engine api-server">
       <h2 id="api-title">Local API server</h2>
       <p className="muted">
-        An OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models) for editors, scripts and agents on this computer. Models
-        load when a request names them.
+        An OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models) for editors, scripts and agents on this
+        computer. Models load when a request names them.
       </p>
       <label className="switch-row">
         <input
@@ -148,16 +154,28 @@ export function ApiServerPanel() {
             .split(/[\s,]+/)
             .map((o) => o.trim())
             .filter(Boolean);
-          void save({ api: { host: value.host.trim(), port, requireKey: value.requireKey, corsOrigins: origins, idleUnloadMinutes: idle } });
+          void save({
+            api: { host: value.host.trim(), port, requireKey: value.requireKey, corsOrigins: origins, idleUnloadMinutes: idle },
+          });
         }}
       >
         <label>
           <span>Address</span>
-          <input value={value.host} disabled={fromCommandLine} onChange={(e) => setDraft({ ...value, host: e.target.value })} aria-describedby="api-host-hint" />
+          <input
+            value={value.host}
+            disabled={fromCommandLine}
+            onChange={(e) => setDraft({ ...value, host: e.target.value })}
+            aria-describedby="api-host-hint"
+          />
         </label>
         <label>
           <span>Port</span>
-          <input inputMode="numeric" value={value.port} disabled={fromCommandLine} onChange={(e) => setDraft({ ...value, port: e.target.value })} />
+          <input
+            inputMode="numeric"
+            value={value.port}
+            disabled={fromCommandLine}
+            onChange={(e) => setDraft({ ...value, port: e.target.value })}
+          />
         </label>
         <label>
           <span>Unload idle models after (minutes)</span>
@@ -176,12 +194,18 @@ export function ApiServerPanel() {
         </label>
         <label className="wide">
           <span>Web pages allowed to call it (CORS origins, one per line)</span>
-          <textarea rows={2} placeholder="http://localhost:3000" value={value.origins} onChange={(e) => setDraft({ ...value, origins: e.target.value })} />
+          <textarea
+            rows={2}
+            placeholder="http://localhost:3000"
+            value={value.origins}
+            onChange={(e) => setDraft({ ...value, origins: e.target.value })}
+          />
         </label>
         <button type="submit">Save API settings</button>
       </form>
       <p id="api-host-hint" className="muted">
-        127.0.0.1 keeps it on this computer. Any other address (0.0.0.0: every network) lets other machines reach it, and then the key is always required.
+        127.0.0.1 keeps it on this computer. Any other address (0.0.0.0: every network) lets other machines reach it, and then the key is
+        always required.
       </p>
       {message && <p role="alert">{message}</p>}
     </section>

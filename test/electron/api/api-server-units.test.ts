@@ -73,14 +73,19 @@ describe('API helpers', () => {
     const pydantic = {
       title: 'Person',
       type: 'object',
-      properties: { name: { type: 'string', description: 'Full name', maxLength: 40 }, tags: { type: 'array', items: { $ref: '#/$defs/Tag' } } },
+      properties: {
+        name: { type: 'string', description: 'Full name', maxLength: 40 },
+        tags: { type: 'array', items: { $ref: '#/$defs/Tag' } },
+      },
       required: ['name', 'tags'],
       additionalProperties: false,
       $defs: { Tag: { type: 'string', enum: ['a', 'b'] } },
     };
     expect(unsupportedSchemaFeature(pydantic)).toBeNull();
     expect(unsupportedSchemaFeature({ type: 'string', pattern: 'x' })).toMatch(/"pattern"/);
-    expect(unsupportedSchemaFeature({ type: 'object', properties: { n: { type: 'number', minimum: 3 } } })).toMatch(/"minimum".*schema\.properties\.n/);
+    expect(unsupportedSchemaFeature({ type: 'object', properties: { n: { type: 'number', minimum: 3 } } })).toMatch(
+      /"minimum".*schema\.properties\.n/,
+    );
     expect(unsupportedSchemaFeature({ type: 'frobnicate' })).toMatch(/not a JSON Schema type/);
     expect(unsupportedSchemaFeature({ $ref: 'https://example.com/schema.json' })).toMatch(/\$ref/);
     let deep: Record<string, unknown> = { type: 'string' };
@@ -124,15 +129,33 @@ describe('API helpers', () => {
     const fakeLibrary = { snapshot: () => ({ models: [] }) } as unknown as ModelLibrary;
     const get = (port: number, headers: Record<string, string> = {}) =>
       new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/v1/models', headers }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/v1/models', headers }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
+          .on('error', reject);
       });
-    const open = await startApiServer({ inference: fakeInference, library: fakeLibrary, host: '127.0.0.1', port: 0, key: () => 'k', requireKey: false, corsOrigins: [] });
+    const open = await startApiServer({
+      inference: fakeInference,
+      library: fakeLibrary,
+      host: '127.0.0.1',
+      port: 0,
+      key: () => 'k',
+      requireKey: false,
+      corsOrigins: [],
+    });
     expect(await get(open.port)).toBe(200);
     await open.close();
-    const exposed = await startApiServer({ inference: fakeInference, library: fakeLibrary, host: '0.0.0.0', port: 0, key: () => 'k', requireKey: false, corsOrigins: [] });
+    const exposed = await startApiServer({
+      inference: fakeInference,
+      library: fakeLibrary,
+      host: '0.0.0.0',
+      port: 0,
+      key: () => 'k',
+      requireKey: false,
+      corsOrigins: [],
+    });
     expect(await get(exposed.port)).toBe(401);
     expect(await get(exposed.port, { Authorization: 'Bearer k' })).toBe(200);
     await exposed.close();
@@ -145,11 +168,22 @@ describe('API server lifecycle and sharing the worker', () => {
     try {
       const statuses: unknown[] = [];
       services.events.subscribeAll((event, payload) => event === 'onApiStatus' && statuses.push(payload));
-      expect(await services.handlers['api.status'](undefined)).toMatchObject({ enabled: false, running: false, url: null, managedBy: 'settings', requireKey: true });
+      expect(await services.handlers['api.status'](undefined)).toMatchObject({
+        enabled: false,
+        running: false,
+        url: null,
+        managedBy: 'settings',
+        requireKey: true,
+      });
       await services.handlers['settings.update']({ api: { enabled: true, port: 0 } });
       await services.api.apply();
       const on = await services.handlers['api.status'](undefined);
-      expect(on).toMatchObject({ enabled: true, running: true, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/), error: null });
+      expect(on).toMatchObject({
+        enabled: true,
+        running: true,
+        url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/),
+        error: null,
+      });
       expect(statuses.at(-1)).toMatchObject({ running: true });
       const ok = await fetch(`${on.url}/models`, { headers: { Authorization: `Bearer ${on.key}` } });
       expect(ok.status).toBe(200);
@@ -164,7 +198,10 @@ describe('API server lifecycle and sharing the worker', () => {
       const taken = (blocker.address() as net.AddressInfo).port;
       await services.handlers['settings.update']({ api: { port: taken } });
       await services.api.apply();
-      expect(await services.handlers['api.status'](undefined)).toMatchObject({ running: false, error: expect.stringMatching(new RegExp(`Port ${taken} is in use`)) });
+      expect(await services.handlers['api.status'](undefined)).toMatchObject({
+        running: false,
+        error: expect.stringMatching(new RegExp(`Port ${taken} is in use`)),
+      });
       blocker.close();
 
       await services.handlers['settings.update']({ api: { enabled: false } });

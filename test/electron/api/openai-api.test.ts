@@ -73,12 +73,15 @@ function raw(
   body?: string,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path: pathname, headers, setHost: !('Host' in headers) }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: text }));
-    });
+    const request = http.request(
+      { host: '127.0.0.1', port, method, path: pathname, headers, setHost: !('Host' in headers) },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: text }));
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -87,7 +90,12 @@ function raw(
 function expectOpenAiError(body: string, fields: { type?: string; code?: string | null; param?: string | null } = {}) {
   const parsed = JSON.parse(body) as { error: { message: string; type: string; param: string | null; code: string | null } };
   expect(Object.keys(parsed)).toEqual(['error']);
-  expect(parsed.error).toEqual({ message: expect.any(String), type: expect.any(String), param: expect.toSatisfy((p) => p === null || typeof p === 'string'), code: expect.toSatisfy((c) => c === null || typeof c === 'string') });
+  expect(parsed.error).toEqual({
+    message: expect.any(String),
+    type: expect.any(String),
+    param: expect.toSatisfy((p) => p === null || typeof p === 'string'),
+    code: expect.toSatisfy((c) => c === null || typeof c === 'string'),
+  });
   expect(parsed.error).toMatchObject(fields);
   expect(parsed.error.message).not.toContain(dataDir);
   expect(parsed.error.message).not.toMatch(/\/tmp\/|\/home\/|[A-Z]:\\/);
@@ -124,20 +132,46 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
   });
 
   it('stops at a stop sequence (finish_reason "stop", the sequence left out) and repeats itself given the same seed', async () => {
-    const stopped = await client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 200, temperature: 0, stop: ['.'] });
+    const stopped = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 200,
+      temperature: 0,
+      stop: ['.'],
+    });
     expect(stopped.choices[0]!.finish_reason).toBe('stop');
     expect(stopped.choices[0]!.message.content).not.toContain('.');
     expect(stopped.usage!.completion_tokens).toBeLessThan(200);
 
-    const sample = () => client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 30, temperature: 1.2, top_p: 0.95, seed: 1234 });
+    const sample = () =>
+      client.chat.completions.create({
+        model: 'stories260k',
+        messages: [{ role: 'user', content: 'Tell me a story' }],
+        max_tokens: 30,
+        temperature: 1.2,
+        top_p: 0.95,
+        seed: 1234,
+      });
     const [a, b] = [await sample(), await sample()];
     expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
-    const other = await client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 30, temperature: 1.2, top_p: 0.95, seed: 99 });
+    const other = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+      max_tokens: 30,
+      temperature: 1.2,
+      top_p: 0.95,
+      seed: 99,
+    });
     expect(other.choices[0]!.message.content).not.toBe(a.choices[0]!.message.content);
   });
 
   it('streams the same text in chunks, then finish_reason, usage and [DONE]', async () => {
-    const request = { model: 'stories260k', messages: [{ role: 'user' as const, content: 'Once upon a time' }], max_tokens: 40, temperature: 0 };
+    const request = {
+      model: 'stories260k',
+      messages: [{ role: 'user' as const, content: 'Once upon a time' }],
+      max_tokens: 40,
+      temperature: 0,
+    };
     const whole = await client.chat.completions.create(request);
     const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
@@ -151,11 +185,21 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(finish!.choices[0]!.finish_reason).toBe('length');
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 40, prompt_tokens: whole.usage!.prompt_tokens } });
 
-    const wire = await raw('POST', '/v1/chat/completions', { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, JSON.stringify({ ...request, max_tokens: 5, stream: true }));
+    const wire = await raw(
+      'POST',
+      '/v1/chat/completions',
+      { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      JSON.stringify({ ...request, max_tokens: 5, stream: true }),
+    );
     expect(wire.status).toBe(200);
     expect(wire.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(wire.body.endsWith('data: [DONE]\n\n')).toBe(true);
-    expect(wire.body.split('\n\n').filter(Boolean).every((event) => event.startsWith('data: '))).toBe(true);
+    expect(
+      wire.body
+        .split('\n\n')
+        .filter(Boolean)
+        .every((event) => event.startsWith('data: ')),
+    ).toBe(true);
   });
 
   it('holds the output to JSON with response_format json_object and json_schema', async () => {
@@ -166,7 +210,16 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       temperature: 0,
       response_format: {
         type: 'json_schema',
-        json_schema: { name: 'mood', strict: true, schema: { type: 'object', properties: { mood: { type: 'string', enum: ['happy', 'sad'] }, age: { type: 'integer' } }, required: ['mood', 'age'], additionalProperties: false } },
+        json_schema: {
+          name: 'mood',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: { mood: { type: 'string', enum: ['happy', 'sad'] }, age: { type: 'integer' } },
+            required: ['mood', 'age'],
+            additionalProperties: false,
+          },
+        },
       },
     });
     expect(schema.choices[0]!.finish_reason).toBe('stop');
@@ -174,7 +227,13 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(['happy', 'sad']).toContain(parsed.mood);
     expect(Number.isInteger(parsed.age)).toBe(true);
 
-    const object = await client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 400, temperature: 0, response_format: { type: 'json_object' } });
+    const object = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 400,
+      temperature: 0,
+      response_format: { type: 'json_object' },
+    });
     const content = object.choices[0]!.message.content!;
     expect(content.trimStart().startsWith('{')).toBe(true);
     if (object.choices[0]!.finish_reason === 'stop') expect(() => JSON.parse(content)).not.toThrow();
@@ -185,14 +244,34 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
         messages: [{ role: 'user', content: 'Hi' }],
         response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
       }),
-    ).rejects.toMatchObject({ status: 400, code: 'unsupported_schema', param: 'response_format.json_schema.schema', message: expect.stringMatching(/pattern/) });
+    ).rejects.toMatchObject({
+      status: 400,
+      code: 'unsupported_schema',
+      param: 'response_format.json_schema.schema',
+      message: expect.stringMatching(/pattern/),
+    });
   });
 
   it('completes plain text on /v1/completions, streaming too', async () => {
-    const completion = await client.completions.create({ model: 'stories260k', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 });
-    expect(completion).toMatchObject({ object: 'text_completion', choices: [{ index: 0, finish_reason: 'length' }], usage: { completion_tokens: 12 } });
+    const completion = await client.completions.create({
+      model: 'stories260k',
+      prompt: 'Once upon a time',
+      max_tokens: 12,
+      temperature: 0,
+    });
+    expect(completion).toMatchObject({
+      object: 'text_completion',
+      choices: [{ index: 0, finish_reason: 'length' }],
+      usage: { completion_tokens: 12 },
+    });
     expect(completion.choices[0]!.text.length).toBeGreaterThan(5);
-    const stream = await client.completions.create({ model: 'stories260k', prompt: 'Once upon a time', max_tokens: 12, temperature: 0, stream: true });
+    const stream = await client.completions.create({
+      model: 'stories260k',
+      prompt: 'Once upon a time',
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
     expect(text).toBe(completion.choices[0]!.text);
@@ -210,7 +289,10 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     decoded.data[0]!.embedding.forEach((value, i) => expect(value).toBeCloseTo(floats.data[0]!.embedding[i]!, 5));
     // The chat model stayed loaded beside the embedding model.
     expect(services.inference.supervisor.model?.path).toMatch(/stories260K\.gguf$/);
-    await expect(client.embeddings.create({ model: 'stories260k', input: 'x' })).rejects.toMatchObject({ status: 400, code: 'model_not_embedding' });
+    await expect(client.embeddings.create({ model: 'stories260k', input: 'x' })).rejects.toMatchObject({
+      status: 400,
+      code: 'model_not_embedding',
+    });
   });
 
   it('stops generating when a streaming client hangs up, and withdraws a waiting request whose client left', async () => {
@@ -236,10 +318,18 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
 
     // A long request runs; a second waits behind it; the second's client leaves.
     finished.length = 0;
-    const long = client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Once' }], max_tokens: 1500, temperature: 0 });
+    const long = client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Once' }],
+      max_tokens: 1500,
+      temperature: 0,
+    });
     await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
     const waiting = new AbortController();
-    const second = client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'Twice' }], max_tokens: 5 }, { signal: waiting.signal });
+    const second = client.chat.completions.create(
+      { model: 'stories260k', messages: [{ role: 'user', content: 'Twice' }], max_tokens: 5 },
+      { signal: waiting.signal },
+    );
     await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(1);
     waiting.abort();
     await expect(second).rejects.toThrow();
@@ -251,21 +341,69 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
   it('answers bad requests with 4xx in the OpenAI error shape', async () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       raw('POST', '/v1/chat/completions', { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', ...headers }, body);
-    const cases: Array<[string, string, number, { code?: string | null; param?: string | null; type?: string }, Record<string, string>?]> = [
-      ['malformed JSON', '{"model": "stories260k", "messages": [', 400, { type: 'invalid_request_error' }],
-      ['not an object', '[1, 2]', 400, { type: 'invalid_request_error' }],
-      ['messages of the wrong type', JSON.stringify({ model: 'stories260k', messages: 'hello' }), 400, { param: 'messages' }],
-      ['temperature of the wrong type', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }), 400, { param: 'temperature' }],
-      ['an unknown model', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }), 404, { code: 'model_not_found', param: 'model' }],
-      ['a huge max_tokens', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 1e12 }), 400, { param: 'max_tokens' }],
-      ['max_tokens beyond the context', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 100_000 }), 400, { param: 'max_tokens' }],
-      ['tools', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 400, { param: 'tools' }],
-      ['n > 1', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], n: 3 }), 400, { param: 'n' }],
-      ['an image', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }] }), 400, { code: 'unsupported_content' }],
-      ['a text/plain body', JSON.stringify({ model: 'stories260k', messages: [] }), 415, {}, { 'Content-Type': 'text/plain' }],
-      ['a body over 8 MiB', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x'.repeat(9 * 1024 * 1024) }] }), 413, {}],
-      ['a model whose file is gone', JSON.stringify({ model: 'vanishing', messages: [{ role: 'user', content: 'x' }] }), 422, { code: 'invalid_model' }],
-    ];
+    const cases: Array<[string, string, number, { code?: string | null; param?: string | null; type?: string }, Record<string, string>?]> =
+      [
+        ['malformed JSON', '{"model": "stories260k", "messages": [', 400, { type: 'invalid_request_error' }],
+        ['not an object', '[1, 2]', 400, { type: 'invalid_request_error' }],
+        ['messages of the wrong type', JSON.stringify({ model: 'stories260k', messages: 'hello' }), 400, { param: 'messages' }],
+        [
+          'temperature of the wrong type',
+          JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }),
+          400,
+          { param: 'temperature' },
+        ],
+        [
+          'an unknown model',
+          JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+          404,
+          { code: 'model_not_found', param: 'model' },
+        ],
+        [
+          'a huge max_tokens',
+          JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 1e12 }),
+          400,
+          { param: 'max_tokens' },
+        ],
+        [
+          'max_tokens beyond the context',
+          JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 100_000 }),
+          400,
+          { param: 'max_tokens' },
+        ],
+        [
+          'tools',
+          JSON.stringify({
+            model: 'stories260k',
+            messages: [{ role: 'user', content: 'x' }],
+            tools: [{ type: 'function', function: { name: 'f' } }],
+          }),
+          400,
+          { param: 'tools' },
+        ],
+        ['n > 1', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], n: 3 }), 400, { param: 'n' }],
+        [
+          'an image',
+          JSON.stringify({
+            model: 'stories260k',
+            messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] }],
+          }),
+          400,
+          { code: 'unsupported_content' },
+        ],
+        ['a text/plain body', JSON.stringify({ model: 'stories260k', messages: [] }), 415, {}, { 'Content-Type': 'text/plain' }],
+        [
+          'a body over 8 MiB',
+          JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x'.repeat(9 * 1024 * 1024) }] }),
+          413,
+          {},
+        ],
+        [
+          'a model whose file is gone',
+          JSON.stringify({ model: 'vanishing', messages: [{ role: 'user', content: 'x' }] }),
+          422,
+          { code: 'invalid_model' },
+        ],
+      ];
     for (const [what, body, status, fields, headers] of cases) {
       const response = await post(body, headers);
       expect({ what, status: response.status }).toEqual({ what, status });
@@ -275,8 +413,12 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(unknown.status).toBe(404);
     expectOpenAiError(unknown.body, { type: 'not_found_error' });
     // The official client raises typed errors from these.
-    await expect(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 1e9 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    await expect(
+      client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], max_tokens: 1e9 }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     // After all that the server still serves.
     expect((await client.models.list()).data.length).toBe(3);
   });
@@ -331,9 +473,15 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       'Access-Control-Request-Headers': 'authorization, content-type, x-stainless-os',
     });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers).toMatchObject({ 'access-control-allow-origin': ALLOWED_ORIGIN, 'access-control-allow-methods': 'GET, POST, OPTIONS' });
+    expect(preflight.headers).toMatchObject({
+      'access-control-allow-origin': ALLOWED_ORIGIN,
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+    });
     expect(preflight.headers['access-control-allow-headers']).toContain('authorization');
-    const hostile = await raw('OPTIONS', '/v1/chat/completions', { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' });
+    const hostile = await raw('OPTIONS', '/v1/chat/completions', {
+      Origin: 'http://evil.example',
+      'Access-Control-Request-Method': 'POST',
+    });
     expect(hostile.status).toBe(403);
     expect(hostile.headers['access-control-allow-origin']).toBeUndefined();
   });
@@ -344,12 +492,16 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     const conversation = await services.handlers['chats.create']({ modelId: stories.id, settings: { temperature: 0, maxTokens: 50 } });
     const done: string[] = [];
     const api = (n: number) =>
-      client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: 400, temperature: 0 }).then(() => done.push(`api${n}`));
+      client.chat.completions
+        .create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: 400, temperature: 0 })
+        .then(() => done.push(`api${n}`));
     const first = api(1);
     await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
     const more = [api(2), api(3)];
     await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(2);
-    const ui = Promise.resolve(services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' })).then((r) => {
+    const ui = Promise.resolve(
+      services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' }),
+    ).then((r) => {
       done.push('ui');
       return r;
     });
