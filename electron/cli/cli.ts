@@ -88,6 +88,12 @@ const settingKeys: Record<string, (value: string) => SettingsPatch> = {
   threads: (value) => ({ inference: { threads: value === 'auto' ? 0 : Number(value) } }),
   'max-vram-per-gpu': (value) => ({ inference: { maxVramPerGpuMiB: value === 'none' ? null : Number(value) } }),
   'hub-endpoint': (value) => ({ hub: { endpoint: value } }),
+  api: (value) => ({ api: { enabled: value === 'on' ? true : value === 'off' ? false : (value as never) } }),
+  'api-host': (value) => ({ api: { host: value } }),
+  'api-port': (value) => ({ api: { port: Number(value) } }),
+  'api-key-required': (value) => ({ api: { requireKey: value === 'yes' ? true : value === 'no' ? false : (value as never) } }),
+  'api-cors': (value) => ({ api: { corsOrigins: value === 'none' ? [] : value.split(',').map((o) => o.trim()) } }),
+  'api-idle-minutes': (value) => ({ api: { idleUnloadMinutes: Number(value) } }),
 };
 
 function formatSize(bytes: number): string {
@@ -259,6 +265,7 @@ const commands: Record<string, Command> = {
             appearance: { ...patch.appearance, ...part.appearance },
             inference: { ...patch.inference, ...part.inference },
             hub: { ...patch.hub, ...part.hub },
+            api: { ...patch.api, ...part.api },
           };
         }
         const parsed = settingsPatchSchema.safeParse(patch);
@@ -273,6 +280,11 @@ const commands: Record<string, Command> = {
         io.out(`threads           ${settings.inference.threads === 0 ? 'auto' : settings.inference.threads}`);
         io.out(`max-vram-per-gpu  ${settings.inference.maxVramPerGpuMiB === null ? 'none' : `${settings.inference.maxVramPerGpuMiB} MiB`}`);
         io.out(`hub-endpoint      ${settings.hub.endpoint}`);
+        const api = settings.api;
+        io.out(
+          `api               ${api.enabled ? 'on' : 'off'} (desktop app), ${api.host}:${api.port}, key ${api.requireKey ? 'required' : 'not required on loopback'}, ` +
+            `cors ${api.corsOrigins.length ? api.corsOrigins.join(',') : 'none'}, idle unload ${api.idleUnloadMinutes} min`,
+        );
         if (verb === 'set') io.out('Saved. An app already running applies it when next started.');
       }
       return 0;

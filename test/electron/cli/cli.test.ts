@@ -100,6 +100,17 @@ describe('CLI inference commands', () => {
 });
 
 describe('CLI settings', () => {
+  it('configures the local API server for the desktop app, refusing "*" as a CORS origin', async () => {
+    const dir = tempDir();
+    const set = await cli('settings', 'set', 'api=on', 'api-port=5001', 'api-cors=http://localhost:3000', 'api-idle-minutes=3', '--data-dir', dir);
+    expect(set.code).toBe(0);
+    expect(set.out).toMatch(/api +on \(desktop app\), 127\.0\.0\.1:5001, key required, cors http:\/\/localhost:3000, idle unload 3 min/);
+    const star = await cli('settings', 'set', 'api-cors=*', '--data-dir', dir);
+    expect(star.code).toBe(2);
+    expect(star.err).toMatch(/api\.corsOrigins/);
+    expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).api).toMatchObject({ enabled: true, port: 5001, corsOrigins: ['http://localhost:3000'] });
+  });
+
   it('shows and changes settings, refusing bad values without changing anything', async () => {
     const dir = tempDir();
     const set = await cli('settings', 'set', 'backend=vulkan', 'threads=3', 'max-vram-per-gpu=4096', '--data-dir', dir);
