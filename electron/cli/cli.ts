@@ -132,7 +132,9 @@ const modelsCommand: Command = {
             `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}`,
           );
         }
-        io.out(`${snapshot.models.length} models, ${formatSize(snapshot.totalBytes)} (${formatSize(snapshot.ownedBytes)} stored by Freehold)`);
+        io.out(
+          `${snapshot.models.length} models, ${formatSize(snapshot.totalBytes)} (${formatSize(snapshot.ownedBytes)} stored by Freehold)`,
+        );
         return 0;
       }
       case 'search': {
@@ -141,7 +143,10 @@ const modelsCommand: Command = {
         const results = await host.handlers['hub.search']({ query: rest.join(' '), sort, limit: 30 });
         if (json) io.out(JSON.stringify(results));
         else {
-          for (const r of results) io.out(`${r.repo.padEnd(50)} ${String(r.downloads).padStart(9)} downloads ${String(r.likes).padStart(6)} likes${r.gated ? '  (gated)' : ''}`);
+          for (const r of results)
+            io.out(
+              `${r.repo.padEnd(50)} ${String(r.downloads).padStart(9)} downloads ${String(r.likes).padStart(6)} likes${r.gated ? '  (gated)' : ''}`,
+            );
           if (results.length === 0) io.out('No GGUF models found.');
         }
         return 0;
@@ -170,16 +175,24 @@ const modelsCommand: Command = {
         });
         io.onInterrupt?.(undefined);
         if (json) io.out(JSON.stringify(final));
-        else if (final.state === 'done') io.out(`Done: ${final.modelId} (verified sha256) — npm run cli -- chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`);
+        else if (final.state === 'done')
+          io.out(
+            `Done: ${final.modelId} (verified sha256) — npm run cli -- chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`,
+          );
         else if (final.state === 'paused') io.out('Paused; run the same command to resume.');
         else io.err(`Download ${final.state}: ${final.error ?? ''}`);
         return final.state === 'done' || final.state === 'paused' ? 0 : 1;
       }
       case 'import': {
         if (rest.length === 0) throw new UsageError('models import needs one or more paths.');
-        const results = await host.handlers['models.import']({ paths: rest.map((p) => path.resolve(p)), mode: values.copy ? 'copy' : 'reference' });
+        const results = await host.handlers['models.import']({
+          paths: rest.map((p) => path.resolve(p)),
+          mode: values.copy ? 'copy' : 'reference',
+        });
         if (json) io.out(JSON.stringify(results));
-        else for (const r of results) io.out(r.ok ? `imported ${r.model!.id}  ${r.model!.name}  (${r.model!.origin})` : `refused ${r.path}: ${r.error}`);
+        else
+          for (const r of results)
+            io.out(r.ok ? `imported ${r.model!.id}  ${r.model!.name}  (${r.model!.origin})` : `refused ${r.path}: ${r.error}`);
         return results.every((r) => r.ok) ? 0 : 1;
       }
       case 'remove': {
@@ -187,7 +200,12 @@ const modelsCommand: Command = {
         if (!id) throw new UsageError('models remove needs a model id (see models list).');
         const { deletedFiles } = await host.handlers['models.remove']({ id });
         if (json) io.out(JSON.stringify({ id, deletedFiles }));
-        else io.out(deletedFiles.length ? `Removed ${id} and deleted ${deletedFiles.length} file(s).` : `Removed ${id} from the library; its files were left where they are.`);
+        else
+          io.out(
+            deletedFiles.length
+              ? `Removed ${id} and deleted ${deletedFiles.length} file(s).`
+              : `Removed ${id} from the library; its files were left where they are.`,
+          );
         return 0;
       }
       default:
@@ -207,7 +225,9 @@ const chatsCommand: Command = {
       const list = await host.handlers['chats.list'](undefined);
       if (json) io.out(JSON.stringify(list));
       else if (list.length === 0) io.out('No conversations yet.');
-      else for (const c of list) io.out(`${c.id}  ${c.pinned ? '* ' : ''}${c.title}  (${c.messageCount} messages, ${c.updatedAt.slice(0, 16).replace('T', ' ')})`);
+      else
+        for (const c of list)
+          io.out(`${c.id}  ${c.pinned ? '* ' : ''}${c.title}  (${c.messageCount} messages, ${c.updatedAt.slice(0, 16).replace('T', ' ')})`);
       return 0;
     }
     if (action === 'export') {
@@ -233,7 +253,9 @@ const benchCommand: Command = {
     if (json) io.out(JSON.stringify(results.length === 1 ? results[0] : results));
     else {
       for (const result of results) {
-        io.out(`${result.modelName} on ${result.backend.toUpperCase()}${result.gpus.length ? ` (${result.gpus.join(', ')})` : ''}, ${result.threads} thread(s)`);
+        io.out(
+          `${result.modelName} on ${result.backend.toUpperCase()}${result.gpus.length ? ` (${result.gpus.join(', ')})` : ''}, ${result.threads} thread(s)`,
+        );
         io.out(`  pp${result.promptTokens}: ${result.promptTokensPerSecond.toFixed(1)} tokens/s`);
         io.out(`  tg${result.generatedTokens}: ${result.generationTokensPerSecond.toFixed(1)} tokens/s`);
       }
@@ -259,7 +281,8 @@ const commands: Record<string, Command> = {
         for (const pair of pairs) {
           const [key, value] = pair.split(/=(.*)/s, 2);
           const make = key !== undefined && Object.hasOwn(settingKeys, key) ? settingKeys[key] : undefined;
-          if (!make || value === undefined || value === '') throw new UsageError(`"${pair}" is not key=value with a key of ${Object.keys(settingKeys).join(', ')}.`);
+          if (!make || value === undefined || value === '')
+            throw new UsageError(`"${pair}" is not key=value with a key of ${Object.keys(settingKeys).join(', ')}.`);
           const part = make(value);
           patch = {
             appearance: { ...patch.appearance, ...part.appearance },
@@ -303,7 +326,8 @@ const commands: Record<string, Command> = {
   },
   chat: {
     summary: 'Load a GGUF model and stream its reply to a prompt',
-    usage: 'chat --model <path> [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
+    usage:
+      'chat --model <path> [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
     options: {
       model: { type: 'string' },
       system: { type: 'string' },
@@ -348,7 +372,9 @@ const commands: Record<string, Command> = {
       const model = await host.handlers['inference.load']({ modelPath, contextSize, gpuLayers });
       offProgress();
       if (!json) {
-        io.err(`${model.name}: ${model.gpuLayers}/${model.totalLayers} layers on the GPU, ${model.contextSize}-token context, ${model.chatWrapper} template`);
+        io.err(
+          `${model.name}: ${model.gpuLayers}/${model.totalLayers} layers on the GPU, ${model.contextSize}-token context, ${model.chatWrapper} template`,
+        );
         if (model.retried) io.err(`note: ${model.retried}`);
       }
 

@@ -75,7 +75,19 @@ describe('CLI inference commands', () => {
   it('streams a reply and ends with its stats; --json gives one object', () => {
     const dir = tempDir();
     const env = { ...process.env, FREEHOLD_DATA_DIR: dir };
-    const args = ['dist/electron/cli.mjs', 'chat', '--model', model, '--temperature', '0', '--max-tokens', '40', '--seed', '1', 'Once upon a time'];
+    const args = [
+      'dist/electron/cli.mjs',
+      'chat',
+      '--model',
+      model,
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '40',
+      '--seed',
+      '1',
+      'Once upon a time',
+    ];
     const human = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/\[40 tokens, [\d.]+ tokens\/s, first token after \d+ ms, prompt \d+ tokens, stopped: max-tokens\]\n$/);
@@ -88,10 +100,16 @@ describe('CLI inference commands', () => {
 
   it('fails clearly on a bad model path or bad options', () => {
     const env = { ...process.env, FREEHOLD_DATA_DIR: tempDir() };
-    const missing = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', '/nope/x.gguf', 'hi'], { env, encoding: 'utf8' });
+    const missing = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', '/nope/x.gguf', 'hi'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/Model file not found: \/nope\/x\.gguf/);
-    const badNumber = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', model, '--max-tokens', 'lots', 'hi'], { env, encoding: 'utf8' });
+    const badNumber = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', model, '--max-tokens', 'lots', 'hi'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(badNumber.status).toBe(2);
     expect(badNumber.stderr).toMatch(/--max-tokens must be a whole number/);
     const noPrompt = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'chat', '--model', model], { env, encoding: 'utf8' });
@@ -102,13 +120,26 @@ describe('CLI inference commands', () => {
 describe('CLI settings', () => {
   it('configures the local API server for the desktop app, refusing "*" as a CORS origin', async () => {
     const dir = tempDir();
-    const set = await cli('settings', 'set', 'api=on', 'api-port=5001', 'api-cors=http://localhost:3000', 'api-idle-minutes=3', '--data-dir', dir);
+    const set = await cli(
+      'settings',
+      'set',
+      'api=on',
+      'api-port=5001',
+      'api-cors=http://localhost:3000',
+      'api-idle-minutes=3',
+      '--data-dir',
+      dir,
+    );
     expect(set.code).toBe(0);
     expect(set.out).toMatch(/api +on \(desktop app\), 127\.0\.0\.1:5001, key required, cors http:\/\/localhost:3000, idle unload 3 min/);
     const star = await cli('settings', 'set', 'api-cors=*', '--data-dir', dir);
     expect(star.code).toBe(2);
     expect(star.err).toMatch(/api\.corsOrigins/);
-    expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).api).toMatchObject({ enabled: true, port: 5001, corsOrigins: ['http://localhost:3000'] });
+    expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).api).toMatchObject({
+      enabled: true,
+      port: 5001,
+      corsOrigins: ['http://localhost:3000'],
+    });
   });
 
   it('shows and changes settings, refusing bad values without changing anything', async () => {
@@ -139,7 +170,15 @@ describe('CLI models commands (fake hub on 127.0.0.1)', () => {
     const { readFileSync } = await import('node:fs');
     const data = readFileSync(testModelPath());
     const hub = await startFakeHub([
-      { id: 'ggml-org/tiny-llamas', author: 'ggml-org', downloads: 5, likes: 1, lastModified: '2026-01-01T00:00:00.000Z', sha: 'abc123', files: [{ path: 'stories-Q8_0.gguf', data }] },
+      {
+        id: 'ggml-org/tiny-llamas',
+        author: 'ggml-org',
+        downloads: 5,
+        likes: 1,
+        lastModified: '2026-01-01T00:00:00.000Z',
+        sha: 'abc123',
+        files: [{ path: 'stories-Q8_0.gguf', data }],
+      },
     ]);
     try {
       const env = { ...process.env, FREEHOLD_DATA_DIR: tempDir(), HF_ENDPOINT: hub.url };
