@@ -491,13 +491,14 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     const stories = library.models.find((m) => m.files[0]!.endsWith('stories260K.gguf'))!;
     const conversation = await services.handlers['chats.create']({ modelId: stories.id, settings: { temperature: 0, maxTokens: 50 } });
     const done: string[] = [];
-    const api = (n: number) =>
+    // The first runs long enough (1,500 tokens) for the rest to queue up behind it.
+    const api = (n: number, max: number) =>
       client.chat.completions
-        .create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: 400, temperature: 0 })
+        .create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: max, temperature: 0 })
         .then(() => done.push(`api${n}`));
-    const first = api(1);
+    const first = api(1, 1500);
     await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
-    const more = [api(2), api(3)];
+    const more = [api(2, 50), api(3, 50)];
     await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(2);
     const ui = Promise.resolve(
       services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' }),
