@@ -167,7 +167,8 @@ export class InferenceService {
     const next = JSON.stringify(settings.inference);
     if (next === this.lastEngineSettings) return;
     this.lastEngineSettings = next;
-    await this.supervisor.restart('inference settings changed');
+    // In the queue: a reply or API request running now finishes first instead of failing.
+    await this.schedule('ui', undefined, () => this.supervisor.restart('inference settings changed'));
   }
 
   close(): Promise<void> {

@@ -71,11 +71,11 @@ export class Benchmarks {
     const settings = this.settings();
     try {
       for (const backend of usable.filter((b) => b !== report.backend)) {
-        await this.inference.supervisor.restart(`benchmarking ${backend}`, { ...settings, backend });
+        await this.inference.schedule('ui', undefined, () => this.inference.supervisor.restart(`benchmarking ${backend}`, { ...settings, backend }));
         results.push(await this.run(modelId));
       }
     } finally {
-      if (usable.length > 1) await this.inference.supervisor.restart('benchmarks done');
+      if (usable.length > 1) await this.inference.schedule('ui', undefined, () => this.inference.supervisor.restart('benchmarks done'));
     }
     return results;
   }

@@ -511,6 +511,24 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(done).toEqual(['api1', 'ui', 'api2', 'api3']);
   });
 
+  it('lets a running request finish before new inference settings restart the engine', async () => {
+    const running = client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Once' }],
+      max_tokens: 800,
+      temperature: 0,
+    });
+    await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
+    await services.handlers['settings.update']({ inference: { backend: 'cpu' } });
+    const result = await running;
+    expect(result.choices[0]!.finish_reason).toBe('length');
+    expect(result.usage!.completion_tokens).toBe(800);
+    // The restart came after it, and the model is back.
+    await expect.poll(() => services.inference.queue.state(), { timeout: 20_000 }).toEqual({ running: null, waiting: 0 });
+    expect((await services.handlers['inference.hardware'](undefined)).requested).toBe('cpu');
+    expect(services.inference.supervisor.model).toBeDefined();
+  });
+
   it('unloads a model it loaded just in time after the idle time, but never one the user loaded', async () => {
     await services.handlers['settings.update']({ api: { idleUnloadMinutes: 0.01 } }); // 0.6 s
     await services.handlers['inference.unload'](undefined);
