@@ -71,6 +71,9 @@ export function ChatView() {
   const api = useHostApi();
   const [list, setList] = useHostQuery('chats.list', 'onConversationChanged');
   const [library] = useHostQuery('models.list', 'onLibraryChanged');
+  const [inference, setInference] = useHostQuery('inference.status');
+  useHostEvent('onInferenceStatus', setInference);
+  const apiBusy = inference.status === 'ready' && inference.data.queue?.running === 'api';
   const [selected, setSelected] = useState<string | null>(null);
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [draft, setDraft] = useState('');
@@ -502,7 +505,9 @@ export function ChatView() {
                           {shown.content ? (
                             <Markdown text={shown.content} />
                           ) : m.status === 'streaming' ? (
-                            <span className="muted">…</span>
+                            <span className="muted" role="status">
+                              {apiBusy ? 'Waiting for its turn: the model is answering a request from the local API…' : '…'}
+                            </span>
                           ) : null}
                         </div>
                       )}
