@@ -44,7 +44,12 @@ export const samplingSchema = z
     /** OpenAI-style penalties on tokens already generated (by count, and for appearing at all). */
     frequencyPenalty: z.number().min(-2).max(2).optional(),
     presencePenalty: z.number().min(-2).max(2).optional(),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional(),
     maxTokens: z.number().int().min(1).max(131072).optional(),
   })
   .strict();
@@ -63,17 +68,22 @@ export const outputFormatSchema = z.discriminatedUnion('type', [
 ]);
 export type OutputFormat = z.infer<typeof outputFormatSchema>;
 
+/** What shapes the output of a reply or a completion alike. */
+const outputControls = {
+  sampling: samplingSchema.optional(),
+  /** Generation ends (without the text) where one of these appears. */
+  stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
+  /** Output constrained by a grammar: any JSON, or JSON matching a schema (already checked by the caller). */
+  format: outputFormatSchema.optional(),
+};
+
 export const generateInputSchema = z
   .object({
     /** Chosen by the caller so that deltas and abort can name the request. */
     requestId: z.string().min(1).max(100),
     system: z.string().max(200_000).optional(),
     messages: z.array(chatMessageSchema).min(1).max(10_000),
-    sampling: samplingSchema.optional(),
-    /** Generation ends (without the text) where one of these appears. */
-    stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
-    /** Output constrained by a grammar: any JSON, or JSON matching a schema (already checked by the caller). */
-    format: outputFormatSchema.optional(),
+    ...outputControls,
   })
   .strict();
 export type GenerateInput = z.infer<typeof generateInputSchema>;
@@ -83,9 +93,7 @@ export const completeInputSchema = z
   .object({
     requestId: z.string().min(1).max(100),
     prompt: z.string().max(4_000_000),
-    sampling: samplingSchema.optional(),
-    stop: z.array(z.string().min(1).max(1000)).max(16).optional(),
-    format: outputFormatSchema.optional(),
+    ...outputControls,
   })
   .strict();
 export type CompleteInput = z.infer<typeof completeInputSchema>;

@@ -81,6 +81,11 @@ function statsLine(result: GenerateResult): string {
   return `[${s.generatedTokens} tokens, ${s.tokensPerSecond.toFixed(1)} tokens/s, first token after ${s.timeToFirstTokenMs.toFixed(0)} ms, prompt ${s.promptTokens} tokens, stopped: ${s.stopReason}]`;
 }
 
+function choice<T>(key: string, value: string, options: Record<string, T>): T {
+  if (!Object.hasOwn(options, value)) throw new UsageError(`${key} must be ${Object.keys(options).join(' or ')}, not "${value}".`);
+  return options[value]!;
+}
+
 /** `settings set` keys, in the words of the README, mapped onto the settings file. */
 const settingKeys: Record<string, (value: string) => SettingsPatch> = {
   theme: (value) => ({ appearance: { theme: value as never } }),
@@ -88,10 +93,10 @@ const settingKeys: Record<string, (value: string) => SettingsPatch> = {
   threads: (value) => ({ inference: { threads: value === 'auto' ? 0 : Number(value) } }),
   'max-vram-per-gpu': (value) => ({ inference: { maxVramPerGpuMiB: value === 'none' ? null : Number(value) } }),
   'hub-endpoint': (value) => ({ hub: { endpoint: value } }),
-  api: (value) => ({ api: { enabled: value === 'on' ? true : value === 'off' ? false : (value as never) } }),
+  api: (value) => ({ api: { enabled: choice('api', value, { on: true, off: false }) } }),
   'api-host': (value) => ({ api: { host: value } }),
   'api-port': (value) => ({ api: { port: Number(value) } }),
-  'api-key-required': (value) => ({ api: { requireKey: value === 'yes' ? true : value === 'no' ? false : (value as never) } }),
+  'api-key-required': (value) => ({ api: { requireKey: choice('api-key-required', value, { yes: true, no: false }) } }),
   'api-cors': (value) => ({ api: { corsOrigins: value === 'none' ? [] : value.split(',').map((o) => o.trim()) } }),
   'api-idle-minutes': (value) => ({ api: { idleUnloadMinutes: Number(value) } }),
 };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
-import type { ChatDelta, HardwareReport, LoadedModel, LoadProgress } from '../../shared/inference';
+import type { ChatDelta, GenerateResult, HardwareReport, LoadedModel, LoadProgress } from '../../shared/inference';
 import { createPeer, type Peer } from '../../shared/rpc/peer';
 import type { EngineOptions } from '../worker/engine';
 import type { WorkerEvents, WorkerFunctions } from '../worker/worker-api';
@@ -186,7 +186,9 @@ export class WorkerSupervisor {
     const doing = activity ? ` while ${activity.kind} ${path.basename(activity.modelPath)}` : '';
     const message =
       `The inference engine stopped (${cause})${doing}. It is being restarted` +
-      (crashedModel ? `; ${path.basename(crashedModel)} was not reloaded, so that it cannot crash it again. Load it again to retry, perhaps with fewer GPU layers or a smaller context.` : '.');
+      (crashedModel
+        ? `; ${path.basename(crashedModel)} was not reloaded, so that it cannot crash it again. Load it again to retry, perhaps with fewer GPU layers or a smaller context.`
+        : '.');
     this.options.log(message);
     this.loadedModel = undefined;
     this.embeddingModel = undefined;
@@ -200,12 +202,16 @@ export class WorkerSupervisor {
     this.options.onCrash(message);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (!this.running && !this.stopped) this.launch().ready.catch((error: unknown) => this.options.log(`restart failed: ${String(error)}`));
+      if (!this.running && !this.stopped)
+        this.launch().ready.catch((error: unknown) => this.options.log(`restart failed: ${String(error)}`));
     }, delay);
   }
 
   /** Calls the worker; if it dies meanwhile, the caller gets a clear worker_crashed error. */
-  async call<K extends keyof WorkerFunctions>(name: K, ...args: Parameters<WorkerFunctions[K]>): Promise<Awaited<ReturnType<WorkerFunctions[K]>>> {
+  async call<K extends keyof WorkerFunctions>(
+    name: K,
+    ...args: Parameters<WorkerFunctions[K]>
+  ): Promise<Awaited<ReturnType<WorkerFunctions[K]>>> {
     await this.ensureStarted();
     const running = this.running;
     if (!running) throw new RpcError('unavailable', 'The inference engine is not running.');
@@ -220,7 +226,10 @@ export class WorkerSupervisor {
   private async translate(running: Running, error: unknown): Promise<unknown> {
     if (!(error instanceof RpcError) || error.code !== 'disconnected') return error;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const exit = await Promise.race([running.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 3000)))]);
+    const exit = await Promise.race([
+      running.exited,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 3000))),
+    ]);
     clearTimeout(timer);
     const cause = running.endedBecause ?? (exit ? describeExit(exit) : 'its connection closed');
     return new RpcError('worker_crashed', `The inference engine stopped (${cause}) before it answered; it is being restarted.`);
@@ -253,23 +262,24 @@ export class WorkerSupervisor {
     this.setState('ready', 'No model loaded.');
   }
 
-  async generate(input: Parameters<WorkerFunctions['generate']>[0]) {
-    const model = this.loadedModel;
-    if (!model) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
-    this.activity = { kind: 'generating with', modelPath: model.path };
-    try {
-      return await this.call('generate', input);
-    } finally {
-      this.activity = undefined;
-    }
+  generate(input: Parameters<WorkerFunctions['generate']>[0]): Promise<GenerateResult> {
+    return this.onLoadedModel('generate', input);
   }
 
-  async complete(input: Parameters<WorkerFunctions['complete']>[0]) {
+  complete(input: Parameters<WorkerFunctions['complete']>[0]): Promise<GenerateResult> {
+    return this.onLoadedModel('complete', input);
+  }
+
+  /** Runs a reply or completion on the loaded model, remembered as what the worker is doing should it crash. */
+  private async onLoadedModel<K extends 'generate' | 'complete'>(
+    name: K,
+    input: Parameters<WorkerFunctions[K]>[0],
+  ): Promise<GenerateResult> {
     const model = this.loadedModel;
     if (!model) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
     this.activity = { kind: 'generating with', modelPath: model.path };
     try {
-      return await this.call('complete', input);
+      return (await this.call(name, ...([input] as Parameters<WorkerFunctions[K]>))) as GenerateResult;
     } finally {
       this.activity = undefined;
     }

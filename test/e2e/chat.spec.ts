@@ -1,18 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { testModelPath } from '../helpers/test-model';
-import { expect, launchHost, screenshot, stopHost, test } from './fixtures';
+import { expect, launchHost, screenshot, stopHost, test, uploadTestModel } from './fixtures';
 
 test('chat with a model: send, watch the reply stream, regenerate, edit, and find it all after a restart', async ({ page }) => {
   let host = await launchHost();
   try {
     await page.goto(host.url);
-    // Put stories260K in the library (uploaded, as a browser drop would).
-    const token = new URL(host.url).searchParams.get('token')!;
-    const upload = await page.request.post(`${new URL(host.url).origin}/api/upload?name=stories260K.gguf`, {
-      data: readFileSync(testModelPath()),
-      headers: { 'X-Freehold-Token': token, Origin: new URL(host.url).origin },
-    });
-    expect(upload.ok()).toBe(true);
+    await uploadTestModel(page, host);
 
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('button', { name: 'New chat (Ctrl+N)' }).click();
@@ -131,12 +123,7 @@ test('a chat waits its turn while the local API is answering, and says so', asyn
   const stop = new AbortController();
   try {
     await page.goto(host.url);
-    const token = new URL(host.url).searchParams.get('token')!;
-    const upload = await page.request.post(`${new URL(host.url).origin}/api/upload?name=stories260K.gguf`, {
-      data: readFileSync(testModelPath()),
-      headers: { 'X-Freehold-Token': token, Origin: new URL(host.url).origin },
-    });
-    expect(upload.ok()).toBe(true);
+    await uploadTestModel(page, host);
     const [, apiUrl, key] = /OpenAI-compatible API: (\S+) +\(key: (fh-[\w-]+)/.exec(host.output())!;
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('button', { name: 'New chat (Ctrl+N)' }).click();

@@ -1,8 +1,9 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test as base, expect, type Page } from '@playwright/test';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process';
+import { testModelPath } from '../helpers/test-model';
 
 export interface HostFixture extends ServeProcess {
   dataDir: string;
@@ -24,6 +25,16 @@ export async function stopHost(host: HostFixture, options: { keepData?: boolean 
     await host.exited;
   }
   if (!options.keepData) rmSync(host.dataDir, { recursive: true, force: true });
+}
+
+/** Puts stories260K in the host's library as a browser drop does: streamed to /api/upload with the page's secret. */
+export async function uploadTestModel(page: Page, host: HostFixture): Promise<void> {
+  const origin = new URL(host.url).origin;
+  const upload = await page.request.post(`${origin}/api/upload?name=stories260K.gguf`, {
+    data: readFileSync(testModelPath()),
+    headers: { 'X-Freehold-Token': new URL(host.url).searchParams.get('token')!, Origin: origin },
+  });
+  expect(upload.ok()).toBe(true);
 }
 
 export const screenshotDir = path.resolve('test-results/screenshots');

@@ -135,6 +135,9 @@ describe('CLI settings', () => {
     const star = await cli('settings', 'set', 'api-cors=*', '--data-dir', dir);
     expect(star.code).toBe(2);
     expect(star.err).toMatch(/api\.corsOrigins/);
+    const maybe = await cli('settings', 'set', 'api=maybe', '--data-dir', dir);
+    expect(maybe.code).toBe(2);
+    expect(maybe.err).toMatch(/api must be on or off, not "maybe"/);
     expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).api).toMatchObject({
       enabled: true,
       port: 5001,
