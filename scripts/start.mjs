@@ -1,22 +1,11 @@
-// `npm start`: the desktop app where the Electron runtime is installed,
-// otherwise the headless host (same services, UI in the browser).
+// `npm start`: the desktop app where the Electron runtime is installed or can
+// be fetched now (see electron-runtime.mjs), otherwise the headless host (same
+// services, UI in the browser), after one line that says why.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { ensureElectronRuntime } from './electron-runtime.mjs';
 
-const require = createRequire(import.meta.url);
-const args = process.argv.slice(2);
-
-export function findElectron() {
-  try {
-    // The electron package exports the binary's path, and throws when the
-    // binary was never downloaded (ELECTRON_SKIP_BINARY_DOWNLOAD, offline).
-    const binary = require('electron');
-    return typeof binary === 'string' && existsSync(binary) ? binary : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const retry = process.argv.includes('--retry-electron');
+const args = process.argv.slice(2).filter((arg) => arg !== '--retry-electron');
 
 function run(command, commandArgs) {
   const env = { ...process.env };
@@ -26,12 +15,15 @@ function run(command, commandArgs) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-const electron = findElectron();
-if (electron) {
-  run(electron, ['.', ...args]);
+// FREEHOLD_ELECTRON_PACKAGE points at another copy of the electron package (tests, packagers).
+const electronDir = process.env.FREEHOLD_ELECTRON_PACKAGE || undefined;
+const runtime = await ensureElectronRuntime({ retry, ...(electronDir ? { electronDir } : {}) });
+if (runtime.binary) {
+  run(runtime.binary, ['.', ...args]);
 } else {
+  const hint = runtime.tried === false && !/not installed/.test(runtime.error) ? '; `npm start -- --retry-electron` tries again now' : '';
   console.log(
-    'The Electron runtime is not installed (skipped download or offline), so Freehold starts as a headless host: open the URL below in a browser.',
+    `No desktop window: the Electron runtime could not be fetched (${runtime.error}${hint}), so Freehold starts as a headless host: open the URL below in a browser.`,
   );
   run(process.execPath, ['dist/electron/serve.mjs', ...args]);
 }
