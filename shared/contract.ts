@@ -37,6 +37,7 @@ import {
   type DownloadJob,
   type HubModel,
   type RecommendedModel,
+  type StarterChoice,
   type RepoDetails,
 } from './hub';
 import {
@@ -159,6 +160,7 @@ export const methods = {
   'folders.suggestions': method<FolderSuggestion[]>()(noInput),
   'hub.search': method<HubModel[]>()(searchInputSchema),
   'hub.recommended': method<RecommendedModel[]>()(noInput),
+  'hub.starter': method<StarterChoice>()(noInput),
   'hub.repo': method<RepoDetails>()(repoInputSchema),
   'hub.tokenStatus': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(noInput),
   'hub.setToken': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(tokenInputSchema),

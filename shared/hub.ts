@@ -10,11 +10,26 @@ export interface HubModel {
   gated: boolean;
 }
 
+/** A model Freehold suggests, with the file it would download and why it is on the list. */
 export interface RecommendedModel {
   repo: string;
   family: string;
   parameters: string;
+  /** The quantization downloaded (the repo's file of that quantization). */
+  quantization: string;
+  /** About how large that file is; the hub's own size is used when it downloads. */
+  sizeBytes: number;
+  /** Why it is on the list. */
   note: string;
+  /** Whether it fits the memory free now (a 4,096-token context); null where the hardware is not known. */
+  fit: Fit | null;
+}
+
+/** The first model to offer someone with an empty library: the best of the starters that fits this machine now. */
+export interface StarterChoice {
+  model: RecommendedModel | null;
+  /** Why this one (or why none). */
+  reason: string;
 }
 
 export type FitVerdict = 'gpu' | 'ram' | 'no';

@@ -1,32 +1,20 @@
 import { listFiles, listModels, modelInfo } from '@huggingface/hub';
 import { RpcError } from '../../shared/errors';
-import type { Fit, HubModel, QuantOption, RecommendedModel, RepoDetails, RepoFile } from '../../shared/hub';
+import type { Fit, HubModel, QuantOption, RepoDetails, RepoFile } from '../../shared/hub';
 import type { HardwareReport } from '../../shared/inference';
 import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../library/gguf-header';
 import { parseSplitName } from '../library/split';
+import { estimateFitOf } from './fit';
 import { remoteSource } from './remote-source';
-
-/** Open models worth starting with, from about 0.5B to 14B parameters. */
-export const recommendedModels: RecommendedModel[] = [
-  { repo: 'Qwen/Qwen2.5-0.5B-Instruct-GGUF', family: 'Qwen 2.5', parameters: '0.5B', note: 'Tiny and quick; runs on anything.' },
-  { repo: 'HuggingFaceTB/SmolLM2-1.7B-Instruct-GGUF', family: 'SmolLM2', parameters: '1.7B', note: 'Small, fast, good for laptops.' },
-  { repo: 'bartowski/Llama-3.2-3B-Instruct-GGUF', family: 'Llama 3.2', parameters: '3B', note: 'A capable small general model.' },
-  { repo: 'bartowski/Phi-3.5-mini-instruct-GGUF', family: 'Phi 3.5', parameters: '3.8B', note: 'Strong reasoning for its size.' },
-  { repo: 'bartowski/gemma-2-2b-it-GGUF', family: 'Gemma 2', parameters: '2B', note: "Google's small instruction model." },
-  { repo: 'Qwen/Qwen3-4B-GGUF', family: 'Qwen 3', parameters: '4B', note: 'Thinks before answering (reasoning shown apart).' },
-  { repo: 'bartowski/Mistral-7B-Instruct-v0.3-GGUF', family: 'Mistral', parameters: '7B', note: 'A classic 7B all-rounder.' },
-  { repo: 'bartowski/DeepSeek-R1-Distill-Qwen-7B-GGUF', family: 'DeepSeek-R1 distill', parameters: '7B', note: 'Reasoning model distilled from DeepSeek-R1.' },
-  { repo: 'bartowski/Meta-Llama-3.1-8B-Instruct-GGUF', family: 'Llama 3.1', parameters: '8B', note: 'Good general chat with long context.' },
-  { repo: 'Qwen/Qwen2.5-Coder-7B-Instruct-GGUF', family: 'Qwen 2.5 Coder', parameters: '7B', note: 'For programming help.' },
-  { repo: 'bartowski/gemma-2-9b-it-GGUF', family: 'Gemma 2', parameters: '9B', note: 'Larger Gemma, needs about 6 GB.' },
-  { repo: 'bartowski/Qwen2.5-14B-Instruct-GGUF', family: 'Qwen 2.5', parameters: '14B', note: 'For machines with 12 GB or more.' },
-];
 
 const QUANT = /(?:^|[-_.])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*)|MXFP4(?:_MOE)?|F16|BF16|F32)(?=$|[-_.])/i;
 
 /** "Llama-3.2-3B-Instruct-Q4_K_M.gguf" → "Q4_K_M". */
 export function quantizationOf(fileName: string): string {
-  const base = fileName.split('/').pop()!.replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '');
+  const base = fileName
+    .split('/')
+    .pop()!
+    .replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '');
   return QUANT.exec(base)?.[1]?.toUpperCase() ?? 'other';
 }
 
@@ -71,10 +59,6 @@ export function groupByQuantization(files: RepoFile[]): QuantOption[] {
   return options.sort((a, b) => a.totalBytes - b.totalBytes);
 }
 
-function gb(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-}
-
 /**
  * Whether a model of `weightBytes` fits: fully on the GPU, in RAM (slower), or
  * not at all, against the memory free now. The KV cache comes from the header:
@@ -93,25 +77,7 @@ export function estimateFit(weightBytes: number, header: GgufHeader | null, hard
   const heads = num('attention.head_count') ?? 32;
   const kvHeads = num('attention.head_count_kv') ?? heads;
   const kvBytes = 2 * layers * contextSize * Math.ceil((embedding * kvHeads) / Math.max(1, heads)) * 2;
-  // Compute buffers and runtime overhead: a tenth more, at least 300 MB.
-  const neededBytes = Math.round((weightBytes + kvBytes) * 1.1 + 300 * 1024 ** 2);
-  // A VRAM cap set by the user counts as the limit it is.
-  const freeVram = hardware.backend === 'cpu' ? 0 : Math.min(hardware.vram.freeBytes, hardware.vram.capBytes ?? Number.POSITIVE_INFINITY);
-  const freeRam = hardware.ram.freeBytes;
-  const unified = hardware.vram.unifiedBytes > 0;
-  let verdict: Fit['verdict'];
-  let explanation: string;
-  if (freeVram >= neededBytes) {
-    verdict = 'gpu';
-    explanation = `Needs about ${gb(neededBytes)} with a ${contextSize}-token context; ${gb(freeVram)} of ${unified ? 'unified memory' : 'VRAM'} is free.`;
-  } else if (freeRam + (unified ? 0 : freeVram) >= neededBytes) {
-    verdict = 'ram';
-    explanation = `Needs about ${gb(neededBytes)}; ${freeVram > 0 ? `only ${gb(freeVram)} of VRAM is free, so part runs from RAM (${gb(freeRam)} free) and is slower` : `no GPU is in use, so it runs from RAM (${gb(freeRam)} free), more slowly`}.`;
-  } else {
-    verdict = 'no';
-    explanation = `Needs about ${gb(neededBytes)}, but only ${gb(freeVram)} of VRAM and ${gb(freeRam)} of RAM are free.`;
-  }
-  return { verdict, neededBytes, contextSize, freeVramBytes: freeVram, freeRamBytes: freeRam, explanation };
+  return estimateFitOf(weightBytes, kvBytes, contextSize, hardware);
 }
 
 /**
@@ -119,8 +85,43 @@ export function estimateFit(weightBytes: number, header: GgufHeader | null, hard
  * and Q4_K_M before the rest; F16/F32 only when nothing else exists); in RAM the
  * smaller Q4 kinds first, since speed there follows size.
  */
-const gpuPreference = ['Q5_K_M', 'Q4_K_M', 'Q6_K', 'Q5_K_S', 'Q4_K_S', 'IQ4_XS', 'Q8_0', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'IQ3_M', 'Q3_K_S', 'IQ3_XS', 'IQ3_XXS', 'BF16', 'F16', 'F32'];
-const ramPreference = ['Q4_K_M', 'IQ4_XS', 'Q4_K_S', 'Q5_K_M', 'Q4_0', 'Q3_K_L', 'Q3_K_M', 'Q5_K_S', 'Q6_K', 'IQ3_M', 'Q3_K_S', 'Q8_0', 'IQ3_XS', 'BF16', 'F16', 'F32'];
+const gpuPreference = [
+  'Q5_K_M',
+  'Q4_K_M',
+  'Q6_K',
+  'Q5_K_S',
+  'Q4_K_S',
+  'IQ4_XS',
+  'Q8_0',
+  'Q4_0',
+  'Q3_K_L',
+  'Q3_K_M',
+  'IQ3_M',
+  'Q3_K_S',
+  'IQ3_XS',
+  'IQ3_XXS',
+  'BF16',
+  'F16',
+  'F32',
+];
+const ramPreference = [
+  'Q4_K_M',
+  'IQ4_XS',
+  'Q4_K_S',
+  'Q5_K_M',
+  'Q4_0',
+  'Q3_K_L',
+  'Q3_K_M',
+  'Q5_K_S',
+  'Q6_K',
+  'IQ3_M',
+  'Q3_K_S',
+  'Q8_0',
+  'IQ3_XS',
+  'BF16',
+  'F16',
+  'F32',
+];
 
 export function recommendQuantization(options: QuantOption[]): QuantOption | undefined {
   const pick = (verdict: 'gpu' | 'ram', order: string[]) => {
@@ -156,7 +157,8 @@ export class HubClient {
 
   private fail(error: unknown, what: string): never {
     const status = (error as { statusCode?: number }).statusCode;
-    if (status === 401 || status === 403) throw new RpcError('unavailable', `${what}: access denied. Gated models need an access token (Models › Hugging Face token).`);
+    if (status === 401 || status === 403)
+      throw new RpcError('unavailable', `${what}: access denied. Gated models need an access token (Models › Hugging Face token).`);
     if (status === 404) throw new RpcError('not_found', `${what}: not found on ${this.options.endpoint()}.`);
     throw new RpcError('unavailable', `${what}: the hub at ${this.options.endpoint()} could not be reached (${(error as Error).message}).`);
   }
@@ -192,8 +194,23 @@ export class HubClient {
     let info;
     const files: RepoFile[] = [];
     try {
-      info = await modelInfo({ name: repo, revision, hubUrl: this.options.endpoint(), additionalFields: ['cardData', 'sha'], fetch: this.options.fetch, ...this.credentials() });
-      for await (const entry of listFiles({ repo, revision, recursive: true, expand: false, hubUrl: this.options.endpoint(), fetch: this.options.fetch, ...this.credentials() })) {
+      info = await modelInfo({
+        name: repo,
+        revision,
+        hubUrl: this.options.endpoint(),
+        additionalFields: ['cardData', 'sha'],
+        fetch: this.options.fetch,
+        ...this.credentials(),
+      });
+      for await (const entry of listFiles({
+        repo,
+        revision,
+        recursive: true,
+        expand: false,
+        hubUrl: this.options.endpoint(),
+        fetch: this.options.fetch,
+        ...this.credentials(),
+      })) {
         if (entry.type !== 'file') continue;
         files.push({ name: entry.path, sizeBytes: entry.lfs?.size ?? entry.size, sha256: entry.lfs?.oid ?? null });
       }
@@ -209,7 +226,14 @@ export class HubClient {
     if (probe) {
       try {
         // One file's header is enough: every quantization of a repo shares its shape.
-        header = await readGgufHeader(remoteSource(repoFileUrl(this.options.endpoint(), repo, commit, probe.name), probe.sizeBytes, this.authHeaders(), this.options.fetch));
+        header = await readGgufHeader(
+          remoteSource(
+            repoFileUrl(this.options.endpoint(), repo, commit, probe.name),
+            probe.sizeBytes,
+            this.authHeaders(),
+            this.options.fetch,
+          ),
+        );
       } catch (error) {
         fitProblem = `Could not read ${probe.name}'s header: ${error instanceof GgufError ? error.message : (error as Error).message}`;
       }

@@ -1,4 +1,5 @@
 import type { ApiStatus } from '../../shared/api';
+import { chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
@@ -121,7 +122,8 @@ export function createFakeHost() {
     'folders.rescan': () => library,
     'folders.suggestions': () => [],
     'hub.search': () => [],
-    'hub.recommended': () => [],
+    'hub.recommended': () => recommendedModels(hardware),
+    'hub.starter': () => chooseStarter(hardware),
     'hub.repo': () => {
       throw new RpcError('unavailable', 'no hub in renderer tests');
     },

@@ -3,6 +3,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatMessageRecord, ConversationDetail, SearchHit } from '../../../shared/chat';
 import type { ChatDelta } from '../../../shared/inference';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
+import { FirstRunCard } from '../first-run/FirstRunCard';
+import { useLocation, useSearch } from 'wouter';
+import { Composer } from './Composer';
 import { ConversationSettings } from './ConversationSettings';
 import { Markdown } from './Markdown';
 
@@ -74,9 +77,14 @@ export function ChatView() {
   const [inference, setInference] = useHostQuery('inference.status');
   useHostEvent('onInferenceStatus', setInference);
   const apiBusy = inference.status === 'ready' && inference.data.queue?.running === 'api';
+  const [, navigate] = useLocation();
   const [selected, setSelected] = useState<string | null>(null);
+  // A new conversation not yet written: the message box is there at once, and the first message creates it.
+  const [drafting, setDrafting] = useState(false);
+  const [draftModel, setDraftModel] = useState<string | null>(null);
+  const [ready, setReady] = useState<string | null>(null);
+  const [firstRun, setFirstRun] = useState(false);
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
-  const [draft, setDraft] = useState('');
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -108,7 +116,7 @@ export function ChatView() {
   const scroller = useRef<HTMLOListElement>(null);
 
   const conversations = useMemo(() => (list.status === 'ready' ? list.data : []), [list]);
-  const current = selected ?? conversations[0]?.id ?? null;
+  const current = drafting ? null : (selected ?? conversations[0]?.id ?? null);
 
   const reload = useCallback(
     (id: string | null) => {
@@ -142,7 +150,7 @@ export function ChatView() {
   );
 
   const byId = useMemo(() => new Map((detail?.messages ?? []).map((m) => [m.id, m])), [detail]);
-  const thread = (detail?.thread ?? []).map((id) => byId.get(id)!).filter(Boolean);
+  const thread = (current ? (detail?.thread ?? []) : []).map((id) => byId.get(id)!).filter(Boolean);
   const streaming = thread.some((m) => m.status === 'streaming');
   // Only the messages in view are in the DOM, so a conversation of thousands opens and scrolls smoothly.
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -159,33 +167,46 @@ export function ChatView() {
   }, [thread.length, lastLength, detail?.conversation.id, virtualizer]);
   const models = useMemo(() => (library.status === 'ready' ? library.data.models : []), [library]);
 
-  const newChat = useCallback(async () => {
-    // The last model used: this conversation's, else the most recent conversation's, else the first in the library.
-    const last = detail?.conversation.modelId ?? conversations.find((c) => c.modelId)?.modelId ?? models[0]?.id ?? null;
-    const created = await api['chats.create']({
-      modelId: last,
-      settings: { temperature: 0.7, maxTokens: 512 },
-    });
-    setSelected(created.id);
-    setList((l = []) => [
-      {
-        id: created.id,
-        title: created.title,
-        pinned: false,
-        updatedAt: created.updatedAt,
-        messageCount: 0,
-        modelId: created.modelId,
-      },
-      ...l,
-    ]);
+  // The last model used (this conversation's, else the most recent conversation's that is still in the library), else the only or first one.
+  const lastUsedModel = useMemo(() => {
+    const inLibrary = (id: string | null | undefined) => (id && models.some((m) => m.id === id) ? id : null);
+    return inLibrary(detail?.conversation.modelId) ?? conversations.map((c) => inLibrary(c.modelId)).find(Boolean) ?? models[0]?.id ?? null;
+  }, [detail, conversations, models]);
+  const newModel = draftModel && models.some((m) => m.id === draftModel) ? draftModel : lastUsedModel;
+
+  // "Chat" on a model in the library opens #/chat?model=<id>: a new conversation with that model.
+  const requestedModel = new URLSearchParams(useSearch()).get('model');
+  const requestReady = requestedModel !== null && models.some((m) => m.id === requestedModel);
+  if (requestReady && (draftModel !== requestedModel || !drafting)) {
+    setDraftModel(requestedModel);
+    setDrafting(true);
+    setSelected(null);
+  }
+  useEffect(() => {
+    if (requestReady) navigate('~/chat?', { replace: true });
+  }, [requestReady, navigate]);
+
+  const newChat = useCallback(() => {
+    setDraftModel(lastUsedModel);
+    setDrafting(true);
+    setSelected(null);
+    setReady(null);
     composer.current?.focus();
-  }, [api, detail, models, conversations, setList]);
+  }, [lastUsedModel]);
+
+  const onModelReady = useCallback((modelId: string) => {
+    setDraftModel(modelId);
+    setDrafting(true);
+    setFirstRun(false);
+    setReady(modelId);
+    composer.current?.focus();
+  }, []);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'n') {
         event.preventDefault();
-        void newChat();
+        newChat();
       }
       if (event.key === 'Escape' && current) void api['chats.stop']({ id: current });
     };
@@ -193,17 +214,35 @@ export function ChatView() {
     return () => window.removeEventListener('keydown', onKey);
   }, [api, current, newChat]);
 
-  const send = async (text: string, parentId: string | null) => {
-    if (!current || !text.trim()) return;
+  const send = async (text: string, parentId: string | null, conversationId = current) => {
+    if (!conversationId || !text.trim()) return;
     setError(null);
     pending.current = null;
     setLive(null);
     try {
-      await api['chats.send']({ conversationId: current, parentId, text });
+      await api['chats.send']({ conversationId, parentId, text });
     } catch (e) {
       setError((e as Error).message);
     }
-    reload(current);
+    reload(conversationId);
+  };
+
+  /** The first message of a new conversation: create it with the chosen model, then send. */
+  const sendFirst = async (text: string) => {
+    setError(null);
+    try {
+      const created = await api['chats.create']({ modelId: newModel, settings: { temperature: 0.7, maxTokens: 512 } });
+      setList((l = []) => [
+        { id: created.id, title: created.title, pinned: false, updatedAt: created.updatedAt, messageCount: 0, modelId: created.modelId },
+        ...l.filter((c) => c.id !== created.id),
+      ]);
+      setSelected(created.id);
+      setDrafting(false);
+      setReady(null);
+      await send(text, null, created.id);
+    } catch (e) {
+      setError((e as Error).message);
+    }
   };
 
   const siblings = (m: ChatMessageRecord) => (detail?.messages ?? []).filter((x) => x.parentId === m.parentId && x.role === m.role);
@@ -213,7 +252,7 @@ export function ChatView() {
       <aside className="chat-list" aria-label="Conversations">
         <div className="chat-list-head">
           <h1 id="chat-title">Chat</h1>
-          <button type="button" onClick={() => void newChat()} aria-label="New chat (Ctrl+N)">
+          <button type="button" onClick={newChat} aria-label="New chat (Ctrl+N)">
             New
           </button>
           <label className="file-button">
@@ -229,7 +268,10 @@ export function ChatView() {
                 void file
                   .text()
                   .then((text) => api['chats.import']({ data: JSON.parse(text) as unknown }))
-                  .then((imported) => setSelected(imported.id))
+                  .then((imported) => {
+                    setSelected(imported.id);
+                    setDrafting(false);
+                  })
                   .catch((e: Error) => setError(`Could not import ${file.name}: ${e.message}`));
               }}
             />
@@ -265,7 +307,10 @@ export function ChatView() {
                 type="button"
                 className={c.id === current ? 'chat-item active' : 'chat-item'}
                 aria-current={c.id === current ? 'true' : undefined}
-                onClick={() => setSelected(c.id)}
+                onClick={() => {
+                  setSelected(c.id);
+                  setDrafting(false);
+                }}
               >
                 {c.pinned ? '★ ' : ''}
                 {c.title}
@@ -276,11 +321,33 @@ export function ChatView() {
       </aside>
       <div className="chat-main">
         {!detail || !current ? (
-          <div className="empty-state">
-            <h2>No conversations yet</h2>
-            <p>
-              {models.length ? 'Start one with New (Ctrl+N).' : 'Add a model in the Models view first, then start a conversation here.'}
-            </p>
+          <div className="chat-new">
+            <div className="chat-toolbar">
+              <label className="inline-field">
+                <span>Model</span>
+                <select value={newModel ?? ''} disabled={models.length === 0} onChange={(e) => setDraftModel(e.target.value || null)}>
+                  {models.length === 0 && <option value="">No model yet</option>}
+                  {models.map((m) => (
+                    <option key={m.id} value={m.id}>
+                      {m.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </div>
+            {library.status === 'ready' && (models.length === 0 || firstRun) ? (
+              <FirstRunCard onReady={onModelReady} onStarted={() => setFirstRun(true)} onBrowse={() => navigate('~/models')} />
+            ) : ready ? (
+              <div className="empty-state" role="status">
+                <h2>{models.find((m) => m.id === ready)?.name ?? 'Your model'} is ready</h2>
+                <p>Downloaded and verified. Say hello: type below and press Enter.</p>
+              </div>
+            ) : (
+              <div className="empty-state">
+                <h2>New conversation</h2>
+                <p>Type a message below to start; the conversation begins with the model above.</p>
+              </div>
+            )}
           </div>
         ) : (
           <>
@@ -559,42 +626,25 @@ export function ChatView() {
                 })}
               </div>
             </ol>
-            {error && <p role="alert">{error}</p>}
             <ContextGauge thread={thread} />
-            <form
-              className="composer"
-              onSubmit={(e) => {
-                e.preventDefault();
-                const text = draft;
-                setDraft('');
-                void send(text, detail.conversation.activeLeafId);
-              }}
-            >
-              <textarea
-                ref={composer}
-                aria-label="Message"
-                placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops)"
-                value={draft}
-                onChange={(e) => setDraft(e.target.value)}
-                onKeyDown={(e) => {
-                  if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
-                    e.preventDefault();
-                    e.currentTarget.form?.requestSubmit();
-                  }
-                }}
-              />
-              {streaming ? (
-                <button type="button" className="danger-fill" onClick={() => void api['chats.stop']({ id: current })}>
-                  Stop
-                </button>
-              ) : (
-                <button type="submit" disabled={!draft.trim()}>
-                  Send
-                </button>
-              )}
-            </form>
           </>
         )}
+        {error && <p role="alert">{error}</p>}
+        <Composer
+          ref={composer}
+          streaming={streaming}
+          onStop={() => current && void api['chats.stop']({ id: current })}
+          onSend={(text) => void (current && detail ? send(text, detail.conversation.activeLeafId) : sendFirst(text))}
+          blockedReason={
+            current && detail
+              ? null
+              : library.status !== 'ready'
+                ? 'Loading the library…'
+                : models.length === 0
+                  ? 'Send is available once a model is in the library: download the one above, or add your own in Models.'
+                  : null
+          }
+        />
       </div>
     </section>
   );

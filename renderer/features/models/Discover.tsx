@@ -5,7 +5,7 @@ import { formatBytes, formatCount, formatParams } from '../../components/format'
 
 const fitText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
 
-function FitBadge({ option }: { option: QuantOption }) {
+function FitBadge({ option }: { option: Pick<QuantOption, 'fit'> }) {
   if (!option.fit) return <span className="badge badge-muted">fit unknown</span>;
   return (
     <span className={`badge fit-${option.fit.verdict}`} title={option.fit.explanation}>
@@ -49,7 +49,13 @@ function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
       {details && (
         <>
           <p className="muted">
-            {[details.architecture, details.parameterCount ? `${formatParams(details.parameterCount)} parameters` : null, details.contextLength ? `${details.contextLength.toLocaleString()} token context` : null, details.license ? `licence ${details.license}` : null, details.baseModel ? `based on ${details.baseModel}` : null]
+            {[
+              details.architecture,
+              details.parameterCount ? `${formatParams(details.parameterCount)} parameters` : null,
+              details.contextLength ? `${details.contextLength.toLocaleString()} token context` : null,
+              details.license ? `licence ${details.license}` : null,
+              details.baseModel ? `based on ${details.baseModel}` : null,
+            ]
               .filter(Boolean)
               .join(' · ')}
             {details.gated && ' · gated: needs a Hugging Face token'}
@@ -136,7 +142,12 @@ export function Discover() {
       <form className="search-form" role="search" onSubmit={search}>
         <label className="inline-field grow">
           <span>Search</span>
-          <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="qwen, llama 3.2, deepseek r1, gemma…" />
+          <input
+            type="search"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            placeholder="qwen, llama 3.2, deepseek r1, gemma…"
+          />
         </label>
         <label className="inline-field">
           <span>Sort by</span>
@@ -174,9 +185,17 @@ export function Discover() {
           <ul className="recommended-grid" aria-label="Recommended models">
             {recommended.data.map((r) => (
               <li key={r.repo} className="card">
-                <button type="button" className="link-button" onClick={() => setOpen(r.repo)} aria-label={`${r.family} ${r.parameters}: ${r.repo}`}>
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => setOpen(r.repo)}
+                  aria-label={`${r.family} ${r.parameters}: ${r.repo}`}
+                >
                   {r.family} <span className="muted">{r.parameters}</span>
                 </button>
+                <p className="recommended-facts">
+                  {r.quantization} · about {formatBytes(r.sizeBytes)} <FitBadge option={r} />
+                </p>
                 <p className="muted">{r.note}</p>
               </li>
             ))}

@@ -3,6 +3,7 @@ import { useLocation } from 'wouter';
 import type { ModelEntry } from '../../../shared/library';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { formatBytes } from '../../components/format';
+import { FirstRunCard } from '../first-run/FirstRunCard';
 import { Discover } from './Discover';
 import { Downloads } from './Downloads';
 import { Folders } from './Folders';
@@ -25,21 +26,36 @@ export function ModelsView() {
   const [mode, setMode] = useState<'reference' | 'copy'>('reference');
   const [message, setMessage] = useState<string | null>(null);
   const [importing, setImporting] = useState<{ path: string; bytes: number; totalBytes: number } | null>(null);
-  useHostEvent('onImportProgress', useCallback((p: { path: string; bytes: number; totalBytes: number }) => setImporting(p.bytes >= p.totalBytes ? null : p), []));
+  useHostEvent(
+    'onImportProgress',
+    useCallback((p: { path: string; bytes: number; totalBytes: number }) => setImporting(p.bytes >= p.totalBytes ? null : p), []),
+  );
   const drop = useDropImport(mode);
+  const [firstRun, setFirstRun] = useState(false);
+  const [readyModel, setReadyModel] = useState<string | null>(null);
+  const onFirstModelReady = useCallback((modelId: string) => {
+    setFirstRun(false);
+    setReadyModel(modelId);
+  }, []);
+  const empty = library.status === 'ready' && library.data.models.length === 0;
+  const readyName = library.status === 'ready' ? library.data.models.find((m) => m.id === readyModel)?.name : undefined;
 
   const onChat = (m: ModelEntry) => {
     setMessage(`Loading ${m.name}…`);
     api['models.load']({ id: m.id }).then(
       (loaded) => {
-        setMessage(`${loaded.name} is loaded (${loaded.gpuLayers}/${loaded.totalLayers} layers on the GPU, ${loaded.contextSize}-token context).`);
-        navigate(`/chat?model=${m.id}`);
+        setMessage(
+          `${loaded.name} is loaded (${loaded.gpuLayers}/${loaded.totalLayers} layers on the GPU, ${loaded.contextSize}-token context).`,
+        );
+        navigate(`~/chat?model=${m.id}`);
       },
       (e: Error) => setMessage(`Could not load ${m.name}: ${e.message}`),
     );
   };
   const onRemove = (m: ModelEntry) => {
-    const question = m.owned ? `Delete ${m.name}? Its ${formatBytes(m.sizeBytes)} of files will be removed from disk.` : `Forget ${m.name}? The file stays where it is.`;
+    const question = m.owned
+      ? `Delete ${m.name}? Its ${formatBytes(m.sizeBytes)} of files will be removed from disk.`
+      : `Forget ${m.name}? The file stays where it is.`;
     if (!window.confirm(question)) return;
     api['models.remove']({ id: m.id }).then(
       ({ deletedFiles }) => {
@@ -59,7 +75,16 @@ export function ModelsView() {
       </header>
       <div role="tablist" aria-label="Model sections" className="tabs">
         {tabs.map((t) => (
-          <button key={t.id} role="tab" type="button" aria-selected={tab === t.id} aria-controls={`panel-${t.id}`} id={`tab-${t.id}`} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)}>
+          <button
+            key={t.id}
+            role="tab"
+            type="button"
+            aria-selected={tab === t.id}
+            aria-controls={`panel-${t.id}`}
+            id={`tab-${t.id}`}
+            className={tab === t.id ? 'tab active' : 'tab'}
+            onClick={() => setTab(t.id)}
+          >
             {t.label}
           </button>
         ))}
@@ -79,7 +104,14 @@ export function ModelsView() {
         )}
       </div>
       {importing && (
-        <div role="progressbar" aria-label={`Importing ${importing.path}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.floor((importing.bytes / Math.max(1, importing.totalBytes)) * 100)} className="bar">
+        <div
+          role="progressbar"
+          aria-label={`Importing ${importing.path}`}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={Math.floor((importing.bytes / Math.max(1, importing.totalBytes)) * 100)}
+          className="bar"
+        >
           <div style={{ width: `${(importing.bytes / Math.max(1, importing.totalBytes)) * 100}%` }} />
         </div>
       )}
@@ -94,6 +126,17 @@ export function ModelsView() {
       )}
       {message && <p role="status">{message}</p>}
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+        {tab === 'library' && (empty || firstRun) && (
+          <FirstRunCard onReady={onFirstModelReady} onStarted={() => setFirstRun(true)} onBrowse={() => setTab('discover')} />
+        )}
+        {tab === 'library' && readyModel && !firstRun && (
+          <p role="status" className="first-run-ready">
+            {readyName ?? 'Your model'} is downloaded and verified.{' '}
+            <button type="button" onClick={() => navigate('~/chat')}>
+              Start chatting
+            </button>
+          </p>
+        )}
         {tab === 'library' && library.status === 'ready' && (
           <LibraryList library={library.data} canReveal={drop.inDesktop} onChat={onChat} onRemove={onRemove} onReveal={onReveal} />
         )}

@@ -1,0 +1,29 @@
+import type { Fit } from '../../shared/hub';
+import type { HardwareReport } from '../../shared/inference';
+
+export function gb(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+}
+
+/** The fit of `weightBytes` of weights plus `kvBytes` of KV cache for `contextSize` tokens, against the memory free now. */
+export function estimateFitOf(weightBytes: number, kvBytes: number, contextSize: number, hardware: HardwareReport): Fit {
+  // Compute buffers and runtime overhead: a tenth more, at least 300 MB.
+  const neededBytes = Math.round((weightBytes + kvBytes) * 1.1 + 300 * 1024 ** 2);
+  // A VRAM cap set by the user counts as the limit it is.
+  const freeVram = hardware.backend === 'cpu' ? 0 : Math.min(hardware.vram.freeBytes, hardware.vram.capBytes ?? Number.POSITIVE_INFINITY);
+  const freeRam = hardware.ram.freeBytes;
+  const unified = hardware.vram.unifiedBytes > 0;
+  let verdict: Fit['verdict'];
+  let explanation: string;
+  if (freeVram >= neededBytes) {
+    verdict = 'gpu';
+    explanation = `Needs about ${gb(neededBytes)} with a ${contextSize}-token context; ${gb(freeVram)} of ${unified ? 'unified memory' : 'VRAM'} is free.`;
+  } else if (freeRam + (unified ? 0 : freeVram) >= neededBytes) {
+    verdict = 'ram';
+    explanation = `Needs about ${gb(neededBytes)}; ${freeVram > 0 ? `only ${gb(freeVram)} of VRAM is free, so part runs from RAM (${gb(freeRam)} free) and is slower` : `no GPU is in use, so it runs from RAM (${gb(freeRam)} free), more slowly`}.`;
+  } else {
+    verdict = 'no';
+    explanation = `Needs about ${gb(neededBytes)}, but only ${gb(freeVram)} of VRAM and ${gb(freeRam)} of RAM are free.`;
+  }
+  return { verdict, neededBytes, contextSize, freeVramBytes: freeVram, freeRamBytes: freeRam, explanation };
+}
