@@ -15,7 +15,7 @@ function electronBinary(): string | undefined {
 
 const binary = electronBinary();
 const skipReason =
-  'Electron runtime not installed (installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1 or offline), so the desktop smoke test cannot run here; the shell is covered by unit tests with a faked electron module.';
+  'Electron runtime not installed (`npm install` never downloads it and `npm start` could not fetch it: this machine reaches only the npm registry), so the desktop smoke test cannot run here; the shell is covered by unit tests with a faked electron module.';
 
 test.describe('desktop app (Electron)', () => {
   test('starts, shows the three views and talks to its services over IPC', async () => {
