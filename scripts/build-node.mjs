@@ -5,6 +5,9 @@
 import { build } from 'esbuild';
 
 const quiet = process.argv.includes('--quiet');
+// `--outdir DIR` builds elsewhere than dist/electron (the packaging test builds a private copy).
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex > 0 ? process.argv[outIndex + 1] : 'dist/electron';
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: quiet ? 'error' : 'info' };
 
 await Promise.all([
@@ -17,7 +20,7 @@ await Promise.all([
       worker: 'electron/worker/worker-main.ts',
       bench: 'electron/bench/bench.ts',
     },
-    outdir: 'dist/electron',
+    outdir,
     format: 'esm',
     outExtension: { '.js': '.mjs' },
     packages: 'external',
@@ -25,7 +28,7 @@ await Promise.all([
   build({
     ...common,
     entryPoints: { preload: 'electron/preload/preload.ts' },
-    outdir: 'dist/electron',
+    outdir,
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     external: ['electron'],

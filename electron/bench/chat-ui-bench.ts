@@ -36,7 +36,7 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
       const text = i % 2 === 0 ? `Question ${i}: what happened next?` : `Answer ${i}: **Lily** went to the park.\n\n- a list item\n- another\n\n\`\`\`js\nconsole.log(${i});\n\`\`\``;
       parent = seed.addMessage(big.id, parent, i % 2 === 0 ? 'user' : 'assistant', text).id;
     }
-  })();
+  });
   seed.close();
   services.chats.create({ title: 'Streaming', modelId, settings: { temperature: 0, maxTokens: 1500 } });
   const host = await startHeadlessHost({ services, rendererDir: path.join(here, '..', 'renderer'), port: 0 });

@@ -30,7 +30,11 @@ export class ChatService {
     this.events.emit('onConversationChanged', { id: conversationId });
   }
 
-  async send(conversationId: string, parentId: string | null, text: string): Promise<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }> {
+  async send(
+    conversationId: string,
+    parentId: string | null,
+    text: string,
+  ): Promise<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }> {
     if (this.active.has(conversationId)) throw new RpcError('busy', 'This conversation is already generating a reply.');
     const userMessage = this.store.addMessage(conversationId, parentId, 'user', text);
     // A new chat is named after its first message until the user renames it.

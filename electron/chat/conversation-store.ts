@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { RpcError } from '../../shared/errors';
 import type { GenerationStats } from '../../shared/inference';
@@ -14,6 +13,7 @@ import {
   type MessageStatus,
   type SearchHit,
 } from '../../shared/chat';
+import { loadSqliteBinding, SqliteDatabase, type SqliteBinding } from './sqlite';
 
 /** Each entry moves the schema one version on; applied in order, in a transaction, never edited once shipped. */
 const migrations: string[] = [
@@ -124,29 +124,33 @@ function toMessage(row: MessageRow): ChatMessageRecord {
  * tree: editing or regenerating adds a sibling, so earlier versions stay.
  */
 export class ConversationStore {
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
 
-  constructor(file: string) {
-    this.db = new Database(file);
+  /** `loadBinding` loads (and checks) libsql; tests put a failing one in its place. */
+  constructor(file: string, loadBinding: () => SqliteBinding = loadSqliteBinding) {
+    this.db = new SqliteDatabase(file, loadBinding());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     // A reply that was streaming when the app or the worker died is kept, marked interrupted.
-    this.db.prepare(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`).run(now());
+    this.db.run(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`, now());
   }
 
   private migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
+    const current = Number(this.db.pragma('user_version'));
     if (current > SCHEMA_VERSION) {
-      throw new RpcError('conflict', `The chat database is from a newer Freehold (schema ${current}; this version knows ${SCHEMA_VERSION}). Nothing was changed.`);
+      throw new RpcError(
+        'conflict',
+        `The chat database is from a newer Freehold (schema ${current}; this version knows ${SCHEMA_VERSION}). Nothing was changed.`,
+      );
     }
     for (let version = current; version < SCHEMA_VERSION; version += 1) {
       this.db.transaction(() => {
         this.db.exec(migrations[version]!);
         this.db.pragma(`user_version = ${version + 1}`);
-      })();
+      });
     }
   }
 
@@ -155,7 +159,7 @@ export class ConversationStore {
   }
 
   private row(id: string): ConversationRow {
-    const row = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id) as ConversationRow | undefined;
+    const row = this.db.get<ConversationRow>('SELECT * FROM conversations WHERE id = ?', id);
     if (!row) throw new RpcError('not_found', 'No such conversation.');
     return row;
   }
@@ -163,90 +167,143 @@ export class ConversationStore {
   create(input: { title?: string; modelId?: string | null; systemPrompt?: string; settings?: ConversationSettings } = {}): Conversation {
     const id = newId();
     const at = now();
-    this.db
-      .prepare('INSERT INTO conversations (id, title, model_id, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, input.title ?? 'New chat', input.modelId ?? null, input.systemPrompt ?? '', JSON.stringify(input.settings ?? {}), at, at);
+    this.db.run(
+      'INSERT INTO conversations (id, title, model_id, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      id,
+      input.title ?? 'New chat',
+      input.modelId ?? null,
+      input.systemPrompt ?? '',
+      JSON.stringify(input.settings ?? {}),
+      at,
+      at,
+    );
     return toConversation(this.row(id));
   }
 
   list(): ConversationSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT c.id, c.title, c.pinned, c.updated_at, c.model_id, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS count
-         FROM conversations c ORDER BY c.pinned DESC, c.updated_at DESC`,
-      )
-      .all() as Array<{ id: string; title: string; pinned: number; updated_at: string; model_id: string | null; count: number }>;
-    return rows.map((r) => ({ id: r.id, title: r.title, pinned: r.pinned === 1, updatedAt: r.updated_at, messageCount: r.count, modelId: r.model_id }));
+    const rows = this.db.all<{ id: string; title: string; pinned: number; updated_at: string; model_id: string | null; count: number }>(
+      `SELECT c.id, c.title, c.pinned, c.updated_at, c.model_id, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS count
+       FROM conversations c ORDER BY c.pinned DESC, c.updated_at DESC`,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      title: r.title,
+      pinned: r.pinned === 1,
+      updatedAt: r.updated_at,
+      messageCount: r.count,
+      modelId: r.model_id,
+    }));
   }
 
   get(id: string): ConversationDetail {
     const conversation = toConversation(this.row(id));
-    const messages = (this.db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY rowid').all(id) as MessageRow[]).map(toMessage);
+    const messages = this.db.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY rowid', id).map(toMessage);
     const byId = new Map(messages.map((m) => [m.id, m]));
     const thread: string[] = [];
-    for (let cursor = conversation.activeLeafId ? byId.get(conversation.activeLeafId) : undefined; cursor; cursor = cursor.parentId ? byId.get(cursor.parentId) : undefined) {
+    for (
+      let cursor = conversation.activeLeafId ? byId.get(conversation.activeLeafId) : undefined;
+      cursor;
+      cursor = cursor.parentId ? byId.get(cursor.parentId) : undefined
+    ) {
       thread.unshift(cursor.id);
     }
     return { conversation, messages, thread };
   }
 
-  update(id: string, change: { title?: string; pinned?: boolean; systemPrompt?: string; modelId?: string | null; settings?: ConversationSettings; activeLeafId?: string }): Conversation {
+  update(
+    id: string,
+    change: {
+      title?: string;
+      pinned?: boolean;
+      systemPrompt?: string;
+      modelId?: string | null;
+      settings?: ConversationSettings;
+      activeLeafId?: string;
+    },
+  ): Conversation {
     const row = this.row(id);
     if (change.activeLeafId !== undefined) {
-      const leaf = this.db.prepare('SELECT conversation_id FROM messages WHERE id = ?').get(change.activeLeafId) as { conversation_id: string } | undefined;
+      const leaf = this.db.get<{ conversation_id: string }>('SELECT conversation_id FROM messages WHERE id = ?', change.activeLeafId);
       if (leaf?.conversation_id !== id) throw new RpcError('invalid_input', 'That message is not in this conversation.');
     }
-    this.db
-      .prepare('UPDATE conversations SET title = ?, pinned = ?, system_prompt = ?, model_id = ?, settings = ?, active_leaf = ?, updated_at = ? WHERE id = ?')
-      .run(
-        change.title ?? row.title,
-        change.pinned === undefined ? row.pinned : change.pinned ? 1 : 0,
-        change.systemPrompt ?? row.system_prompt,
-        change.modelId === undefined ? row.model_id : change.modelId,
-        change.settings ? JSON.stringify(change.settings) : row.settings,
-        change.activeLeafId ?? row.active_leaf,
-        now(),
-        id,
-      );
+    this.db.run(
+      'UPDATE conversations SET title = ?, pinned = ?, system_prompt = ?, model_id = ?, settings = ?, active_leaf = ?, updated_at = ? WHERE id = ?',
+      change.title ?? row.title,
+      change.pinned === undefined ? row.pinned : change.pinned ? 1 : 0,
+      change.systemPrompt ?? row.system_prompt,
+      change.modelId === undefined ? row.model_id : change.modelId,
+      change.settings ? JSON.stringify(change.settings) : row.settings,
+      change.activeLeafId ?? row.active_leaf,
+      now(),
+      id,
+    );
     return toConversation(this.row(id));
   }
 
   delete(id: string): void {
     this.row(id);
-    this.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
+    this.db.run('DELETE FROM conversations WHERE id = ?', id);
   }
 
   /** Adds a message under `parentId` (null: the first) and makes it the active leaf, in one transaction. */
-  addMessage(conversationId: string, parentId: string | null, role: 'user' | 'assistant', content: string, status: MessageStatus = 'complete'): ChatMessageRecord {
+  addMessage(
+    conversationId: string,
+    parentId: string | null,
+    role: 'user' | 'assistant',
+    content: string,
+    status: MessageStatus = 'complete',
+  ): ChatMessageRecord {
     const id = newId();
     const at = now();
     this.db.transaction(() => {
       this.row(conversationId);
       if (parentId) {
-        const parent = this.db.prepare('SELECT conversation_id FROM messages WHERE id = ?').get(parentId) as { conversation_id: string } | undefined;
-        if (parent?.conversation_id !== conversationId) throw new RpcError('invalid_input', 'The parent message is not in this conversation.');
+        const parent = this.db.get<{ conversation_id: string }>('SELECT conversation_id FROM messages WHERE id = ?', parentId);
+        if (parent?.conversation_id !== conversationId)
+          throw new RpcError('invalid_input', 'The parent message is not in this conversation.');
       }
-      this.db
-        .prepare('INSERT INTO messages (id, conversation_id, parent_id, role, content, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(id, conversationId, parentId, role, content, status, at, at);
-      this.db.prepare('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?').run(id, at, conversationId);
-    })();
+      this.db.run(
+        'INSERT INTO messages (id, conversation_id, parent_id, role, content, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        id,
+        conversationId,
+        parentId,
+        role,
+        content,
+        status,
+        at,
+        at,
+      );
+      this.db.run('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?', id, at, conversationId);
+    });
     return this.message(id);
   }
 
   message(id: string): ChatMessageRecord {
-    const row = this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = ?', id);
     if (!row) throw new RpcError('not_found', 'No such message.');
     return toMessage(row);
   }
 
   /** Appends streamed text to a reply (called in batches while it streams). */
   appendToReply(id: string, text: string, reasoning: string): void {
-    this.db.prepare('UPDATE messages SET content = content || ?, reasoning = reasoning || ?, updated_at = ? WHERE id = ?').run(text, reasoning, now(), id);
+    this.db.run(
+      'UPDATE messages SET content = content || ?, reasoning = reasoning || ?, updated_at = ? WHERE id = ?',
+      text,
+      reasoning,
+      now(),
+      id,
+    );
   }
 
   finishReply(id: string, status: MessageStatus, stats: GenerationStats | null, error: string | null): ChatMessageRecord {
-    this.db.prepare('UPDATE messages SET status = ?, stats = ?, error = ?, updated_at = ? WHERE id = ?').run(status, stats ? JSON.stringify(stats) : null, error, now(), id);
+    this.db.run(
+      'UPDATE messages SET status = ?, stats = ?, error = ?, updated_at = ? WHERE id = ?',
+      status,
+      stats ? JSON.stringify(stats) : null,
+      error,
+      now(),
+      id,
+    );
     return this.message(id);
   }
 
@@ -256,11 +313,11 @@ export class ConversationStore {
     this.db.transaction(() => {
       const doomed = [id];
       for (let i = 0; i < doomed.length; i += 1) {
-        for (const child of this.db.prepare('SELECT id FROM messages WHERE parent_id = ?').all(doomed[i]!) as Array<{ id: string }>) doomed.push(child.id);
+        for (const child of this.db.all<{ id: string }>('SELECT id FROM messages WHERE parent_id = ?', doomed[i]!)) doomed.push(child.id);
       }
-      for (const doomedId of doomed.reverse()) this.db.prepare('DELETE FROM messages WHERE id = ?').run(doomedId);
-      this.db.prepare('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?').run(target.parentId, now(), target.conversationId);
-    })();
+      for (const doomedId of doomed.reverse()) this.db.run('DELETE FROM messages WHERE id = ?', doomedId);
+      this.db.run('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?', target.parentId, now(), target.conversationId);
+    });
   }
 
   search(text: string, limit = 50): SearchHit[] {
@@ -270,15 +327,15 @@ export class ConversationStore {
       .map((word) => `"${word.replaceAll('"', '""')}"`)
       .join(' ');
     if (!query) return [];
-    return (
-      this.db
-        .prepare(
-          `SELECT m.conversation_id, c.title, m.id, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet
-           FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
-           WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?`,
-        )
-        .all(query, limit) as Array<{ conversation_id: string; title: string; id: string; snippet: string }>
-    ).map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, snippet: r.snippet }));
+    return this.db
+      .all<{ conversation_id: string; title: string; id: string; snippet: string }>(
+        `SELECT m.conversation_id, c.title, m.id, snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet
+         FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid JOIN conversations c ON c.id = m.conversation_id
+         WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?`,
+        query,
+        limit,
+      )
+      .map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, snippet: r.snippet }));
   }
 
   exportJson(id: string): ExportedConversation {
@@ -295,7 +352,16 @@ export class ConversationStore {
         createdAt: conversation.createdAt,
         activeLeafId: conversation.activeLeafId,
       },
-      messages: messages.map((m) => ({ id: m.id, parentId: m.parentId, role: m.role, content: m.content, reasoning: m.reasoning, status: m.status, error: m.error, createdAt: m.createdAt })),
+      messages: messages.map((m) => ({
+        id: m.id,
+        parentId: m.parentId,
+        role: m.role,
+        content: m.content,
+        reasoning: m.reasoning,
+        status: m.status,
+        error: m.error,
+        createdAt: m.createdAt,
+      })),
     };
   }
 
@@ -317,16 +383,32 @@ export class ConversationStore {
   /** Imports an exported conversation as a new one (fresh ids); refuses anything not in the format. */
   importJson(data: unknown): Conversation {
     const parsed = exportedConversationSchema.safeParse(data);
-    if (!parsed.success) throw new RpcError('invalid_input', `Not a Freehold conversation export: ${parsed.error.issues[0]?.path.join('.') || 'top level'} ${parsed.error.issues[0]?.message ?? ''}`);
+    if (!parsed.success)
+      throw new RpcError(
+        'invalid_input',
+        `Not a Freehold conversation export: ${parsed.error.issues[0]?.path.join('.') || 'top level'} ${parsed.error.issues[0]?.message ?? ''}`,
+      );
     const input = parsed.data;
     const ids = new Map(input.messages.map((m) => [m.id, newId()]));
-    for (const m of input.messages) if (m.parentId !== null && !ids.has(m.parentId)) throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
+    for (const m of input.messages)
+      if (m.parentId !== null && !ids.has(m.parentId))
+        throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
     const id = newId();
+    const insertMessage =
+      'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(id, input.conversation.title, input.conversation.modelId, input.conversation.systemPrompt, JSON.stringify(input.conversation.settings), input.conversation.pinned ? 1 : 0, input.conversation.createdAt, now(), input.conversation.activeLeafId ? (ids.get(input.conversation.activeLeafId) ?? null) : null);
-      const insert = this.db.prepare('INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      this.db.run(
+        'INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        id,
+        input.conversation.title,
+        input.conversation.modelId,
+        input.conversation.systemPrompt,
+        JSON.stringify(input.conversation.settings),
+        input.conversation.pinned ? 1 : 0,
+        input.conversation.createdAt,
+        now(),
+        input.conversation.activeLeafId ? (ids.get(input.conversation.activeLeafId) ?? null) : null,
+      );
       // Parents before children, whatever order the file lists them in.
       const pending = [...input.messages];
       const inserted = new Set<string>();
@@ -335,17 +417,54 @@ export class ConversationStore {
         for (let i = pending.length - 1; i >= 0; i -= 1) {
           const m = pending[i]!;
           if (m.parentId !== null && !inserted.has(m.parentId)) continue;
-          insert.run(ids.get(m.id), id, m.parentId ? ids.get(m.parentId) : null, m.role, m.content, m.reasoning, m.status === 'streaming' ? 'interrupted' : m.status, m.error, m.createdAt, now());
+          this.db.run(
+            insertMessage,
+            ids.get(m.id)!,
+            id,
+            m.parentId ? ids.get(m.parentId)! : null,
+            m.role,
+            m.content,
+            m.reasoning,
+            m.status === 'streaming' ? 'interrupted' : m.status,
+            m.error,
+            m.createdAt,
+            now(),
+          );
           inserted.add(m.id);
           pending.splice(i, 1);
         }
         if (pending.length === before) throw new RpcError('invalid_input', 'The messages in the file form a loop.');
       }
-    })();
+    });
     return toConversation(this.row(id));
   }
 
   integrityCheck(): string {
-    return this.db.pragma('integrity_check', { simple: true }) as string;
+    return String(this.db.pragma('integrity_check'));
+  }
+}
+
+/**
+ * Opens the store for a host. If it cannot be opened (no usable SQLite binding,
+ * a database from a newer Freehold, an unreadable file), the host still starts:
+ * the reason is reported once, and every chat call answers with it.
+ */
+export function openConversationStore(
+  file: string,
+  report: (reason: string) => void,
+  loadBinding?: () => SqliteBinding,
+): ConversationStore {
+  try {
+    return new ConversationStore(file, loadBinding);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    report(reason);
+    const refuse = () => {
+      throw new RpcError('unavailable', reason);
+    };
+    // Stands in for the store: every method throws the reason; closing it is a no-op.
+    return new Proxy({} as ConversationStore, {
+      get: (_target, key) => (key === 'close' ? () => undefined : typeof key === 'string' && key !== 'then' ? refuse : undefined),
+    });
   }
 }

@@ -1,7 +1,8 @@
 /**
- * `npm run cli -- <command>`: the same services as the app, from a terminal.
- * Human-readable output by default, `--json` for scripts. Each feature adds
- * its commands to the table below.
+ * `freehold <command>` (or `npm run cli -- <command>` in a checkout): the same
+ * services as the app, from a terminal. Human-readable output by default,
+ * `--json` for scripts. Exit codes: 0 ok, 1 failure, 2 usage error. Each
+ * feature adds its commands to the table below.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,8 @@ type Values = Record<string, string | boolean | undefined>;
 
 interface CliContext {
   io: CliIo;
+  /** How the user runs the CLI, for the commands it suggests: `freehold` or `npm run cli --`. */
+  program: string;
   json: boolean;
   args: string[];
   values: Values;
@@ -121,8 +124,9 @@ const modelsCommand: Command = {
   summary: 'The model library: list, search the hub, download, import, remove',
   usage: 'models list|search <query>|download <repo> [--file F | --quant Q]|import <path...> [--copy]|remove <id> [--json]',
   options: { file: { type: 'string' }, quant: { type: 'string' }, copy: { type: 'boolean', default: false }, sort: { type: 'string' } },
-  async run({ io, json, args, values, services }) {
+  async run({ io, json, args, values, services, program }) {
     const [action, ...rest] = args;
+    if (action === undefined) throw new UsageError('models needs an action: list, search, download, import or remove.');
     const host = await services();
     switch (action) {
       case 'list': {
@@ -131,7 +135,7 @@ const modelsCommand: Command = {
           io.out(JSON.stringify(snapshot));
           return 0;
         }
-        if (snapshot.models.length === 0) io.out('No models yet. Try: npm run cli -- models search qwen');
+        if (snapshot.models.length === 0) io.out(`No models yet. Try: ${program} models search qwen`);
         for (const m of snapshot.models) {
           io.out(
             `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}`,
@@ -182,7 +186,7 @@ const modelsCommand: Command = {
         if (json) io.out(JSON.stringify(final));
         else if (final.state === 'done')
           io.out(
-            `Done: ${final.modelId} (verified sha256) — npm run cli -- chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`,
+            `Done: ${final.modelId} (verified sha256) — ${program} chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`,
           );
         else if (final.state === 'paused') io.out('Paused; run the same command to resume.');
         else io.err(`Download ${final.state}: ${final.error ?? ''}`);
@@ -225,6 +229,7 @@ const chatsCommand: Command = {
   options: { format: { type: 'string' } },
   async run({ io, json, args, values, services }) {
     const [action, id] = args;
+    if (action === undefined) throw new UsageError('chats needs an action: list or export.');
     const host = await services();
     if (action === 'list') {
       const list = await host.handlers['chats.list'](undefined);
@@ -346,11 +351,11 @@ const commands: Record<string, Command> = {
       'context-size': { type: 'string' },
       'gpu-layers': { type: 'string' },
     },
-    async run({ io, json, args, values, services }) {
+    async run({ io, json, args, values, services, program }) {
       const modelArg = values.model;
       if (typeof modelArg !== 'string' || modelArg === '') throw new UsageError('chat needs --model <path to a .gguf file>.');
       const prompt = args.join(' ').trim();
-      if (!prompt) throw new UsageError('chat needs a prompt, e.g. npm run cli -- chat --model model.gguf "Hello"');
+      if (!prompt) throw new UsageError(`chat needs a prompt, e.g. ${program} chat --model model.gguf "Hello"`);
       const sampling: Sampling = {
         temperature: numberOption(values, 'temperature', false),
         topP: numberOption(values, 'top-p', false),
@@ -422,11 +427,10 @@ const commands: Record<string, Command> = {
     },
   },
   version: {
-    summary: 'Print the Freehold version',
+    summary: 'Print the Freehold version (also --version, -v)',
     usage: 'version [--json]',
     async run({ io, json }) {
-      const versions = { freehold: appVersion, node: process.versions.node };
-      io.out(json ? JSON.stringify(versions) : `Freehold ${appVersion} (Node.js ${process.versions.node})`);
+      printVersion(io, json);
       return 0;
     },
   },
@@ -452,12 +456,17 @@ const commands: Record<string, Command> = {
   },
 };
 
-function helpText(): string {
+function printVersion(io: CliIo, json: boolean): void {
+  const versions = { freehold: appVersion, node: process.versions.node };
+  io.out(json ? JSON.stringify(versions) : `Freehold ${appVersion} (Node.js ${process.versions.node})`);
+}
+
+function helpText(program: string): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
   return [
     'Freehold: run open models on the hardware you own.',
     '',
-    'Usage: npm run cli -- <command> [options]',
+    `Usage: ${program} <command> [options]`,
     '',
     'Commands:',
     ...Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
@@ -465,43 +474,64 @@ function helpText(): string {
     'Options for every command:',
     '  --json            Machine-readable output',
     '  --data-dir DIR    Use DIR instead of the per-user data directory (or set FREEHOLD_DATA_DIR)',
-    '  --help            Show this help',
+    '  --help, -h        Show this help',
+    '  --version, -v     Print the version',
+    '',
+    'Exit status: 0 done, 1 failed, 2 usage error (unknown command or option, missing or bad value).',
   ].join('\n');
 }
 
 const globalOptions: Options = {
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
   'data-dir': { type: 'string' },
 };
 
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+/**
+ * Runs one command and resolves to its exit status: 0 done, 1 failed, 2 usage
+ * error (unknown command or option, missing or bad value), so shell scripts
+ * can tell a typo from a failure. `program` is how the user ran it, for the
+ * usage lines and the commands suggested.
+ */
+export async function runCli(argv: string[], io: CliIo, program = 'npm run cli --'): Promise<number> {
   // First find the command, then parse strictly with its own options.
   const loose = parseArgs({ args: argv, options: globalOptions, allowPositionals: true, strict: false });
   const commandName = loose.positionals[0];
-  const commandOptions = commandName && Object.hasOwn(commands, commandName) ? commands[commandName]?.options : undefined;
+  const known = commandName !== undefined && Object.hasOwn(commands, commandName) ? commands[commandName] : undefined;
+  const usageError = (message: string, command = known): number => {
+    io.err(`freehold${command ? ` ${commandName}` : ''}: ${message}`);
+    io.err(`Usage: ${program} ${command ? command.usage : '<command> [options]'}`);
+    if (!command) io.err(`Run "${program} --help" to see the commands.`);
+    return 2;
+  };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...globalOptions, ...commandOptions }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...globalOptions, ...known?.options }, allowPositionals: true, strict: true });
   } catch (error) {
-    io.err(`freehold: ${(error as Error).message}\n\n${helpText()}`);
-    return 2;
+    return usageError((error as Error).message);
   }
-  const values = parsed.values as Values & { json: boolean; help: boolean; 'data-dir'?: string };
+  const values = parsed.values as Values & { json: boolean; help: boolean; version: boolean; 'data-dir'?: string };
   const [name, ...rest] = parsed.positionals;
-  if (values.help || name === undefined || name === 'help') {
-    io.out(helpText());
-    return name === undefined && !values.help ? 2 : 0;
+  if (values.help || name === 'help') {
+    io.out(helpText(program));
+    return 0;
   }
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!command) {
-    io.err(`freehold: unknown command "${name}".\n\n${helpText()}`);
+  if (values.version) {
+    printVersion(io, values.json);
+    return 0;
+  }
+  if (name === undefined) {
+    io.err(helpText(program));
     return 2;
   }
+  const command = known;
+  if (!command) return usageError(`unknown command "${name}".`);
 
   let services: HostServices | undefined;
   const ctx: CliContext = {
     io,
+    program,
     json: values.json,
     args: rest,
     values,
@@ -517,10 +547,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(ctx);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`freehold ${name}: ${error.message}\nUsage: npm run cli -- ${command.usage}`);
-      return 2;
-    }
+    if (error instanceof UsageError) return usageError(error.message, command);
     io.err(`freehold ${name}: ${(error as Error).message}`);
     return 1;
   } finally {
@@ -528,8 +555,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) {
+/** Runs the CLI as this process: the terminal's streams, Ctrl+C, the exit status. */
+export function main(argv: string[], program: string): void {
   let interrupt: (() => void) | undefined;
   process.on('SIGINT', () => {
     // First Ctrl+C stops the reply in progress; a second one (or none running) quits.
@@ -538,12 +565,30 @@ if (isEntry) {
       interrupt = undefined;
     } else process.exit(130);
   });
-  runCli(process.argv.slice(2), {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
-    write: (text) => process.stdout.write(text),
-    onInterrupt: (abort) => (interrupt = abort),
-  }).then((code) => {
-    process.exitCode = code;
+  // `freehold models list | head -1`: a reader that stops early is not a failure.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
   });
+  runCli(
+    argv,
+    {
+      out: (text) => process.stdout.write(`${text}\n`),
+      err: (text) => process.stderr.write(`${text}\n`),
+      write: (text) => process.stdout.write(text),
+      onInterrupt: (abort) => (interrupt = abort),
+    },
+    program,
+  ).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`freehold: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
+
+const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) main(process.argv.slice(2), 'npm run cli --');

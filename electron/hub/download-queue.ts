@@ -54,10 +54,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -82,7 +86,8 @@ export class DownloadQueue {
       const stored = JSON.parse(await fs.readFile(this.writer.file, 'utf8')) as { version: 1; jobs: DownloadJob[] };
       this.jobs = Array.isArray(stored.jobs) ? stored.jobs : [];
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.options.notices.add('warning', 'The download list was unreadable and was reset; finished models are still in the library.');
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.options.notices.add('warning', 'The download list was unreadable and was reset; finished models are still in the library.');
     }
     // Interrupted by a quit or a crash: pick up where the partial files left off.
     for (const job of this.jobs) {
@@ -98,7 +103,9 @@ export class DownloadQueue {
   }
 
   private save(): void {
-    void this.writer.write(`${JSON.stringify({ version: 1, jobs: this.jobs })}\n`).catch((error: unknown) => this.options.log(`could not save downloads: ${String(error)}`));
+    void this.writer
+      .write(`${JSON.stringify({ version: 1, jobs: this.jobs })}\n`)
+      .catch((error: unknown) => this.options.log(`could not save downloads: ${String(error)}`));
   }
 
   private emit(job: DownloadJob): void {
@@ -112,7 +119,12 @@ export class DownloadQueue {
   }
 
   /** Queues a repo's file, or the files of one quantization (split shards together). */
-  async start(repo: string, revision: string | undefined, file: string | undefined, quantization: string | undefined): Promise<DownloadJob> {
+  async start(
+    repo: string,
+    revision: string | undefined,
+    file: string | undefined,
+    quantization: string | undefined,
+  ): Promise<DownloadJob> {
     const details = await this.options.hub.repo(repo, revision ?? 'main');
     let option: QuantOption | undefined;
     if (file) {
@@ -125,10 +137,17 @@ export class DownloadQueue {
     }
     if (!option) {
       const available = details.quants.map((q) => q.quantization).join(', ') || 'none';
-      throw new RpcError('not_found', `${repo} has no GGUF ${file ? `file named ${file}` : `in ${quantization}`} (available: ${available}).`);
+      throw new RpcError(
+        'not_found',
+        `${repo} has no GGUF ${file ? `file named ${file}` : `in ${quantization}`} (available: ${available}).`,
+      );
     }
-    for (const f of option.files) if (!isSafeRepoPath(f.name)) throw new RpcError('invalid_input', `Refusing the file name "${f.name}" from ${repo}.`);
-    const existing = this.jobs.find((j) => j.repo === repo && j.files[0]?.name === option.files[0]?.name && ['queued', 'downloading', 'paused', 'verifying'].includes(j.state));
+    for (const f of option.files)
+      if (!isSafeRepoPath(f.name)) throw new RpcError('invalid_input', `Refusing the file name "${f.name}" from ${repo}.`);
+    const existing = this.jobs.find(
+      (j) =>
+        j.repo === repo && j.files[0]?.name === option.files[0]?.name && ['queued', 'downloading', 'paused', 'verifying'].includes(j.state),
+    );
     if (existing) return existing;
     const job: DownloadJob = {
       id: newId(),
@@ -301,7 +320,9 @@ export class DownloadQueue {
         if (res.status === 401 || res.status === 403) {
           clearTimeout(stallTimer);
           res.body.resume();
-          throw new Error(`access denied (${res.status}): this model is gated; set a Hugging Face token and accept its licence on the hub.`);
+          throw new Error(
+            `access denied (${res.status}): this model is gated; set a Hugging Face token and accept its licence on the hub.`,
+          );
         }
         if (res.status === 416 && have === file.sizeBytes) {
           res.body.resume();
@@ -335,7 +356,8 @@ export class DownloadQueue {
           transform: (chunk: Buffer, _encoding, callback) => {
             clearTimeout(stallTimer);
             stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
-            if (have + chunk.length > file.sizeBytes) return callback(new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`));
+            if (have + chunk.length > file.sizeBytes)
+              return callback(new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`));
             hash.update(chunk);
             have += chunk.length;
             progress();
@@ -359,10 +381,14 @@ export class DownloadQueue {
             body.on('close', () => {
               if (!body.complete) stop(new Error('the connection closed early'));
             });
-            combined.addEventListener('abort', () => {
-              body.destroy();
-              stop(combined.reason instanceof Error ? combined.reason : new Error(String(combined.reason)));
-            }, { once: true });
+            combined.addEventListener(
+              'abort',
+              () => {
+                body.destroy();
+                stop(combined.reason instanceof Error ? combined.reason : new Error(String(combined.reason)));
+              },
+              { once: true },
+            );
             counter.on('error', (error) => {
               failure ??= error;
               out.end();
@@ -400,7 +426,9 @@ export class DownloadQueue {
     const digest = hash.digest('hex');
     if (file.sha256 && digest !== file.sha256) {
       await fs.rm(partial, { force: true });
-      throw new Error(`${file.name} did not verify (sha256 ${digest.slice(0, 12)}… instead of ${file.sha256.slice(0, 12)}…); the partial file was deleted.`);
+      throw new Error(
+        `${file.name} did not verify (sha256 ${digest.slice(0, 12)}… instead of ${file.sha256.slice(0, 12)}…); the partial file was deleted.`,
+      );
     }
     await fs.rename(partial, target);
   }

@@ -6,7 +6,8 @@ import { estimateFitOf, gb } from './fit';
  * Open models worth starting with, in the order shown: the families people run
  * locally now first (Qwen 3.5/3.6, Gemma 4, gpt-oss, the DeepSeek-R1 distills),
  * then the established ones. Repos and quantizations follow node-llama-cpp's
- * own curated list (dist/cli/recommendedModels.js), which is tested against
+ * own curated list (dist/cli/recommendedModels.js) where it has the family
+ * (Mistral Small 3.2 is not there yet), which is tested against
  * the llama.cpp it bundles. Sizes are the files' approximate sizes; the KV
  * cache per token (f16, all layers) is what the fit estimate adds for the
  * context, rounded up where the architecture needs less (hybrid and sliding-

@@ -10,7 +10,8 @@ import { SerialFileWriter } from '../services/atomic-file';
 import type { EventBus } from '../services/events';
 import type { NoticeBoard } from '../services/notices';
 import { openFileSource } from './file-source';
-import { GgufError, modelFacts, readGgufHeader } from './gguf-header';
+import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from './gguf-header';
+import { checkModelTensors } from './gguf-tensors';
 import { parseSplitName, shardName, shardPaths } from './split';
 
 interface StoredFolder {
@@ -41,8 +42,12 @@ export function newId(): string {
   return randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').toLowerCase();
 }
 
-/** Reads and checks the header of every shard; the facts come from the first. */
+/**
+ * Reads and checks the header of every shard, then the metadata against the
+ * tensors of all of them; the facts come from the first.
+ */
 export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'id' | 'files' | 'origin' | 'owned' | 'folderId' | 'source' | 'sha256' | 'duplicateOf' | 'addedAt'>> {
+  const headers: GgufHeader[] = [];
   let size = 0;
   let facts: ReturnType<typeof modelFacts> | undefined;
   let publisher: string | null = null;
@@ -57,6 +62,7 @@ export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'i
     }
     try {
       const header = await readGgufHeader(source);
+      headers.push(header);
       size += source.size;
       const shardFacts = modelFacts(header);
       parameterCount += shardFacts.parameterCount;
@@ -70,6 +76,7 @@ export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'i
     }
   }
   if (!facts) throw new GgufError('no files');
+  checkModelTensors(headers);
   const first = files[0]!;
   const fileName = path.basename(first).replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '');
   return {

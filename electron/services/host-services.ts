@@ -5,7 +5,8 @@ import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
 import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
 import { ModelLibrary } from '../library/model-library';
-import { estimateFit, HubClient, recommendedModels } from '../hub/hub-client';
+import { estimateFit, HubClient } from '../hub/hub-client';
+import { chooseStarter, recommendedModels } from '../hub/recommended-models';
 import { openFileSource } from '../library/file-source';
 import { readGgufHeader } from '../library/gguf-header';
 import { HardwareSampler } from './hardware-sampler';
@@ -13,7 +14,7 @@ import { Benchmarks } from './benchmarks';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { ChatService } from '../chat/chat-service';
-import { ConversationStore } from '../chat/conversation-store';
+import { openConversationStore, type ConversationStore } from '../chat/conversation-store';
 import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
@@ -121,7 +122,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   const sampler = new HardwareSampler(inference, events);
   const benchmarks = new Benchmarks(options.dataDir, inference, library, () => settings.get().inference);
   await benchmarks.open();
-  const chats = new ConversationStore(ChatService.file(options.dataDir));
+  // Without a usable chat database the rest of the app still works: a notice says why, and so does every chat call.
+  const chats = openConversationStore(ChatService.file(options.dataDir), (reason) => {
+    notices.add('error', reason);
+    log(reason);
+  });
   const chat = new ChatService(chats, inference, library, events);
 
   const api = new ApiController({ dataDir: options.dataDir, settings: () => settings.get(), events, inference, library, log,
@@ -141,6 +146,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   };
 
   let closed = false;
+  /** The hardware with the memory free now, or null where the worker cannot say (the recommendations then carry no fit). */
+  const hardwareNow = () => Promise.resolve().then(() => inference.handlers['inference.hardware'](undefined)).catch(() => null);
   const handlers: HostHandlers = {
     'app.info': () => info,
     'app.notices': () => notices.list(),
@@ -190,7 +197,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     },
     'folders.suggestions': () => library.suggestions(),
     'hub.search': ({ query, sort, limit }) => hub.search(query, sort, limit),
-    'hub.recommended': () => recommendedModels,
+    'hub.recommended': async () => recommendedModels(await hardwareNow()),
+    'hub.starter': async () => chooseStarter(await hardwareNow()),
     'hub.repo': ({ repo, revision }) => hub.repo(repo, revision),
     'hub.tokenStatus': () => tokens.status(),
     'hub.setToken': ({ token }) => tokens.set(token),

@@ -38,6 +38,7 @@ import {
   type StopReason,
 } from '../../shared/inference';
 import { DeltaBatcher } from './delta-batcher';
+import { LlamaLog } from './llama-log';
 import { resolveThreads } from './threads';
 import type { ChatDelta } from '../../shared/inference';
 
@@ -77,12 +78,14 @@ function nodeLlamaCppVersion(): string {
   }
 }
 
+type LlamaLogger = (level: LlamaLogLevel, message: string) => void;
+
 /**
  * A backend the user compiled with `npx node-llama-cpp source build --gpu …`
  * (custom CUDA architectures, say) is the "last build". It is used only when
  * its folder still exists, so that nothing here ever starts a compile.
  */
-async function lastLocalBuild(backend: BackendName, maxThreads: number): Promise<Llama | undefined> {
+async function lastLocalBuild(backend: BackendName, maxThreads: number, logger: LlamaLogger): Promise<Llama | undefined> {
   const root = nodeLlamaCppRoot();
   if (!root) return undefined;
   try {
@@ -91,7 +94,7 @@ async function lastLocalBuild(backend: BackendName, maxThreads: number): Promise
   } catch {
     return undefined;
   }
-  const llama = await getLlama('lastBuild', { skipDownload: true, maxThreads, logLevel: LlamaLogLevel.error, progressLogs: false });
+  const llama = await getLlama('lastBuild', { skipDownload: true, maxThreads, logLevel: LlamaLogLevel.error, logger, progressLogs: false });
   if (llama.gpu === gpuTypeOf(backend)) return llama;
   await llama.dispose();
   return undefined;
@@ -125,6 +128,8 @@ class LoadStageError extends Error {
     readonly stage: 'model' | 'context',
     override readonly cause: unknown,
     readonly gpuLayers: number | undefined,
+    /** Why llama.cpp refused, from its log, when node-llama-cpp's error does not say. */
+    readonly llamaReason: string | undefined,
   ) {
     super((cause as Error)?.message ?? String(cause));
     this.name = (cause as Error)?.name ?? 'Error';
@@ -152,6 +157,7 @@ export class InferenceEngine {
     readonly llama: Llama,
     private readonly report: Omit<HardwareReport, 'vram' | 'ram' | 'gpus'>,
     private readonly threads: number,
+    private readonly llamaLog: LlamaLog,
   ) {}
 
   /**
@@ -167,6 +173,11 @@ export class InferenceEngine {
     const attempts: BackendAttempt[] = [];
     let llama: Llama | undefined;
     let overrideFailure: string | undefined;
+    const llamaLog = new LlamaLog();
+    const logger: LlamaLogger = (level, message) => {
+      process.stderr.write(`[llama.cpp ${level}] ${message}\n`);
+      llamaLog.record(level, message);
+    };
 
     for (const backend of order) {
       if (llama) {
@@ -192,13 +203,13 @@ export class InferenceEngine {
             build: 'never',
             maxThreads: threads.used,
             logLevel: LlamaLogLevel.error,
-            logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message}\n`),
+            logger,
           });
           attempts.push({ backend, outcome: 'chosen', reason: 'loaded' });
           continue;
         } catch (error) {
           reason = explainLoadFailure(backend, error);
-          llama = await lastLocalBuild(backend, threads.used).catch(() => undefined);
+          llama = await lastLocalBuild(backend, threads.used, logger).catch(() => undefined);
           if (llama) {
             attempts.push({ backend, outcome: 'chosen', reason: 'loaded from a local build (npx node-llama-cpp source build)' });
             continue;
@@ -242,6 +253,7 @@ export class InferenceEngine {
         os: `${os.type()} ${os.release()} (${process.platform}-${process.arch})`,
       },
       threads.used,
+      llamaLog,
     );
   }
 
@@ -277,7 +289,7 @@ export class InferenceEngine {
       this.loaded = await this.tryLoad(input.modelPath, first, onProgress);
     } catch (error) {
       const failure = error as LoadStageError;
-      if (!isMemoryError(failure)) throw this.describeLoadError(input.modelPath, failure.cause ?? failure);
+      if (!isMemoryError(failure)) throw this.describeLoadError(input.modelPath, failure.cause ?? failure, failure.llamaReason);
       const smaller = await this.smallerAttempt(input.modelPath, first, failure);
       try {
         this.loaded = await this.tryLoad(input.modelPath, smaller, onProgress);
@@ -294,6 +306,7 @@ export class InferenceEngine {
     attempt: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
     onProgress: (progress: number) => void,
   ): Promise<Loaded> {
+    const log = this.llamaLog.capture();
     let model: LlamaModel;
     try {
       model = await this.llama.loadModel({
@@ -302,7 +315,7 @@ export class InferenceEngine {
         onLoadProgress: onProgress,
       });
     } catch (error) {
-      throw new LoadStageError('model', error, undefined);
+      throw new LoadStageError('model', error, undefined, await log.reasonFor(error));
     }
     try {
       const context = await model.createContext({
@@ -311,6 +324,7 @@ export class InferenceEngine {
       });
       const chat = new LlamaChat({ contextSequence: context.getSequence() });
       const metadata = model.fileInfo.metadata as { general?: { name?: string; architecture?: string } };
+      log.stop();
       return {
         model,
         context,
@@ -328,8 +342,9 @@ export class InferenceEngine {
       };
     } catch (error) {
       const gpuLayers = model.gpuLayers;
+      const reason = await log.reasonFor(error);
       await model.dispose();
-      throw new LoadStageError('context', error, gpuLayers);
+      throw new LoadStageError('context', error, gpuLayers, reason);
     }
   }
 
@@ -371,8 +386,12 @@ export class InferenceEngine {
     );
   }
 
-  private describeLoadError(modelPath: string, error: unknown): RpcError {
+  private describeLoadError(modelPath: string, error: unknown, llamaReason?: string): RpcError {
     if (error instanceof RpcError) return error;
+    if (llamaReason) {
+      const sentence = /[.!?]$/.test(llamaReason) ? llamaReason : `${llamaReason}.`;
+      return new RpcError('invalid_model', `llama.cpp could not load ${path.basename(modelPath)}: ${sentence}`);
+    }
     const message = (error as Error).message ?? String(error);
     return new RpcError('invalid_model', `Could not load ${path.basename(modelPath)}: ${message}`);
   }
@@ -587,12 +606,14 @@ export class InferenceEngine {
     if (this.embedder?.path !== input.modelPath) {
       await this.unloadEmbedder();
       let model: LlamaModel;
+      const log = this.llamaLog.capture();
       try {
         model = await this.llama.loadModel({ modelPath: input.modelPath, gpuLayers: 'auto' });
+        log.stop();
       } catch (error) {
-        throw isMemoryError(error)
-          ? new RpcError('out_of_memory', `Not enough memory to load ${path.basename(input.modelPath)} for embeddings.`)
-          : this.describeLoadError(input.modelPath, error);
+        if (!isMemoryError(error)) throw this.describeLoadError(input.modelPath, error, await log.reasonFor(error));
+        log.stop();
+        throw new RpcError('out_of_memory', `Not enough memory to load ${path.basename(input.modelPath)} for embeddings.`);
       }
       try {
         const context = await model.createEmbeddingContext({ threads: this.threads });

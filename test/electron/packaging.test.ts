@@ -1,12 +1,15 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { minimatch } from 'minimatch';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface BuilderConfig {
   files: string[];
+  directories: Record<string, string>;
   asarUnpack: string[];
   asar: boolean;
   npmRebuild: boolean;
@@ -51,8 +54,8 @@ function isUnpacked(file: string): boolean {
   return config.asarUnpack.some((pattern) => minimatch(file, pattern) || minimatch(file, `${pattern}/**`));
 }
 
-const binaries = [...listFiles('node_modules/@node-llama-cpp'), ...listFiles('node_modules/node-llama-cpp/bins')].filter(
-  (file) => /\/bins\//.test(file),
+const binaries = [...listFiles('node_modules/@node-llama-cpp'), ...listFiles('node_modules/node-llama-cpp/bins')].filter((file) =>
+  /\/bins\//.test(file),
 );
 
 describe('packaging (electron-builder.yml)', () => {
@@ -74,7 +77,8 @@ describe('packaging (electron-builder.yml)', () => {
     expect(config.win.target.map((t) => t.target)).toContain('nsis');
     expect(config.mac.target.map((t) => t.target)).toContain('dmg');
     expect(config.asar).toBe(true);
-    expect(config.npmRebuild).toBe(true);
+    // Every native module is a prebuilt N-API binary: nothing to rebuild, no Electron headers to download.
+    expect(config.npmRebuild).toBe(false);
   });
 
   it('flips the Electron fuses that harden the binary', () => {
@@ -115,5 +119,173 @@ describe('packaging (electron-builder.yml)', () => {
     expect(isPackaged('dist/electron/main.mjs.map')).toBe(false);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(pkg.main).toBe('dist/electron/main.mjs');
+  });
+});
+
+/** Electron's fuse wire: this sentinel, then the wire version (1), its length, and one byte per fuse ('0' off, '1' on). */
+const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+/** electronFuses keys in wire order (@electron/fuses, FuseV1Options). */
+const fuseOrder = [
+  'runAsNode',
+  'enableCookieEncryption',
+  'enableNodeOptionsEnvironmentVariable',
+  'enableNodeCliInspectArguments',
+  'enableEmbeddedAsarIntegrityValidation',
+  'onlyLoadAppFromAsar',
+  'loadBrowserProcessSpecificV8Snapshot',
+  'grantFileProtocolExtraPrivileges',
+];
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  if (result.status !== 0)
+    throw new Error(`${[command, ...args].join(' ')} failed (${result.status ?? result.signal}):\n${output.slice(-4000)}`);
+  return output;
+}
+
+/**
+ * The real electron-builder run, offline: the app is built into a private
+ * folder (a concurrent `npm run build` cannot change it mid-pack), and the
+ * Electron runtime is a stub that carries only the fuse wire, which is all
+ * electron-builder touches in the binary for a `dir` target. Linux only: the
+ * stub stands in for the Linux layout (a macOS build needs an .app bundle).
+ */
+describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builder --linux dir, offline, stub Electron)', () => {
+  const require = createRequire(import.meta.url);
+  const asar = require('@electron/asar') as typeof import('@electron/asar');
+  const electronVersion = (JSON.parse(readFileSync('node_modules/electron/package.json', 'utf8')) as { version: string }).version;
+  // The ABI Electron's main process requires of a non-N-API module (NODE_MODULE_VERSION), shipped with the electron package.
+  const electronAbi = readFileSync('node_modules/electron/abi_version', 'utf8').trim();
+  let work: string;
+  let resources: string;
+  let executable: string;
+  let cache: string;
+  let entries: string[];
+
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'freehold-pack-'));
+    const dist = path.join(work, 'app', 'dist');
+    run(process.execPath, ['scripts/build-node.mjs', '--quiet', '--outdir', path.join(dist, 'electron')]);
+    run(process.execPath, [
+      'node_modules/vite/bin/vite.js',
+      'build',
+      '--logLevel',
+      'error',
+      '--outDir',
+      path.join(dist, 'renderer'),
+      '--emptyOutDir',
+    ]);
+
+    const electronDist = path.join(work, 'electron-dist');
+    const defaults = '10110001'; // Electron's own fuse defaults, so the test sees each one flipped
+    mkdirSync(electronDist);
+    writeFileSync(
+      path.join(electronDist, 'electron'),
+      Buffer.concat([Buffer.from('stub Electron\n'), Buffer.from(FUSE_SENTINEL), Buffer.from([1, defaults.length]), Buffer.from(defaults)]),
+      { mode: 0o755 },
+    );
+
+    // The checked-in config, with the app's own files taken from the private build.
+    const appFiles = ['dist/**/*', '!dist/**/*.map'];
+    expect(config.files.slice(0, 2)).toEqual(appFiles);
+    const output = path.join(work, 'out');
+    const packConfig = {
+      ...config,
+      files: [{ from: dist, to: 'dist', filter: ['**/*', '!**/*.map'] }, ...config.files.slice(2)],
+      directories: { ...config.directories, output },
+      electronDist,
+      electronVersion,
+    };
+    const configFile = path.join(work, 'electron-builder.json');
+    writeFileSync(configFile, JSON.stringify(packConfig));
+
+    cache = path.join(work, 'cache');
+    const arch = process.arch === 'arm64' ? '--arm64' : '--x64';
+    run(process.execPath, ['node_modules/electron-builder/cli.js', '--linux', 'dir', arch, '--config', configFile, '--publish', 'never'], {
+      ...process.env,
+      // Any download would land here (and, through the dead proxy, fail): the test checks that none was tried.
+      ELECTRON_BUILDER_CACHE: cache,
+      ELECTRON_CACHE: cache,
+      HTTPS_PROXY: 'http://127.0.0.1:9',
+      HTTP_PROXY: 'http://127.0.0.1:9',
+    });
+    const unpacked = readdirSync(output).find((name) => name.startsWith('linux') && name.endsWith('unpacked'));
+    if (!unpacked) throw new Error(`electron-builder left no linux-*unpacked folder in ${output}`);
+    resources = path.join(output, unpacked, 'resources');
+    executable = path.join(output, unpacked, 'freehold');
+    entries = asar.listPackage(path.join(resources, 'app.asar'), { isPack: false }).map((entry) =>
+      entry
+        .replace(/^[\\/]/, '')
+        .split(path.sep)
+        .join('/'),
+    );
+  }, 240_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const stat = (entry: string) => asar.statFile(path.join(resources, 'app.asar'), entry) as { unpacked?: boolean; files?: unknown };
+
+  it('builds without downloading anything', () => {
+    expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+  });
+
+  it('packs the renderer, the main process, the preload and the inference worker, without source maps', () => {
+    for (const file of [
+      'dist/renderer/index.html',
+      'dist/electron/main.mjs',
+      'dist/electron/preload.cjs',
+      'dist/electron/worker.mjs',
+      'package.json',
+    ]) {
+      expect(entries, file).toContain(file);
+    }
+    expect(entries.filter((entry) => entry.startsWith('dist/') && entry.endsWith('.map'))).toEqual([]);
+    const pkg = JSON.parse(asar.extractFile(path.join(resources, 'app.asar'), 'package.json').toString()) as { main: string };
+    expect(pkg.main).toBe('dist/electron/main.mjs');
+  });
+
+  it("ships node-llama-cpp's binaries for this platform only, outside the asar", () => {
+    const binaries = entries.filter((entry) => /^node_modules\/(@node-llama-cpp\/[^/]+|node-llama-cpp)\/bins\/.+\.node$/.test(entry));
+    expect(binaries.length, 'no node-llama-cpp binary in the package').toBeGreaterThan(0);
+    expect(binaries.filter((entry) => !entry.includes(`/bins/linux-${process.arch}`))).toEqual([]);
+    expect(entries.filter((entry) => /\/bins\//.test(entry) && !entry.includes(`linux-${process.arch}`))).toEqual([]);
+  });
+
+  it("holds only native modules Electron can load: each unpacked, and N-API or built for Electron's ABI", () => {
+    const natives = entries.filter((entry) => entry.endsWith('.node'));
+    expect(natives.length).toBeGreaterThan(0);
+    const refused = natives.flatMap((entry) => {
+      if (!stat(entry).unpacked) return [`${entry}: inside the asar, where it cannot be loaded`];
+      const bytes = readFileSync(path.join(resources, 'app.asar.unpacked', entry));
+      if (bytes.includes('napi_register_module_v') || bytes.includes(`node_register_module_v${electronAbi}\0`)) return [];
+      const abi = /node_register_module_v(\d+)/.exec(bytes.toString('latin1'))?.[1];
+      return [
+        `${entry}: ${abi ? `built for module ABI ${abi}, Electron ${electronVersion} needs ${electronAbi}` : 'neither N-API nor a Node module'}`,
+      ];
+    });
+    expect(refused).toEqual([]);
+  });
+
+  it("ships the chats' SQLite binding (libsql, N-API) with what it needs, and no better-sqlite3", () => {
+    for (const file of ['node_modules/libsql/index.js', 'node_modules/@neon-rs/load/package.json']) expect(entries, file).toContain(file);
+    expect(entries.some((entry) => /^node_modules\/(libsql\/node_modules\/)?detect-libc\/package\.json$/.test(entry))).toBe(true);
+    const bindings = entries.filter((entry) => /^node_modules\/@libsql\/linux-[^/]+\/index\.node$/.test(entry));
+    expect(bindings.length, 'no prebuilt libsql binding for Linux in the package').toBeGreaterThan(0);
+    // The packaged binary itself loads (N-API: the same file serves Node and Electron).
+    const host = bindings.find((entry) => entry.includes(`linux-${process.arch}-gnu`));
+    if (host)
+      expect(typeof (require(path.join(resources, 'app.asar.unpacked', host)) as { databaseOpen?: unknown }).databaseOpen).toBe('function');
+    expect(entries.filter((entry) => /better[-_]sqlite3/.test(entry))).toEqual([]);
+  });
+
+  it('flips the fuses electron-builder.yml sets in the packaged executable', () => {
+    const binary = readFileSync(executable);
+    const at = binary.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
+    const wire = [...binary.subarray(at + 2, at + 2 + binary[at + 1]!)].map((byte) => String.fromCharCode(byte)).join('');
+    const expected = fuseOrder.map((name) => (config.electronFuses[name] ? '1' : '0')).join('');
+    expect(wire).toBe(expected);
   });
 });

@@ -13,14 +13,22 @@ async function withModel() {
   const { services } = await inferenceHost();
   open.push(services);
   const [imported] = await services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
-  const conversation = await services.handlers['chats.create']({ modelId: imported!.model!.id, systemPrompt: 'You tell stories.', settings: { temperature: 0, maxTokens: 40 } });
+  const conversation = await services.handlers['chats.create']({
+    modelId: imported!.model!.id,
+    systemPrompt: 'You tell stories.',
+    settings: { temperature: 0, maxTokens: 40 },
+  });
   return { services, conversation };
 }
 
 describe('chat service (real worker, stories260K)', () => {
   it('stores the message, streams and stores the reply with its stats, and regenerates beside it', async () => {
     const { services, conversation } = await withModel();
-    const { userMessage, reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
+    const { userMessage, reply } = await services.handlers['chats.send']({
+      conversationId: conversation.id,
+      parentId: null,
+      text: 'Once upon a time',
+    });
     expect(userMessage).toMatchObject({ role: 'user', content: 'Once upon a time', status: 'complete' });
     expect(reply).toMatchObject({ role: 'assistant', status: 'complete', stats: { generatedTokens: 40, stopReason: 'max-tokens' } });
     expect(reply.content.length).toBeGreaterThan(10);
@@ -46,20 +54,32 @@ describe('chat service (real worker, stories260K)', () => {
     const { services, conversation } = await withModel();
     await services.handlers['chats.update']({ id: conversation.id, settings: { temperature: 0, maxTokens: 1800 } });
     const sending = services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once' });
-    await expect.poll(async () => (await services.handlers['chats.get']({ id: conversation.id })).messages.some((m) => m.role === 'assistant' && m.content.length > 0), { timeout: 10_000, interval: 20 }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await services.handlers['chats.get']({ id: conversation.id })).messages.some(
+            (m) => m.role === 'assistant' && m.content.length > 0,
+          ),
+        { timeout: 10_000, interval: 20 },
+      )
+      .toBe(true);
     expect(await services.handlers['chats.stop']({ id: conversation.id })).toEqual({ stopped: true });
     const { reply } = await sending;
     expect(reply.stats?.stopReason).toBe('abort');
     expect(reply.content.length).toBeGreaterThan(0);
   });
 
-  it('loads the model with the conversation\'s context size, reports context use, and says when old messages were dropped', async () => {
+  it("loads the model with the conversation's context size, reports context use, and says when old messages were dropped", async () => {
     const { services, conversation } = await withModel();
     await services.handlers['chats.update']({ id: conversation.id, settings: { temperature: 0, maxTokens: 60, contextSize: 256 } });
     let parent: string | null = null;
     const replies = [];
     for (let turn = 0; turn < 6; turn += 1) {
-      const { reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: parent, text: `Tell me more about Lily and her dog, part ${turn}.` });
+      const { reply } = await services.handlers['chats.send']({
+        conversationId: conversation.id,
+        parentId: parent,
+        text: `Tell me more about Lily and her dog, part ${turn}.`,
+      });
       expect(reply.status).toBe('complete');
       replies.push(reply);
       parent = reply.id;
@@ -80,11 +100,21 @@ describe('chat service (real worker, stories260K)', () => {
     const dataDir = services.library['options'].dataDir as string;
     await services.close();
     open.pop();
-    const list = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'list', '--json', '--data-dir', dataDir], { encoding: 'utf8' }));
+    const list = JSON.parse(
+      execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'list', '--json', '--data-dir', dataDir], { encoding: 'utf8' }),
+    );
     expect(list).toEqual([expect.objectContaining({ id: conversation.id, messageCount: 2 })]);
-    const md = execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--data-dir', dataDir], { encoding: 'utf8' });
+    const md = execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--data-dir', dataDir], {
+      encoding: 'utf8',
+    });
     expect(md).toContain('## You\n\nOnce upon a time');
-    const json = JSON.parse(execFileSync(process.execPath, ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--format', 'json', '--data-dir', dataDir], { encoding: 'utf8' }));
+    const json = JSON.parse(
+      execFileSync(
+        process.execPath,
+        ['dist/electron/cli.mjs', 'chats', 'export', conversation.id, '--format', 'json', '--data-dir', dataDir],
+        { encoding: 'utf8' },
+      ),
+    );
     expect(json).toMatchObject({ format: 'freehold-conversation', version: 1 });
   });
 });

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConversationStore, SCHEMA_VERSION } from '../../../electron/chat/conversation-store';
+import { SqliteDatabase } from '../../../electron/chat/sqlite';
 import { tempDir } from '../../helpers/temp';
 
 const stores: ConversationStore[] = [];
@@ -16,6 +16,15 @@ function open(file = path.join(tempDir(), 'chats.sqlite')) {
 }
 
 describe('conversation store', () => {
+  it('opens the database in WAL mode with synchronous FULL, foreign keys on and a busy timeout', () => {
+    const store = open();
+    expect(store.db.pragma('journal_mode')).toBe('wal');
+    expect(store.db.pragma('synchronous')).toBe(2); // FULL
+    expect(store.db.pragma('foreign_keys')).toBe(1);
+    expect(store.db.pragma('busy_timeout')).toBe(5000);
+    expect(store.integrityCheck()).toBe('ok');
+  });
+
   it('creates, lists (pinned first), renames, pins and deletes conversations', () => {
     const store = open();
     const a = store.create({ title: 'First' });
@@ -94,18 +103,23 @@ describe('conversation store', () => {
     ]);
     expect(detail.thread).toHaveLength(2);
     expect(() => store.importJson({ format: 'something-else' })).toThrow(/Not a Freehold conversation export/);
-    expect(() => store.importJson({ ...json, messages: [{ ...json.messages[1]!, parentId: 'missing' }] })).toThrow(/parent that is not in the file/);
+    expect(() => store.importJson({ ...json, messages: [{ ...json.messages[1]!, parentId: 'missing' }] })).toThrow(
+      /parent that is not in the file/,
+    );
   });
 
   it('migrates a database to the current schema version and refuses one from a newer Freehold', () => {
     const file = path.join(tempDir(), 'chats.sqlite');
     open(file);
     stores.pop()!.close();
-    const raw = new Database(file);
-    expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const raw = new SqliteDatabase(file);
+    expect(raw.pragma('user_version')).toBe(SCHEMA_VERSION);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
     expect(() => new ConversationStore(file)).toThrow(/from a newer Freehold/);
+    const untouched = new SqliteDatabase(file);
+    expect(untouched.pragma('user_version')).toBe(SCHEMA_VERSION + 1);
+    untouched.close();
   });
 
   it('never loses an acknowledged message or corrupts the file when the writer is killed at random (SIGKILL)', async () => {
@@ -115,21 +129,27 @@ describe('conversation store', () => {
       const child = spawn(process.execPath, [harness, file], { stdio: ['ignore', 'pipe', 'inherit'] });
       const acked: string[] = [];
       let buffer = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split('\n');
-        buffer = lines.pop() ?? '';
-        for (const line of lines) if (line.startsWith('ack ')) acked.push(line.split(' ')[1]!);
-      });
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
+      const exited = new Promise((r) => child.once('exit', r));
+      const writing = new Promise<void>((resolve) =>
+        child.stdout!.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          const lines = buffer.split('\n');
+          buffer = lines.pop() ?? '';
+          for (const line of lines) if (line.startsWith('ack ')) acked.push(line.split(' ')[1]!);
+          if (acked.length > 0) resolve();
+        }),
+      );
+      // The random moment counts from the first commit: a slow start on a busy machine must not leave nothing to check.
+      await Promise.race([writing, exited]);
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       expect(acked.length, `trial ${trial}: the writer acknowledged nothing`).toBeGreaterThan(0);
       const store = open(file);
       expect(store.integrityCheck()).toBe('ok');
       for (const id of acked) expect(() => store.message(id), `trial ${trial}: acknowledged message ${id} lost`).not.toThrow();
-      const streaming = store.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE status = 'streaming'`).get() as { n: number };
-      expect(streaming.n).toBe(0);
+      const streaming = store.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE status = 'streaming'`);
+      expect(streaming).toEqual({ n: 0 });
     }
   }, 60_000);
 });
