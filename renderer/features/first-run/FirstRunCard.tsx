@@ -18,11 +18,14 @@ export function FirstRunCard({
   onReady,
   onBrowse,
   onStarted,
+  inModelsView = false,
 }: {
   onReady: (modelId: string) => void;
   onBrowse: () => void;
   /** Called when its download starts, so the view keeps the card until the model is ready. */
   onStarted?: () => void;
+  /** Where it is shown: the Models view takes dropped files itself. */
+  inModelsView?: boolean;
 }) {
   const api = useHostApi();
   const [starter] = useHostQuery('hub.starter');
@@ -155,7 +158,7 @@ export function FirstRunCard({
         <button type="button" className="link-button" onClick={onBrowse}>
           choose another model
         </button>{' '}
-        from Hugging Face, or drop a .gguf file you already have on the Models view.
+        from Hugging Face, or drop a .gguf file you already have {inModelsView ? 'here' : 'on the Models view'}.
       </p>
     </section>
   );

@@ -127,7 +127,7 @@ export function ModelsView() {
       {message && <p role="status">{message}</p>}
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === 'library' && (empty || firstRun) && (
-          <FirstRunCard onReady={onFirstModelReady} onStarted={() => setFirstRun(true)} onBrowse={() => setTab('discover')} />
+          <FirstRunCard onReady={onFirstModelReady} onStarted={() => setFirstRun(true)} onBrowse={() => setTab('discover')} inModelsView />
         )}
         {tab === 'library' && readyModel && !firstRun && (
           <p role="status" className="first-run-ready">
