@@ -12,7 +12,7 @@ const electronOnlyInShell = { name: 'electron', message: 'Only the Electron shel
 const reactNotHere = ['react', 'react-dom', 'react-dom/client', 'wouter'].map((name) => ({ name, message: 'shared/ imports no React.' }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**'] },
+  { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**', '.gpu-check/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
