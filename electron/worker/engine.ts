@@ -209,7 +209,11 @@ export class InferenceEngine {
           continue;
         } catch (error) {
           reason = explainLoadFailure(backend, error);
-          llama = await lastLocalBuild(backend, threads.used, logger).catch(() => undefined);
+          // A local build that exists but does not load is the real reason, not "none is installed".
+          llama = await lastLocalBuild(backend, threads.used, logger).catch((localError: unknown) => {
+            reason = `${reason}; the local build (npx node-llama-cpp source build) exists but did not load: ${(localError as Error).message.split('\n')[0]}`;
+            return undefined;
+          });
           if (llama) {
             attempts.push({ backend, outcome: 'chosen', reason: 'loaded from a local build (npx node-llama-cpp source build)' });
             continue;
