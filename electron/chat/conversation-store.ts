@@ -129,13 +129,19 @@ export class ConversationStore {
   /** `loadBinding` loads (and checks) libsql; tests put a failing one in its place. */
   constructor(file: string, loadBinding: () => SqliteBinding = loadSqliteBinding) {
     this.db = new SqliteDatabase(file, loadBinding());
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
-    // A reply that was streaming when the app or the worker died is kept, marked interrupted.
-    this.db.run(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`, now());
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+      // A reply that was streaming when the app or the worker died is kept, marked interrupted.
+      this.db.run(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`, now());
+    } catch (error) {
+      // A refused database (from a newer Freehold) is not held open while the app runs without chats.
+      this.db.close();
+      throw error;
+    }
   }
 
   private migrate(): void {
