@@ -7,12 +7,14 @@ import { tempDir } from '../../helpers/temp';
 import pkg from '../../../package.json' with { type: 'json' };
 import { testModelPath } from '../../helpers/test-model';
 
-async function cli(...args: string[]) {
+async function cliAs(program: string | undefined, args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) }, program);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
+
+const cli = (...args: string[]) => cliAs(undefined, args);
 
 describe('CLI', () => {
   it('prints help listing its commands', async () => {
@@ -32,9 +34,41 @@ describe('CLI', () => {
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown command "frobnicate"/);
+    expect(unknown.err).toMatch(/^Usage: npm run cli -- <command> \[options\]$/m);
     const badOption = await cli('version', '--colour');
     expect(badOption.code).toBe(2);
     expect(badOption.err).toMatch(/Unknown option '--colour'/);
+    expect(badOption.err).toMatch(/^Usage: npm run cli -- version \[--json\]$/m);
+  });
+
+  it('prints the version for --version and -v, and exits 0 for help', async () => {
+    for (const flag of ['--version', '-v'])
+      expect(await cli(flag)).toEqual({ code: 0, out: `Freehold ${pkg.version} (Node.js ${process.versions.node})`, err: '' });
+    expect(JSON.parse((await cli('--version', '--json')).out)).toEqual({ freehold: pkg.version, node: process.versions.node });
+    for (const args of [['--help'], ['-h'], ['help'], ['models', '--help']]) expect((await cli(...args)).code).toBe(0);
+  });
+
+  it('exits 2 for a usage error, 1 for a failure, and names the program it was run as', async () => {
+    const dir = tempDir();
+    const none = await cliAs('freehold', []);
+    expect(none.code).toBe(2);
+    expect(none.out).toBe('');
+    expect(none.err).toMatch(/^Usage: freehold <command> \[options\]$/m);
+    const noAction = await cliAs('freehold', ['models', '--data-dir', dir]);
+    expect(noAction.code).toBe(2);
+    expect(noAction.err).toMatch(/^Usage: freehold models list\|search/m);
+    const noId = await cliAs('freehold', ['models', 'remove', '--data-dir', dir]);
+    expect(noId.code).toBe(2);
+    expect(noId.err).toMatch(/models remove needs a model id/);
+    const noValue = await cliAs('freehold', ['chat', '--model']);
+    expect(noValue.code).toBe(2);
+    expect(noValue.err).toMatch(/^Usage: freehold chat --model <path>/m);
+    const badValue = await cliAs('freehold', ['chats', 'export', 'x', '--format', 'pdf', '--data-dir', dir]);
+    expect(badValue.code).toBe(2);
+    expect(badValue.err).toMatch(/--format must be md or json/);
+    const missing = await cliAs('freehold', ['models', 'remove', 'no-such-model', '--json', '--data-dir', dir]);
+    expect(missing).toMatchObject({ code: 1, out: '', err: 'freehold models: No such model in the library.' });
+    expect((await cliAs('freehold', ['models', 'list', '--data-dir', dir])).out).toMatch(/Try: freehold models search qwen/);
   });
 
   it('uses --data-dir and reports a corrupt settings file without failing', async () => {
