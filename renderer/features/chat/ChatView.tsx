@@ -6,6 +6,7 @@ import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { FirstRunCard } from '../first-run/FirstRunCard';
 import { useLocation, useSearch } from 'wouter';
 import { Composer } from './Composer';
+import { ModelPicker } from './ModelPicker';
 import { ConversationSettings } from './ConversationSettings';
 import { Markdown } from './Markdown';
 
@@ -323,17 +324,12 @@ export function ChatView() {
         {!detail || !current ? (
           <div className="chat-new">
             <div className="chat-toolbar">
-              <label className="inline-field">
-                <span>Model</span>
-                <select value={newModel ?? ''} disabled={models.length === 0} onChange={(e) => setDraftModel(e.target.value || null)}>
-                  {models.length === 0 && <option value="">No model yet</option>}
-                  {models.map((m) => (
-                    <option key={m.id} value={m.id}>
-                      {m.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <ModelPicker
+                models={models}
+                value={newModel}
+                onChange={setDraftModel}
+                emptyLabel={models.length === 0 ? 'No model yet' : null}
+              />
             </div>
             {library.status === 'ready' && (models.length === 0 || firstRun) ? (
               <FirstRunCard onReady={onModelReady} onStarted={() => setFirstRun(true)} onBrowse={() => navigate('~/models')} />
@@ -352,25 +348,17 @@ export function ChatView() {
         ) : (
           <>
             <div className="chat-toolbar">
-              <label className="inline-field">
-                <span>Model</span>
-                <select
-                  value={detail.conversation.modelId ?? ''}
-                  onChange={(e) =>
-                    void api['chats.update']({
-                      id: current,
-                      modelId: e.target.value || null,
-                    }).then(() => reload(current))
-                  }
-                >
-                  <option value="">Choose a model…</option>
-                  {models.map((m) => (
-                    <option key={m.id} value={m.id}>
-                      {m.name}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <ModelPicker
+                models={models}
+                value={detail.conversation.modelId}
+                emptyLabel="Choose a model…"
+                onChange={(modelId) =>
+                  void api['chats.update']({ id: current, modelId }).then(
+                    () => reload(current),
+                    (e: Error) => setError(e.message),
+                  )
+                }
+              />
               <button
                 type="button"
                 className="secondary"
