@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Libsql from 'libsql';
 import { RpcError } from '../../shared/errors';
@@ -56,6 +57,30 @@ export function loadSqliteBinding(load?: () => unknown): SqliteBinding {
   return binding;
 }
 
+/**
+ * Makes a database file readable by this user only, like the other files in
+ * the data folder. SQLite creates a missing file 0644 (less the umask), so it
+ * is created 0600 first; SQLite gives its -wal, -shm and -journal files the
+ * database file's mode. chmod (which the umask does not touch) narrows files
+ * an earlier version left 0644, side files kept after a crash included. On
+ * Windows mode bits mean nothing: the profile folder's ACL does this job.
+ */
+export function keepDatabasePrivate(file: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (const suffix of ['', '-wal', '-shm', '-journal']) {
+    try {
+      chmodSync(file + suffix, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
 /** libsql's `get` adds a `_metadata` field (query timing) to each row; `all` does not. */
 function stripMetadata<T>(row: unknown): T {
   if (row && typeof row === 'object' && '_metadata' in row) delete (row as { _metadata?: unknown })._metadata;
@@ -71,6 +96,7 @@ export class SqliteDatabase {
   private readonly db: Libsql.Database;
 
   constructor(file: string, binding: SqliteBinding = loadSqliteBinding()) {
+    if (file !== ':memory:' && file !== '') keepDatabasePrivate(file);
     this.db = new binding(file);
   }
 

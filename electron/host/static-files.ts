@@ -57,9 +57,26 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
   return resolved;
 }
 
+/**
+ * The real path (symlinks resolved) of a URL path inside root, or undefined
+ * when it is missing or leads out of root: a link inside the UI folder that
+ * points elsewhere is not followed out of it.
+ */
+export async function resolveRealStaticPath(root: string, urlPath: string): Promise<string | undefined> {
+  const file = resolveStaticPath(root, urlPath);
+  if (!file) return undefined;
+  try {
+    const [realRoot, realFile] = await Promise.all([fs.realpath(root), fs.realpath(file)]);
+    const rootWithSep = realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep;
+    return realFile === realRoot || realFile.startsWith(rootWithSep) ? realFile : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<void> {
   const requested = urlPath === '/' ? '/index.html' : urlPath;
-  let file = resolveStaticPath(root, requested);
+  let file = await resolveRealStaticPath(root, requested);
   let stat = file ? await fs.stat(file).catch(() => undefined) : undefined;
   if (!file || !stat?.isFile()) {
     // Unknown paths without an extension get the app (client-side routes); others 404.
@@ -68,9 +85,9 @@ export async function serveStatic(root: string, urlPath: string, res: ServerResp
       res.end('Not found');
       return;
     }
-    file = path.join(root, 'index.html');
-    stat = await fs.stat(file).catch(() => undefined);
-    if (!stat?.isFile()) {
+    file = await resolveRealStaticPath(root, '/index.html');
+    stat = file ? await fs.stat(file).catch(() => undefined) : undefined;
+    if (!file || !stat?.isFile()) {
       res.writeHead(503, { ...securityHeaders, 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('The UI has not been built. Run "npm run build" first.');
       return;

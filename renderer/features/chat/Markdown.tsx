@@ -2,12 +2,17 @@ import { useState } from 'react';
 import ReactMarkdown from 'react-markdown';
 import rehypeHighlight from 'rehype-highlight';
 
-/** Only https and mailto links are shown as links; anything else is plain text. */
-function safeHref(href: string | undefined): string | undefined {
+/**
+ * Only https and mailto links are shown as links; anything else is plain text,
+ * as is an address with a user name (`https://bank.example@evil.example`
+ * goes to evil.example), which the desktop shell would not open anyway.
+ */
+function safeUrl(href: string | undefined): URL | undefined {
   if (!href) return undefined;
   try {
     const url = new URL(href);
-    return url.protocol === 'https:' || url.protocol === 'mailto:' ? url.toString() : undefined;
+    if (url.username !== '' || url.password !== '') return undefined;
+    return url.protocol === 'https:' || url.protocol === 'mailto:' ? url : undefined;
   } catch {
     return undefined;
   }
@@ -33,7 +38,12 @@ function CodeBlock({ children, className }: { children?: React.ReactNode; classN
           type="button"
           className="secondary"
           aria-label="Copy code"
-          onClick={() => void navigator.clipboard?.writeText(text).then(() => setCopied(true), () => undefined)}
+          onClick={() =>
+            void navigator.clipboard?.writeText(text).then(
+              () => setCopied(true),
+              () => undefined,
+            )
+          }
         >
           {copied ? 'Copied' : 'Copy'}
         </button>
@@ -46,8 +56,31 @@ function CodeBlock({ children, className }: { children?: React.ReactNode; classN
 }
 
 /**
+ * A link whose text is not exactly its address shows where it really goes,
+ * after it and in the app's own muted style (which model output cannot
+ * produce): `[https://bank.example](https://evil.example)` reads
+ * "https://bank.example (evil.example)". The host is the URL parser's, so an
+ * international name shows in punycode (`xn--pple-43d.com` for a Cyrillic
+ * "аpple.com"); the full address is the tooltip.
+ */
+function ExternalLink({ url, children }: { url: URL; children?: React.ReactNode }) {
+  const text = textOf(children).trim();
+  const target = url.protocol === 'mailto:' ? url.pathname : url.host;
+  const plain = text === url.href || `${text}/` === url.href || (url.protocol === 'mailto:' && text === target);
+  return (
+    <>
+      <a href={url.href} title={url.href} target="_blank" rel="noreferrer noopener">
+        {children}
+      </a>
+      {plain ? null : <span className="muted link-target"> ({target})</span>}
+    </>
+  );
+}
+
+/**
  * Model output is untrusted: rendered as Markdown with no raw HTML (react-markdown
- * drops it), images not loaded, and links opened outside only for https.
+ * drops it), images not loaded, and links opened outside only for https, with
+ * their real host shown wherever their text says something else.
  */
 export function Markdown({ text }: { text: string }) {
   return (
@@ -56,19 +89,17 @@ export function Markdown({ text }: { text: string }) {
       rehypePlugins={[[rehypeHighlight, { detect: false, ignoreMissing: true }]]}
       components={{
         a: ({ href, children }) => {
-          const safe = safeHref(href);
-          return safe ? (
-            <a href={safe} target="_blank" rel="noreferrer noopener">
-              {children}
-            </a>
-          ) : (
-            <span>{children}</span>
-          );
+          const url = safeUrl(href);
+          return url ? <ExternalLink url={url}>{children}</ExternalLink> : <span>{children}</span>;
         },
         img: ({ alt }) => <span className="muted">[image: {alt}]</span>,
         pre: ({ children }) => <>{children}</>,
         code: ({ className, children }) =>
-          /language-/.test(className ?? '') || textOf(children).includes('\n') ? <CodeBlock className={className}>{children}</CodeBlock> : <code>{children}</code>,
+          /language-/.test(className ?? '') || textOf(children).includes('\n') ? (
+            <CodeBlock className={className}>{children}</CodeBlock>
+          ) : (
+            <code>{children}</code>
+          ),
       }}
     >
       {text}

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConversationStore, SCHEMA_VERSION } from '../../../electron/chat/conversation-store';
@@ -24,6 +25,30 @@ describe('conversation store', () => {
     expect(store.db.pragma('busy_timeout')).toBe(5000);
     expect(store.integrityCheck()).toBe('ok');
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'keeps chats.sqlite and its -wal and -shm files readable by this user only (0600), whatever the umask',
+    () => {
+      const previous = process.umask(0o022);
+      try {
+        const dir = tempDir();
+        const file = path.join(dir, 'chats.sqlite');
+        open(file).create({ title: 'Private' });
+        const mode = (name: string) => statSync(path.join(dir, name)).mode & 0o777;
+        for (const name of ['chats.sqlite', 'chats.sqlite-wal', 'chats.sqlite-shm']) expect(mode(name), name).toBe(0o600);
+
+        // Files left 0644 by an earlier version (side files stay after a crash) are narrowed on open.
+        const older = tempDir();
+        for (const name of ['chats.sqlite', 'chats.sqlite-wal', 'chats.sqlite-shm'])
+          writeFileSync(path.join(older, name), '', { mode: 0o644 });
+        open(path.join(older, 'chats.sqlite')).create({ title: 'Still private' });
+        for (const name of ['chats.sqlite', 'chats.sqlite-wal', 'chats.sqlite-shm'])
+          expect(statSync(path.join(older, name)).mode & 0o777, name).toBe(0o600);
+      } finally {
+        process.umask(previous);
+      }
+    },
+  );
 
   it('creates, lists (pinned first), renames, pins and deletes conversations', () => {
     const store = open();

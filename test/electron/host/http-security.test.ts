@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ApiController } from '../../../electron/api/api-controller';
+import { allowedHostHeaders, isLoopbackAddress } from '../../../electron/host/http-security';
+import { defaultSettings } from '../../../shared/settings';
+import { tempDir } from '../../helpers/temp';
+
+describe('loopback addresses', () => {
+  it('accepts the loopback range, ::1 in any spelling, IPv4-mapped loopback and localhost', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.0.0.2',
+      '127.255.255.254',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      '[::ffff:127.0.0.1]',
+      'localhost',
+      'LocalHost',
+    ]) {
+      expect(isLoopbackAddress(host), host).toBe(true);
+    }
+  });
+
+  it('refuses names that merely begin with "127." and every other address', () => {
+    for (const host of [
+      '127.lan',
+      '127.0.0.1.evil.example',
+      '127.evil.example',
+      '127.1', // a shorthand the resolver may expand, or a name: not taken on trust
+      '0.0.0.0',
+      '::',
+      '192.168.1.10',
+      '128.0.0.1',
+      '::ffff:192.168.1.10',
+      '::2',
+      'localhost.evil.example',
+      'mylocalhost',
+      '',
+    ]) {
+      expect(isLoopbackAddress(host), host).toBe(false);
+    }
+  });
+
+  it('answers to a loopback bind address other than 127.0.0.1 by its own name too', () => {
+    expect(allowedHostHeaders('127.0.0.2', 8080)).toContain('127.0.0.2:8080');
+    expect(allowedHostHeaders('::1', 8080)).toContain('[::1]:8080');
+    expect(allowedHostHeaders('127.0.0.1', 8080)).toEqual(new Set(['127.0.0.1:8080', 'localhost:8080', '[::1]:8080']));
+  });
+
+  it('requires the API key for a host that only looks like loopback, even when the setting turns it off', () => {
+    const controller = (host: string) =>
+      new ApiController({
+        dataDir: tempDir(),
+        settings: () => ({ ...defaultSettings, api: { ...defaultSettings.api, requireKey: false } }),
+        events: { subscribeAll: () => () => undefined, emit: () => undefined } as never,
+        inference: {} as never,
+        library: {} as never,
+        log: () => undefined,
+        override: { host },
+      });
+    const config = (host: string) => controller(host)['config']();
+    expect(config('127.lan').requireKey).toBe(true);
+    expect(config('127.0.0.1').requireKey).toBe(false);
+  });
+});
