@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, promises as fs } from 'node:fs';
+import { createWriteStream, existsSync, promises as fs } from 'node:fs';
 import { Transform } from 'node:stream';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
@@ -9,6 +9,7 @@ import type { EventBus } from '../services/events';
 import type { NoticeBoard } from '../services/notices';
 import type { ModelLibrary } from '../library/model-library';
 import { newId } from '../library/model-library';
+import { openRegularFile } from '../library/regular-file';
 import { shardName } from '../library/split';
 import { isSafeRepoPath, quantizationOf, type HubClient } from './hub-client';
 import { httpGet, type HttpResponse } from './http-get';
@@ -269,10 +270,16 @@ export class DownloadQueue {
     const delays = this.options.retryDelaysMs ?? [1000, 2000, 5000, 10_000, 30_000, 30_000, 60_000];
     let have = 0;
     let hash: Hash = createHash('sha256');
-    const stat = await fs.stat(partial).catch(() => undefined);
+    let stat = await fs.lstat(partial).catch(() => undefined);
+    if (stat && !stat.isFile()) {
+      // Not a partial this queue wrote (a link, a FIFO that would block the read): started over without it.
+      if (stat.isDirectory()) throw new Error(`${path.basename(partial)} is a folder, not a partial download.`);
+      await fs.rm(partial, { force: true });
+      stat = undefined;
+    }
     if (stat && stat.size <= file.sizeBytes) {
       // Resuming after a restart: the hash must cover the bytes already on disk.
-      for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer);
+      for await (const chunk of (await openRegularFile(partial)).createReadStream()) hash.update(chunk as Buffer);
       have = stat.size;
     } else if (stat) {
       await fs.rm(partial, { force: true });

@@ -4,6 +4,7 @@ import { RpcError } from '../../shared/errors';
 import { openFileSource } from '../library/file-source';
 import { GgufError, readGgufHeader, type GgufHeader } from '../library/gguf-header';
 import { checkModelTensors } from '../library/gguf-tensors';
+import { NotRegularFileError, notRegularFile } from '../library/regular-file';
 import { shardPaths } from '../library/split';
 
 async function readHeader(file: string): Promise<GgufHeader> {
@@ -13,6 +14,7 @@ async function readHeader(file: string): Promise<GgufHeader> {
     source = await openFileSource(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof NotRegularFileError) throw new RpcError('invalid_model', error.message);
     throw new RpcError('invalid_model', code === 'ENOENT' ? `${name} is missing.` : `Cannot read ${name}: ${(error as Error).message}`);
   }
   try {
@@ -41,7 +43,7 @@ export async function checkModelFile(modelPath: string): Promise<GgufHeader> {
     throw new RpcError('invalid_model', `Model file not found: ${modelPath}`);
   }
   if (stat.isDirectory()) throw new RpcError('invalid_model', `${name} is a folder, not a GGUF model file.`);
-  if (!stat.isFile()) throw new RpcError('invalid_model', `${name} is not a regular file.`);
+  if (!stat.isFile()) throw new RpcError('invalid_model', notRegularFile(modelPath, stat).message);
   const header = await readHeader(modelPath);
   const headers = [header];
   // llama.cpp finds the other shards of a split model by name, from the first.

@@ -8,6 +8,7 @@ import { ModelLibrary } from '../library/model-library';
 import { estimateFit, HubClient } from '../hub/hub-client';
 import { chooseStarter, recommendedModels } from '../hub/recommended-models';
 import { openFileSource } from '../library/file-source';
+import { cleanLeftovers, describeLeftovers } from '../library/leftovers';
 import { readGgufHeader } from '../library/gguf-header';
 import { HardwareSampler } from './hardware-sampler';
 import { Benchmarks } from './benchmarks';
@@ -118,6 +119,17 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...options.downloads,
   });
   await downloads.open();
+  // What a crash or a kill left behind (temporary files, unfinished copies): removed or recovered, and said.
+  const leftovers = await cleanLeftovers({
+    dataDir: options.dataDir,
+    modelsDir: modelsDir(),
+    models: library.snapshot().models,
+    downloads: downloads.list(),
+    recover: (id, files) => library.addRecovered(id, files),
+    log,
+  });
+  const cleaned = describeLeftovers(leftovers);
+  if (cleaned) notices.add('info', cleaned);
 
   const sampler = new HardwareSampler(inference, events);
   const benchmarks = new Benchmarks(options.dataDir, inference, library, () => settings.get().inference);
@@ -181,9 +193,9 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       options.revealFile(model.files[0]!);
       return { shown: true };
     },
-    'models.load': ({ id, gpuLayers, contextSize }) => {
-      const model = library.get(id);
-      if (!model) throw new RpcError('not_found', 'No such model in the library.');
+    'models.load': async ({ id, gpuLayers, contextSize }) => {
+      // A file deleted or changed since it was listed: said so, and the entry brought up to date.
+      const model = await library.checkBeforeLoad(id);
       return inference.handlers['inference.load']({ modelPath: model.files[0]!, gpuLayers, contextSize });
     },
     'folders.add': ({ path: dir }) => library.addFolder(dir),

@@ -12,7 +12,7 @@ export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
  * one generation thread, test hooks on and short supervision timings.
  */
 export async function inferenceHost(
-  options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv; api?: ApiOverride; host?: 'cli' | 'electron' | 'web'; dataDir?: string } = {},
+  options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv; api?: ApiOverride; host?: 'cli' | 'electron' | 'web'; dataDir?: string; watchFolders?: boolean } = {},
 ) {
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
@@ -20,6 +20,7 @@ export async function inferenceHost(
     dataDir: options.dataDir ?? tempDir(),
     host: options.host ?? 'cli',
     api: options.api,
+    watchFolders: options.watchFolders,
     workerLauncher: forkLauncher(WORKER_SCRIPT, log, { FREEHOLD_WORKER_TEST_HOOKS: '1', ...options.env }),
     log,
     watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },

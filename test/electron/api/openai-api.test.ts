@@ -27,7 +27,8 @@ const ALLOWED_ORIGIN = 'http://localhost:5173';
 beforeAll(async () => {
   // Folders for the whole file (tempDir() is emptied after each test).
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-api-'));
-  ({ services } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data') }));
+  // No folder watching: 'vanishing' stands for a file that disappears between the listing and the request.
+  ({ services } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data'), watchFolders: false }));
   await services.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] } });
   await services.api.apply();
   const status = services.api.status();
