@@ -1,8 +1,11 @@
 /** Conversations as stored and shown: a tree of messages, the active branch shown. */
 import { z } from 'zod';
-import { samplingSchema, type GenerationStats } from './inference';
+import { samplingSchema, type ContextOverflow, type GenerationStats } from './inference';
 
 export type MessageStatus = 'complete' | 'streaming' | 'interrupted' | 'failed';
+
+/** Why a reply failed, kept with the numbers so the chat view can offer a remedy (a larger context). */
+export type ReplyFailure = { code: 'context_length_exceeded' } & ContextOverflow;
 
 export interface ChatMessageRecord {
   id: string;
@@ -13,6 +16,8 @@ export interface ChatMessageRecord {
   reasoning: string;
   status: MessageStatus;
   error: string | null;
+  /** A failure the chat view can act on; absent for other failures. */
+  failure?: ReplyFailure;
   stats: GenerationStats | null;
   createdAt: string;
   updatedAt: string;

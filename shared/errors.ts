@@ -14,6 +14,8 @@ export const errorCodes = [
   'disconnected',
   'invalid_model',
   'out_of_memory',
+  /** The prompt does not fit in the loaded context; details: ContextOverflow (shared/inference). */
+  'context_length_exceeded',
   'no_model_loaded',
   'worker_crashed',
   'busy',

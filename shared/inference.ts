@@ -55,10 +55,18 @@ export const samplingSchema = z
   .strict();
 export type Sampling = z.infer<typeof samplingSchema>;
 
+/**
+ * The most text one message may hold on its way to the worker: as much as the
+ * largest local API request (8 MiB) or a stored reply can carry, so that the
+ * edges (the API's body limit, the UI's message limit) are the only limits a
+ * user meets.
+ */
+export const MAX_MESSAGE_TEXT = 8 * 1024 * 1024;
+
 export const chatMessageSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('system'), text: z.string().max(1_000_000) }).strict(),
-  z.object({ role: z.literal('user'), text: z.string().max(1_000_000) }).strict(),
-  z.object({ role: z.literal('assistant'), text: z.string().max(1_000_000) }).strict(),
+  z.object({ role: z.literal('system'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
+  z.object({ role: z.literal('user'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
+  z.object({ role: z.literal('assistant'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
 ]);
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
@@ -155,6 +163,41 @@ export interface GenerationStats {
   droppedMessages?: number;
   /** How long the model spent in its reasoning segment, if it had one. */
   reasoningMs?: number;
+}
+
+/**
+ * Why a prompt was refused before the model read any of it: it does not fit
+ * in the loaded context with room for a reply. The details of a
+ * `context_length_exceeded` error.
+ */
+export interface ContextOverflow {
+  /** The whole prompt as the model would read it, chat template included. */
+  promptTokens: number;
+  /**
+   * What cannot be left out: the system prompt, the last user message and what
+   * follows it, with the template. Equal to promptTokens for a single message
+   * or a plain completion; older messages are left out when they do not fit.
+   */
+  requiredTokens: number;
+  /** The most that fits: the context less the room kept for the reply. */
+  maxPromptTokens: number;
+  /** Tokens kept free for the reply. */
+  replyTokens: number;
+  contextSize: number;
+  /** The context the model was trained for (GGUF context_length). */
+  trainContextSize: number;
+  /** A larger context that would hold it, where the trained context and the memory free now allow one. */
+  largerContextSize: number | null;
+  /** Why none is offered: the model's trained context, or the memory free now. */
+  largerContextLimit: 'trained-context' | 'memory' | null;
+}
+
+export function isContextOverflow(value: unknown): value is ContextOverflow {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return ['promptTokens', 'requiredTokens', 'maxPromptTokens', 'replyTokens', 'contextSize', 'trainContextSize'].every(
+    (key) => typeof v[key] === 'number',
+  );
 }
 
 export interface GenerateResult {

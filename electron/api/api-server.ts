@@ -18,7 +18,7 @@ import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import { openFileSource } from '../library/file-source';
 import { readGgufHeader } from '../library/gguf-header';
-import { unsupportedSchemaFeature } from './json-schema-support';
+import { prepareJsonSchema } from './json-schema-support';
 import { apiModelIds, resolveApiModel } from './model-ids';
 import {
   chatCompletionSchema,
@@ -42,7 +42,25 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Requests from the API allowed to wait in the queue before new ones get 429. */
   maxWaiting?: number;
+  /** Shorter timeouts, for tests (see API_TIMEOUTS). */
+  timeouts?: Partial<ApiTimeouts>;
 }
+
+export interface ApiTimeouts {
+  /** To receive a request's headers. */
+  headersMs: number;
+  /** To receive a whole request, body included; the answer (a stream may run for minutes) is not timed. */
+  requestMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveMs: number;
+  /** How often Node looks for requests past their time. */
+  checkEveryMs: number;
+}
+
+/** Slow or stalled clients cannot hold connections open: a request arrives in full within these or gets 408 and is closed. */
+export const API_TIMEOUTS: ApiTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkEveryMs: 1_000 };
+/** Refusals made before the body is read: the connection is closed rather than left to a client that may still be sending. */
+const closingStatuses = new Set([401, 403, 408, 413, 415, 421]);
 
 export interface ApiServer {
   url: string;
@@ -89,7 +107,19 @@ const statusFor: Partial<Record<RpcError['code'], [number, ErrorType]>> = {
   aborted: [499, 'invalid_request_error'],
   unavailable: [503, 'server_error'],
   worker_crashed: [500, 'server_error'],
+  // The answer would not fit the channel from the worker (many large embeddings, say).
+  payload_too_large: [413, 'invalid_request_error'],
+  context_length_exceeded: [400, 'invalid_request_error'],
 };
+
+/** A prompt too long for the loaded context, as OpenAI answers it: 400 on the input that is too long. */
+function contextLengthError(param: 'messages' | 'prompt') {
+  return (error: unknown): never => {
+    if (error instanceof RpcError && error.code === 'context_length_exceeded')
+      throw new ApiError(400, scrubPaths(error.message), 'invalid_request_error', 'context_length_exceeded', param);
+    throw error;
+  };
+}
 
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -227,22 +257,23 @@ function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
   return messages;
 }
 
-function outputFormat(body: ChatCompletionRequest): OutputFormat | undefined {
+function outputFormat(body: Pick<ChatCompletionRequest, 'response_format'>): OutputFormat | undefined {
   const format = body.response_format;
   if (!format || format.type === 'text') return undefined;
   if (format.type === 'json_object') return { type: 'json' };
   const schema = format.json_schema.schema;
   if (!schema) return { type: 'json' };
-  const problem = unsupportedSchemaFeature(schema);
-  if (problem)
+  // Checked and bounded here, so that the worker only ever builds a grammar it can build quickly.
+  const prepared = prepareJsonSchema(schema);
+  if (!prepared.ok)
     throw new ApiError(
       400,
-      `response_format.json_schema.schema cannot be enforced: ${problem}.`,
+      `response_format.json_schema.schema cannot be enforced: ${prepared.problem}.`,
       'invalid_request_error',
       'unsupported_schema',
       'response_format.json_schema.schema',
     );
-  return { type: 'json_schema', schema };
+  return { type: 'json_schema', schema: prepared.schema };
 }
 
 function samplingOf(
@@ -293,12 +324,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const requireKey = options.requireKey || !isLoopbackAddress(options.host);
   const corsOrigins = new Set(options.corsOrigins);
   const maxWaiting = options.maxWaiting ?? 64;
+  const timeouts = { ...API_TIMEOUTS, ...options.timeouts };
   let allowedHosts = new Set<string>();
   const embeddingCache = new Map<string, boolean>();
 
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? API_BODY_LIMIT,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
     forceCloseConnections: true,
     return503OnClosing: true,
   });
@@ -308,6 +343,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   app.setErrorHandler((error, _request, reply) => {
     const apiError = toApiError(error);
     if (apiError.status >= 500) log(`api: ${apiError.message}`);
+    if (closingStatuses.has(apiError.status)) void reply.header('Connection', 'close');
     void reply.code(apiError.status).send(errorBody(apiError));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -478,19 +514,25 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           );
         }
         if (connection.gone) throw new RpcError('aborted', 'The client went away.');
-        const unlisten = inference.listenDeltas(requestId, (delta) => {
-          if (!stream) return;
-          for (const part of delta.parts)
-            stream.send(chunk(part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
-        });
-        if (streaming) {
+        // The stream opens with the first output, so that a prompt the worker refuses before reading it
+        // (longer than the context) still gets its 400 before any header is out.
+        const openStream = () => {
+          if (!streaming || stream || connection.gone) return;
           reply.hijack();
           stream = new EventStream(reply.raw);
           stream.open();
           if (kind === 'chat') stream.send(chunk({ role: 'assistant', content: '' }, null));
-        }
+        };
+        const unlisten = inference.listenDeltas(requestId, (delta) => {
+          openStream();
+          if (!stream) return;
+          for (const part of delta.parts)
+            stream.send(chunk(part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
+        });
         try {
-          return await run(requestId, maxTokens ?? loaded.contextSize);
+          const generated = await run(requestId, maxTokens ?? loaded.contextSize);
+          openStream();
+          return generated;
         } finally {
           unlisten();
         }
@@ -564,13 +606,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
     const stop = stopsOf(body.stop);
     return generate(request, reply, 'chat', body, maxTokens, (requestId, max) =>
-      inference.supervisor.generate({
-        requestId,
-        messages,
-        sampling: samplingOf(body, max),
-        ...(stop ? { stop } : {}),
-        ...(format ? { format } : {}),
-      }),
+      inference.supervisor
+        .generate({
+          requestId,
+          messages,
+          sampling: samplingOf(body, max),
+          ...(stop ? { stop } : {}),
+          ...(format ? { format } : {}),
+        })
+        .catch(contextLengthError('messages')),
     );
   });
 
@@ -586,8 +630,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     // OpenAI's default for this endpoint is 16 tokens.
     const maxTokens = body.max_tokens ?? 16;
     const stop = stopsOf(body.stop);
+    // As llama.cpp's server: a grammar holds plain completions too.
+    const format = outputFormat(body);
     return generate(request, reply, 'text', body, maxTokens, (requestId, max) =>
-      inference.supervisor.complete({ requestId, prompt, sampling: samplingOf(body, max), ...(stop ? { stop } : {}) }),
+      inference.supervisor
+        .complete({ requestId, prompt, sampling: samplingOf(body, max), ...(stop ? { stop } : {}), ...(format ? { format } : {}) })
+        .catch(contextLengthError('prompt')),
     );
   });
 

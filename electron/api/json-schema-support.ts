@@ -1,32 +1,40 @@
 /**
  * response_format json_schema is enforced with a grammar that node-llama-cpp
- * builds from the schema. It understands a subset of JSON Schema; a keyword
- * outside it would be silently unenforced, so such a schema is refused with
- * the keyword named instead.
+ * builds from the schema in the worker. It understands a subset of JSON
+ * Schema, and reads some of it differently from the standard (`anyOf`,
+ * `definitions`, type lists and schemas without a type would be silently
+ * unenforced or enforced as `null`), so a schema is checked and rewritten here,
+ * before anything reaches the worker, into the form node-llama-cpp enforces as
+ * written. A keyword outside the subset is refused with its name.
+ *
+ * Building the grammar runs on the worker's main thread, and its cost grows
+ * faster than the schema: 80,000 enum values took llama.cpp's grammar parser
+ * 25 s (the watchdog ended the worker), a 2,000-long `$ref` chain took
+ * node-llama-cpp 2.5 s and a longer one overflowed its stack, and a
+ * `minLength` past 1,000 fails llama.cpp's parser while a `maxLength` past 2,000
+ * is silently dropped by it. The limits below keep every schema that passes
+ * well under a second to build (README, "Local OpenAI-compatible API").
  */
-const structural = new Set([
-  'type',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'prefixItems',
-  'minItems',
-  'maxItems',
-  'enum',
-  'const',
-  'anyOf',
-  'oneOf',
-  '$ref',
-  '$defs',
-  'definitions',
-  'minLength',
-  'maxLength',
-  'minProperties',
-  'maxProperties',
-  'format',
-]);
-/** Words that describe and do not constrain. */
+
+export const SCHEMA_LIMITS = {
+  /** Levels of nesting in one schema (the root or one definition). */
+  depth: 32,
+  /** Levels of nesting when every `$ref` is followed (recursion counted once). */
+  refDepth: 64,
+  /** Schemas in all, the definitions included. */
+  parts: 5000,
+  definitions: 100,
+  /** enum and const values, all of them together. */
+  literals: 1000,
+  /** Characters of enum and const strings, property names and definition names together. */
+  literalChars: 120_000,
+  /** Largest minLength, maxLength, minItems, maxItems, minProperties or maxProperties (llama.cpp's grammar parser repeats a rule that many times). */
+  repetition: 1000,
+  /** All those bounds added up. */
+  repetitionTotal: 100_000,
+} as const;
+
+/** Words that describe and do not constrain; they are checked for nothing and dropped. */
 const annotations = new Set([
   'title',
   'description',
@@ -41,53 +49,295 @@ const annotations = new Set([
   'writeOnly',
   'deprecated',
 ]);
-const types = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
+const keywordsFor = {
+  object: ['properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties'],
+  array: ['items', 'prefixItems', 'minItems', 'maxItems'],
+  string: ['minLength', 'maxLength', 'format'],
+} as const;
+const alternatives = new Set(['anyOf', 'oneOf']);
+const literalKeys = new Set(['enum', 'const']);
+const structural = new Set([
+  'type',
+  ...keywordsFor.object,
+  ...keywordsFor.array,
+  ...keywordsFor.string,
+  ...literalKeys,
+  ...alternatives,
+  '$ref',
+  '$defs',
+  'definitions',
+]);
+const types = ['string', 'number', 'integer', 'boolean', 'null', 'object', 'array'] as const;
+type JsonType = (typeof types)[number];
 const formats = new Set(['date-time', 'date', 'time']);
+const repetitionKeys = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
 
-const MAX_DEPTH = 32;
-const MAX_NODES = 5000;
+type Schema = Record<string, unknown>;
+export type PreparedSchema = { ok: true; schema: Schema } | { ok: false; problem: string };
 
-export function unsupportedSchemaFeature(schema: unknown): string | null {
-  let nodes = 0;
-  const visit = (node: unknown, at: string, depth: number): string | null => {
-    if (typeof node === 'boolean') return null;
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return `${at} is not a schema object`;
-    if (depth > MAX_DEPTH) return `${at} is nested more than ${MAX_DEPTH} levels deep`;
-    if ((nodes += 1) > MAX_NODES) return `the schema has more than ${MAX_NODES} parts`;
-    const record = node as Record<string, unknown>;
-    for (const [key, value] of Object.entries(record)) {
-      if (annotations.has(key)) continue;
-      if (!structural.has(key)) return `"${key}" (at ${at}) is not supported; supported: ${[...structural].join(', ')}`;
-      if (key === 'type') {
-        const list = Array.isArray(value) ? value : [value];
-        const bad = list.find((t) => typeof t !== 'string' || !types.has(t));
-        if (bad !== undefined) return `type ${JSON.stringify(bad)} (at ${at}) is not a JSON Schema type`;
-      }
-      if (key === 'format' && (typeof value !== 'string' || !formats.has(value)))
-        return `format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`;
-      if (key === 'properties' || key === '$defs' || key === 'definitions') {
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) return `${at}.${key} must be an object`;
-        for (const [name, child] of Object.entries(value)) {
-          const problem = visit(child, `${at}.${key}.${name}`, depth + 1);
-          if (problem) return problem;
-        }
-      }
-      if (key === 'items' || key === 'additionalProperties') {
-        const problem = visit(value, `${at}.${key}`, depth + 1);
-        if (problem) return problem;
-      }
-      if (key === 'anyOf' || key === 'oneOf' || key === 'prefixItems') {
-        if (!Array.isArray(value)) return `${at}.${key} must be an array`;
-        for (const [index, child] of value.entries()) {
-          const problem = visit(child, `${at}.${key}[${index}]`, depth + 1);
-          if (problem) return problem;
-        }
-      }
-      if (key === '$ref' && (typeof value !== 'string' || !/^#\/(\$defs|definitions)\/[^/]+$/.test(value))) {
-        return `$ref ${JSON.stringify(value)} (at ${at}) must point into #/$defs`;
+class SchemaProblem extends Error {}
+
+/** Any JSON value, in the form node-llama-cpp enforces (an array without items, an object with any properties). */
+const anyValue = (): Schema => ({
+  oneOf: [{ type: ['string', 'number', 'boolean', 'null'] }, { type: 'object', additionalProperties: true }, { type: 'array' }],
+});
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+function jsonTypeOf(value: unknown): JsonType | 'other' {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isFinite(value) ? (Number.isInteger(value) ? 'integer' : 'number') : 'other';
+  return 'other';
+}
+
+/** A definition's name from `#/$defs/Name` or `#/definitions/Name` (JSON Pointer escapes undone). */
+function refTarget(ref: unknown): string | null {
+  if (typeof ref !== 'string') return null;
+  const match = /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(ref);
+  return match ? match[1]!.replace(/~1/g, '/').replace(/~0/g, '~') : null;
+}
+
+/**
+ * Checks `input` against the subset the grammar enforces and the limits above,
+ * and returns it in the form to hand node-llama-cpp: annotations dropped,
+ * `anyOf` as `oneOf`, definitions in root `$defs`, a list of types as
+ * alternatives, a schema without a type as "any value".
+ */
+export function prepareJsonSchema(input: unknown): PreparedSchema {
+  let parts = 0;
+  let literals = 0;
+  let literalChars = 0;
+  let repetitionTotal = 0;
+  const defs = new Map<string, unknown>();
+  /** For each definition, how deep it nests and which definitions it names. */
+  const trees = new Map<string, { height: number; refs: Set<string> }>();
+
+  const fail = (message: string): never => {
+    throw new SchemaProblem(message);
+  };
+  const countChars = (text: string) => {
+    if ((literalChars += text.length) > SCHEMA_LIMITS.literalChars)
+      fail(
+        `its enum and const strings and property names add up to more than ${SCHEMA_LIMITS.literalChars.toLocaleString('en-US')} characters`,
+      );
+  };
+  const literal = (value: unknown, at: string, allowed: Set<JsonType> | null): unknown => {
+    const type = jsonTypeOf(value);
+    if (type === 'other') fail(`${at} must be a string, number, boolean or null (the grammar holds no arrays or objects there)`);
+    if ((literals += 1) > SCHEMA_LIMITS.literals)
+      fail(`it has more than ${SCHEMA_LIMITS.literals.toLocaleString('en-US')} enum and const values (at ${at})`);
+    if (typeof value === 'string') countChars(value);
+    if (allowed && !allowed.has(type as JsonType) && !(type === 'integer' && allowed.has('number')))
+      fail(`${at} is ${JSON.stringify(value).slice(0, 100)}, which is not of the schema's type`);
+    return value;
+  };
+
+  const visit = (node: unknown, at: string, depth: number, tree: { height: number; refs: Set<string> }): Schema => {
+    if (depth > SCHEMA_LIMITS.depth) fail(`${at} is nested more than ${SCHEMA_LIMITS.depth} levels deep`);
+    tree.height = Math.max(tree.height, depth);
+    if ((parts += 1) > SCHEMA_LIMITS.parts) fail(`the schema has more than ${SCHEMA_LIMITS.parts.toLocaleString('en-US')} parts`);
+    if (node === true) return anyValue();
+    if (!isRecord(node)) return fail(`${at} is not a schema object`);
+    const keys = Object.keys(node).filter((key) => !annotations.has(key));
+    for (const key of keys) {
+      if (!structural.has(key)) fail(`"${key}" (at ${at}) is not supported; supported: ${[...structural].join(', ')}`);
+      if ((key === '$defs' || key === 'definitions') && depth > 0)
+        fail(`${at}.${key}: definitions are supported at the root of the schema only`);
+    }
+    const own = keys.filter((key) => key !== '$defs' && key !== 'definitions');
+
+    let typeList: JsonType[] | null = null;
+    if (node.type !== undefined) {
+      const list = Array.isArray(node.type) ? node.type : [node.type];
+      const bad = list.find((t) => typeof t !== 'string' || !(types as readonly string[]).includes(t));
+      if (bad !== undefined || list.length === 0) fail(`type ${JSON.stringify(bad ?? node.type)} (at ${at}) is not a JSON Schema type`);
+      typeList = [...new Set(list as JsonType[])];
+    }
+    const allowed = typeList ? new Set<JsonType>(typeList) : null;
+
+    // A reference or a list of alternatives stands alone: node-llama-cpp would ignore anything beside it.
+    if (node.$ref !== undefined) {
+      const name = refTarget(node.$ref);
+      if (name === null) fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) must point into #/$defs`);
+      if (!defs.has(name!)) fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) names no definition in the schema's $defs`);
+      if (own.length > 1)
+        fail(`$ref (at ${at}) cannot be combined with ${own.filter((k) => k !== '$ref').join(', ')}; put those in the definition`);
+      tree.refs.add(name!);
+      return { $ref: `#/$defs/${name!}` };
+    }
+    const alternativeKey = own.find((key) => alternatives.has(key));
+    if (alternativeKey) {
+      if (own.length > 1)
+        fail(
+          `${alternativeKey} (at ${at}) cannot be combined with ${own.filter((k) => k !== alternativeKey).join(', ')}; put those in each alternative`,
+        );
+      const list = node[alternativeKey];
+      if (!Array.isArray(list) || list.length === 0) fail(`${at}.${alternativeKey} must be a non-empty array`);
+      return { oneOf: (list as unknown[]).map((child, index) => visit(child, `${at}.${alternativeKey}[${index}]`, depth + 1, tree)) };
+    }
+    // enum and const win over every other keyword in node-llama-cpp, so their values must satisfy the type.
+    if (node.const !== undefined) return { const: literal(node.const, `${at}.const`, allowed) };
+    if (node.enum !== undefined) {
+      if (!Array.isArray(node.enum) || node.enum.length === 0) fail(`${at}.enum must be a non-empty array`);
+      return { enum: (node.enum as unknown[]).map((value, index) => literal(value, `${at}.enum[${index}]`, allowed)) };
+    }
+
+    const out: Schema = {};
+    for (const key of own) {
+      const value = node[key];
+      if (repetitionKeys.has(key)) {
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail(`${at}.${key} must be a whole number of 0 or more`);
+        if ((value as number) > SCHEMA_LIMITS.repetition)
+          fail(`${key} ${value as number} (at ${at}) is more than the grammar can hold (at most ${SCHEMA_LIMITS.repetition})`);
+        if ((repetitionTotal += value as number) > SCHEMA_LIMITS.repetitionTotal)
+          fail(
+            `its length, item and property bounds add up to more than ${SCHEMA_LIMITS.repetitionTotal.toLocaleString('en-US')} (at ${at}.${key})`,
+          );
+        out[key] = value;
+      } else if (key === 'format') {
+        if (typeof value !== 'string' || !formats.has(value))
+          fail(`format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`);
+        out.format = value;
+      } else if (key === 'properties') {
+        if (!isRecord(value)) fail(`${at}.properties must be an object`);
+        // fromEntries: a property named __proto__ stays a property.
+        out.properties = Object.fromEntries(
+          Object.entries(value as Schema).map(([name, child]) => {
+            countChars(name);
+            return [name, visit(child, `${at}.properties.${name}`, depth + 1, tree)];
+          }),
+        );
+      } else if (key === 'required') {
+        if (!Array.isArray(value) || value.some((name) => typeof name !== 'string'))
+          fail(`${at}.required must be an array of property names`);
+        // node-llama-cpp writes every listed property; a required one that is not listed would be left out.
+        const missing = (value as string[]).find((name) => !isRecord(node.properties) || !Object.hasOwn(node.properties, name));
+        if (missing !== undefined) fail(`${at}.required names "${missing.slice(0, 100)}", which is not in its properties`);
+      } else if (key === 'additionalProperties') {
+        if (typeof value === 'boolean') out.additionalProperties = value;
+        else out.additionalProperties = visit(value, `${at}.additionalProperties`, depth + 1, tree);
+      } else if (key === 'items') {
+        if (value !== true && value !== false) out.items = visit(value, `${at}.items`, depth + 1, tree);
+      } else if (key === 'prefixItems') {
+        if (!Array.isArray(value)) fail(`${at}.prefixItems must be an array`);
+        out.prefixItems = (value as unknown[]).map((child, index) => visit(child, `${at}.prefixItems[${index}]`, depth + 1, tree));
       }
     }
-    return null;
+    if (node.items === false) {
+      // No items past the prefix.
+      const closed = Array.isArray(node.prefixItems) ? node.prefixItems.length : 0;
+      out.maxItems = typeof out.maxItems === 'number' ? Math.min(out.maxItems, closed) : closed;
+    }
+
+    // Without a type node-llama-cpp allows only null: take it from the keywords, else any value.
+    const implied = (Object.keys(keywordsFor) as Array<keyof typeof keywordsFor>).filter((type) =>
+      keywordsFor[type].some((key) => key in out || (key === 'required' && key in node)),
+    );
+    const list = typeList ?? (implied.length ? implied : null);
+    if (!list) return anyValue();
+    const only = (type: JsonType): Schema => {
+      const branch: Schema = { type };
+      for (const key of (keywordsFor as Record<string, readonly string[]>)[type] ?? []) if (key in out) branch[key] = out[key];
+      return branch;
+    };
+    // node-llama-cpp reads a list of types as plain values only (no objects, arrays or string bounds): one alternative each.
+    return list.length === 1 ? only(list[0]!) : { oneOf: list.map(only) };
   };
-  return visit(schema, 'schema', 0);
+
+  try {
+    if (!isRecord(input)) fail('schema is not a schema object');
+    const record = input as Schema;
+    for (const key of ['$defs', 'definitions'] as const) {
+      const value = record[key];
+      if (value === undefined) continue;
+      if (!isRecord(value)) fail(`schema.${key} must be an object`);
+      for (const [name, def] of Object.entries(value as Schema)) {
+        if (defs.has(name)) fail(`the definition "${name.slice(0, 100)}" is in both $defs and definitions`);
+        defs.set(name, def);
+      }
+    }
+    if (defs.size > SCHEMA_LIMITS.definitions) fail(`it has more than ${SCHEMA_LIMITS.definitions} definitions`);
+    const outDefs: Schema = Object.fromEntries(
+      [...defs].map(([name, def]) => {
+        countChars(name);
+        const tree = { height: 0, refs: new Set<string>() };
+        trees.set(name, tree);
+        return [name, visit(def, `schema.$defs.${name}`, 0, tree)];
+      }),
+    );
+    const rootTree = { height: 0, refs: new Set<string>() };
+    const root = visit(record, 'schema', 0, rootTree);
+    const depth = rootTree.height + Math.max(0, ...[...rootTree.refs].map(longestFrom(trees)));
+    if (depth > SCHEMA_LIMITS.refDepth)
+      fail(`it nests more than ${SCHEMA_LIMITS.refDepth} levels deep when its $refs are followed (a $ref chain too long)`);
+    return { ok: true, schema: defs.size ? { ...root, $defs: outDefs } : root };
+  } catch (error) {
+    // A path 30 levels deep says no more than its end does.
+    if (error instanceof SchemaProblem)
+      return { ok: false, problem: error.message.replace(/schema\S{150,}/g, (path) => `schema…${path.slice(-120)}`) };
+    throw error;
+  }
+}
+
+/**
+ * The deepest node-llama-cpp can recurse from each definition, following
+ * references: strongly connected definitions (recursion) are one group that
+ * may each be entered once, so a group weighs the sum of its members' depths,
+ * and the longest path through the groups bounds the stack.
+ */
+function longestFrom(trees: Map<string, { height: number; refs: Set<string> }>): (name: string) => number {
+  // Tarjan's strongly connected components (at most SCHEMA_LIMITS.definitions nodes, so recursion is shallow).
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const component = new Map<string, number>();
+  const stack: string[] = [];
+  const members: string[][] = [];
+  let counter = 0;
+  const connect = (name: string) => {
+    index.set(name, counter);
+    low.set(name, counter);
+    counter += 1;
+    stack.push(name);
+    for (const next of trees.get(name)?.refs ?? []) {
+      if (!index.has(next)) {
+        connect(next);
+        low.set(name, Math.min(low.get(name)!, low.get(next)!));
+      } else if (!component.has(next)) {
+        low.set(name, Math.min(low.get(name)!, index.get(next)!));
+      }
+    }
+    if (low.get(name) === index.get(name)) {
+      const group: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        component.set(member, members.length);
+        group.push(member);
+      } while (member !== name);
+      members.push(group);
+    }
+  };
+  for (const name of trees.keys()) if (!index.has(name)) connect(name);
+
+  const memo = new Map<number, number>();
+  // Tarjan emits components in reverse topological order, so successors are always known first.
+  for (const [id, group] of members.entries()) {
+    const weight = group.reduce((sum, name) => sum + trees.get(name)!.height + 1, 0);
+    let next = 0;
+    for (const name of group)
+      for (const ref of trees.get(name)!.refs) {
+        const target = component.get(ref)!;
+        if (target !== id) next = Math.max(next, memo.get(target)!);
+      }
+    memo.set(id, weight + next);
+  }
+  return (name) => memo.get(component.get(name)!) ?? 0;
+}
+
+/** The reason a schema cannot be enforced, or null. */
+export function unsupportedSchemaFeature(schema: unknown): string | null {
+  const prepared = prepareJsonSchema(schema);
+  return prepared.ok ? null : prepared.problem;
 }

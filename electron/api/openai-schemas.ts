@@ -66,6 +66,7 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionSchema>;
 export const completionSchema = z.object({
   ...sampling,
   prompt: z.union([z.string().max(4_000_000), z.array(z.string().max(4_000_000)).min(1).max(1)]),
+  response_format: responseFormatSchema.nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
   best_of: z.number().int().nullish(),

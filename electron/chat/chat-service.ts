@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type { ChatMessageRecord } from '../../shared/chat';
-import type { ChatDelta, ChatMessage } from '../../shared/inference';
+import type { ChatMessageRecord, ReplyFailure } from '../../shared/chat';
+import { isContextOverflow, type ChatDelta, type ChatMessage, type ContextOverflow } from '../../shared/inference';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
@@ -9,6 +9,19 @@ import type { ConversationStore } from './conversation-store';
 
 /** How often streamed text is written to the store while a reply streams. */
 const FLUSH_MS = 250;
+
+const n = (value: number) => value.toLocaleString('en-US');
+
+/** A message too long for the context, in the chat's words, with the numbers and what to do. */
+export function describeContextOverflow(o: ContextOverflow): string {
+  const what =
+    `This message is longer than the model's context: with the system prompt it comes to ${n(o.requiredTokens)} tokens, ` +
+    `and the ${n(o.contextSize)}-token context has room for ${n(o.maxPromptTokens)} beside a reply.`;
+  if (o.largerContextSize !== null) return `${what} A ${n(o.largerContextSize)}-token context would hold it.`;
+  if (o.largerContextLimit === 'memory')
+    return `${what} A context large enough needs more memory than is free now: shorten the message, or free memory and retry.`;
+  return `${what} The model was trained for ${n(o.trainContextSize)} tokens at most, so a larger context would not help: shorten the message.`;
+}
 
 /**
  * Conversations over the inference worker: the user's message is stored
@@ -66,8 +79,9 @@ export class ChatService {
 
   private async ensureModel(modelId: string | null, contextSize: number | undefined): Promise<void> {
     if (!modelId) throw new RpcError('no_model_loaded', 'Choose a model for this conversation first.');
-    const model = this.library.get(modelId);
-    if (!model) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
+    if (!this.library.get(modelId)) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
+    // A file deleted or changed since it was listed: said so, and the entry brought up to date.
+    const model = await this.library.checkBeforeLoad(modelId);
     await this.inference.ensureModel('ui', model.files[0]!, contextSize);
   }
 
@@ -121,6 +135,11 @@ export class ChatService {
       return this.store.finishReply(reply.id, 'complete', result.stats, null);
     } catch (error) {
       flush();
+      if (error instanceof RpcError && error.code === 'context_length_exceeded' && isContextOverflow(error.details)) {
+        // Kept with its numbers, so the chat view can offer a larger context.
+        const failure: ReplyFailure = { code: 'context_length_exceeded', ...error.details };
+        return this.store.finishReply(reply.id, 'failed', null, describeContextOverflow(error.details), failure);
+      }
       const message = (error as Error).message;
       return this.store.finishReply(reply.id, 'failed', null, message);
     } finally {

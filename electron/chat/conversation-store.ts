@@ -11,6 +11,7 @@ import {
   type ConversationSummary,
   type ExportedConversation,
   type MessageStatus,
+  type ReplyFailure,
   type SearchHit,
 } from '../../shared/chat';
 import { loadSqliteBinding, SqliteDatabase, type SqliteBinding } from './sqlite';
@@ -54,6 +55,8 @@ const migrations: string[] = [
      INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
      INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
    END;`,
+  // Why a reply failed, with the numbers the chat view acts on (JSON: ReplyFailure).
+  `ALTER TABLE messages ADD COLUMN failure TEXT;`,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
@@ -82,6 +85,7 @@ interface MessageRow {
   reasoning: string;
   status: MessageStatus;
   error: string | null;
+  failure: string | null;
   stats: string | null;
   created_at: string;
   updated_at: string;
@@ -112,6 +116,7 @@ function toMessage(row: MessageRow): ChatMessageRecord {
     reasoning: row.reasoning,
     status: row.status,
     error: row.error,
+    ...(row.failure ? { failure: JSON.parse(row.failure) as ReplyFailure } : {}),
     stats: row.stats ? (JSON.parse(row.stats) as GenerationStats) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -301,12 +306,19 @@ export class ConversationStore {
     );
   }
 
-  finishReply(id: string, status: MessageStatus, stats: GenerationStats | null, error: string | null): ChatMessageRecord {
+  finishReply(
+    id: string,
+    status: MessageStatus,
+    stats: GenerationStats | null,
+    error: string | null,
+    failure?: ReplyFailure,
+  ): ChatMessageRecord {
     this.db.run(
-      'UPDATE messages SET status = ?, stats = ?, error = ?, updated_at = ? WHERE id = ?',
+      'UPDATE messages SET status = ?, stats = ?, error = ?, failure = ?, updated_at = ? WHERE id = ?',
       status,
       stats ? JSON.stringify(stats) : null,
       error,
+      failure ? JSON.stringify(failure) : null,
       now(),
       id,
     );

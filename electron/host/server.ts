@@ -1,7 +1,7 @@
 import http from 'node:http';
-import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { displayFileName } from '../../shared/file-names';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { serveConnection } from '../rpc/serve-connection';
 import type { HostServices } from '../services/host-services';
@@ -13,6 +13,7 @@ import {
   secretsMatch,
 } from './http-security';
 import { securityHeaders, serveStatic } from './static-files';
+import { UploadGuard, UploadRefused } from './upload-guard';
 import { WebSocketTransport } from './ws-transport';
 
 export interface HeadlessHostOptions {
@@ -23,7 +24,28 @@ export interface HeadlessHostOptions {
   /** Fixed secret, for tests; a random one is made per launch otherwise. */
   secret?: string;
   log?: (line: string) => void;
+  /** Shorter timeouts, for tests (see HOST_TIMEOUTS). */
+  timeouts?: Partial<HostTimeouts>;
+  /** An upload's room on disk is checked again each time this many bytes have arrived (default 64 MiB). */
+  uploadSpaceCheckBytes?: number;
 }
+
+export interface HostTimeouts {
+  /** To receive a request's headers. */
+  headersMs: number;
+  /**
+   * A connection with nothing moving either way for this long is closed. There
+   * is no limit on a request's total time: an upload of 40 GB at 130 MB/s takes
+   * five minutes, and Node's default of 300 s for the whole request would cut it.
+   */
+  idleMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveMs: number;
+  /** How often Node looks for headers past their time. */
+  checkEveryMs: number;
+}
+
+export const HOST_TIMEOUTS: HostTimeouts = { headersMs: 20_000, idleMs: 60_000, keepAliveMs: 5_000, checkEveryMs: 1_000 };
 
 export interface HeadlessHost {
   url: string;
@@ -50,9 +72,17 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
   let allowed = new Set<string>();
   const sockets = new Set<Socket>();
 
-  const server = http.createServer((req, res) => {
+  const timeouts = { ...HOST_TIMEOUTS, ...options.timeouts };
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: 0,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: timeouts.checkEveryMs,
+  };
+  const server = http.createServer(serverOptions, (req, res) => {
     if (!isAllowedHost(req.headers.host, allowed)) {
-      res.writeHead(421, { ...securityHeaders, 'Content-Type': 'text/plain; charset=utf-8' });
+      // Refusals close the connection: the client may still be sending a body nobody will read.
+      res.writeHead(421, { ...securityHeaders, 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       res.end('Host not allowed');
       return;
     }
@@ -66,7 +96,7 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...securityHeaders, Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
+      res.writeHead(405, { ...securityHeaders, Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       res.end('Method not allowed');
       return;
     }
@@ -90,22 +120,46 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
     if (!isAllowedOrigin(req.headers.origin, allowed)) return reply(403, { ok: false, error: 'Forbidden origin.' });
     const token = req.headers['x-freehold-token'];
     if (!secretsMatch(typeof token === 'string' ? token : null, secret)) return reply(401, { ok: false, error: 'Unauthorized.' });
-    const name = url.searchParams.get('name') ?? '';
-    if (!/\.gguf$/i.test(name) || name.length > 255) return reply(400, { ok: false, error: 'Only .gguf files can be imported.' });
-    const length = Number(req.headers['content-length']);
+    const given = url.searchParams.get('name') ?? '';
+    // Shown to every tab and stored as the model's name: no control or bidi characters, no folders.
+    const name = displayFileName(given);
+    if (!/.\.gguf$/i.test(name) || given.length > 255) return reply(400, { ok: false, error: 'Only .gguf files can be imported.' });
+    const length = Number.isSafeInteger(Number(req.headers['content-length'])) ? Number(req.headers['content-length']) : null;
     const library = options.services.library;
+    const dir = library.modelsDirectory();
+    const guard = new UploadGuard({
+      ensureSpace: (bytes) => library.ensureSpace(dir, bytes),
+      expectedBytes: length,
+      spaceCheckBytes: options.uploadSpaceCheckBytes ?? 64 * 1024 * 1024,
+    });
+    let refused: UploadRefused | undefined;
+    guard.on('error', (error) => {
+      if (error instanceof UploadRefused) refused = error;
+    });
+    // A client that goes away, or an upload idle past its time (the socket is then destroyed), leaves no partial file.
+    req.on('close', () => {
+      if (!req.complete) guard.destroy(new Error('The upload was cut off before its end.'));
+    });
+    // Once all of it has come, the check and the flush to disk may keep the connection quiet for a while.
+    req.on('end', () => req.socket.setTimeout(0));
+    req.pipe(guard);
     try {
-      if (Number.isFinite(length) && length > 0) await library.ensureSpace(path.join(options.services.library.modelsDirectory()), length);
-      const model = await library.importStream(name, req, (bytes) =>
-        options.services.events.emit('onImportProgress', { path: name, bytes, totalBytes: Number.isFinite(length) ? length : 0 }),
+      if (length !== null && length > 0) await library.ensureSpace(dir, length);
+      const model = await library.importStream(name, guard, (bytes) =>
+        options.services.events.emit('onImportProgress', { path: name, bytes, totalBytes: length ?? 0 }),
       );
       reply(200, { ok: true, model });
     } catch (error) {
-      req.resume();
-      reply((error as { code?: string }).code === 'conflict' ? 507 : 422, { ok: false, error: (error as Error).message });
+      req.unpipe(guard);
+      if (!guard.destroyed) guard.destroy();
+      // Answered at once; Connection: close then ends the connection, so nothing more of the body is read.
+      const status = refused?.status ?? ((error as { code?: string }).code === 'conflict' ? 507 : 422);
+      reply(status, { ok: false, error: refused?.message ?? (error as Error).message });
     }
   }
 
+  // Idle connections only: a steady upload, however long, is never cut.
+  server.timeout = timeouts.idleMs;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -3,6 +3,7 @@ import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { ChatDelta, GenerateResult, HardwareReport, LoadedModel, LoadProgress } from '../../shared/inference';
 import { createPeer, type Peer } from '../../shared/rpc/peer';
+import { MAX_TRUSTED_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import type { EngineOptions } from '../worker/engine';
 import type { WorkerEvents, WorkerFunctions } from '../worker/worker-api';
 import type { WorkerExit, WorkerHandle, WorkerLauncher } from './launcher';
@@ -121,6 +122,7 @@ export class WorkerSupervisor {
         },
       },
       onProtocolError: (error) => this.options.log(`worker sent a bad message: ${error.message}`),
+      maxMessageBytes: MAX_TRUSTED_MESSAGE_BYTES,
     });
     let resolveExit!: (exit: WorkerExit) => void;
     const exited = new Promise<WorkerExit>((resolve) => (resolveExit = resolve));

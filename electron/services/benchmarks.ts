@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import type { BenchmarkResult } from '../../shared/inference';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
-import { RpcError } from '../../shared/errors';
 import { SerialFileWriter } from './atomic-file';
 
 /** pp512/tg128 runs on the active backend, kept with the hardware and versions they ran on. */
@@ -35,8 +34,7 @@ export class Benchmarks {
   }
 
   async run(modelId: string, promptTokens = 512, generateTokens = 128): Promise<BenchmarkResult> {
-    const model = this.library.get(modelId);
-    if (!model) throw new RpcError('not_found', 'No such model in the library.');
+    const model = await this.library.checkBeforeLoad(modelId);
     // A turn in the queue the UI shares with the local API: no request runs while it measures.
     const measured = await this.inference.schedule('ui', undefined, async () => {
       await this.inference.ensureModel('ui', model.files[0]!);

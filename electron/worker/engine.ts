@@ -13,6 +13,7 @@ import {
   LlamaChat,
   LlamaCompletion,
   LlamaLogLevel,
+  LlamaVocabularyType,
   type LlamaEmbeddingContext,
   type LlamaGrammar,
   type ChatHistoryItem,
@@ -27,6 +28,7 @@ import {
   type BackendAttempt,
   type BackendName,
   type CompleteInput,
+  type ContextOverflow,
   type EmbedInput,
   type EmbedResult,
   type GenerateInput,
@@ -37,6 +39,7 @@ import {
   type LoadInput,
   type StopReason,
 } from '../../shared/inference';
+import { earliestFit, historyShape, largerContextFor, maxPromptTokens, planContext, replyRoom, shiftSize } from './context-fit';
 import { DeltaBatcher } from './delta-batcher';
 import { LlamaLog } from './llama-log';
 import { resolveThreads } from './threads';
@@ -432,18 +435,102 @@ export class InferenceEngine {
     }
     // Ending with the assistant's words means "go on from here" (a prefill); else a fresh reply.
     if (last?.role !== 'assistant') history.push({ type: 'model', response: [] });
+
+    // Counted with the model's tokenizer and template before anything is read: a prompt that does not
+    // fit is refused with the numbers, and a history that outgrew the context loses its oldest messages.
+    const { chatWrapper } = loaded.chat;
+    const tokensFrom = (items: readonly ChatHistoryItem[], lead: number, start: number) =>
+      chatWrapper
+        .generateContextState({ chatHistory: [...items.slice(0, lead), ...items.slice(start)] })
+        .contextText.tokenize(loaded.model.tokenizer).length;
+    const types = history.map((item) => item.type);
+    const { lead } = historyShape(types);
+    const maxTokens = input.sampling?.maxTokens;
+    const plan = planContext(types, (start) => tokensFrom(history, lead, start), loaded.context.contextSize, maxTokens);
+    if (!plan.fits) {
+      throw await this.contextOverflow(loaded, 'messages', maxTokens, {
+        promptTokens: tokensFrom(history, lead, lead),
+        requiredTokens: plan.requiredTokens,
+        replyTokens: plan.replyTokens,
+        maxPromptTokens: plan.maxPromptTokens,
+      });
+    }
+    const kept = [...history.slice(0, lead), ...history.slice(plan.start)];
     const grammar = await this.grammarFor(input.format);
 
-    return this.stream(input.requestId, loaded, onDelta, history.length, async (options) => {
-      const result = await loaded.chat.generateResponse(history, {
+    const context = { historyLength: kept.length, droppedBefore: plan.start - lead, promptTokens: plan.promptTokens };
+    return this.stream(input.requestId, loaded, onDelta, context, async (options) => {
+      const result = await loaded.chat.generateResponse(kept, {
         ...options,
         customStopTriggers: input.stop,
         grammar,
         repeatPenalty: this.repeatPenalty(input.sampling),
         ...this.samplingOptions(input.sampling),
+        maxTokens: Math.min(maxTokens ?? Number.POSITIVE_INFINITY, plan.maxReplyTokens),
+        // When the reply fills the context, the oldest messages go, whole, by the same rule;
+        // node-llama-cpp's own strategy would cut into the last message instead.
+        contextShift: {
+          size: plan.shiftSize,
+          strategy: ({ chatHistory, maxTokensCount, tokenizer, chatWrapper: wrapper }) => {
+            const shape = historyShape(chatHistory.map((item) => item.type));
+            const count = (start: number) =>
+              wrapper
+                .generateContextState({ chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)] })
+                .contextText.tokenize(tokenizer).length;
+            const start = earliestFit(shape, count, maxTokensCount)?.start ?? shape.tail;
+            return { chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)], metadata: null };
+          },
+        },
       });
       return { stopReason: result.metadata.stopReason, contextWindow: result.lastEvaluation?.contextWindow?.length };
     });
+  }
+
+  /** The typed refusal of a prompt that does not fit, with a larger context where one would do. */
+  private async contextOverflow(
+    loaded: Loaded,
+    input: 'messages' | 'prompt',
+    maxTokens: number | undefined,
+    counts: Pick<ContextOverflow, 'promptTokens' | 'requiredTokens' | 'replyTokens' | 'maxPromptTokens'>,
+  ): Promise<RpcError> {
+    const contextSize = loaded.context.contextSize;
+    const trainContextSize = loaded.model.trainContextSize;
+    const larger = largerContextFor(counts.requiredTokens, maxTokens, contextSize, trainContextSize);
+    const fitsMemory = larger !== null && (await this.contextFitsMemory(loaded, larger));
+    const details: ContextOverflow = {
+      ...counts,
+      contextSize,
+      trainContextSize,
+      largerContextSize: fitsMemory ? larger : null,
+      largerContextLimit: larger === null ? 'trained-context' : fitsMemory ? null : 'memory',
+    };
+    // Worded as OpenAI words it, since API clients show it as is; the chat view words its own.
+    const message =
+      input === 'messages'
+        ? `This model's maximum context length is ${contextSize} tokens. However, your messages resulted in ${counts.promptTokens} tokens` +
+          (counts.promptTokens > counts.requiredTokens
+            ? `, and the last message with the system prompt alone is ${counts.requiredTokens} (older messages are left out when a conversation outgrows the context; the last one cannot be)`
+            : '') +
+          `; at most ${counts.maxPromptTokens} fit with room for a reply (${counts.replyTokens} tokens). Please reduce the length of the messages.`
+        : `This model's maximum context length is ${contextSize} tokens. However, your prompt is ${counts.promptTokens} tokens; at most ${counts.maxPromptTokens} fit with room for the completion (${counts.replyTokens} tokens). Please reduce the length of the prompt.`;
+    return new RpcError('context_length_exceeded', message, details);
+  }
+
+  /** Whether the memory free now holds a context of `size` in place of the loaded one. */
+  private async contextFitsMemory(loaded: Loaded, size: number): Promise<boolean> {
+    try {
+      const estimate = (contextSize: number) =>
+        loaded.model.fileInsights.estimateContextResourceRequirementsV2({
+          contextSize,
+          modelGpuLayers: loaded.model.gpuLayers,
+          sequences: loaded.context.totalSequences,
+          flashAttention: loaded.context.flashAttention,
+        });
+      const [now, next, vram] = await Promise.all([estimate(loaded.context.contextSize), estimate(size), this.llama.getVramState()]);
+      return next.gpuVram - now.gpuVram <= vram.free && next.cpuRam - now.cpuRam <= os.freemem();
+    } catch {
+      return false;
+    }
   }
 
   /** Plain text completion of `prompt` (no chat template), on the loaded model's context. */
@@ -452,8 +539,31 @@ export class InferenceEngine {
     const grammar = await this.grammarFor(input.format);
     loaded.completion ??= new LlamaCompletion({ contextSequence: loaded.chat.sequence });
     const completion = loaded.completion;
-    return this.stream(input.requestId, loaded, onDelta, 0, async (options) => {
+    // LlamaCompletion would keep only the prompt's last tokens; a prompt that does not fit is refused instead.
+    const contextSize = loaded.context.contextSize;
+    const { vocabularyType, tokens } = loaded.model;
+    const bos =
+      vocabularyType === LlamaVocabularyType.rwkv || vocabularyType === LlamaVocabularyType.ugm
+        ? undefined
+        : vocabularyType === LlamaVocabularyType.wpm || tokens.shouldPrependBosToken
+          ? (tokens.bos ?? undefined)
+          : undefined;
+    const promptTokens =
+      loaded.model.tokenize(input.prompt, false, bos === undefined ? undefined : 'trimLeadingSpace').length + (bos === undefined ? 0 : 1);
+    const maxTokens = input.sampling?.maxTokens;
+    if (promptTokens > maxPromptTokens(contextSize, maxTokens)) {
+      throw await this.contextOverflow(loaded, 'prompt', maxTokens, {
+        promptTokens,
+        requiredTokens: promptTokens,
+        replyTokens: replyRoom(contextSize, maxTokens),
+        maxPromptTokens: maxPromptTokens(contextSize, maxTokens),
+      });
+    }
+    const context = { historyLength: 0, droppedBefore: 0, promptTokens };
+    return this.stream(input.requestId, loaded, onDelta, context, async (options) => {
       const result = await completion.generateCompletionWithMeta(input.prompt, {
+        // Its first fit keeps the context less this many tokens: never less than the whole prompt.
+        contextShiftSize: Math.max(1, Math.min(shiftSize(contextSize), contextSize - promptTokens)),
         signal: options.signal,
         stopOnAbortSignal: true,
         onToken: options.onToken,
@@ -507,7 +617,8 @@ export class InferenceEngine {
     requestId: string,
     loaded: Loaded,
     onDelta: (delta: ChatDelta) => void,
-    historyLength: number,
+    /** The history passed (its items), the messages left out before it, and its tokens as counted. */
+    context: { historyLength: number; droppedBefore: number; promptTokens: number },
     run: (options: {
       signal: AbortSignal;
       stopOnAbortSignal: true;
@@ -521,6 +632,8 @@ export class InferenceEngine {
     const meter = loaded.chat.sequence.tokenMeter;
     const inputBefore = meter.usedInputTokens;
     let generatedTokens = 0;
+    /** Prompt tokens read (not reused from the cache) by the first token; later shifts read again. */
+    let inputAtFirstToken: number | undefined;
     let firstTokenAt = 0;
     let reasoningStartedAt = 0;
     let reasoningEndedAt = 0;
@@ -532,6 +645,7 @@ export class InferenceEngine {
       signal: controller.signal,
       stopOnAbortSignal: true,
       onToken: (tokens) => {
+        if (generatedTokens === 0) inputAtFirstToken = meter.usedInputTokens - inputBefore;
         generatedTokens += tokens.length;
         if (!this.progress) this.progress = { firstTokenAt: performance.now(), tokens: 0 };
         this.progress.tokens = generatedTokens;
@@ -563,7 +677,6 @@ export class InferenceEngine {
       }
       batcher.flush();
       const endedAt = performance.now();
-      const promptTokens = () => Math.max(meter.usedInputTokens - inputBefore, loaded.chat.sequence.contextTokens.length - generatedTokens);
       const decodeMs = firstTokenAt ? endedAt - firstTokenAt : 0;
       const stopReason: StopReason = !result
         ? 'abort'
@@ -580,8 +693,8 @@ export class InferenceEngine {
         reasoning,
         stats: {
           // The whole prompt, whether read now or reused from the cache; and how much was reused.
-          promptTokens: promptTokens(),
-          cachedPromptTokens: Math.max(0, promptTokens() - (meter.usedInputTokens - inputBefore)),
+          promptTokens: context.promptTokens,
+          cachedPromptTokens: Math.max(0, context.promptTokens - (inputAtFirstToken ?? meter.usedInputTokens - inputBefore)),
           generatedTokens,
           timeToFirstTokenMs: firstTokenAt ? firstTokenAt - startedAt : 0,
           tokensPerSecond: decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) / (decodeMs / 1000) : 0,
@@ -589,9 +702,9 @@ export class InferenceEngine {
           stopReason,
           contextTokens: loaded.chat.sequence.contextTokens.length,
           contextSize: loaded.context.contextSize,
-          // node-llama-cpp shifts the context when a conversation outgrows it: the window it
-          // kept tells how many earlier messages were left out.
-          droppedMessages: Math.max(0, historyLength - (result?.contextWindow ?? historyLength)),
+          // Older messages left out: before the first token (counted above), and by shifts on the
+          // way (the window node-llama-cpp kept at the end).
+          droppedMessages: context.droppedBefore + Math.max(0, context.historyLength - (result?.contextWindow ?? context.historyLength)),
           ...(reasoningStartedAt ? { reasoningMs: reasoningEndedAt - reasoningStartedAt } : {}),
         },
       };

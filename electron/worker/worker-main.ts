@@ -3,9 +3,11 @@
  * desktop app, a forked Node process in the headless host and the CLI), so
  * that a llama.cpp abort costs one request, never the app.
  */
+import type { z } from 'zod';
 import { RpcError } from '../../shared/errors';
 import { completeInputSchema, embedInputSchema, generateInputSchema, loadInputSchema } from '../../shared/inference';
 import { createPeer } from '../../shared/rpc/peer';
+import { MAX_TRUSTED_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { InferenceEngine, type EngineOptions } from './engine';
 import { ParentTransport } from './process-transports';
 import { workerEventNames, type WorkerEvents, type WorkerFunctions } from './worker-api';
@@ -13,6 +15,14 @@ import { workerEventNames, type WorkerEvents, type WorkerFunctions } from './wor
 const transport = new ParentTransport();
 let engine: InferenceEngine | undefined;
 let starting: Promise<InferenceEngine> | undefined;
+
+/** The host checks inputs first; one that still fails here is refused as bad input, not as a crash of ours. */
+function valid<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new RpcError('invalid_input', issue ? `${issue.path.map(String).join('.') || 'input'}: ${issue.message}` : 'Invalid input.');
+}
 
 function requireEngine(): InferenceEngine {
   if (!engine) throw new RpcError('unavailable', 'The inference worker has not been initialised.');
@@ -32,19 +42,19 @@ const functions: WorkerFunctions = {
   },
   hardware: () => requireEngine().hardware(),
   load: (input) =>
-    requireEngine().load(loadInputSchema.parse(input), (progress) => {
+    requireEngine().load(valid(loadInputSchema, input), (progress) => {
       void host.onLoadProgress.asEvent({ modelPath: input.modelPath, progress }).catch(() => undefined);
     }),
   unload: () => requireEngine().unload(),
   generate: (input) =>
-    requireEngine().generate(generateInputSchema.parse(input), (delta) => {
+    requireEngine().generate(valid(generateInputSchema, input), (delta) => {
       void host.onDelta.asEvent(delta).catch(() => undefined);
     }),
   complete: (input) =>
-    requireEngine().complete(completeInputSchema.parse(input), (delta) => {
+    requireEngine().complete(valid(completeInputSchema, input), (delta) => {
       void host.onDelta.asEvent(delta).catch(() => undefined);
     }),
-  embed: (input) => requireEngine().embed(embedInputSchema.parse(input)),
+  embed: (input) => requireEngine().embed(valid(embedInputSchema, input)),
   unloadEmbedder: () => requireEngine().unloadEmbedder(),
   abort: async ({ requestId }) => requireEngine().abort(requestId),
   ping: async () => 'pong',
@@ -65,6 +75,8 @@ const host = createPeer<WorkerEvents, WorkerFunctions>(transport, {
   local: functions,
   remoteEventNames: workerEventNames,
   onProtocolError: (error) => process.stderr.write(`worker rpc: ${error.code}: ${error.message}\n`),
+  // The host is Freehold itself: a long conversation or an 8 MiB API request must get through.
+  maxMessageBytes: MAX_TRUSTED_MESSAGE_BYTES,
 });
 
 transport.onClose(() => {

@@ -10,6 +10,7 @@ import {
   type MethodName,
 } from '../contract';
 import { createPeer } from './peer';
+import { bytesOverLimit, MAX_MESSAGE_BYTES, MAX_TRUSTED_MESSAGE_BYTES } from './protocol';
 import type { Transport } from './transport';
 
 export interface HostClient {
@@ -18,6 +19,9 @@ export interface HostClient {
   close(): void;
   readonly closed: boolean;
 }
+
+/** Room left in a message for its envelope (method name, call id) around the input. */
+const ENVELOPE_BYTES = 1024;
 
 /** A typed client of the host over any transport. */
 export function createHostClient(transport: Transport): HostClient {
@@ -36,12 +40,24 @@ export function createHostClient(transport: Transport): HostClient {
     };
   }
 
-  const peer = createPeer<HostHandlers, ClientEvents>(transport, { local });
+  // What the host sends (a long conversation, say) may be larger than what it takes from a client.
+  const peer = createPeer<HostHandlers, ClientEvents>(transport, { local, maxMessageBytes: MAX_TRUSTED_MESSAGE_BYTES });
 
   const api = {} as Record<MethodName, (input?: unknown) => Promise<unknown>>;
   for (const name of Object.keys(methods) as MethodName[]) {
     api[name] = (input?: unknown) => {
       if (transport.closed) return Promise.reject(new RpcError('disconnected', 'Not connected to the host.'));
+      // The host refuses (and a WebSocket closes on) a message over the limit: say so here instead, and send nothing.
+      const bytes = bytesOverLimit(input, MAX_MESSAGE_BYTES - ENVELOPE_BYTES);
+      if (bytes !== null) {
+        const size = Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : 'unencodable';
+        return Promise.reject(
+          new RpcError(
+            'payload_too_large',
+            `Too large to send (${size}): one request to Freehold carries at most ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB.`,
+          ),
+        );
+      }
       const call = (peer as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name];
       return input === undefined ? call!() : call!(input);
     };

@@ -1,6 +1,6 @@
 import { createBirpc, type BirpcReturn } from 'birpc';
 import { RpcError } from '../errors';
-import { decodeIncoming, encodeOutgoing, errorResponse, parseMessage, type Envelope } from './protocol';
+import { decodeIncoming, encodeOutgoing, errorResponse, MAX_MESSAGE_BYTES, parseMessage, type Envelope } from './protocol';
 import type { Transport } from './transport';
 
 export interface PeerOptions<Local extends object> {
@@ -10,6 +10,8 @@ export interface PeerOptions<Local extends object> {
   remoteEventNames?: readonly string[];
   /** Called when the other side sends something unusable; the message is dropped. */
   onProtocolError?: (error: RpcError) => void;
+  /** Largest message accepted from the other side (default MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
 }
 
 export type Peer<Remote extends object, Local extends object> = BirpcReturn<Remote, Local>;
@@ -60,11 +62,14 @@ export function createPeer<Remote extends object, Local extends object>(
     },
   });
 
+  const maxBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   transport.onMessage((raw, byteLength) => {
-    const parsed = parseMessage(raw, byteLength);
+    const parsed = parseMessage(raw, byteLength, maxBytes);
     if (!parsed.ok) {
       if (parsed.requestId && !transport.closed) transport.send(errorResponse(parsed.requestId, parsed.error));
       report(parsed.error);
+      // An answer too large to take still ends its call, with the error, rather than leaving it waiting forever.
+      if (parsed.responseTo) void Promise.resolve(birpcHandler?.({ t: 's', i: parsed.responseTo, e: parsed.error })).catch(report);
       return;
     }
     try {

@@ -1,8 +1,21 @@
 import { z } from 'zod';
 import { fromWireError, RpcError, toWireError, type WireError } from '../errors';
 
-/** Largest message either side accepts (1 MiB). Bulk data never travels over RPC. */
+/**
+ * Largest message the host accepts from a UI connection (WebSocket or the
+ * desktop app's IPC): 1 MiB. Bulk data never travels over RPC; the UI checks
+ * what it sends against this before sending (see client.ts).
+ */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Largest message on the host's channel to its own inference worker, and
+ * what a UI accepts from its host. Both ends are Freehold's own processes, so
+ * the bound is only against runaway sizes: it holds a whole conversation and
+ * the largest API request (8 MiB of JSON, which re-encodes no larger) with room
+ * to spare, and a reply past it fails its call with `payload_too_large`.
+ */
+export const MAX_TRUSTED_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const requestSchema = z.object({
   t: z.literal('q'),
@@ -24,7 +37,8 @@ export type Envelope = z.infer<typeof envelopeSchema>;
 
 export type ParsedMessage =
   | { ok: true; envelope: Envelope }
-  | { ok: false; error: RpcError; requestId?: string };
+  /** requestId: a call to answer with the error; responseTo: a call of ours whose answer was refused. */
+  | { ok: false; error: RpcError; requestId?: string; responseTo?: string };
 
 function approximateBytes(message: unknown): number {
   try {
@@ -35,14 +49,15 @@ function approximateBytes(message: unknown): number {
 }
 
 /** Checks a raw incoming message before the RPC layer sees it. */
-export function parseMessage(message: unknown, byteLength?: number): ParsedMessage {
+export function parseMessage(message: unknown, byteLength?: number, maxBytes = MAX_MESSAGE_BYTES): ParsedMessage {
   const requestId = extractRequestId(message);
   const size = byteLength ?? approximateBytes(message);
-  if (size > MAX_MESSAGE_BYTES) {
+  if (size > maxBytes) {
     return {
       ok: false,
       requestId,
-      error: new RpcError('payload_too_large', `Message of ${size} bytes exceeds the ${MAX_MESSAGE_BYTES}-byte limit.`),
+      responseTo: extractResponseId(message),
+      error: new RpcError('payload_too_large', `Message of ${size} bytes exceeds the ${maxBytes}-byte limit.`),
     };
   }
   const parsed = envelopeSchema.safeParse(message);
@@ -57,6 +72,30 @@ function extractRequestId(message: unknown): string | undefined {
   const record = message as Record<string, unknown>;
   const id = record.i;
   return record.t === 'q' && typeof id === 'string' && id.length > 0 && id.length <= 100 ? id : undefined;
+}
+
+function extractResponseId(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const record = message as Record<string, unknown>;
+  const id = record.i;
+  return record.t === 's' && typeof id === 'string' && id.length > 0 && id.length <= 100 ? id : undefined;
+}
+
+/**
+ * The size of a message as a WebSocket frame carries it (UTF-8 JSON) when
+ * that is over `maxBytes`, else null. Infinity if it cannot be encoded.
+ */
+export function bytesOverLimit(message: unknown, maxBytes = MAX_MESSAGE_BYTES): number | null {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(message);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+  // A UTF-16 unit is at most 3 bytes of UTF-8: encode only when the limit could be crossed.
+  if (text === undefined || text.length * 3 <= maxBytes) return null;
+  const bytes = new TextEncoder().encode(text).byteLength;
+  return bytes > maxBytes ? bytes : null;
 }
 
 /** Outgoing: errors become plain WireErrors so every transport carries them intact. */

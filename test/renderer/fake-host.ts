@@ -13,9 +13,10 @@ import { applySettingsPatch, defaultSettings, type Settings } from '../../shared
 
 /**
  * A host for renderer tests: real RPC over an in-memory pair (structuredClone),
- * with handlers that record what the UI asked for.
+ * with handlers that record what the UI asked for; `overrides` replaces some
+ * (a test that needs conversations, say).
  */
-export function createFakeHost() {
+export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
   const [clientEnd, hostEnd] = createMemoryPair();
   let settings: Settings = defaultSettings;
   let notices: Notice[] = [];
@@ -194,7 +195,7 @@ export function createFakeHost() {
     },
     'hardware.benchmarks': () => benchmarks,
   };
-  const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: handlers, remoteEventNames: eventNames });
+  const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: { ...handlers, ...overrides }, remoteEventNames: eventNames });
 
   const bridge: FreeholdBridge = {
     send: (message) => clientEnd.send(message),

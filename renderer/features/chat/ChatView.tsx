@@ -7,6 +7,7 @@ import { FirstRunCard } from '../first-run/FirstRunCard';
 import { useLocation, useSearch } from 'wouter';
 import { Composer } from './Composer';
 import { ModelPicker } from './ModelPicker';
+import { ContextOverflowNotice } from './ContextOverflowNotice';
 import { ConversationSettings } from './ConversationSettings';
 import { Markdown } from './Markdown';
 
@@ -246,6 +247,19 @@ export function ChatView() {
     }
   };
 
+  /** "Use a larger context": the conversation's context size, then the failed reply again. */
+  const retryWithContext = async (messageId: string, contextSize: number) => {
+    if (!current || !detail) return;
+    setError(null);
+    try {
+      await api['chats.update']({ id: current, settings: { ...detail.conversation.settings, contextSize } });
+      await api['chats.regenerate']({ conversationId: current, messageId });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+    reload(current);
+  };
+
   const siblings = (m: ChatMessageRecord) => (detail?.messages ?? []).filter((x) => x.parentId === m.parentId && x.role === m.role);
 
   return (
@@ -429,7 +443,7 @@ export function ChatView() {
               </button>
             </div>
             <ConversationSettings
-              key={`settings-${detail.conversation.id}`}
+              key={`settings-${detail.conversation.id}-${detail.conversation.settings.contextSize ?? ''}`}
               value={detail.conversation.settings}
               onSave={(settings) => void api['chats.update']({ id: current, settings }).catch((e: Error) => setError(e.message))}
             />
@@ -566,7 +580,16 @@ export function ChatView() {
                           ) : null}
                         </div>
                       )}
-                      {m.status === 'failed' && <p role="alert">The reply failed: {m.error}</p>}
+                      {m.status === 'failed' &&
+                        (m.failure?.code === 'context_length_exceeded' ? (
+                          <ContextOverflowNotice
+                            failure={m.failure}
+                            busy={streaming}
+                            onUseContext={(contextSize) => void retryWithContext(m.id, contextSize)}
+                          />
+                        ) : (
+                          <p role="alert">The reply failed: {m.error}</p>
+                        ))}
                       {m.status === 'interrupted' && <p className="muted">This reply was interrupted (the app or the engine stopped).</p>}
                       <Stats message={m} />
                       {m.status !== 'streaming' && !streaming && (

@@ -1,5 +1,6 @@
 import { useCallback, useState, type DragEvent } from 'react';
 import type { FreeholdBridge } from '../../../shared/bridge';
+import { displayFileName } from '../../../shared/file-names';
 import type { ImportResult } from '../../../shared/library';
 import { useHostApi } from '../../app/host-context';
 
@@ -44,12 +45,19 @@ export function useDropImport(mode: 'reference' | 'copy') {
       const token = window.sessionStorage.getItem(TOKEN_KEY) ?? '';
       const results: ImportResult[] = [];
       for (const file of files) {
+        const name = displayFileName(file.name);
         try {
+          // The host refuses a file that is not GGUF on its first bytes; saying so here spares sending it at all.
+          const magic = new TextDecoder().decode(await file.slice(0, 4).arrayBuffer());
+          if (magic !== 'GGUF') {
+            results.push({ path: name, ok: false, error: 'This is not a GGUF model file: it does not start with "GGUF".' });
+            continue;
+          }
           const res = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, headers: { 'X-Freehold-Token': token } });
           const body = (await res.json()) as { ok: boolean; error?: string; model?: ImportResult['model'] };
-          results.push(body.ok ? { path: file.name, ok: true, model: body.model } : { path: file.name, ok: false, error: body.error ?? `HTTP ${res.status}` });
+          results.push(body.ok ? { path: name, ok: true, model: body.model } : { path: name, ok: false, error: body.error ?? `HTTP ${res.status}` });
         } catch (error) {
-          results.push({ path: file.name, ok: false, error: (error as Error).message });
+          results.push({ path: name, ok: false, error: (error as Error).message });
         }
       }
       report(results);

@@ -94,6 +94,62 @@ describe('chat service (real worker, stories260K)', () => {
     expect(replies.at(-1)!.stats!.droppedMessages).toBeGreaterThan(0);
   });
 
+  it('fails a message longer than the context with the numbers, offers a larger context where the model allows it, and answers with it', async () => {
+    const { services, conversation } = await withModel();
+    await services.handlers['chats.update']({ id: conversation.id, settings: { temperature: 0, maxTokens: 40, contextSize: 512 } });
+    const text = 'Lily went to the park '.repeat(100); // 800 tokens, 851 with the template and system prompt
+    const { userMessage, reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text });
+    expect(userMessage.status).toBe('complete');
+    expect(reply.status).toBe('failed');
+    expect(reply.content).toBe('');
+    expect(reply.error).not.toMatch(/No tokens to evaluate|compress/);
+    expect(reply.failure).toMatchObject({
+      code: 'context_length_exceeded',
+      contextSize: 512,
+      trainContextSize: 2048,
+      largerContextSize: 1024,
+      largerContextLimit: null,
+    });
+    const failure = reply.failure!;
+    expect(failure.requiredTokens).toBeGreaterThan(800);
+    expect(failure.requiredTokens).toBeLessThan(900);
+    expect(failure.promptTokens).toBe(failure.requiredTokens);
+    expect(reply.error).toContain(`${failure.requiredTokens.toLocaleString('en-US')} tokens`);
+    expect(reply.error).toContain('512');
+    // Stored: the failure is there when the conversation is read again.
+    const stored = (await services.handlers['chats.get']({ id: conversation.id })).messages.find((m) => m.id === reply.id);
+    expect(stored?.failure).toEqual(failure);
+
+    // What the chat view's "Use a 1,024-token context" does: set the context, then retry.
+    await services.handlers['chats.update']({
+      id: conversation.id,
+      settings: { temperature: 0, maxTokens: 40, contextSize: failure.largerContextSize! },
+    });
+    const retried = await services.handlers['chats.regenerate']({ conversationId: conversation.id, messageId: reply.id });
+    expect(retried).toMatchObject({ status: 'complete', stats: { contextSize: 1024, droppedMessages: 0 } });
+    expect(retried.stats!.promptTokens).toBe(failure.requiredTokens);
+    expect(retried.content.length).toBeGreaterThan(0);
+  });
+
+  it('says to shorten a message longer than even the trained context, with the numbers', async () => {
+    const { services, conversation } = await withModel();
+    for (const text of ['Lily went to the park '.repeat(2000), 'Tom ate an apple. '.repeat(3000)]) {
+      const { reply } = await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text });
+      expect(reply.status).toBe('failed');
+      expect(reply.error).not.toMatch(/No tokens to evaluate|compress/);
+      expect(reply.failure).toMatchObject({
+        code: 'context_length_exceeded',
+        contextSize: 2048,
+        trainContextSize: 2048,
+        largerContextSize: null,
+        largerContextLimit: 'trained-context',
+      });
+      expect(reply.failure!.requiredTokens).toBeGreaterThan(16_000);
+      expect(reply.error).toMatch(/shorten/i);
+      expect(reply.error).toContain('2,048');
+    }
+  });
+
   it('lists and exports conversations from the CLI', async () => {
     const { services, conversation } = await withModel();
     await services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });

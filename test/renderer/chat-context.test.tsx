@@ -1,0 +1,188 @@
+import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { App } from '../../renderer/app/App';
+import { HostConnection } from '../../renderer/transport/host-connection';
+import type { ChatMessageRecord, Conversation, ReplyFailure } from '../../shared/chat';
+import type { HostHandlers } from '../../shared/contract';
+import type { ModelEntry } from '../../shared/library';
+import { createFakeHost } from './fake-host';
+
+// The thread is virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
+const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
+const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
+beforeEach(() => {
+  window.location.hash = '';
+  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
+});
+afterEach(() => {
+  cleanup();
+  layout.forEach((key, i) => {
+    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
+    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
+  });
+});
+
+const at = '2026-01-01T00:00:00.000Z';
+const model: ModelEntry = {
+  id: 'm1',
+  name: 'stories260K',
+  publisher: null,
+  architecture: 'llama',
+  parameterCount: 292800,
+  quantization: 'F32',
+  sizeBytes: 1185376,
+  contextLength: 2048,
+  hasChatTemplate: false,
+  license: null,
+  baseModel: null,
+  files: ['/m/stories.gguf'],
+  origin: 'referenced',
+  owned: false,
+  folderId: null,
+  source: null,
+  sha256: null,
+  duplicateOf: null,
+  addedAt: at,
+};
+
+function failureOf(overrides: Partial<ReplyFailure> = {}): ReplyFailure {
+  return {
+    code: 'context_length_exceeded',
+    promptTokens: 851,
+    requiredTokens: 851,
+    maxPromptTokens: 464,
+    replyTokens: 40,
+    contextSize: 512,
+    trainContextSize: 2048,
+    largerContextSize: 1024,
+    largerContextLimit: null,
+    ...overrides,
+  };
+}
+
+/** A conversation whose long message was refused, over a fake host that records what the view asks. */
+function renderConversation(failure: ReplyFailure) {
+  const conversation: Conversation = {
+    id: 'c1',
+    title: 'Long one',
+    modelId: 'm1',
+    systemPrompt: 'You tell stories.',
+    settings: { temperature: 0, maxTokens: 40, contextSize: failure.contextSize },
+    pinned: false,
+    createdAt: at,
+    updatedAt: at,
+    activeLeafId: 'r1',
+  };
+  const message = (m: Partial<ChatMessageRecord> & Pick<ChatMessageRecord, 'id' | 'role'>): ChatMessageRecord => ({
+    conversationId: 'c1',
+    parentId: null,
+    content: '',
+    reasoning: '',
+    status: 'complete',
+    error: null,
+    stats: null,
+    createdAt: at,
+    updatedAt: at,
+    ...m,
+  });
+  const messages = [
+    message({ id: 'u1', role: 'user', content: 'Lily went to the park '.repeat(100) }),
+    message({
+      id: 'r1',
+      role: 'assistant',
+      parentId: 'u1',
+      status: 'failed',
+      error: 'This message is longer than the model’s context…',
+      failure,
+    }),
+  ];
+  const calls: Array<{ method: string; input: unknown }> = [];
+  const overrides: Partial<HostHandlers> = {
+    'chats.list': () => [
+      { id: 'c1', title: conversation.title, pinned: false, updatedAt: at, messageCount: messages.length, modelId: 'm1' },
+    ],
+    'chats.get': () => ({ conversation, messages, thread: ['u1', conversation.activeLeafId!] }),
+    'chats.update': (input) => {
+      calls.push({ method: 'chats.update', input });
+      if (input.settings) conversation.settings = input.settings;
+      return conversation;
+    },
+    'chats.regenerate': (input) => {
+      calls.push({ method: 'chats.regenerate', input });
+      const reply = message({
+        id: 'r2',
+        role: 'assistant',
+        parentId: 'u1',
+        content: 'Lily saw a big dog.',
+        stats: {
+          promptTokens: 851,
+          generatedTokens: 6,
+          timeToFirstTokenMs: 5,
+          tokensPerSecond: 900,
+          totalMs: 20,
+          stopReason: 'eos',
+          contextTokens: 857,
+          contextSize: 1024,
+          droppedMessages: 0,
+        },
+      });
+      messages.push(reply);
+      conversation.activeLeafId = 'r2';
+      return reply;
+    },
+  };
+  const host = createFakeHost(overrides);
+  host.setLibrary({ models: [model], folders: [], totalBytes: model.sizeBytes, ownedBytes: 0 });
+  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+  return { calls };
+}
+
+async function openChat() {
+  await userEvent.click(within(screen.getByRole('navigation', { name: 'Main' })).getByRole('link', { name: 'Chat' }));
+  const thread = await screen.findByRole('list', { name: 'Messages' });
+  return within(thread).findByRole('listitem', { name: 'Assistant' });
+}
+
+describe('chat view: a message longer than the context', () => {
+  it('says so with the numbers and offers a larger context, which sets the context size and retries', async () => {
+    const { calls } = renderConversation(failureOf());
+    const reply = await openChat();
+    const notice = within(reply).getByRole('alert');
+    expect(notice.textContent).toMatch(
+      /longer than the model's context: with the system prompt it comes to 851 tokens, and the 512-token context has room for 464 beside a reply/,
+    );
+    await userEvent.click(within(notice).getByRole('button', { name: 'Use a 1,024-token context' }));
+    await waitFor(() => expect(calls.map((c) => c.method)).toEqual(['chats.update', 'chats.regenerate']));
+    expect(calls[0]!.input).toEqual({ id: 'c1', settings: { temperature: 0, maxTokens: 40, contextSize: 1024 } });
+    expect(calls[1]!.input).toEqual({ conversationId: 'c1', messageId: 'r1' });
+    // The retried reply is shown, and the settings show the new context size.
+    expect(await screen.findByText('Lily saw a big dog.')).toBeTruthy();
+    await userEvent.click(screen.getByText('Settings', { exact: true }));
+    expect((screen.getByRole('textbox', { name: 'Context size' }) as HTMLInputElement).value).toBe('1024');
+  });
+
+  it('says to shorten the message when the trained context is the limit, or the memory free now', async () => {
+    renderConversation(
+      failureOf({
+        contextSize: 2048,
+        maxPromptTokens: 1836,
+        requiredTokens: 16_051,
+        promptTokens: 16_051,
+        largerContextSize: null,
+        largerContextLimit: 'trained-context',
+      }),
+    );
+    let notice = within(await openChat()).getByRole('alert');
+    expect(notice.textContent).toMatch(/comes to 16,051 tokens, and the 2,048-token context has room for 1,836/);
+    expect(notice.textContent).toMatch(/trained for 2,048 tokens at most.*shorten the message/);
+    expect(within(notice).queryByRole('button')).toBeNull();
+    cleanup();
+    window.location.hash = '';
+
+    renderConversation(failureOf({ largerContextSize: null, largerContextLimit: 'memory' }));
+    notice = within(await openChat()).getByRole('alert');
+    expect(notice.textContent).toMatch(/needs more memory than is free now: shorten the message/);
+    expect(within(notice).queryByRole('button')).toBeNull();
+  });
+});
