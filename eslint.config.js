@@ -46,7 +46,9 @@ export default tseslint.config(
         'error',
         {
           paths: [...noNode.paths, { name: 'electron', message: 'The renderer reaches the host only through the contract.' }],
-          patterns: [{ group: ['**/electron/**', '**/test/**', '**/scripts/**'], message: 'The renderer imports only shared/ from this project.' }],
+          patterns: [
+            { group: ['**/electron/**', '**/test/**', '**/scripts/**'], message: 'The renderer imports only shared/ from this project.' },
+          ],
         },
       ],
     },

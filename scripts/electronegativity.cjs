@@ -69,7 +69,8 @@ const electronVersion = require('electron/package.json').version;
     const report = { electron: electronVersion, findings: rows, high, parseErrors: errors.map((e) => `${e.file}: ${e.message}`) };
     if (process.argv.includes('--json')) console.log(JSON.stringify(report));
     else {
-      for (const r of rows) console.log(`${r.severity}/${r.confidence}${r.manualReview ? ' (review)' : ''} ${r.id} ${r.file}:${r.line ?? ''}`);
+      for (const r of rows)
+        console.log(`${r.severity}/${r.confidence}${r.manualReview ? ' (review)' : ''} ${r.id} ${r.file}:${r.line ?? ''}`);
       console.log(`electronegativity: ${rows.length} findings, ${high.length} high severity, ${errors.length} parse errors`);
     }
     process.exitCode = high.length > 0 || errors.length > 0 ? 1 : 0;

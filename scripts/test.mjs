@@ -14,7 +14,12 @@ const stages = [
   ['typecheck (web)', npx, ['tsc', '-p', 'tsconfig.web.json']],
   ['typecheck (end-to-end tests)', npx, ['tsc', '-p', 'tsconfig.e2e.json']],
   ['lint', npx, ['eslint', '.']],
-  ['unit and integration', npx, ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest-report.json']],
+  ['formatting', npx, ['prettier', '--check', '.']],
+  [
+    'unit and integration',
+    npx,
+    ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest-report.json'],
+  ],
   ['end-to-end', npx, ['playwright', 'test']],
 ];
 

@@ -23,7 +23,9 @@ export interface ChatMessageRecord {
   updatedAt: string;
 }
 
-export const conversationSettingsSchema = samplingSchema.extend({ contextSize: z.number().int().min(256).max(1_048_576).optional() }).strict();
+export const conversationSettingsSchema = samplingSchema
+  .extend({ contextSize: z.number().int().min(256).max(1_048_576).optional() })
+  .strict();
 export type ConversationSettings = z.infer<typeof conversationSettingsSchema>;
 
 export interface Conversation {
@@ -96,7 +98,12 @@ export type ExportedConversation = z.infer<typeof exportedConversationSchema>;
 const id = z.string().min(1).max(100);
 export const chatIdSchema = z.object({ id }).strict();
 export const createChatSchema = z
-  .object({ title: z.string().max(500).optional(), modelId: id.nullable().optional(), systemPrompt: z.string().max(200_000).optional(), settings: conversationSettingsSchema.optional() })
+  .object({
+    title: z.string().max(500).optional(),
+    modelId: id.nullable().optional(),
+    systemPrompt: z.string().max(200_000).optional(),
+    settings: conversationSettingsSchema.optional(),
+  })
   .strict();
 export const updateChatSchema = z
   .object({

@@ -184,7 +184,9 @@ export const methods = {
   'hardware.fit': method<ModelFit[]>()(noInput),
   /** Keeps live samples coming for the next 10 s; the open panel renews it. */
   'hardware.watch': method<{ untilMs: number }>()(noInput),
-  'hardware.benchmark': method<BenchmarkResult[]>()(z.object({ modelId: z.string().min(1).max(100), allBackends: z.boolean().optional() }).strict()),
+  'hardware.benchmark': method<BenchmarkResult[]>()(
+    z.object({ modelId: z.string().min(1).max(100), allBackends: z.boolean().optional() }).strict(),
+  ),
   'hardware.benchmarks': method<BenchmarkResult[]>()(noInput),
   'api.status': method<ApiStatus>()(noInput),
   'api.regenerateKey': method<ApiStatus>()(noInput),
@@ -211,19 +213,21 @@ export interface Events {
   onApiStatus: ApiStatus;
 }
 export type EventName = keyof Events;
-export const eventNames = [
-  'onSettingsChanged',
-  'onNotice',
-  'onInferenceStatus',
-  'onLoadProgress',
-  'onChatDelta',
-  'onLibraryChanged',
-  'onImportProgress',
-  'onDownloadProgress',
-  'onConversationChanged',
-  'onHardwareSample',
-  'onApiStatus',
-] as const satisfies readonly EventName[];
+// A key for every event, so the compiler names any event of `Events` missing here (or any extra).
+const everyEvent: { [E in EventName]: true } = {
+  onSettingsChanged: true,
+  onNotice: true,
+  onInferenceStatus: true,
+  onLoadProgress: true,
+  onChatDelta: true,
+  onLibraryChanged: true,
+  onImportProgress: true,
+  onDownloadProgress: true,
+  onConversationChanged: true,
+  onHardwareSample: true,
+  onApiStatus: true,
+};
+export const eventNames = Object.keys(everyEvent) as readonly EventName[];
 
 /** What a client calls: one async function per method, input as declared. */
 export type HostApi = {

@@ -51,11 +51,7 @@ export class RpcError extends Error {
 export function isWireError(value: unknown): value is WireError {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return (
-    typeof v.message === 'string' &&
-    typeof v.code === 'string' &&
-    (errorCodes as readonly string[]).includes(v.code)
-  );
+  return typeof v.message === 'string' && typeof v.code === 'string' && (errorCodes as readonly string[]).includes(v.code);
 }
 
 /** Turns anything thrown into a WireError without leaking stack traces. */

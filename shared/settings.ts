@@ -13,7 +13,12 @@ const inferenceSchema = z.object({
   /** Generation threads; 0 means "choose for this machine". */
   threads: z.number().int().min(0).max(1024),
   /** Cap on VRAM use per GPU in MiB; null means no cap. */
-  maxVramPerGpuMiB: z.number().int().min(256).max(16 * 1024 * 1024).nullable(),
+  maxVramPerGpuMiB: z
+    .number()
+    .int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .nullable(),
 });
 
 const hubSchema = z.object({

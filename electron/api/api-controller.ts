@@ -1,17 +1,13 @@
 import type { ApiStatus } from '../../shared/api';
 import type { Settings } from '../../shared/settings';
-import { isLoopbackAddress } from '../host/http-security';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
 import { ApiKeyStore } from './api-key';
 import { startApiServer, type ApiServer } from './api-server';
+import { apiConfig, apiStatus, type ApiOverride } from './api-status';
 
-export interface ApiOverride {
-  enabled?: boolean;
-  host?: string;
-  port?: number;
-}
+export type { ApiOverride } from './api-status';
 
 export interface ApiControllerOptions {
   dataDir: string;
@@ -47,31 +43,15 @@ export class ApiController {
   }
 
   private config() {
-    const api = this.options.settings().api;
-    const override = this.options.override ?? {};
-    const host = override.host ?? api.host;
-    return {
-      enabled: override.enabled ?? api.enabled,
-      host,
-      port: override.port ?? api.port,
-      requireKey: api.requireKey || !isLoopbackAddress(host),
-      corsOrigins: api.corsOrigins,
-    };
+    return apiConfig(this.options.settings().api, this.options.override);
   }
 
   status(): ApiStatus {
-    const config = this.config();
-    return {
-      ...config,
-      // The port it really listens on (port 0 in settings or on the command line means any free one).
-      port: this.server?.port ?? config.port,
-      running: this.server !== undefined,
-      url: this.server?.url ?? null,
+    return apiStatus(this.options.settings().api, this.options.override, {
+      server: this.server,
       key: this.keys.get(),
-      idleUnloadMinutes: this.options.settings().api.idleUnloadMinutes,
-      error: config.enabled ? this.error : null,
-      managedBy: this.options.override?.enabled !== undefined ? 'command-line' : 'settings',
-    };
+      error: this.error,
+    });
   }
 
   async regenerateKey(): Promise<ApiStatus> {

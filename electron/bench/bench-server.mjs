@@ -9,7 +9,18 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (/\/api\/models\/.+\/revision\//.test(url.pathname)) {
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    return res.end(JSON.stringify({ _id: 'b', id: 'bench/model', sha: 'benchrev', downloads: 0, likes: 0, lastModified: new Date().toISOString(), private: false, gated: false }));
+    return res.end(
+      JSON.stringify({
+        _id: 'b',
+        id: 'bench/model',
+        sha: 'benchrev',
+        downloads: 0,
+        likes: 0,
+        lastModified: new Date().toISOString(),
+        private: false,
+        gated: false,
+      }),
+    );
   }
   if (/\/api\/models\/.+\/tree\//.test(url.pathname)) {
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -19,7 +30,11 @@ const server = http.createServer((req, res) => {
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const end = m && m[2] ? Number(m[2]) : size - 1;
-    res.writeHead(m ? 206 : 200, { 'Content-Length': end - start + 1, ...(m ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}), 'Accept-Ranges': 'bytes' });
+    res.writeHead(m ? 206 : 200, {
+      'Content-Length': end - start + 1,
+      ...(m ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+      'Accept-Ranges': 'bytes',
+    });
     return createReadStream(file, { start, end, highWaterMark: 1024 * 1024 }).pipe(res);
   }
   res.writeHead(404);

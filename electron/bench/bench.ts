@@ -31,7 +31,12 @@ function median(values: number[]): number {
 }
 
 function findModel(flag: string | undefined): string {
-  const candidates = [flag, process.env.FREEHOLD_BENCH_MODEL, process.env.FREEHOLD_TEST_MODEL, path.resolve('..', 'shared', 'models', 'stories260K.gguf')];
+  const candidates = [
+    flag,
+    process.env.FREEHOLD_BENCH_MODEL,
+    process.env.FREEHOLD_TEST_MODEL,
+    path.resolve('..', 'shared', 'models', 'stories260K.gguf'),
+  ];
   for (const candidate of candidates) if (candidate && existsSync(candidate)) return path.resolve(candidate);
   throw new Error('No benchmark model: pass --model <file.gguf> or set FREEHOLD_BENCH_MODEL (stories260K.gguf is the reference).');
 }
@@ -63,7 +68,9 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const system = 'You tell short stories for children.';
   const prompt = 'Once upon a time';
-  console.log(`model ${path.basename(modelPath)}, ${threads} thread(s), greedy, ${maxTokens} tokens, ${rounds} rounds after 2 warm-up rounds`);
+  console.log(
+    `model ${path.basename(modelPath)}, ${threads} thread(s), greedy, ${maxTokens} tokens, ${rounds} rounds after 2 warm-up rounds`,
+  );
 
   // (B) the app: host services with a real worker process.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-'));
@@ -137,7 +144,9 @@ async function main(): Promise<void> {
   if (!apiStatus.url) throw new Error(`The API server did not start: ${apiStatus.error}`);
   const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
   if (!imported?.ok) throw new Error(`Could not add the model to the library: ${imported?.error}`);
-  const models = (await (await fetch(`${apiStatus.url}/models`, { headers: { Authorization: `Bearer ${apiStatus.key}` } })).json()) as { data: Array<{ id: string }> };
+  const models = (await (await fetch(`${apiStatus.url}/models`, { headers: { Authorization: `Bearer ${apiStatus.key}` } })).json()) as {
+    data: Array<{ id: string }>;
+  };
   const apiModel = models.data[0]!.id;
   const runApi = async (): Promise<Round> => {
     let first = 0;
@@ -167,7 +176,10 @@ async function main(): Promise<void> {
         const event = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
-        const data = JSON.parse(event.slice(6)) as { choices: Array<{ delta: { content?: string } }>; usage?: { completion_tokens: number } };
+        const data = JSON.parse(event.slice(6)) as {
+          choices: Array<{ delta: { content?: string } }>;
+          usage?: { completion_tokens: number };
+        };
         if (first === 0 && data.choices[0]?.delta.content) first = performance.now();
         if (data.usage) tokens = data.usage.completion_tokens;
       }
@@ -207,7 +219,9 @@ async function main(): Promise<void> {
   const apiTps = median(api.map((r) => r.tps));
   const apiTtftOverhead = median(api.map((r) => r.ttftMs)) - median(raw.map((r) => r.ttftMs));
   console.log(`api: ttft ${median(api.map((r) => r.ttftMs)).toFixed(2)} ms, ${apiTps.toFixed(0)} tokens/s (${api[0]?.tokens} tokens)`);
-  console.log(`bench api: ratio ${(apiTps / rawTps).toFixed(3)} ttft_overhead_ms ${apiTtftOverhead.toFixed(2)} api_tps ${apiTps.toFixed(0)} raw_tps ${rawTps.toFixed(0)}`);
+  console.log(
+    `bench api: ratio ${(apiTps / rawTps).toFixed(3)} ttft_overhead_ms ${apiTtftOverhead.toFixed(2)} api_tps ${apiTps.toFixed(0)} raw_tps ${rawTps.toFixed(0)}`,
+  );
 
   await context.dispose();
   await model.dispose();

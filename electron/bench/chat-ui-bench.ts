@@ -23,7 +23,12 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
     return;
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-chat-'));
-  const services = await createHostServices({ dataDir, host: 'web', log: () => undefined, workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined) });
+  const services = await createHostServices({
+    dataDir,
+    host: 'web',
+    log: () => undefined,
+    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
+  });
   await services.settings.update({ inference: { threads: 1 } });
   const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
   const modelId = imported!.model!.id;
@@ -33,7 +38,10 @@ export async function chatUiBench(modelPath: string, count = 2000): Promise<void
   seed.db.transaction(() => {
     let parent: string | null = null;
     for (let i = 0; i < count; i += 1) {
-      const text = i % 2 === 0 ? `Question ${i}: what happened next?` : `Answer ${i}: **Lily** went to the park.\n\n- a list item\n- another\n\n\`\`\`js\nconsole.log(${i});\n\`\`\``;
+      const text =
+        i % 2 === 0
+          ? `Question ${i}: what happened next?`
+          : `Answer ${i}: **Lily** went to the park.\n\n- a list item\n- another\n\n\`\`\`js\nconsole.log(${i});\n\`\`\``;
       parent = seed.addMessage(big.id, parent, i % 2 === 0 ? 'user' : 'assistant', text).id;
     }
   });

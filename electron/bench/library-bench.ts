@@ -47,7 +47,9 @@ export async function downloadBench(modelPath: string, rounds: number, sizeMb: n
   try {
     const { file, sha256 } = makeBenchFile(modelPath, dir, sizeMb);
     const size = statSync(file).size;
-    const server = spawn(process.execPath, [path.join(here, '..', '..', 'electron', 'bench', 'bench-server.mjs'), file, sha256], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, [path.join(here, '..', '..', 'electron', 'bench', 'bench-server.mjs'), file, sha256], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const port = await new Promise<number>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     const endpoint = `http://127.0.0.1:${port}`;
     const url = `${endpoint}/bench/model/resolve/benchrev/bench-Q8_0.gguf`;
@@ -63,7 +65,15 @@ export async function downloadBench(modelPath: string, rounds: number, sizeMb: n
       };
       const appRound = async () => {
         const dataDir = mkdtempSync(path.join(dir, 'app-'));
-        const services = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: { HF_ENDPOINT: endpoint }, workerLauncher: () => { throw new Error('no inference in this benchmark'); } });
+        const services = await createHostServices({
+          dataDir,
+          host: 'cli',
+          log: () => undefined,
+          env: { HF_ENDPOINT: endpoint },
+          workerLauncher: () => {
+            throw new Error('no inference in this benchmark');
+          },
+        });
         try {
           // The repo page (ranged header read) is not part of the transfer: fetch it first.
           await services.hub.repo('bench/model');
@@ -71,7 +81,9 @@ export async function downloadBench(modelPath: string, rounds: number, sizeMb: n
           const job = await services.downloads.start('bench/model', undefined, 'bench-Q8_0.gguf', undefined);
           const done = await new Promise<DownloadJob>((resolve) => {
             const check = (j: DownloadJob) => (j.state === 'done' || j.state === 'failed') && resolve(j);
-            services.events.subscribeAll((event, payload) => event === 'onDownloadProgress' && (payload as DownloadJob).id === job.id && check(payload as DownloadJob));
+            services.events.subscribeAll(
+              (event, payload) => event === 'onDownloadProgress' && (payload as DownloadJob).id === job.id && check(payload as DownloadJob),
+            );
           });
           if (done.state !== 'done') throw new Error(`download failed: ${done.error}`);
           appTimes.push(performance.now() - start);
@@ -95,8 +107,12 @@ export async function downloadBench(modelPath: string, rounds: number, sizeMb: n
       }
       const curlMbps = size / 1024 ** 2 / (median(curlTimes) / 1000);
       const appMbps = size / 1024 ** 2 / (median(appTimes) / 1000);
-      console.log(`download ${sizeMb} MB over loopback: curl ${curlMbps.toFixed(0)} MB/s, app ${appMbps.toFixed(0)} MB/s (sha256 verified, fsynced, registered)`);
-      console.log(`bench download: ratio ${(appMbps / curlMbps).toFixed(3)} app_mbps ${appMbps.toFixed(0)} curl_mbps ${curlMbps.toFixed(0)}`);
+      console.log(
+        `download ${sizeMb} MB over loopback: curl ${curlMbps.toFixed(0)} MB/s, app ${appMbps.toFixed(0)} MB/s (sha256 verified, fsynced, registered)`,
+      );
+      console.log(
+        `bench download: ratio ${(appMbps / curlMbps).toFixed(3)} app_mbps ${appMbps.toFixed(0)} curl_mbps ${curlMbps.toFixed(0)}`,
+      );
     } finally {
       server.kill();
     }
@@ -115,7 +131,14 @@ export async function importBench(modelPath: string, rounds: number, sizeGb: num
     const times: number[] = [];
     for (let i = 0; i < rounds + 1; i += 1) {
       const dataDir = mkdtempSync(path.join(dir, 'lib-'));
-      const services = await createHostServices({ dataDir, host: 'cli', log: () => undefined, workerLauncher: () => { throw new Error('no inference in this benchmark'); } });
+      const services = await createHostServices({
+        dataDir,
+        host: 'cli',
+        log: () => undefined,
+        workerLauncher: () => {
+          throw new Error('no inference in this benchmark');
+        },
+      });
       const start = performance.now();
       const [result] = await services.handlers['models.import']({ paths: [file], mode: 'reference' });
       const ms = performance.now() - start;

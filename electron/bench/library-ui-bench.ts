@@ -24,7 +24,10 @@ export function chromiumPath(): string | undefined {
 /** Chromium with the flags a closed machine needs, and a page that counts long tasks (> 50 ms). */
 export async function benchPage(executablePath: string) {
   const { chromium } = await import('@playwright/test');
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   // Runs in the page (DOM types are not in this file's Node typecheck, hence the casts).
   await page.addInitScript(() => {
@@ -70,7 +73,14 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
     addedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
   }));
   writeFileSync(path.join(dataDir, 'library.json'), JSON.stringify({ version: 1, models, folders: [] }));
-  const services = await createHostServices({ dataDir, host: 'web', log: () => undefined, workerLauncher: () => { throw new Error('no inference in this benchmark'); } });
+  const services = await createHostServices({
+    dataDir,
+    host: 'web',
+    log: () => undefined,
+    workerLauncher: () => {
+      throw new Error('no inference in this benchmark');
+    },
+  });
   const host = await startHeadlessHost({ services, rendererDir: path.join(here, '..', 'renderer'), port: 0 });
   const { browser, page, longTasks: tasks } = await benchPage(executablePath);
   try {
@@ -84,7 +94,8 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
     const rows = await page.getByRole('listitem').count();
     await tasks.reset();
     const scroller = page.getByRole('list', { name: 'Models in your library' });
-    for (let i = 0; i < 40; i += 1) await scroller.evaluate((el) => (el as unknown as { scrollBy(x: number, y: number): void }).scrollBy(0, 1000));
+    for (let i = 0; i < 40; i += 1)
+      await scroller.evaluate((el) => (el as unknown as { scrollBy(x: number, y: number): void }).scrollBy(0, 1000));
     await page.getByRole('listitem', { name: 'Model 000 Instruct' }).waitFor();
     const longTasks = await tasks.count();
     opens.sort((a, b) => a - b);

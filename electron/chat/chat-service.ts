@@ -77,12 +77,12 @@ export class ChatService {
     return { stopped: true };
   }
 
-  private async ensureModel(modelId: string | null, contextSize: number | undefined): Promise<void> {
+  /** The conversation's model file, checked: a file deleted or changed since it was listed is said so, and its entry brought up to date. */
+  private async modelFile(modelId: string | null): Promise<string> {
     if (!modelId) throw new RpcError('no_model_loaded', 'Choose a model for this conversation first.');
     if (!this.library.get(modelId)) throw new RpcError('not_found', 'The model of this conversation is no longer in the library.');
-    // A file deleted or changed since it was listed: said so, and the entry brought up to date.
     const model = await this.library.checkBeforeLoad(modelId);
-    await this.inference.ensureModel('ui', model.files[0]!, contextSize);
+    return model.files[0]!;
   }
 
   private history(conversationId: string, leafId: string): ChatMessage[] {
@@ -120,17 +120,22 @@ export class ChatService {
       }
     });
     try {
-      // The model check and the reply are one turn in the queue that the UI shares with the
+      const modelPath = await this.modelFile(conversation.modelId);
+      // The model load and the reply are one turn in the queue that the UI shares with the
       // local API, so that an API request cannot swap the model in between.
-      const result = await this.inference.schedule('ui', reply.id, async () => {
-        await this.ensureModel(conversation.modelId, conversation.settings.contextSize);
-        return this.inference.supervisor.generate({
-          requestId: reply.id,
-          system: conversation.systemPrompt || undefined,
-          messages: this.history(conversationId, parentId),
-          sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
-        });
-      });
+      const result = await this.inference.run(
+        'ui',
+        reply.id,
+        { path: modelPath, contextSize: conversation.settings.contextSize },
+        {
+          kind: 'generate',
+          input: {
+            system: conversation.systemPrompt || undefined,
+            messages: this.history(conversationId, parentId),
+            sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+          },
+        },
+      );
       flush();
       return this.store.finishReply(reply.id, 'complete', result.stats, null);
     } catch (error) {

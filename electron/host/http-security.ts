@@ -1,5 +1,4 @@
 import { timingSafeEqual, createHash, randomBytes } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import os from 'node:os';
 
 /** A fresh secret for each launch of the headless host. */
@@ -17,24 +16,7 @@ export function secretsMatch(given: string | null | undefined, expected: string)
 
 const loopbackNames = ['127.0.0.1', 'localhost', '[::1]'];
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4'); // also matches IPv4-mapped IPv6 (::ffff:127.x.y.z)
-loopback.addAddress('::1', 'ipv6');
-
-/**
- * Whether a bind address reaches this machine only. An IP literal counts if it
- * is in 127.0.0.0/8 or is ::1 (any spelling, brackets allowed, IPv4-mapped
- * too); of names, only `localhost`, which resolves to loopback by definition
- * (RFC 6761 §6.3). Anything else, `127.lan` or `127.1` included, is a name the
- * resolver may send elsewhere, so it is not loopback and the API key is forced.
- */
-export function isLoopbackAddress(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  const address = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const family = isIP(address);
-  if (family === 0) return false;
-  return loopback.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
+export { isLoopbackAddress } from '../../shared/loopback';
 
 const bracketed = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
 

@@ -67,7 +67,11 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
     dataDir,
     host: 'web',
     log: (line) => console.error(line),
-    api: { enabled: args.api, ...(args.apiPort !== undefined ? { port: args.apiPort } : {}), ...(args.apiHost ? { host: args.apiHost } : {}) },
+    api: {
+      enabled: args.api,
+      ...(args.apiPort !== undefined ? { port: args.apiPort } : {}),
+      ...(args.apiHost ? { host: args.apiHost } : {}),
+    },
   });
   for (const notice of services.notices.list()) console.warn(`warning: ${notice.message}`);
   // Detect the hardware and start the worker now, so the UI shows the backend at once.
@@ -102,7 +106,8 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
   const api = services.api.status();
   if (api.running) {
     console.log(`OpenAI-compatible API: ${api.url}  (key: ${api.requireKey ? api.key : 'not required'}; --no-api turns it off)`);
-    if (!isLoopbackAddress(api.host)) console.warn(`warning: the API listens on ${api.host}, reachable from other machines; the key is required.`);
+    if (!isLoopbackAddress(api.host))
+      console.warn(`warning: the API listens on ${api.host}, reachable from other machines; the key is required.`);
   } else if (api.enabled) {
     console.warn(`warning: the OpenAI-compatible API is not running: ${api.error}`);
   }

@@ -5,13 +5,7 @@ import { displayFileName } from '../../shared/file-names';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { serveConnection } from '../rpc/serve-connection';
 import type { HostServices } from '../services/host-services';
-import {
-  allowedHostHeaders,
-  createLaunchSecret,
-  isAllowedHost,
-  isAllowedOrigin,
-  secretsMatch,
-} from './http-security';
+import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from './http-security';
 import { securityHeaders, serveStatic } from './static-files';
 import { UploadGuard, UploadRefused } from './upload-guard';
 import { WebSocketTransport } from './ws-transport';

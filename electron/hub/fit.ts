@@ -1,9 +1,6 @@
 import type { Fit } from '../../shared/hub';
 import type { HardwareReport } from '../../shared/inference';
-
-export function gb(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
-}
+import { formatGb } from '../../shared/format';
 
 /** The fit of `weightBytes` of weights plus `kvBytes` of KV cache for `contextSize` tokens, against the memory free now. */
 export function estimateFitOf(weightBytes: number, kvBytes: number, contextSize: number, hardware: HardwareReport): Fit {
@@ -17,13 +14,13 @@ export function estimateFitOf(weightBytes: number, kvBytes: number, contextSize:
   let explanation: string;
   if (freeVram >= neededBytes) {
     verdict = 'gpu';
-    explanation = `Needs about ${gb(neededBytes)} with a ${contextSize}-token context; ${gb(freeVram)} of ${unified ? 'unified memory' : 'VRAM'} is free.`;
+    explanation = `Needs about ${formatGb(neededBytes)} with a ${contextSize}-token context; ${formatGb(freeVram)} of ${unified ? 'unified memory' : 'VRAM'} is free.`;
   } else if (freeRam + (unified ? 0 : freeVram) >= neededBytes) {
     verdict = 'ram';
-    explanation = `Needs about ${gb(neededBytes)}; ${freeVram > 0 ? `only ${gb(freeVram)} of VRAM is free, so part runs from RAM (${gb(freeRam)} free) and is slower` : `no GPU is in use, so it runs from RAM (${gb(freeRam)} free), more slowly`}.`;
+    explanation = `Needs about ${formatGb(neededBytes)}; ${freeVram > 0 ? `only ${formatGb(freeVram)} of VRAM is free, so part runs from RAM (${formatGb(freeRam)} free) and is slower` : `no GPU is in use, so it runs from RAM (${formatGb(freeRam)} free), more slowly`}.`;
   } else {
     verdict = 'no';
-    explanation = `Needs about ${gb(neededBytes)}, but only ${gb(freeVram)} of VRAM and ${gb(freeRam)} of RAM are free.`;
+    explanation = `Needs about ${formatGb(neededBytes)}, but only ${formatGb(freeVram)} of VRAM and ${formatGb(freeRam)} of RAM are free.`;
   }
   return { verdict, neededBytes, contextSize, freeVramBytes: freeVram, freeRamBytes: freeRam, explanation };
 }

@@ -1,6 +1,7 @@
 import type { RecommendedModel, StarterChoice } from '../../shared/hub';
 import type { HardwareReport } from '../../shared/inference';
-import { estimateFitOf, gb } from './fit';
+import { formatGb } from '../../shared/format';
+import { estimateFitOf } from './fit';
 
 /**
  * Open models worth starting with, in the order shown: the families people run
@@ -207,7 +208,7 @@ export function chooseStarter(hardware: HardwareReport | null): StarterChoice {
     const small = ladder[1]!;
     return {
       model: small,
-      reason: `The hardware is not known yet, so this is the small model most machines run well (about ${gb(small.sizeBytes)}).`,
+      reason: `The hardware is not known yet, so this is the small model most machines run well (about ${formatGb(small.sizeBytes)}).`,
     };
   }
   const onGpu = ladder.find((m) => m.fit?.verdict === 'gpu');
@@ -222,6 +223,6 @@ export function chooseStarter(hardware: HardwareReport | null): StarterChoice {
   const smallest = ladder.at(-1)!;
   return {
     model: null,
-    reason: `Even the smallest recommended model (${smallest.family} ${smallest.parameters}, about ${gb(smallest.sizeBytes)}) does not fit the memory free now: ${smallest.fit!.explanation} Close other programs and try again, or search for a smaller model.`,
+    reason: `Even the smallest recommended model (${smallest.family} ${smallest.parameters}, about ${formatGb(smallest.sizeBytes)}) does not fit the memory free now: ${smallest.fit!.explanation} Close other programs and try again, or search for a smaller model.`,
   };
 }

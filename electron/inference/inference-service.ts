@@ -1,9 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { HostHandlers } from '../../shared/contract';
-import type { ChatDelta, LoadedModel } from '../../shared/inference';
+import type { InferenceStatus } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
+import type {
+  ChatDelta,
+  CompleteInput,
+  EmbedResult,
+  GenerateInput,
+  GenerateResult,
+  HardwareReport,
+  LoadedModel,
+  LoadInput,
+} from '../../shared/inference';
 import type { Settings } from '../../shared/settings';
 import type { EventBus } from '../services/events';
 import type { NoticeBoard } from '../services/notices';
+import type { EngineOptions } from '../worker/engine';
+import type { WorkerSample } from '../worker/worker-api';
+import type { BenchmarkInput, BenchmarkMeasure, Engine } from './engine';
 import { FairQueue, type WorkSource } from './fair-queue';
 import type { WorkerLauncher } from './launcher';
 import { checkModelFile } from './model-file';
@@ -17,23 +31,49 @@ export interface InferenceServiceOptions {
   log: (line: string) => void;
   watchdog?: { intervalMs: number; timeoutMs: number };
   backoffMs?: number[];
+  /** For tests: wraps (or watches) the engine the service runs on. */
+  engine?: (engine: Engine) => Engine;
 }
 
-type InferenceHandlers = Pick<
-  HostHandlers,
-  'inference.status' | 'inference.hardware' | 'inference.load' | 'inference.unload' | 'chat.generate' | 'chat.abort'
->;
+/** The model a job needs: a chat model (with this context size, if given) or one in the embedding slot. */
+export interface ModelRequest {
+  path: string;
+  contextSize?: number;
+  slot?: 'chat' | 'embedding';
+}
+
+/** An input, or how to make it from the model loaded for it (its context size, say). */
+type Input<T> = T | ((model: LoadedModel) => T);
+
+export type InferenceJob =
+  | { kind: 'generate'; input: Input<Omit<GenerateInput, 'requestId'>> }
+  | { kind: 'complete'; input: Input<Omit<CompleteInput, 'requestId'>> }
+  | { kind: 'embed'; input: { inputs: string[] } }
+  | { kind: 'benchmark'; input: BenchmarkInput };
+
+export type JobResult<J extends InferenceJob> = J['kind'] extends 'generate' | 'complete'
+  ? GenerateResult
+  : J['kind'] extends 'embed'
+    ? EmbedResult
+    : BenchmarkMeasure;
+
+export interface RunOptions {
+  /** Streamed output goes to this listener alone, not to the UI's onChatDelta (the API's requests are not broadcast). */
+  onDelta?: (delta: ChatDelta) => void;
+  /** Asked before the model loads and before the job starts: true ends the request as `aborted` (a client that hung up). */
+  cancelled?: () => boolean;
+}
 
 /**
- * The host's side of inference: the contract's inference and chat methods over
- * a supervised worker. All work that needs the model (loads, replies,
- * completions, embeddings) from the UI and from the local API goes through one
- * fair queue; models the API loaded just in time are unloaded when idle.
+ * The host's side of inference, and the only owner of the engine. All work
+ * that needs a model (loads, replies, completions, embeddings, benchmarks)
+ * from the UI and from the local API goes through one fair queue; a job's
+ * model is loaded in its turn if need be; models the API loaded just in time
+ * are unloaded when idle.
  */
 export class InferenceService {
-  readonly supervisor: WorkerSupervisor;
-  readonly handlers: InferenceHandlers;
-  readonly queue: FairQueue;
+  private readonly engine: Engine;
+  private readonly queue: FairQueue;
   private lastEngineSettings: string;
   /** The chat model the API loaded just in time (unloaded when idle); undefined once the user loads one. */
   private jitModelPath: string | undefined;
@@ -43,8 +83,8 @@ export class InferenceService {
 
   constructor(private readonly options: InferenceServiceOptions) {
     this.lastEngineSettings = JSON.stringify(options.settings().inference);
-    this.queue = new FairQueue(() => this.supervisor?.announce());
-    this.supervisor = new WorkerSupervisor({
+    this.queue = new FairQueue(() => this.engine?.announce());
+    const supervisor = new WorkerSupervisor({
       launcher: options.launcher,
       engineOptions: () => options.settings().inference,
       onStatus: (status) => options.events.emit('onInferenceStatus', status),
@@ -60,35 +100,114 @@ export class InferenceService {
       backoffMs: options.backoffMs,
       queue: () => this.queue.state(),
     });
-    const supervisor = this.supervisor;
-    this.handlers = {
-      'inference.status': () => supervisor.status(),
-      'inference.hardware': () => supervisor.call('hardware'),
-      'inference.load': (input) =>
-        this.schedule('ui', undefined, async () => {
-          const model = await this.loadNow(input);
-          this.jitModelPath = undefined;
-          return model;
-        }),
-      'inference.unload': () =>
-        this.schedule('ui', undefined, async () => {
-          await supervisor.unload();
-          this.jitModelPath = undefined;
-          return supervisor.status();
-        }),
-      'chat.generate': (input) => this.schedule('ui', input.requestId, () => supervisor.generate(input)),
-      'chat.abort': async ({ requestId }) => ({ aborted: await this.abort(requestId) }),
-    };
+    this.engine = options.engine ? options.engine(supervisor) : supervisor;
   }
 
-  /** Streamed output of `requestId` goes to `listener` alone (the API's requests are not broadcast to the UI). */
-  listenDeltas(requestId: string, listener: (delta: ChatDelta) => void): () => void {
+  /** The engine's state, the loaded models and the queue. */
+  status(): InferenceStatus {
+    return this.engine.status();
+  }
+
+  /** The hardware with the memory free now. */
+  hardware(): Promise<HardwareReport> {
+    return this.engine.report();
+  }
+
+  /** The hardware as the engine found it when it started (starting it if need be): no new measurement. */
+  async knownHardware(): Promise<HardwareReport> {
+    return this.engine.hardware ?? (await this.engine.start());
+  }
+
+  /** Live figures for the hardware panel, with the loaded chat model. */
+  async sample(): Promise<{ worker: WorkerSample | null; model: LoadedModel | undefined }> {
+    const worker = await this.engine.sample().catch(() => null);
+    return { worker, model: this.engine.model };
+  }
+
+  /**
+   * Runs `job` when its turn in the queue comes: first makes `model` the
+   * loaded one (loading it if another is, or none), then runs the job on it;
+   * one turn, so that nothing can swap the model in between. With `model`
+   * null the job runs on the model loaded now.
+   */
+  run<J extends InferenceJob>(
+    source: WorkSource,
+    requestId: string | undefined,
+    model: ModelRequest | null,
+    job: J,
+    options: RunOptions = {},
+  ): Promise<JobResult<J>> {
+    const stopIfCancelled = () => {
+      if (options.cancelled?.()) throw new RpcError('aborted', 'The client went away.');
+    };
+    return this.schedule(source, requestId, async () => {
+      stopIfCancelled();
+      const id = requestId ?? randomUUID();
+      if (job.kind === 'embed') {
+        if (!model) throw new RpcError('no_model_loaded', 'Name the embedding model.');
+        return (await this.engine.embed({ modelPath: model.path, inputs: job.input.inputs })) as JobResult<J>;
+      }
+      const loaded = model ? await this.ensureModel(source, model.path, model.contextSize) : this.engine.model;
+      if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
+      if (job.kind === 'benchmark') {
+        stopIfCancelled();
+        return (await this.engine.benchmark(job.input)) as JobResult<J>;
+      }
+      const unlisten = options.onDelta ? this.listenDeltas(id, options.onDelta) : undefined;
+      try {
+        if (job.kind === 'generate') {
+          const input = typeof job.input === 'function' ? job.input(loaded) : job.input;
+          stopIfCancelled();
+          return (await this.engine.generate({ ...input, requestId: id })) as JobResult<J>;
+        }
+        const input = typeof job.input === 'function' ? job.input(loaded) : job.input;
+        stopIfCancelled();
+        return (await this.engine.complete({ ...input, requestId: id })) as JobResult<J>;
+      } finally {
+        unlisten?.();
+      }
+    });
+  }
+
+  /** Loads a model the user chose; it stays loaded (the idle unload is for the API's). */
+  load(input: LoadInput): Promise<LoadedModel> {
+    return this.schedule('ui', undefined, async () => {
+      const model = await this.loadNow(input);
+      this.jitModelPath = undefined;
+      return model;
+    });
+  }
+
+  unload(): Promise<InferenceStatus> {
+    return this.schedule('ui', undefined, async () => {
+      await this.engine.unload();
+      this.jitModelPath = undefined;
+      return this.engine.status();
+    });
+  }
+
+  /** Stops a request: withdrawn if it is still waiting, else the engine stops generating it. */
+  async abort(requestId: string): Promise<boolean> {
+    if (this.queue.withdraw(requestId)) return true;
+    return this.engine.abort(requestId);
+  }
+
+  /**
+   * A fresh engine (in the queue: a reply or API request running now finishes
+   * first instead of failing), with the settings or, for a benchmark of
+   * another backend, with `override` until the next restart.
+   */
+  restart(why: string, override?: EngineOptions): Promise<HardwareReport> {
+    return this.schedule('ui', undefined, () => this.engine.restart(why, override));
+  }
+
+  private listenDeltas(requestId: string, listener: (delta: ChatDelta) => void): () => void {
     this.deltaListeners.set(requestId, listener);
     return () => this.deltaListeners.delete(requestId);
   }
 
-  /** Runs `task` when its turn comes; see FairQueue. */
-  schedule<T>(source: WorkSource, requestId: string | undefined, task: () => Promise<T>): Promise<T> {
+  /** Runs `task` when its turn comes (see FairQueue), and keeps the idle time. */
+  private schedule<T>(source: WorkSource, requestId: string | undefined, task: () => Promise<T>): Promise<T> {
     return this.queue.run(source, requestId, async () => {
       clearTimeout(this.idleTimer);
       try {
@@ -100,25 +219,18 @@ export class InferenceService {
     });
   }
 
-  /** Stops a request: withdrawn if it is still waiting, else the worker stops generating it. */
-  async abort(requestId: string): Promise<boolean> {
-    if (this.queue.withdraw(requestId)) return true;
-    if (!this.supervisor.model) return false;
-    return this.supervisor.call('abort', { requestId });
-  }
-
-  private async loadNow(input: Parameters<InferenceHandlers['inference.load']>[0]): Promise<LoadedModel> {
+  private async loadNow(input: LoadInput): Promise<LoadedModel> {
     await checkModelFile(input.modelPath);
-    return this.supervisor.load(input);
+    return this.engine.load(input);
   }
 
   /**
-   * Inside a scheduled task: makes `modelPath` the loaded model (with this
-   * context size, if given), loading it if another is loaded. A model the API
-   * loads this way is unloaded again after the idle time in settings.
+   * Inside a turn: makes `modelPath` the loaded model (with this context size,
+   * if given), loading it if another is loaded. A model the API loads this way
+   * is unloaded again after the idle time in settings.
    */
-  async ensureModel(source: WorkSource, modelPath: string, contextSize?: number): Promise<LoadedModel> {
-    const loaded = this.supervisor.model;
+  private async ensureModel(source: WorkSource, modelPath: string, contextSize?: number): Promise<LoadedModel> {
+    const loaded = this.engine.model;
     if (loaded && loaded.path === modelPath && (contextSize === undefined || loaded.contextSize === contextSize)) return loaded;
     const model = await this.loadNow({ modelPath, contextSize });
     this.jitModelPath = source === 'api' ? modelPath : undefined;
@@ -130,24 +242,23 @@ export class InferenceService {
   private armIdleUnload(): void {
     clearTimeout(this.idleTimer);
     const minutes = this.options.settings().api.idleUnloadMinutes;
-    const hasJit = (this.jitModelPath && this.supervisor.model?.path === this.jitModelPath) || this.supervisor.embeddingModel;
+    const engine = this.engine;
+    const hasJit = (this.jitModelPath && engine.model?.path === this.jitModelPath) || engine.embeddingModel;
     if (!minutes || !hasJit) return;
     const ms = minutes * 60_000;
     this.idleTimer = setTimeout(() => {
       void this.queue
         .run('api', undefined, async () => {
           if (Date.now() - this.lastWorkAt < ms - 50) return; // work arrived meanwhile
-          if (this.jitModelPath && this.supervisor.model?.path === this.jitModelPath) {
+          if (this.jitModelPath && engine.model?.path === this.jitModelPath) {
             this.options.log(`api: unloading ${path.basename(this.jitModelPath)} after ${minutes} idle minute(s)`);
-            await this.supervisor.unload();
+            await engine.unload();
           }
           this.jitModelPath = undefined;
-          if (this.supervisor.embeddingModel) {
-            this.options.log(
-              `api: unloading the embedding model ${path.basename(this.supervisor.embeddingModel)} after ${minutes} idle minute(s)`,
-            );
-            await this.supervisor.unloadEmbedder();
-            this.supervisor.announce();
+          if (engine.embeddingModel) {
+            this.options.log(`api: unloading the embedding model ${path.basename(engine.embeddingModel)} after ${minutes} idle minute(s)`);
+            await engine.unloadEmbedder();
+            engine.announce();
           }
         })
         .catch((error: unknown) => this.options.log(`idle unload failed: ${(error as Error).message}`));
@@ -155,24 +266,23 @@ export class InferenceService {
     this.idleTimer.unref?.();
   }
 
-  /** Starts the worker in the background; problems become notices, not failures. */
+  /** Starts the engine in the background; problems become notices, not failures. */
   start(): void {
-    this.supervisor.ensureStarted().catch((error: unknown) => {
+    this.engine.start().catch((error: unknown) => {
       this.options.notices.add('error', `The inference engine could not start: ${(error as Error).message}`);
     });
   }
 
-  /** Backend, thread and VRAM settings apply on a fresh worker. */
+  /** Backend, thread and VRAM settings apply on a fresh engine. */
   async settingsChanged(settings: Settings): Promise<void> {
     const next = JSON.stringify(settings.inference);
     if (next === this.lastEngineSettings) return;
     this.lastEngineSettings = next;
-    // In the queue: a reply or API request running now finishes first instead of failing.
-    await this.schedule('ui', undefined, () => this.supervisor.restart('inference settings changed'));
+    await this.restart('inference settings changed');
   }
 
   close(): Promise<void> {
     clearTimeout(this.idleTimer);
-    return this.supervisor.stop();
+    return this.engine.stop();
   }
 }

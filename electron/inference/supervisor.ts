@@ -5,7 +5,8 @@ import type { ChatDelta, GenerateResult, HardwareReport, LoadedModel, LoadProgre
 import { createPeer, type Peer } from '../../shared/rpc/peer';
 import { MAX_TRUSTED_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import type { EngineOptions } from '../worker/engine';
-import type { WorkerEvents, WorkerFunctions } from '../worker/worker-api';
+import type { WorkerEvents, WorkerFunctions, WorkerSample } from '../worker/worker-api';
+import type { BenchmarkInput, BenchmarkMeasure, Engine } from './engine';
 import type { WorkerExit, WorkerHandle, WorkerLauncher } from './launcher';
 
 export interface SupervisorOptions {
@@ -55,7 +56,7 @@ function describeExit(exit: WorkerExit): string {
  * error, restarts it with backoff, never reloads a model that just crashed it,
  * and ends a worker that stops answering (watchdog).
  */
-export class WorkerSupervisor {
+export class WorkerSupervisor implements Engine {
   private running: Running | undefined;
   private hardwareReport: HardwareReport | undefined;
   private loadedModel: LoadedModel | undefined;
@@ -102,6 +103,10 @@ export class WorkerSupervisor {
   }
 
   /** Starts the worker if none runs (also cutting short a pending restart). */
+  start(): Promise<HardwareReport> {
+    return this.ensureStarted();
+  }
+
   ensureStarted(): Promise<HardwareReport> {
     if (this.stopped) return Promise.reject(new RpcError('unavailable', 'Inference has been shut down.'));
     if (this.running) return this.running.ready;
@@ -299,6 +304,23 @@ export class WorkerSupervisor {
     } finally {
       this.activity = undefined;
     }
+  }
+
+  report(): Promise<HardwareReport> {
+    return this.call('hardware');
+  }
+
+  async sample(): Promise<WorkerSample | null> {
+    return this.hardwareReport ? this.call('sample') : null;
+  }
+
+  benchmark(input: BenchmarkInput): Promise<BenchmarkMeasure> {
+    return this.call('benchmark', input);
+  }
+
+  async abort(requestId: string): Promise<boolean> {
+    if (!this.loadedModel) return false;
+    return this.call('abort', { requestId });
   }
 
   async unloadEmbedder(): Promise<void> {

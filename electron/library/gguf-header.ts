@@ -74,10 +74,39 @@ export const tensorTypes: Record<number, [string, number, number]> = {
 
 /** llama.cpp's general.file_type values, as the quantization people know them by. */
 const fileTypes: Record<number, string> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K_S', 12: 'Q3_K_M',
-  13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K', 19: 'IQ2_XXS', 20: 'IQ2_XS',
-  21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S', 27: 'IQ3_M', 28: 'IQ2_S',
-  29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0', 38: 'MXFP4_MOE',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  7: 'Q8_0',
+  8: 'Q5_0',
+  9: 'Q5_1',
+  10: 'Q2_K',
+  11: 'Q3_K_S',
+  12: 'Q3_K_M',
+  13: 'Q3_K_L',
+  14: 'Q4_K_S',
+  15: 'Q4_K_M',
+  16: 'Q5_K_S',
+  17: 'Q5_K_M',
+  18: 'Q6_K',
+  19: 'IQ2_XXS',
+  20: 'IQ2_XS',
+  21: 'Q2_K_S',
+  22: 'IQ3_XS',
+  23: 'IQ3_XXS',
+  24: 'IQ1_S',
+  25: 'IQ4_NL',
+  26: 'IQ3_S',
+  27: 'IQ3_M',
+  28: 'IQ2_S',
+  29: 'IQ2_M',
+  30: 'IQ4_XS',
+  31: 'IQ1_M',
+  32: 'BF16',
+  36: 'TQ1_0',
+  37: 'TQ2_0',
+  38: 'MXFP4_MOE',
 };
 
 export interface GgufLimits {
@@ -138,7 +167,9 @@ class Cursor {
 
   private async ensure(length: number, what: string): Promise<DataView> {
     if (length < 0 || this.offset + length > this.source.size) {
-      throw new GgufError(`The file ends inside the header (${what} at byte ${this.offset} needs ${length} bytes; the file has ${this.source.size}).`);
+      throw new GgufError(
+        `The file ends inside the header (${what} at byte ${this.offset} needs ${length} bytes; the file has ${this.source.size}).`,
+      );
     }
     if (this.offset + length > this.limit) throw new GgufError(`The header is larger than the ${this.limit}-byte limit (at ${what}).`);
     const end = this.offset + length;
@@ -244,7 +275,10 @@ async function readValue(cursor: Cursor, type: number, key: string, limits: Gguf
     return summary;
   }
   for (let i = 0; i < length; i += 1) {
-    const value = elementType === ValueType.STRING ? await cursor.string(`${key}[${i}]`, limits.maxStringBytes) : await cursor.scalar(elementType, `${key}[${i}]`);
+    const value =
+      elementType === ValueType.STRING
+        ? await cursor.string(`${key}[${i}]`, limits.maxStringBytes)
+        : await cursor.scalar(elementType, `${key}[${i}]`);
     if (keep) values.push(value);
   }
   if (keep) summary.values = values;
@@ -278,7 +312,8 @@ function checkModelParameters(metadata: Map<string, GgufValue>): void {
   }
   const heads = positiveInteger(metadata, `${arch}.attention.head_count`);
   const kvHeads = positiveInteger(metadata, `${arch}.attention.head_count_kv`);
-  if (kvHeads === 0 && heads !== undefined) throw new GgufError(`${arch}.attention.head_count_kv is 0; llama.cpp would abort loading this model.`);
+  if (kvHeads === 0 && heads !== undefined)
+    throw new GgufError(`${arch}.attention.head_count_kv is 0; llama.cpp would abort loading this model.`);
   if (heads && kvHeads && heads % kvHeads !== 0) {
     throw new GgufError(`${arch}.attention.head_count (${heads}) is not a multiple of head_count_kv (${kvHeads}).`);
   }
@@ -299,8 +334,10 @@ export async function readGgufHeader(source: ByteSource, limits: GgufLimits = de
   const kvCount = await cursor.u64('metadata count');
   const remaining = () => source.size - cursor.offset;
   // Each metadata entry takes at least 13 bytes and each tensor entry at least 29.
-  if (kvCount > limits.maxKvCount || kvCount * 13 > remaining()) throw new GgufError(`The header claims ${kvCount} metadata entries, more than the file can hold.`);
-  if (tensorCount > limits.maxTensorCount || tensorCount * 29 > remaining()) throw new GgufError(`The header claims ${tensorCount} tensors, more than the file can hold.`);
+  if (kvCount > limits.maxKvCount || kvCount * 13 > remaining())
+    throw new GgufError(`The header claims ${kvCount} metadata entries, more than the file can hold.`);
+  if (tensorCount > limits.maxTensorCount || tensorCount * 29 > remaining())
+    throw new GgufError(`The header claims ${tensorCount} tensors, more than the file can hold.`);
 
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i += 1) {
@@ -313,7 +350,12 @@ export async function readGgufHeader(source: ByteSource, limits: GgufLimits = de
   }
 
   const alignmentValue = metadata.get('general.alignment') ?? 32;
-  if (typeof alignmentValue !== 'number' || alignmentValue <= 0 || alignmentValue > 1 << 20 || (alignmentValue & (alignmentValue - 1)) !== 0) {
+  if (
+    typeof alignmentValue !== 'number' ||
+    alignmentValue <= 0 ||
+    alignmentValue > 1 << 20 ||
+    (alignmentValue & (alignmentValue - 1)) !== 0
+  ) {
     throw new GgufError(`general.alignment is ${String(alignmentValue)}, not a power of two.`);
   }
   const alignment = alignmentValue;
@@ -339,7 +381,8 @@ export async function readGgufHeader(source: ByteSource, limits: GgufLimits = de
     const traits = tensorTypes[type];
     if (!traits) throw new GgufError(`Tensor ${name} has unknown type ${type}.`);
     const [typeName, blockSize, typeSize] = traits;
-    if (dims[0]! % blockSize !== 0) throw new GgufError(`Tensor ${name} (${typeName}) has a row of ${dims[0]} elements, not a multiple of its block size ${blockSize}.`);
+    if (dims[0]! % blockSize !== 0)
+      throw new GgufError(`Tensor ${name} (${typeName}) has a row of ${dims[0]} elements, not a multiple of its block size ${blockSize}.`);
     const offset = await cursor.u64(`offset of ${name}`);
     if (offset % alignment !== 0) throw new GgufError(`Tensor ${name} starts at offset ${offset}, not aligned to ${alignment}.`);
     const bytes = Number((elements / BigInt(blockSize)) * BigInt(typeSize));
@@ -355,7 +398,9 @@ export async function readGgufHeader(source: ByteSource, limits: GgufLimits = de
     previousEnd = tensor.offset + tensor.bytes;
     const end = dataOffset + previousEnd;
     if (end > source.size) {
-      throw new GgufError(`Tensor ${tensor.name} ends at byte ${end}, past the end of the file (${source.size} bytes): the file is truncated or damaged.`);
+      throw new GgufError(
+        `Tensor ${tensor.name} ends at byte ${end}, past the end of the file (${source.size} bytes): the file is truncated or damaged.`,
+      );
     }
     requiredBytes = Math.max(requiredBytes, end);
   }

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { formatSize } from '../../shared/format';
 import type { DownloadJob } from '../../shared/hub';
 import type { ModelEntry } from '../../shared/library';
 import { processIsAlive, removeStaleTempFiles } from '../services/atomic-file';
@@ -145,9 +146,7 @@ function listed(items: string[]): string {
 }
 
 function size(bytes: number): string {
-  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : formatSize(bytes);
 }
 
 /** The notice for a cleanup, or null when there was nothing to do. */

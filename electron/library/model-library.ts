@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RpcError } from '../../shared/errors';
+import { formatGb } from '../../shared/format';
 import type { FolderSuggestion, ImportResult, LibrarySnapshot, ModelEntry, ModelFolder, ModelOrigin } from '../../shared/library';
 import { SerialFileWriter } from '../services/atomic-file';
 import type { EventBus } from '../services/events';
@@ -54,7 +55,9 @@ export function newId(): string {
  * Reads and checks the header of every shard, then the metadata against the
  * tensors of all of them; the facts come from the first.
  */
-export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'id' | 'files' | 'origin' | 'owned' | 'folderId' | 'source' | 'sha256' | 'duplicateOf' | 'addedAt'>> {
+export async function inspectModel(
+  files: string[],
+): Promise<Omit<ModelEntry, 'id' | 'files' | 'origin' | 'owned' | 'folderId' | 'source' | 'sha256' | 'duplicateOf' | 'addedAt'>> {
   const headers: GgufHeader[] = [];
   let size = 0;
   let facts: ReturnType<typeof modelFacts> | undefined;
@@ -67,7 +70,11 @@ export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'i
     } catch (error) {
       if (error instanceof NotRegularFileError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
-      throw new GgufError(code === 'ENOENT' ? `${path.basename(file)} is missing` : `${path.basename(file)} cannot be read (${code ?? (error as Error).message})`);
+      throw new GgufError(
+        code === 'ENOENT'
+          ? `${path.basename(file)} is missing`
+          : `${path.basename(file)} cannot be read (${code ?? (error as Error).message})`,
+      );
     }
     try {
       const header = await readGgufHeader(source);
@@ -93,7 +100,8 @@ export async function inspectModel(files: string[]): Promise<Omit<ModelEntry, 'i
     publisher,
     architecture: facts.architecture,
     parameterCount,
-    quantization: facts.quantization ?? /(?:^|[-_.])((?:I?Q\d_[A-Z0-9_]+)|F16|BF16|F32)(?:$|[-_.])/i.exec(fileName)?.[1]?.toUpperCase() ?? null,
+    quantization:
+      facts.quantization ?? /(?:^|[-_.])((?:I?Q\d_[A-Z0-9_]+)|F16|BF16|F32)(?:$|[-_.])/i.exec(fileName)?.[1]?.toUpperCase() ?? null,
     sizeBytes: size,
     contextLength: facts.contextLength,
     hasChatTemplate: facts.hasChatTemplate,
@@ -182,7 +190,10 @@ export class ModelLibrary {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         const kept = `${file}.corrupt-${Date.now()}`;
         await fs.rename(file, kept).catch(() => undefined);
-        this.options.notices.add('warning', `The model library index was unreadable and was rebuilt; the old one was kept as ${path.basename(kept)}. Your model files were not touched.`);
+        this.options.notices.add(
+          'warning',
+          `The model library index was unreadable and was rebuilt; the old one was kept as ${path.basename(kept)}. Your model files were not touched.`,
+        );
       }
     }
     await this.exclusive(async () => {
@@ -246,7 +257,12 @@ export class ModelLibrary {
     return this.writer.write(`${JSON.stringify(stored)}\n`);
   }
 
-  private entry(files: string[], origin: ModelOrigin, facts: Awaited<ReturnType<typeof inspectModel>>, extra: Partial<ModelEntry> = {}): ModelEntry {
+  private entry(
+    files: string[],
+    origin: ModelOrigin,
+    facts: Awaited<ReturnType<typeof inspectModel>>,
+    extra: Partial<ModelEntry> = {},
+  ): ModelEntry {
     return {
       id: newId(),
       ...facts,
@@ -285,7 +301,11 @@ export class ModelLibrary {
   }
 
   /** Imports files or folders: referenced where they are (default), or copied into the library. */
-  async importPaths(paths: string[], mode: 'reference' | 'copy', onProgress?: (file: string, bytes: number, total: number) => void): Promise<ImportResult[]> {
+  async importPaths(
+    paths: string[],
+    mode: 'reference' | 'copy',
+    onProgress?: (file: string, bytes: number, total: number) => void,
+  ): Promise<ImportResult[]> {
     const results: ImportResult[] = [];
     const seen = new Set<string>();
     for (const given of paths) {
@@ -324,7 +344,12 @@ export class ModelLibrary {
     return results;
   }
 
-  private async importOne(shards: string[], given: string, mode: 'reference' | 'copy', onProgress?: (file: string, bytes: number, total: number) => void): Promise<ImportResult> {
+  private async importOne(
+    shards: string[],
+    given: string,
+    mode: 'reference' | 'copy',
+    onProgress?: (file: string, bytes: number, total: number) => void,
+  ): Promise<ImportResult> {
     if (!/\.gguf$/i.test(shards[0]!)) return { path: given, ok: false, error: 'Only .gguf files can be imported.' };
     if (mode === 'reference') return this.exclusive(() => this.reference(shards, given));
     let facts;
@@ -387,7 +412,12 @@ export class ModelLibrary {
    * partial's name carries this process's id, so that after a crash the next
    * start can tell it from one that another process is still writing.
    */
-  async writeVerified(input: Readable, final: string, onBytes?: (bytes: number) => void, expected?: { sha256?: string; size?: number }): Promise<{ sha256: string; size: number }> {
+  async writeVerified(
+    input: Readable,
+    final: string,
+    onBytes?: (bytes: number) => void,
+    expected?: { sha256?: string; size?: number },
+  ): Promise<{ sha256: string; size: number }> {
     const partial = `${final}.${process.pid}.partial`;
     const hashing = new HashingTransform(onBytes);
     try {
@@ -397,13 +427,17 @@ export class ModelLibrary {
       await handle.sync();
       await handle.close();
       const sha256 = hashing.hash.digest('hex');
-      if (expected?.size !== undefined && hashing.bytes !== expected.size) throw new Error(`Expected ${expected.size} bytes but got ${hashing.bytes}.`);
-      if (expected?.sha256 && expected.sha256 !== sha256) throw new Error(`The file did not verify: sha256 ${sha256} instead of ${expected.sha256}.`);
+      if (expected?.size !== undefined && hashing.bytes !== expected.size)
+        throw new Error(`Expected ${expected.size} bytes but got ${hashing.bytes}.`);
+      if (expected?.sha256 && expected.sha256 !== sha256)
+        throw new Error(`The file did not verify: sha256 ${sha256} instead of ${expected.sha256}.`);
       const source = await openFileSource(partial);
       try {
         await readGgufHeader(source);
       } catch (error) {
-        throw new Error(error instanceof GgufError ? `Not a usable GGUF model: ${error.message}` : (error as Error).message, { cause: error });
+        throw new Error(error instanceof GgufError ? `Not a usable GGUF model: ${error.message}` : (error as Error).message, {
+          cause: error,
+        });
       } finally {
         await source.close();
       }
@@ -447,7 +481,12 @@ export class ModelLibrary {
     // On disk the file is model.gguf; its name comes from the repo's file name instead.
     const fromRepo = source ? path.posix.basename(source.file).replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '') : null;
     const name = facts.name === 'model' && fromRepo ? fromRepo : facts.name;
-    const model = this.entry(files, 'downloaded', { ...facts, name, publisher: facts.publisher ?? source?.repo.split('/')[0] ?? null }, { id, source, sha256 });
+    const model = this.entry(
+      files,
+      'downloaded',
+      { ...facts, name, publisher: facts.publisher ?? source?.repo.split('/')[0] ?? null },
+      { id, source, sha256 },
+    );
     await this.exclusive(async () => {
       await this.add(model, stamps);
       this.markDuplicates();
@@ -478,7 +517,7 @@ export class ModelLibrary {
     // Keep a margin so that the disk is never filled to the last byte.
     const margin = 256 * 1024 * 1024;
     if (bytes + margin > free) {
-      throw new RpcError('conflict', `Not enough disk space in ${dir}: ${(bytes / 1024 ** 3).toFixed(2)} GB needed, ${(free / 1024 ** 3).toFixed(2)} GB free.`);
+      throw new RpcError('conflict', `Not enough disk space in ${dir}: ${formatGb(bytes, 2)} needed, ${formatGb(free, 2)} free.`);
     }
   }
 
@@ -541,7 +580,8 @@ export class ModelLibrary {
     try {
       facts = await inspectModel(model.files);
     } catch (error) {
-      const why = error instanceof GgufError ? `is no longer a usable GGUF model (${error.message})` : `cannot be used (${(error as Error).message})`;
+      const why =
+        error instanceof GgufError ? `is no longer a usable GGUF model (${error.message})` : `cannot be used (${(error as Error).message})`;
       return { state: 'unusable', reason: `${path.basename(model.files[0]!)} changed on disk and ${why}` };
     }
     Object.assign(model, {
@@ -573,7 +613,8 @@ export class ModelLibrary {
         this.options.log(`${outcome.file} is gone; ${model.name} left the library`);
       } else if (outcome.state === 'unusable') {
         this.forget(model);
-        if (announce && model.origin !== 'folder') this.options.notices.add('warning', `${model.name} was removed from the library: ${outcome.reason}.`);
+        if (announce && model.origin !== 'folder')
+          this.options.notices.add('warning', `${model.name} was removed from the library: ${outcome.reason}.`);
         else this.options.log(`${model.name} left the library: ${outcome.reason}`);
       } else if (outcome.state === 'changed') {
         this.options.log(`${model.files[0]} changed on disk; re-read it`);
@@ -590,9 +631,13 @@ export class ModelLibrary {
       const outcome = (await this.recheck([model], false)).get(model);
       if (outcome && outcome.state !== 'same') await this.saveChange();
       if (outcome?.state === 'gone') {
-        throw new RpcError('not_found', `${path.basename(outcome.file)} is gone (deleted or moved from ${path.dirname(outcome.file)}), so ${model.name} was removed from the library.`);
+        throw new RpcError(
+          'not_found',
+          `${path.basename(outcome.file)} is gone (deleted or moved from ${path.dirname(outcome.file)}), so ${model.name} was removed from the library.`,
+        );
       }
-      if (outcome?.state === 'unusable') throw new RpcError('invalid_model', `${outcome.reason}; ${model.name} was removed from the library.`);
+      if (outcome?.state === 'unusable')
+        throw new RpcError('invalid_model', `${outcome.reason}; ${model.name} was removed from the library.`);
       return model;
     });
   }
@@ -601,7 +646,9 @@ export class ModelLibrary {
   private async dropSameFileEntries(): Promise<boolean> {
     const byFile = new Set<string>();
     // What the user added (copies, downloads, references) before folder entries, then the oldest.
-    const order = [...this.models].sort((a, b) => Number(a.origin === 'folder') - Number(b.origin === 'folder') || a.addedAt.localeCompare(b.addedAt));
+    const order = [...this.models].sort(
+      (a, b) => Number(a.origin === 'folder') - Number(b.origin === 'folder') || a.addedAt.localeCompare(b.addedAt),
+    );
     let dropped = false;
     for (const model of order) {
       const key = await fileIdentity(model.files[0]!);
@@ -627,7 +674,8 @@ export class ModelLibrary {
       if (this.fileWatchers.has(dir)) continue;
       try {
         const watcher = watch(dir, (_event, name) => {
-          const watched = (m: ModelEntry) => m.origin !== 'folder' && m.files.some((f) => path.dirname(f) === dir && (!name || path.basename(f) === String(name)));
+          const watched = (m: ModelEntry) =>
+            m.origin !== 'folder' && m.files.some((f) => path.dirname(f) === dir && (!name || path.basename(f) === String(name)));
           if (this.models.some(watched)) this.later(`dir:${dir}`, 300, () => this.exclusive(() => this.recheckIn(dir)));
         });
         watcher.on('error', () => {

@@ -8,7 +8,10 @@ import { utilityProcessLauncher } from './utility-launcher';
 import { handleAppRequest } from './protocol';
 import { APP_ORIGIN, APP_SCHEME, denyAllPermissions, hardenWebContents } from './security';
 
-type ElectronApi = Pick<typeof Electron, 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell' | 'utilityProcess' | 'safeStorage'>;
+type ElectronApi = Pick<
+  typeof Electron,
+  'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell' | 'utilityProcess' | 'safeStorage'
+>;
 
 export interface DesktopPaths {
   /** Folder of the built renderer (index.html). */
@@ -96,9 +99,7 @@ export function startDesktop(electron: ElectronApi, paths: DesktopPaths, argv: s
 
   void app.whenReady().then(async () => {
     const flag = dataDirFlag(argv);
-    const dataDir = ensureDataDir(
-      flag || process.env.FREEHOLD_DATA_DIR ? resolveDataDir({ flag }) : app.getPath('userData'),
-    );
+    const dataDir = ensureDataDir(flag || process.env.FREEHOLD_DATA_DIR ? resolveDataDir({ flag }) : app.getPath('userData'));
     app.setPath('userData', dataDir);
     const log = (line: string) => console.error(line);
     services = await createHostServices({

@@ -55,7 +55,8 @@ export function hardenWebContents(contents: WebContents, shell: Pick<Shell, 'ope
  * for code, the API URL and key); it can never read it.
  */
 export function denyAllPermissions(session: Session): void {
-  const ownPageMayWrite = (permission: string, origin: string | undefined) => permission === 'clipboard-sanitized-write' && isAppOrigin(origin);
+  const ownPageMayWrite = (permission: string, origin: string | undefined) =>
+    permission === 'clipboard-sanitized-write' && isAppOrigin(origin);
   session.setPermissionRequestHandler((contents, permission, callback, details) =>
     callback(ownPageMayWrite(permission, (details as { requestingUrl?: string } | undefined)?.requestingUrl ?? contents?.getURL?.())),
   );

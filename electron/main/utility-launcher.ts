@@ -25,7 +25,12 @@ const SERVICE_NAME = 'Freehold inference';
  * for "CPU intensive tasks or crash prone components"). Its death is reported
  * with Electron's reason ("crashed", "oom", "killed" …) from child-process-gone.
  */
-export function utilityProcessLauncher(app: Pick<App, 'on'>, fork: Fork, workerScript: string, log: (line: string) => void): WorkerLauncher {
+export function utilityProcessLauncher(
+  app: Pick<App, 'on'>,
+  fork: Fork,
+  workerScript: string,
+  log: (line: string) => void,
+): WorkerLauncher {
   let lastGone: { reason: string; exitCode: number } | undefined;
   app.on('child-process-gone', (_event, details) => {
     if (details.type === 'Utility' && details.name === SERVICE_NAME) lastGone = { reason: details.reason, exitCode: details.exitCode };

@@ -34,12 +34,7 @@ export interface ServeOptions {
 }
 
 /** Serves the host's handlers and events over one client connection. */
-export function serveConnection(
-  transport: Transport,
-  handlers: HostHandlers,
-  events: EventBus,
-  options: ServeOptions = {},
-): void {
+export function serveConnection(transport: Transport, handlers: HostHandlers, events: EventBus, options: ServeOptions = {}): void {
   const peer = createPeer<ClientEvents, Local>(transport, {
     local: validatedHandlers(handlers),
     remoteEventNames: eventNames,

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { BenchmarkResult } from '../../shared/inference';
+import type { Settings } from '../../shared/settings';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import { SerialFileWriter } from './atomic-file';
@@ -15,7 +16,7 @@ export class Benchmarks {
     dataDir: string,
     private readonly inference: InferenceService,
     private readonly library: ModelLibrary,
-    private readonly settings: () => import('../../shared/settings').Settings['inference'],
+    private readonly settings: () => Settings['inference'],
   ) {
     this.writer = new SerialFileWriter(path.join(dataDir, 'benchmarks.json'));
   }
@@ -36,11 +37,13 @@ export class Benchmarks {
   async run(modelId: string, promptTokens = 512, generateTokens = 128): Promise<BenchmarkResult> {
     const model = await this.library.checkBeforeLoad(modelId);
     // A turn in the queue the UI shares with the local API: no request runs while it measures.
-    const measured = await this.inference.schedule('ui', undefined, async () => {
-      await this.inference.ensureModel('ui', model.files[0]!);
-      return this.inference.supervisor.call('benchmark', { promptTokens, generateTokens });
-    });
-    const hardware = await this.inference.handlers['inference.hardware'](undefined);
+    const measured = await this.inference.run(
+      'ui',
+      undefined,
+      { path: model.files[0]! },
+      { kind: 'benchmark', input: { promptTokens, generateTokens } },
+    );
+    const hardware = await this.inference.hardware();
     const result: BenchmarkResult = {
       id: randomBytes(6).toString('hex'),
       at: new Date().toISOString(),
@@ -63,17 +66,17 @@ export class Benchmarks {
    * fresh worker started for it alone; the engine returns to the settings after.
    */
   async runOnEachBackend(modelId: string): Promise<BenchmarkResult[]> {
-    const report = await this.inference.handlers['inference.hardware'](undefined);
+    const report = await this.inference.hardware();
     const usable = report.attempts.filter((a) => a.outcome === 'chosen' || a.outcome === 'available').map((a) => a.backend);
     const results: BenchmarkResult[] = [await this.run(modelId)];
     const settings = this.settings();
     try {
       for (const backend of usable.filter((b) => b !== report.backend)) {
-        await this.inference.schedule('ui', undefined, () => this.inference.supervisor.restart(`benchmarking ${backend}`, { ...settings, backend }));
+        await this.inference.restart(`benchmarking ${backend}`, { ...settings, backend });
         results.push(await this.run(modelId));
       }
     } finally {
-      if (usable.length > 1) await this.inference.schedule('ui', undefined, () => this.inference.supervisor.restart('benchmarks done'));
+      if (usable.length > 1) await this.inference.restart('benchmarks done');
     }
     return results;
   }

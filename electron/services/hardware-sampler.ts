@@ -31,9 +31,7 @@ export class HardwareSampler {
   }
 
   async sample(): Promise<HardwareSample> {
-    const supervisor = this.inference.supervisor;
-    const worker = supervisor.hardware ? await supervisor.call('sample').catch(() => null) : null;
-    const model = supervisor.model;
+    const { worker, model } = await this.inference.sample();
     const sample: HardwareSample = {
       at: new Date().toISOString(),
       ramTotalBytes: os.totalmem(),
@@ -41,7 +39,9 @@ export class HardwareSampler {
       vramTotalBytes: worker?.vramTotalBytes ?? 0,
       vramUsedBytes: worker?.vramUsedBytes ?? 0,
       workerRssBytes: worker?.rssBytes ?? null,
-      model: model ? { name: model.name, gpuLayers: model.gpuLayers, totalLayers: model.totalLayers, contextSize: model.contextSize } : null,
+      model: model
+        ? { name: model.name, gpuLayers: model.gpuLayers, totalLayers: model.totalLayers, contextSize: model.contextSize }
+        : null,
       tokensPerSecond: worker?.tokensPerSecond ?? null,
     };
     this.events.emit('onHardwareSample', sample);

@@ -1,28 +1,31 @@
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
 import { forkLauncher, type WorkerLauncher } from '../inference/launcher';
 import { ModelLibrary } from '../library/model-library';
-import { estimateFit, HubClient } from '../hub/hub-client';
-import { chooseStarter, recommendedModels } from '../hub/recommended-models';
-import { openFileSource } from '../library/file-source';
+import { HubClient } from '../hub/hub-client';
 import { cleanLeftovers, describeLeftovers } from '../library/leftovers';
-import { readGgufHeader } from '../library/gguf-header';
 import { HardwareSampler } from './hardware-sampler';
 import { Benchmarks } from './benchmarks';
 import { DownloadQueue } from '../hub/download-queue';
 import { TokenStore, type SecretCipher } from '../hub/token-store';
 import { ChatService } from '../chat/chat-service';
 import { openConversationStore, type ConversationStore } from '../chat/conversation-store';
-import { RpcError } from '../../shared/errors';
 import { EventBus } from './events';
 import { NoticeBoard } from './notices';
 import { SettingsStore } from './settings-store';
 import { ensureDataDir } from './data-dir';
 import { appVersion } from './version';
 import { ApiController, type ApiOverride } from '../api/api-controller';
+import type { Engine } from '../inference/engine';
+import { apiHandlers } from './handlers/api';
+import { appHandlers } from './handlers/app';
+import { chatHandlers } from './handlers/chats';
+import { hardwareHandlers } from './handlers/hardware';
+import { hubHandlers } from './handlers/hub';
+import { inferenceHandlers } from './handlers/inference';
+import { libraryHandlers } from './handlers/library';
 
 export interface HostServicesOptions {
   dataDir: string;
@@ -46,6 +49,8 @@ export interface HostServicesOptions {
   env?: NodeJS.ProcessEnv;
   /** The local API server's switch, host and port from the command line (`npm run serve`), over the settings. */
   api?: ApiOverride;
+  /** For tests: wraps (or watches) the inference engine. */
+  engine?: (engine: Engine) => Engine;
 }
 
 /**
@@ -85,6 +90,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     log,
     watchdog: options.watchdog,
     backoffMs: options.backoffMs,
+    engine: options.engine,
   });
 
   // Downloads and copies go here; the setting moves them off a full system drive.
@@ -106,7 +112,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     // HF_ENDPOINT (a mirror, as with Hugging Face's own tools) wins over the setting.
     endpoint: () => (env.HF_ENDPOINT || settings.get().hub.endpoint).replace(/\/+$/, ''),
     token: () => tokens.get(),
-    hardware: async () => inference.supervisor.hardware ?? (await inference.supervisor.ensureStarted()),
+    hardware: () => inference.knownHardware(),
   });
   const downloads = new DownloadQueue({
     dataDir: options.dataDir,
@@ -141,7 +147,13 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   });
   const chat = new ChatService(chats, inference, library, events);
 
-  const api = new ApiController({ dataDir: options.dataDir, settings: () => settings.get(), events, inference, library, log,
+  const api = new ApiController({
+    dataDir: options.dataDir,
+    settings: () => settings.get(),
+    events,
+    inference,
+    library,
+    log,
     // The CLI never serves the API (the desktop app or `npm run serve` may be serving it on the same port).
     override: options.api ?? (options.host === 'cli' ? { enabled: false } : undefined),
   });
@@ -158,116 +170,14 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   };
 
   let closed = false;
-  /** The hardware with the memory free now, or null where the worker cannot say (the recommendations then carry no fit). */
-  const hardwareNow = () => Promise.resolve().then(() => inference.handlers['inference.hardware'](undefined)).catch(() => null);
   const handlers: HostHandlers = {
-    'app.info': () => info,
-    'app.notices': () => notices.list(),
-    'app.dismissNotice': ({ id }) => notices.dismiss(id),
-    'settings.get': () => settings.get(),
-    'settings.update': async (patch) => {
-      if (closed) throw new RpcError('unavailable', 'The host is shutting down.');
-      const next = await settings.update(patch);
-      events.emit('onSettingsChanged', next);
-      void inference.settingsChanged(next).catch((error: unknown) => {
-        notices.add('error', `The inference engine could not restart with the new settings: ${(error as Error).message}`);
-      });
-      return next;
-    },
-    'system.info': () => ({
-      os: `${os.type()} ${os.release()}`,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      logicalCores: os.availableParallelism(),
-      memoryTotalBytes: os.totalmem(),
-      memoryFreeBytes: os.freemem(),
-    }),
-    ...inference.handlers,
-    'models.list': () => library.snapshot(),
-    'models.import': ({ paths, mode }) =>
-      library.importPaths(paths, mode, (file, bytes, totalBytes) => events.emit('onImportProgress', { path: file, bytes, totalBytes })),
-    'models.remove': ({ id }) => library.remove(id),
-    'models.reveal': ({ id }) => {
-      const model = library.get(id);
-      if (!model) throw new RpcError('not_found', 'No such model in the library.');
-      if (!options.revealFile) throw new RpcError('unavailable', 'Showing files is only possible in the desktop app.');
-      options.revealFile(model.files[0]!);
-      return { shown: true };
-    },
-    'models.load': async ({ id, gpuLayers, contextSize }) => {
-      // A file deleted or changed since it was listed: said so, and the entry brought up to date.
-      const model = await library.checkBeforeLoad(id);
-      return inference.handlers['inference.load']({ modelPath: model.files[0]!, gpuLayers, contextSize });
-    },
-    'folders.add': ({ path: dir }) => library.addFolder(dir),
-    'folders.remove': async ({ id }) => {
-      await library.removeFolder(id);
-      return library.snapshot();
-    },
-    'folders.rescan': async ({ id }) => {
-      await library.rescan(id);
-      return library.snapshot();
-    },
-    'folders.suggestions': () => library.suggestions(),
-    'hub.search': ({ query, sort, limit }) => hub.search(query, sort, limit),
-    'hub.recommended': async () => recommendedModels(await hardwareNow()),
-    'hub.starter': async () => chooseStarter(await hardwareNow()),
-    'hub.repo': ({ repo, revision }) => hub.repo(repo, revision),
-    'hub.tokenStatus': () => tokens.status(),
-    'hub.setToken': ({ token }) => tokens.set(token),
-    'downloads.list': () => downloads.list(),
-    'downloads.start': ({ repo, revision, file, quantization }) => downloads.start(repo, revision, file, quantization),
-    'downloads.pause': ({ id }) => downloads.pause(id),
-    'downloads.resume': ({ id }) => downloads.resume(id),
-    'downloads.cancel': ({ id }) => downloads.cancel(id),
-    'chats.list': () => chats.list(),
-    'chats.create': (input) => chats.create(input),
-    'chats.get': ({ id }) => chats.get(id),
-    'chats.update': ({ id, ...change }) => {
-      const updated = chats.update(id, change);
-      events.emit('onConversationChanged', { id });
-      return updated;
-    },
-    'chats.delete': ({ id }) => {
-      chats.delete(id);
-      events.emit('onConversationChanged', { id });
-      return { deleted: true };
-    },
-    'chats.search': ({ query }) => chats.search(query),
-    'chats.export': ({ id, format }) => {
-      const title = chats.get(id).conversation.title.replace(/[^\w -]+/g, '').trim().slice(0, 60) || 'conversation';
-      return format === 'md'
-        ? { content: chats.exportMarkdown(id), fileName: `${title}.md` }
-        : { content: JSON.stringify(chats.exportJson(id), null, 2), fileName: `${title}.json` };
-    },
-    'chats.import': ({ data }) => chats.importJson(data),
-    'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
-    'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
-    'chats.stop': ({ id }) => chat.stop(id),
-    'hardware.watch': () => sampler.watch(),
-    'hardware.benchmark': async ({ modelId, allBackends }) => (allBackends ? benchmarks.runOnEachBackend(modelId) : [await benchmarks.run(modelId)]),
-    'hardware.benchmarks': () => benchmarks.list(),
-    'hardware.fit': async () => {
-      const hardware = await inference.handlers['inference.hardware'](undefined);
-      const results = [];
-      for (const model of library.snapshot().models) {
-        let header = null;
-        const source = await openFileSource(model.files[0]!).catch(() => null);
-        if (source) {
-          header = await readGgufHeader(source).catch(() => null);
-          await source.close();
-        }
-        results.push({ modelId: model.id, name: model.name, sizeBytes: model.sizeBytes, fit: estimateFit(model.sizeBytes, header, hardware) });
-      }
-      return results;
-    },
-    'api.status': () => api.status(),
-    'api.regenerateKey': () => api.regenerateKey(),
-    'chats.deleteMessage': ({ id }) => {
-      const message = chats.message(id);
-      chats.deleteMessage(id);
-      events.emit('onConversationChanged', { id: message.conversationId });
-      return chats.get(message.conversationId);
-    },
+    ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
+    ...inferenceHandlers(inference),
+    ...libraryHandlers({ library, inference, events, revealFile: options.revealFile }),
+    ...hubHandlers({ hub, tokens, downloads, inference }),
+    ...chatHandlers({ chats, chat, events }),
+    ...hardwareHandlers({ inference, library, sampler, benchmarks }),
+    ...apiHandlers(api),
   };
 
   return {

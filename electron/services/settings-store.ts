@@ -1,12 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import {
-  applySettingsPatch,
-  defaultSettings,
-  settingsSchema,
-  type Settings,
-  type SettingsPatch,
-} from '../../shared/settings';
+import { applySettingsPatch, defaultSettings, settingsSchema, type Settings, type SettingsPatch } from '../../shared/settings';
 import { SerialFileWriter } from './atomic-file';
 
 export interface SettingsLoadResult {

@@ -23,6 +23,7 @@ import {
   type LlamaModel,
 } from 'node-llama-cpp';
 import { RpcError } from '../../shared/errors';
+import { formatSize } from '../../shared/format';
 import {
   backendNames,
   type BackendAttempt,
@@ -117,12 +118,10 @@ function isMemoryError(error: unknown): boolean {
   const e = error as { name?: string; message?: string };
   return (
     e?.name === 'InsufficientMemoryError' ||
-    /insufficient memory|out of memory|not enough memory|too large for the available (V?RAM|memory)|failed to allocate|cannot allocate|\bOOM\b/i.test(e?.message ?? '')
+    /insufficient memory|out of memory|not enough memory|too large for the available (V?RAM|memory)|failed to allocate|cannot allocate|\bOOM\b/i.test(
+      e?.message ?? '',
+    )
   );
-}
-
-function gib(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 }
 
 /** Where a load failed, and what the model resolved to if it got that far. */
@@ -198,7 +197,8 @@ export class InferenceEngine {
       }
       let reason: string | undefined;
       if (backend !== 'cpu' && !allValid.includes(gpuTypeOf(backend))) reason = `not available on ${process.platform}-${process.arch}`;
-      else if (backend !== 'cpu' && !supported.includes(gpuTypeOf(backend))) reason = 'its drivers or libraries were not found on this machine';
+      else if (backend !== 'cpu' && !supported.includes(gpuTypeOf(backend)))
+        reason = 'its drivers or libraries were not found on this machine';
       if (!reason) {
         try {
           llama = await getLlama({
@@ -226,7 +226,11 @@ export class InferenceEngine {
       attempts.push({ backend, outcome: 'unavailable', reason });
       if (backend === options.backend) overrideFailure = `${label[backend]} was selected in settings but ${reason}`;
     }
-    if (!llama) throw new RpcError('unavailable', `No inference backend could be loaded: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`);
+    if (!llama)
+      throw new RpcError(
+        'unavailable',
+        `No inference backend could be loaded: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`,
+      );
 
     const chosen = backendOf(llama.gpu);
     const skipped = attempts.filter((a) => a.outcome === 'unavailable').map((a) => `${label[a.backend]}: ${a.reason}`);
@@ -242,10 +246,14 @@ export class InferenceEngine {
       await llama.setVramCap(options.maxVramPerGpuMiB * MiB * gpuCount);
     }
 
-    const features = /CPU\s*:(.*)/.exec(llama.systemInfo)?.[1]?.split('|').flatMap((item) => {
-      const [name, value] = item.split('=').map((s) => s.trim());
-      return name && value === '1' ? [name] : [];
-    }) ?? [];
+    const features =
+      /CPU\s*:(.*)/
+        .exec(llama.systemInfo)?.[1]
+        ?.split('|')
+        .flatMap((item) => {
+          const [name, value] = item.split('=').map((s) => s.trim());
+          return name && value === '1' ? [name] : [];
+        }) ?? [];
 
     return new InferenceEngine(
       llama,
@@ -373,7 +381,10 @@ export class InferenceEngine {
       return { gpuLayers: failure.gpuLayers ?? 0, contextSize: Math.max(256, Math.floor(context / 2)) };
     }
     const layers = typeof first.gpuLayers === 'number' ? first.gpuLayers : offloadable;
-    return { gpuLayers: Math.floor(layers / 2), contextSize: typeof first.contextSize === 'number' ? first.contextSize : Math.min(context, 4096) };
+    return {
+      gpuLayers: Math.floor(layers / 2),
+      contextSize: typeof first.contextSize === 'number' ? first.contextSize : Math.min(context, 4096),
+    };
   }
 
   private async memoryError(modelPath: string, error: unknown, attempt: { gpuLayers: number; contextSize: number }): Promise<RpcError> {
@@ -383,7 +394,7 @@ export class InferenceEngine {
       const insights = await GgufInsights.from(await readGgufFileInfo(modelPath), this.llama);
       const needs = insights.estimateModelResourceRequirements({ gpuLayers: attempt.gpuLayers });
       const vram = await this.llama.getVramState();
-      numbers = ` With ${attempt.gpuLayers} GPU layers the model alone needs about ${gib(needs.gpuVram)} of VRAM and ${gib(needs.cpuRam)} of RAM; ${gib(vram.free)} VRAM and ${gib(os.freemem())} RAM are free now.`;
+      numbers = ` With ${attempt.gpuLayers} GPU layers the model alone needs about ${formatSize(needs.gpuVram)} of VRAM and ${formatSize(needs.cpuRam)} of RAM; ${formatSize(vram.free)} VRAM and ${formatSize(os.freemem())} RAM are free now.`;
     } catch {
       // The numbers are a courtesy; the error stands without them.
     }
@@ -746,7 +757,10 @@ export class InferenceEngine {
     for (const [index, text] of input.inputs.entries()) {
       const tokens = embedder.model.tokenize(text);
       if (tokens.length > embedder.contextSize) {
-        throw new RpcError('invalid_input', `Input ${index} is ${tokens.length} tokens long; this model embeds at most ${embedder.contextSize}.`);
+        throw new RpcError(
+          'invalid_input',
+          `Input ${index} is ${tokens.length} tokens long; this model embeds at most ${embedder.contextSize}.`,
+        );
       }
       promptTokens += tokens.length;
       const embedding = await embedder.context.getEmbeddingFor(tokens);
@@ -773,7 +787,10 @@ export class InferenceEngine {
    * clean context, then generate `generateTokens` tokens greedily, timing each.
    * It uses the loaded model's own context and leaves it empty afterwards.
    */
-  async benchmark(promptTokens: number, generateTokens: number): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }> {
+  async benchmark(
+    promptTokens: number,
+    generateTokens: number,
+  ): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }> {
     const loaded = this.loaded;
     if (!loaded) throw new RpcError('no_model_loaded', 'Load a model to benchmark it.');
     if (this.active.size > 0) throw new RpcError('busy', 'The model is generating a reply.');

@@ -1,4 +1,15 @@
-import type { ChatDelta, CompleteInput, EmbedInput, EmbedResult, GenerateInput, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
+import type {
+  ChatDelta,
+  CompleteInput,
+  EmbedInput,
+  EmbedResult,
+  GenerateInput,
+  GenerateResult,
+  HardwareReport,
+  LoadedModel,
+  LoadInput,
+  LoadProgress,
+} from '../../shared/inference';
 import type { EngineOptions } from './engine';
 
 /** What the worker reports for the live hardware panel. */
@@ -24,7 +35,10 @@ export interface WorkerFunctions {
   abort(input: { requestId: string }): Promise<boolean>;
   ping(): Promise<'pong'>;
   sample(): Promise<WorkerSample>;
-  benchmark(input: { promptTokens: number; generateTokens: number }): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }>;
+  benchmark(input: {
+    promptTokens: number;
+    generateTokens: number;
+  }): Promise<{ promptTokensPerSecond: number; generationTokensPerSecond: number; promptTokens: number; generatedTokens: number }>;
   /** For tests of supervision: makes the worker stop answering or die. */
   misbehave(input: { kind: 'hang' | 'crash' }): Promise<void>;
 }

@@ -59,7 +59,8 @@ const functions: WorkerFunctions = {
   abort: async ({ requestId }) => requireEngine().abort(requestId),
   ping: async () => 'pong',
   sample: () => requireEngine().sample(),
-  benchmark: ({ promptTokens, generateTokens }) => requireEngine().benchmark(Math.min(4096, Math.max(16, promptTokens)), Math.min(1024, Math.max(8, generateTokens))),
+  benchmark: ({ promptTokens, generateTokens }) =>
+    requireEngine().benchmark(Math.min(4096, Math.max(16, promptTokens)), Math.min(1024, Math.max(8, generateTokens))),
   async misbehave({ kind }) {
     if (process.env.FREEHOLD_WORKER_TEST_HOOKS !== '1') throw new RpcError('unknown_method', 'Unknown method "misbehave".');
     if (kind === 'crash') process.abort();

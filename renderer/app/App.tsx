@@ -7,6 +7,7 @@ import type { HostConnection } from '../transport/host-connection';
 import { ErrorBoundary } from './ErrorBoundary';
 import { HostProvider } from './host-context';
 import { Notices } from './Notices';
+import { Problems, ProblemsProvider } from './problems';
 import { StatusBar } from './StatusBar';
 import { ThemePicker } from './ThemePicker';
 
@@ -43,27 +44,30 @@ function Navigation() {
 export function App({ connection }: { connection: HostConnection }) {
   return (
     <HostProvider connection={connection}>
-      <Router hook={useHashLocation}>
-        <div className="app-shell">
-          <Navigation />
-          <main className="content" id="main">
-            <Notices />
-            <Switch>
-              {views.map((view) => (
-                <Route key={view.path} path={view.path} nest>
-                  <ErrorBoundary area={view.label}>
-                    <view.component />
-                  </ErrorBoundary>
+      <ProblemsProvider>
+        <Router hook={useHashLocation}>
+          <div className="app-shell">
+            <Navigation />
+            <main className="content" id="main">
+              <Notices />
+              <Switch>
+                {views.map((view) => (
+                  <Route key={view.path} path={view.path} nest>
+                    <ErrorBoundary area={view.label}>
+                      <view.component />
+                    </ErrorBoundary>
+                  </Route>
+                ))}
+                <Route>
+                  <Redirect to="/models" />
                 </Route>
-              ))}
-              <Route>
-                <Redirect to="/models" />
-              </Route>
-            </Switch>
-          </main>
-          <StatusBar />
-        </div>
-      </Router>
+              </Switch>
+            </main>
+            <StatusBar />
+            <Problems />
+          </div>
+        </Router>
+      </ProblemsProvider>
     </HostProvider>
   );
 }

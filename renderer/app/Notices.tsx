@@ -1,17 +1,16 @@
 import { useCallback } from 'react';
 import type { Notice } from '../../shared/contract';
 import { useHostApi, useHostEvent, useHostQuery } from './host-context';
+import { useReportProblem } from './problems';
 
 /** Problems the host reports (a corrupt settings file replaced, a crash) until dismissed. */
 export function Notices() {
   const api = useHostApi();
+  const report = useReportProblem();
   const [notices, setNotices] = useHostQuery('app.notices');
   useHostEvent(
     'onNotice',
-    useCallback(
-      (notice: Notice) => setNotices((list = []) => [...list.filter((n) => n.id !== notice.id), notice]),
-      [setNotices],
-    ),
+    useCallback((notice: Notice) => setNotices((list = []) => [...list.filter((n) => n.id !== notice.id), notice]), [setNotices]),
   );
   if (notices.status !== 'ready' || notices.data.length === 0) return null;
   return (
@@ -22,7 +21,9 @@ export function Notices() {
           <button
             type="button"
             aria-label="Dismiss notice"
-            onClick={() => void api['app.dismissNotice']({ id: notice.id }).then(setNotices, () => undefined)}
+            onClick={() =>
+              api['app.dismissNotice']({ id: notice.id }).then(setNotices, (e: unknown) => report(e, 'Could not dismiss the notice'))
+            }
           >
             ×
           </button>

@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { themes, type Settings } from '../../shared/settings';
 import { useHostApi, useHostEvent, useHostQuery } from './host-context';
+import { useReportProblem } from './problems';
 
 type Theme = Settings['appearance']['theme'];
 
@@ -12,6 +13,7 @@ export function applyTheme(root: HTMLElement, theme: Theme): void {
 
 export function ThemePicker() {
   const api = useHostApi();
+  const report = useReportProblem();
   const [settings, setSettings] = useHostQuery('settings.get');
   useHostEvent('onSettingsChanged', setSettings);
   const theme: Theme = settings.status === 'ready' ? settings.data.appearance.theme : 'system';
@@ -25,7 +27,9 @@ export function ThemePicker() {
         disabled={settings.status !== 'ready'}
         onChange={(event) => {
           const value = event.target.value as Theme;
-          void api['settings.update']({ appearance: { theme: value } }).then(setSettings, () => undefined);
+          api['settings.update']({ appearance: { theme: value } }).then(setSettings, (e: unknown) =>
+            report(e, 'Could not change the theme'),
+          );
         }}
       >
         {themes.map((name) => (

@@ -25,7 +25,9 @@ async function hubWithRecommendedModels(): Promise<FakeHub> {
   );
 }
 
-test('first run, empty library: Chat offers the model that fits, downloads it, and the chat begins once it is verified', async ({ page }) => {
+test('first run, empty library: Chat offers the model that fits, downloads it, and the chat begins once it is verified', async ({
+  page,
+}) => {
   const hub = await hubWithRecommendedModels();
   const host = await launchHost({ env: { HF_ENDPOINT: hub.url } });
   const problems = watchConsole(page);
@@ -60,7 +62,9 @@ test('first run, empty library: Chat offers the model that fits, downloads it, a
     const thread = page.getByRole('list', { name: 'Messages' });
     await expect(thread.getByRole('listitem', { name: 'You' })).toHaveText('Once upon a time');
     await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible({ timeout: 30_000 });
-    await expect(page.getByRole('complementary', { name: 'Conversations' }).getByRole('button', { name: 'Once upon a time' })).toBeVisible();
+    await expect(
+      page.getByRole('complementary', { name: 'Conversations' }).getByRole('button', { name: 'Once upon a time' }),
+    ).toBeVisible();
     await screenshot(page, 'first-run-chat-begins');
     expect(problems).toEqual([]);
   } finally {

@@ -11,8 +11,27 @@ let host: HostFixture;
 
 test.beforeEach(async () => {
   hub = await startFakeHub([
-    { id: 'ggml-org/tiny-llamas', author: 'ggml-org', downloads: 1234, likes: 5, lastModified: '2026-01-01T00:00:00.000Z', sha: 'c0ffee12', files: [{ path: 'stories260K-Q8_0.gguf', data: modelBytes }, { path: 'stories260K-F32.gguf', data: Buffer.concat([modelBytes, Buffer.alloc(64)]) }] },
-    { id: 'someone/other-gguf', author: 'someone', downloads: 20, likes: 1, lastModified: '2026-02-01T00:00:00.000Z', sha: 'abc', files: [{ path: 'o-Q4_K_M.gguf', data: modelBytes }] },
+    {
+      id: 'ggml-org/tiny-llamas',
+      author: 'ggml-org',
+      downloads: 1234,
+      likes: 5,
+      lastModified: '2026-01-01T00:00:00.000Z',
+      sha: 'c0ffee12',
+      files: [
+        { path: 'stories260K-Q8_0.gguf', data: modelBytes },
+        { path: 'stories260K-F32.gguf', data: Buffer.concat([modelBytes, Buffer.alloc(64)]) },
+      ],
+    },
+    {
+      id: 'someone/other-gguf',
+      author: 'someone',
+      downloads: 20,
+      likes: 1,
+      lastModified: '2026-02-01T00:00:00.000Z',
+      sha: 'abc',
+      files: [{ path: 'o-Q4_K_M.gguf', data: modelBytes }],
+    },
   ]);
   host = await launchHost({ env: { HF_ENDPOINT: hub.url } });
 });
@@ -72,7 +91,9 @@ test('drop a good model in, then a bad one, and read the error', async ({ page }
   await expect(page.getByRole('list', { name: 'Import results' })).toContainText('Imported my-stories');
   await expect(page.getByRole('listitem', { name: 'my-stories' })).toContainText('Copied in');
 
-  await dropFiles(page, [{ name: 'broken.gguf', base64: Buffer.from('GGUF\u0003\u0000\u0000\u0000 this is not a model at all, just text').toString('base64') }]);
+  await dropFiles(page, [
+    { name: 'broken.gguf', base64: Buffer.from('GGUF\u0003\u0000\u0000\u0000 this is not a model at all, just text').toString('base64') },
+  ]);
   await expect(page.getByRole('alert').filter({ hasText: 'broken.gguf' })).toHaveText(/^broken\.gguf: Not a usable GGUF model: /);
   await screenshot(page, 'models-drop-error');
   await expect(page.getByRole('listitem', { name: /broken/ })).toHaveCount(0);

@@ -20,13 +20,19 @@ describe('import boundaries are enforced by lint', () => {
     for (const source of ['electron', 'node:child_process', 'os', '../../electron/services/settings-store']) {
       expect(await restrictedImports('renderer/features/x.tsx', `import x from '${source}';\nexport default x;\n`), source).toHaveLength(1);
     }
-    expect(await restrictedImports('renderer/features/x.tsx', "import { methods } from '../../shared/contract';\nexport default methods;\n")).toEqual([]);
+    expect(
+      await restrictedImports('renderer/features/x.tsx', "import { methods } from '../../shared/contract';\nexport default methods;\n"),
+    ).toEqual([]);
   });
 
   it('only the Electron shell imports electron; services never import the UI', async () => {
     expect(await restrictedImports('electron/services/x.ts', "import { app } from 'electron';\nexport default app;\n")).toHaveLength(1);
-    expect(await restrictedImports('electron/host/x.ts', "import { App } from '../../renderer/app/App';\nexport default App;\n")).toHaveLength(1);
+    expect(
+      await restrictedImports('electron/host/x.ts', "import { App } from '../../renderer/app/App';\nexport default App;\n"),
+    ).toHaveLength(1);
     expect(await restrictedImports('electron/main/x.ts', "import { app } from 'electron';\nexport default app;\n")).toEqual([]);
-    expect(await restrictedImports('electron/preload/x.ts', "import { ipcRenderer } from 'electron';\nexport default ipcRenderer;\n")).toEqual([]);
+    expect(
+      await restrictedImports('electron/preload/x.ts', "import { ipcRenderer } from 'electron';\nexport default ipcRenderer;\n"),
+    ).toEqual([]);
   });
 });

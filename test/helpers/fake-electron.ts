@@ -11,7 +11,10 @@ export class FakeUtilityProcess extends EventEmitter {
   readonly child: ChildProcess;
   readonly stdout;
   readonly stderr;
-  constructor(modulePath: string, readonly options: Record<string, unknown>) {
+  constructor(
+    modulePath: string,
+    readonly options: Record<string, unknown>,
+  ) {
     super();
     this.child = fork(modulePath, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
     this.stdout = this.child.stdout;
@@ -128,7 +131,19 @@ export function createFakeElectron(options: { gotLock?: boolean; userData?: stri
     }),
   };
 
-  return { app, BrowserWindow: FakeBrowserWindow, ipcMain, protocol, session, shell, safeStorage, utilityProcess, windows, workers, permissionHandlers };
+  return {
+    app,
+    BrowserWindow: FakeBrowserWindow,
+    ipcMain,
+    protocol,
+    session,
+    shell,
+    safeStorage,
+    utilityProcess,
+    windows,
+    workers,
+    permissionHandlers,
+  };
 }
 
 export type FakeElectron = ReturnType<typeof createFakeElectron>;

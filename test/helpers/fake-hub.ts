@@ -7,6 +7,8 @@ export interface FakeFile {
   data: Buffer;
   /** Serve other bytes than the listed sha256 (a corrupt mirror). */
   corruptWith?: Buffer;
+  /** List this size instead of the data's (a file larger than any disk). */
+  listedSize?: number;
 }
 
 export interface FakeRepo {
@@ -74,7 +76,11 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       let list = repos.filter((r) => r.id.toLowerCase().includes(query));
       if (tags.includes('gguf')) list = list.filter((r) => r.files.some((f) => f.path.endsWith('.gguf')));
       list.sort((a, b) =>
-        sort === 'likes' ? b.likes - a.likes : sort === 'lastModified' ? b.lastModified.localeCompare(a.lastModified) : b.downloads - a.downloads,
+        sort === 'likes'
+          ? b.likes - a.likes
+          : sort === 'lastModified'
+            ? b.lastModified.localeCompare(a.lastModified)
+            : b.downloads - a.downloads,
       );
       const offset = Number(url.searchParams.get('offset') ?? 0);
       const limit = Math.min(Number(url.searchParams.get('limit') ?? 1000), pageSize);
@@ -87,7 +93,17 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       }
       return json(
         200,
-        page.map((r) => ({ _id: `id-${r.id}`, id: r.id, author: r.author, downloads: r.downloads, likes: r.likes, lastModified: r.lastModified, private: false, gated: r.gated ?? false, pipeline_tag: 'text-generation' })),
+        page.map((r) => ({
+          _id: `id-${r.id}`,
+          id: r.id,
+          author: r.author,
+          downloads: r.downloads,
+          likes: r.likes,
+          lastModified: r.lastModified,
+          private: false,
+          gated: r.gated ?? false,
+          pipeline_tag: 'text-generation',
+        })),
         headers,
       );
     }
@@ -97,8 +113,16 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       const repo = repos.find((r) => r.id === info[1]);
       if (!repo) return json(404, { error: 'Repository not found' });
       return json(200, {
-        _id: `id-${repo.id}`, id: repo.id, author: repo.author, downloads: repo.downloads, likes: repo.likes, lastModified: repo.lastModified,
-        private: false, gated: repo.gated ?? false, sha: repo.sha, cardData: { license: repo.license ?? 'apache-2.0', base_model: 'Example/base' },
+        _id: `id-${repo.id}`,
+        id: repo.id,
+        author: repo.author,
+        downloads: repo.downloads,
+        likes: repo.likes,
+        lastModified: repo.lastModified,
+        private: false,
+        gated: repo.gated ?? false,
+        sha: repo.sha,
+        cardData: { license: repo.license ?? 'apache-2.0', base_model: 'Example/base' },
         pipeline_tag: 'text-generation',
       });
     }
@@ -109,7 +133,13 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       if (!repo) return json(404, { error: 'Repository not found' });
       return json(
         200,
-        repo.files.map((f) => ({ type: 'file', path: f.path, size: f.data.length, oid: `git-${f.path}`, lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } })),
+        repo.files.map((f) => ({
+          type: 'file',
+          path: f.path,
+          size: f.listedSize ?? f.data.length,
+          oid: `git-${f.path}`,
+          lfs: { oid: sha256(f.data), size: f.listedSize ?? f.data.length, pointerSize: 134 },
+        })),
       );
     }
 
@@ -118,7 +148,8 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       const repo = repos.find((r) => r.id === resolve[1]);
       const file = repo?.files.find((f) => f.path === decodeURIComponent(resolve[3]!));
       if (!repo || !file) return json(404, { error: 'Entry not found' });
-      if (repo.gated && req.headers.authorization !== `Bearer ${faults.token}`) return json(401, { error: 'Access to this model is restricted.' });
+      if (repo.gated && req.headers.authorization !== `Bearer ${faults.token}`)
+        return json(401, { error: 'Access to this model is restricted.' });
       // Faults hit downloads (no range, or an open-ended one); header probes (bytes=a-b) pass.
       const probe = /^bytes=\d+-\d+$/.test(req.headers.range ?? '');
       if (probe) return serve(req, res, file, false);
@@ -141,7 +172,11 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
       let start = 0;
       let status = 200;
       const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-      const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: `"${sha256(file.data)}"` };
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/octet-stream',
+        'Accept-Ranges': 'bytes',
+        ETag: `"${sha256(file.data)}"`,
+      };
       let end = body.length - 1;
       if (range && !(withFaults && faults.ignoreRange && faults.ignoreRange > 0)) {
         start = Number(range[1]);

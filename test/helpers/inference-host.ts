@@ -2,7 +2,8 @@ import path from 'node:path';
 import { createHostServices, type HostServices } from '../../electron/services/host-services';
 import { forkLauncher } from '../../electron/inference/launcher';
 import type { ApiOverride } from '../../electron/api/api-controller';
-import type { ChatDelta } from '../../shared/inference';
+import type { Engine } from '../../electron/inference/engine';
+import type { ChatDelta, GenerateResult } from '../../shared/inference';
 import { tempDir } from './temp';
 
 export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
@@ -12,7 +13,15 @@ export const WORKER_SCRIPT = path.resolve('dist/electron/worker.mjs');
  * one generation thread, test hooks on and short supervision timings.
  */
 export async function inferenceHost(
-  options: { watchdog?: { intervalMs: number; timeoutMs: number }; env?: NodeJS.ProcessEnv; api?: ApiOverride; host?: 'cli' | 'electron' | 'web'; dataDir?: string; watchFolders?: boolean } = {},
+  options: {
+    watchdog?: { intervalMs: number; timeoutMs: number };
+    env?: NodeJS.ProcessEnv;
+    api?: ApiOverride;
+    host?: 'cli' | 'electron' | 'web';
+    dataDir?: string;
+    watchFolders?: boolean;
+    engine?: (engine: Engine) => Engine;
+  } = {},
 ) {
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
@@ -25,6 +34,7 @@ export async function inferenceHost(
     log,
     watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },
     backoffMs: [50, 100],
+    engine: options.engine,
   });
   await services.settings.update({ inference: { threads: 1 } });
   const deltas: ChatDelta[] = [];
@@ -41,4 +51,19 @@ export function textOf(deltas: ChatDelta[], requestId: string): string {
     .filter((p) => p.kind === 'text')
     .map((p) => p.text)
     .join('');
+}
+
+/** An engine wrapper (the `engine` option) that records every reply and completion the engine finished. */
+export function recordResults(into: GenerateResult[], kinds: Array<'generate' | 'complete'> = ['generate', 'complete']) {
+  return (engine: Engine): Engine => {
+    for (const name of kinds) {
+      const original = engine[name].bind(engine) as (input: never) => Promise<GenerateResult>;
+      (engine as unknown as Record<string, unknown>)[name] = async (input: never) => {
+        const result = await original(input);
+        into.push(result);
+        return result;
+      };
+    }
+    return engine;
+  };
 }

@@ -20,7 +20,9 @@ function localCandidates(env: NodeJS.ProcessEnv, cacheDir: string): string[] {
   const cached = existsSync(path.join(cacheDir, 'models'))
     ? readdirSync(path.join(cacheDir, 'models')).map((id) => path.join(cacheDir, 'models', id, 'model.gguf'))
     : [];
-  return [env.FREEHOLD_TEST_MODEL, path.resolve('..', 'shared', 'models', 'stories260K.gguf'), ...cached].filter((p): p is string => Boolean(p));
+  return [env.FREEHOLD_TEST_MODEL, path.resolve('..', 'shared', 'models', 'stories260K.gguf'), ...cached].filter((p): p is string =>
+    Boolean(p),
+  );
 }
 
 let cached: string | undefined;
@@ -85,7 +87,8 @@ export async function ensureTestModel(options: { env?: NodeJS.ProcessEnv; cacheD
       });
       if (done.state !== 'done') throw new Error(done.error ?? done.state, { cause: notFound });
       const file = services.library.get(done.modelId!)!.files[0]!;
-      if (sha256Of(file) !== TEST_MODEL_SHA256) throw new Error(`the downloaded file's sha256 is not ${TEST_MODEL_SHA256}`, { cause: notFound });
+      if (sha256Of(file) !== TEST_MODEL_SHA256)
+        throw new Error(`the downloaded file's sha256 is not ${TEST_MODEL_SHA256}`, { cause: notFound });
       return file;
     } catch (error) {
       throw new Error(`${(notFound as Error).message} Downloading it also failed: ${(error as Error).message}`, { cause: error });

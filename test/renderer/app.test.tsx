@@ -43,7 +43,9 @@ describe('app shell', () => {
     window.location.hash = '#/hardware';
     renderApp();
     const engine = await screen.findByRole('region', { name: 'Inference engine' });
-    expect(within(engine).getByText(/Running on/).textContent).toMatch(/Running on CUDA \(chosen automatically\)\. CUDA is the first that loaded/);
+    expect(within(engine).getByText(/Running on/).textContent).toMatch(
+      /Running on CUDA \(chosen automatically\)\. CUDA is the first that loaded/,
+    );
     const rows = within(within(engine).getByRole('table')).getAllByRole('row');
     expect(rows.map((r) => r.textContent)).toEqual([
       'BackendStatusWhy',
@@ -61,10 +63,30 @@ describe('app shell', () => {
     expect(await screen.findByRole('status', { name: 'Connection' })).toHaveProperty('textContent', 'Connected');
     const inference = screen.getByRole('status', { name: 'Inference backend' });
     await waitFor(() => expect(inference.textContent).toMatch(/idle/));
-    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null, queue: { running: null, waiting: 0 }, embeddingModel: null }));
+    act(() =>
+      host.pushInference({
+        state: 'ready',
+        backend: 'cuda',
+        detail: '',
+        model: null,
+        loading: null,
+        queue: { running: null, waiting: 0 },
+        embeddingModel: null,
+      }),
+    );
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA'));
     // Work from the local API shows, with what waits behind it.
-    act(() => host.pushInference({ state: 'ready', backend: 'cuda', detail: '', model: null, loading: null, queue: { running: 'api', waiting: 2 }, embeddingModel: null }));
+    act(() =>
+      host.pushInference({
+        state: 'ready',
+        backend: 'cuda',
+        detail: '',
+        model: null,
+        loading: null,
+        queue: { running: 'api', waiting: 2 },
+        embeddingModel: null,
+      }),
+    );
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA · answering an API request · 2 waiting'));
   });
 

@@ -1,5 +1,6 @@
 import type { ApiStatus } from '../../shared/api';
 import { chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
+import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
@@ -31,24 +32,16 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     embeddingModel: null,
   };
   let apiKey = 'fh-firstkeyfirstkeyfirstkeyfirstkey0000000';
-  // Like the real host: the API server follows the settings (port 4849 in use is simulated by port 1).
+  // The real host's rules (apiStatus); only the server is simulated: port 1 stands for a port in use.
   const apiStatus = (): ApiStatus => {
     const a = settings.api;
-    const loopback = a.host === 'localhost' || a.host.startsWith('127.');
     const portTaken = a.enabled && a.port === 1;
-    return {
-      enabled: a.enabled,
-      running: a.enabled && !portTaken,
-      url: a.enabled && !portTaken ? `http://${a.host}:${a.port}/v1` : null,
-      host: a.host,
-      port: a.port,
+    const server = a.enabled && !portTaken ? { port: a.port, url: `http://${a.host}:${a.port}/v1` } : undefined;
+    return realApiStatus(a, undefined, {
+      server,
       key: apiKey,
-      requireKey: a.requireKey || !loopback,
-      corsOrigins: a.corsOrigins,
-      idleUnloadMinutes: a.idleUnloadMinutes,
       error: portTaken ? `Port ${a.port} is in use by another program; choose another port.` : null,
-      managedBy: 'settings',
-    };
+    });
   };
 
   // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.

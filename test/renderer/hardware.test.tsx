@@ -18,7 +18,12 @@ describe('hardware panel on recorded machines', () => {
     it(`shows ${machine} correctly`, async () => {
       const host = createFakeHost();
       host.setHardware(report, [
-        { modelId: 'm1', name: 'Qwen2.5 7B Instruct Q4_K_M', sizeBytes: 4.4 * 1024 ** 3, fit: { verdict: 'gpu', neededBytes: 1, contextSize: 4096, freeVramBytes: 1, freeRamBytes: 1, explanation: 'Needs about 7.3 GB.' } },
+        {
+          modelId: 'm1',
+          name: 'Qwen2.5 7B Instruct Q4_K_M',
+          sizeBytes: 4.4 * 1024 ** 3,
+          fit: { verdict: 'gpu', neededBytes: 1, contextSize: 4096, freeVramBytes: 1, freeRamBytes: 1, explanation: 'Needs about 7.3 GB.' },
+        },
       ]);
       render(<App connection={new HostConnection({ bridge: host.bridge })} />);
       const engine = await screen.findByRole('region', { name: 'Inference engine' });
@@ -44,7 +49,12 @@ describe('hardware panel on recorded machines', () => {
     await userEvent.type(within(controls).getByRole('textbox', { name: 'Threads' }), '6');
     await userEvent.type(within(controls).getByRole('textbox', { name: 'Max VRAM per GPU (MiB)' }), '8192');
     await userEvent.click(within(controls).getByRole('button', { name: 'Save and restart engine' }));
-    await waitFor(() => expect(host.calls).toContainEqual({ method: 'settings.update', input: { inference: { backend: 'vulkan', threads: 6, maxVramPerGpuMiB: 8192 } } }));
+    await waitFor(() =>
+      expect(host.calls).toContainEqual({
+        method: 'settings.update',
+        input: { inference: { backend: 'vulkan', threads: 6, maxVramPerGpuMiB: 8192 } },
+      }),
+    );
     expect(await within(controls).findByText(/restarts with these settings/)).toBeTruthy();
     await userEvent.clear(within(controls).getByRole('textbox', { name: 'Threads' }));
     await userEvent.type(within(controls).getByRole('textbox', { name: 'Threads' }), 'many');
@@ -87,7 +97,27 @@ describe('benchmark panel', () => {
     const host = createFakeHost();
     host.setLibrary({
       models: [
-        { id: 'm1', name: 'stories260K', publisher: null, architecture: 'llama', parameterCount: 292800, quantization: 'F32', sizeBytes: 1185376, contextLength: 2048, hasChatTemplate: false, license: null, baseModel: null, files: ['/m/stories.gguf'], origin: 'referenced', owned: false, folderId: null, source: null, sha256: null, duplicateOf: null, addedAt: '2026-01-01T00:00:00.000Z' },
+        {
+          id: 'm1',
+          name: 'stories260K',
+          publisher: null,
+          architecture: 'llama',
+          parameterCount: 292800,
+          quantization: 'F32',
+          sizeBytes: 1185376,
+          contextLength: 2048,
+          hasChatTemplate: false,
+          license: null,
+          baseModel: null,
+          files: ['/m/stories.gguf'],
+          origin: 'referenced',
+          owned: false,
+          folderId: null,
+          source: null,
+          sha256: null,
+          duplicateOf: null,
+          addedAt: '2026-01-01T00:00:00.000Z',
+        },
       ],
       folders: [],
       totalBytes: 1185376,
@@ -124,7 +154,10 @@ describe('local API server panel', () => {
     await userEvent.click(within(panel).getByRole('button', { name: 'Show' }));
     expect(within(panel).getByLabelText('API key').textContent).toBe('fh-firstkeyfirstkeyfirstkeyfirstkey0000000');
     const written: string[] = [];
-    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (text: string) => void written.push(text) }, configurable: true });
+    Object.defineProperty(navigator, 'clipboard', {
+      value: { writeText: async (text: string) => void written.push(text) },
+      configurable: true,
+    });
     await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API key' }));
     await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API base URL' }));
     expect(written).toEqual(['fh-firstkeyfirstkeyfirstkeyfirstkey0000000', 'http://127.0.0.1:4849/v1']);

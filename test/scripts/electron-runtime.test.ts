@@ -87,7 +87,9 @@ describe('npm start fetches the Electron runtime on first start', () => {
 
     expect(result.error).toBeUndefined();
     expect(result.binary).toBe(path.join(dir, 'dist', 'electron'));
-    expect(log[0]).toMatch(new RegExp(`Fetching the Electron runtime ${version.replaceAll('.', '\\.')} for ${process.platform}-${process.arch}`));
+    expect(log[0]).toMatch(
+      new RegExp(`Fetching the Electron runtime ${version.replaceAll('.', '\\.')} for ${process.platform}-${process.arch}`),
+    );
     expect(log.at(-1)).toBe(`Electron ${version} installed.`);
     expect(progress.at(-1)).toMatch(/100%/);
     expect(spawnSync(result.binary!, ['.'], { encoding: 'utf8' }).stdout).toBe('fake electron .\n');

@@ -52,9 +52,9 @@ describe('RPC over the in-memory transport', () => {
     await expect(call).rejects.toBeInstanceOf(RpcError);
     await expect(call).rejects.toMatchObject({ code: 'invalid_input' });
     // Unknown keys are refused too, not silently dropped.
-    await expect(
-      client.api['settings.update']({ appearance: { theme: 'dark', font: 'huge' } } as never),
-    ).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(client.api['settings.update']({ appearance: { theme: 'dark', font: 'huge' } } as never)).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     // Nothing was changed by the refused calls.
     expect((await client.api['settings.get']()).inference.threads).toBe(0);
   });
@@ -86,9 +86,11 @@ describe('RPC over the in-memory transport', () => {
     expect(replies).toEqual([{ t: 's', i: 'big', e: expect.objectContaining({ code: 'payload_too_large' }) }]);
   });
 
-  it('rejects a value that could not cross a process boundary', async () => {
-    const { clientEnd } = await connect();
-    expect(() => clientEnd.send({ t: 'q', m: 'app.info', a: [() => 1] })).toThrow();
+  it('fails a call whose input could not cross a process boundary, at the caller, and keeps the connection', async () => {
+    const { client } = await connect();
+    const call = client.api['settings.update']({ appearance: { theme: (() => 'dark') as never } });
+    await expect(call).rejects.toThrow(/could not be cloned/);
+    expect((await client.api['app.info']()).name).toBe('Freehold');
   });
 
   it('pushes events to every connected client', async () => {
@@ -116,7 +118,10 @@ describe('RPC over the in-memory transport', () => {
     const call = client.api['system.info']();
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     let settled = false;
-    void call.then(() => (settled = true), () => (settled = true));
+    void call.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await vi.advanceTimersByTimeAsync(1);
     expect(settled).toBe(false);
     vi.useRealTimers();

@@ -43,7 +43,12 @@ export function ConversationSettings({ value, onSave }: { value: Settings; onSav
         {fields.map((f) => (
           <label key={f.key}>
             <span>{f.label}</span>
-            <input inputMode="decimal" value={draft[f.key] ?? ''} placeholder={f.hint} onChange={(e) => setDraft((d) => ({ ...d, [f.key]: e.target.value }))} />
+            <input
+              inputMode="decimal"
+              value={draft[f.key] ?? ''}
+              placeholder={f.hint}
+              onChange={(e) => setDraft((d) => ({ ...d, [f.key]: e.target.value }))}
+            />
           </label>
         ))}
         <button type="submit">Save settings</button>

@@ -1,6 +1,8 @@
 import { useState } from 'react';
 import ReactMarkdown from 'react-markdown';
 import rehypeHighlight from 'rehype-highlight';
+import { useReportProblem } from '../../app/problems';
+import { copyText } from '../../components/clipboard';
 
 /**
  * Only https and mailto links are shown as links; anything else is plain text,
@@ -28,6 +30,7 @@ function textOf(node: React.ReactNode): string {
 
 function CodeBlock({ children, className }: { children?: React.ReactNode; className?: string }) {
   const [copied, setCopied] = useState(false);
+  const report = useReportProblem();
   const text = textOf(children).replace(/\n$/, '');
   const language = /language-([\w-]+)/.exec(className ?? '')?.[1];
   return (
@@ -39,9 +42,9 @@ function CodeBlock({ children, className }: { children?: React.ReactNode; classN
           className="secondary"
           aria-label="Copy code"
           onClick={() =>
-            void navigator.clipboard?.writeText(text).then(
+            copyText(text).then(
               () => setCopied(true),
-              () => undefined,
+              (e: unknown) => report(e, 'Could not copy the code'),
             )
           }
         >

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { DownloadJob, RecommendedModel } from '../../../shared/hub';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
-import { formatBytes, formatDuration } from '../../components/format';
+import { formatBytes, formatDuration } from '../../../shared/format';
 
 const finished: DownloadJob['state'][] = ['done', 'canceled'];
 
@@ -28,7 +28,7 @@ export function FirstRunCard({
   inModelsView?: boolean;
 }) {
   const api = useHostApi();
-  const [starter] = useHostQuery('hub.starter');
+  const [starter] = useHostQuery('hub.starter', undefined, { showsError: true });
   const [jobs, setJobs] = useHostQuery('downloads.list');
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);

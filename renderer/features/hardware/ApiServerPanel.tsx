@@ -1,10 +1,9 @@
 import { useState } from 'react';
 import type { ApiStatus } from '../../../shared/api';
+import { isLoopbackAddress as isLoopback } from '../../../shared/loopback';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
+import { useReportProblem } from '../../app/problems';
+import { copyText } from '../../components/clipboard';
 
 interface Draft {
   host: string;
@@ -16,18 +15,19 @@ interface Draft {
 
 function CopyButton({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState(false);
+  const report = useReportProblem();
   return (
     <button
       type="button"
       className="secondary"
       aria-label={label}
       onClick={() =>
-        void navigator.clipboard?.writeText(text).then(
+        copyText(text).then(
           () => {
             setCopied(true);
             setTimeout(() => setCopied(false), 1500);
           },
-          () => undefined,
+          (e: unknown) => report(e, 'Could not copy'),
         )
       }
     >
@@ -42,7 +42,7 @@ function CopyButton({ text, label }: { text: string; label: string }) {
  */
 export function ApiServerPanel() {
   const api = useHostApi();
-  const [status, setStatus] = useHostQuery('api.status');
+  const [status, setStatus] = useHostQuery('api.status', undefined, { showsError: true });
   useHostEvent('onApiStatus', setStatus);
   const [draft, setDraft] = useState<Draft | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -96,50 +96,53 @@ export function ApiServerPanel() {
         {fromCommandLine && ' Set by the command line (npm run serve; --no-api turns it off).'}
       </p>
       {s.running && s.url && (
-        <dl className="facts api-facts" role="group" aria-label="API connection">
-          <dt>Base URL</dt>
-          <dd>
-            <code className="mono">{s.url}</code> <CopyButton text={s.url} label="Copy the API base URL" />
-          </dd>
-          <dt>API key</dt>
-          <dd>
-            {s.requireKey ? (
-              <>
-                <code className="mono" aria-label={showKey ? 'API key' : 'API key (hidden)'}>
-                  {showKey ? s.key : `${s.key.slice(0, 6)}${'•'.repeat(16)}`}
-                </code>{' '}
-                <button type="button" className="secondary" aria-pressed={showKey} onClick={() => setShowKey(!showKey)}>
-                  {showKey ? 'Hide' : 'Show'}
-                </button>{' '}
-                <CopyButton text={s.key} label="Copy the API key" />{' '}
-                {confirmNewKey ? (
-                  <>
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => {
-                        setConfirmNewKey(false);
-                        api['api.regenerateKey']().then(setStatus, (error: Error) => setMessage(error.message));
-                      }}
-                    >
-                      Replace the key
-                    </button>{' '}
-                    <button type="button" className="secondary" onClick={() => setConfirmNewKey(false)}>
-                      Keep it
+        // A group names the pair of facts; on the <dl> itself the role would hide its <dt>/<dd> from assistive technology.
+        <div role="group" aria-label="API connection">
+          <dl className="facts api-facts">
+            <dt>Base URL</dt>
+            <dd>
+              <code className="mono">{s.url}</code> <CopyButton text={s.url} label="Copy the API base URL" />
+            </dd>
+            <dt>API key</dt>
+            <dd>
+              {s.requireKey ? (
+                <>
+                  <code className="mono" aria-label={showKey ? 'API key' : 'API key (hidden)'}>
+                    {showKey ? s.key : `${s.key.slice(0, 6)}${'•'.repeat(16)}`}
+                  </code>{' '}
+                  <button type="button" className="secondary" aria-pressed={showKey} onClick={() => setShowKey(!showKey)}>
+                    {showKey ? 'Hide' : 'Show'}
+                  </button>{' '}
+                  <CopyButton text={s.key} label="Copy the API key" />{' '}
+                  {confirmNewKey ? (
+                    <>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          setConfirmNewKey(false);
+                          api['api.regenerateKey']().then(setStatus, (error: Error) => setMessage(error.message));
+                        }}
+                      >
+                        Replace the key
+                      </button>{' '}
+                      <button type="button" className="secondary" onClick={() => setConfirmNewKey(false)}>
+                        Keep it
+                      </button>
+                      <span className="muted"> Clients using the old key stop working.</span>
+                    </>
+                  ) : (
+                    <button type="button" className="secondary" onClick={() => setConfirmNewKey(true)}>
+                      New key…
                     </button>
-                    <span className="muted"> Clients using the old key stop working.</span>
-                  </>
-                ) : (
-                  <button type="button" className="secondary" onClick={() => setConfirmNewKey(true)}>
-                    New key…
-                  </button>
-                )}
-              </>
-            ) : (
-              <span className="muted">Not required (this computer only).</span>
-            )}
-          </dd>
-        </dl>
+                  )}
+                </>
+              ) : (
+                <span className="muted">Not required (this computer only).</span>
+              )}
+            </dd>
+          </dl>
+        </div>
       )}
       <form
         className="settings-grid"

@@ -17,7 +17,10 @@ export function BenchmarkPanel() {
   return (
     <section aria-labelledby="bench-title" className="engine">
       <h2 id="bench-title">Benchmark</h2>
-      <p className="muted">Prompt processing (512 tokens) and generation (128 tokens) on the active backend, like llama-bench. Change the backend above to compare.</p>
+      <p className="muted">
+        Prompt processing (512 tokens) and generation (128 tokens) on the active backend, like llama-bench. Change the backend above to
+        compare.
+      </p>
       {models.length === 0 ? (
         <p className="muted">Add a model in the Models view to benchmark it.</p>
       ) : (
@@ -85,7 +88,13 @@ export function BenchmarkPanel() {
                 <td>{r.promptTokensPerSecond.toFixed(1)}</td>
                 <td>
                   {r.generationTokensPerSecond.toFixed(1)}
-                  <svg width="120" height="10" role="img" aria-label={`Generation speed bar: ${r.generationTokensPerSecond.toFixed(0)} tokens/s`} className="bar-chart">
+                  <svg
+                    width="120"
+                    height="10"
+                    role="img"
+                    aria-label={`Generation speed bar: ${r.generationTokensPerSecond.toFixed(0)} tokens/s`}
+                    className="bar-chart"
+                  >
                     <rect x="0" y="1" height="8" width={(120 * r.generationTokensPerSecond) / best} fill="currentColor" />
                   </svg>
                 </td>

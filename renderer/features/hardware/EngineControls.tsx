@@ -2,7 +2,13 @@ import { useState } from 'react';
 import { backends, type Settings } from '../../../shared/settings';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 
-const labels: Record<string, string> = { auto: 'Automatic (best that loads)', cuda: 'CUDA (NVIDIA)', vulkan: 'Vulkan (AMD, Intel, NVIDIA)', metal: 'Metal (Apple)', cpu: 'CPU only' };
+const labels: Record<string, string> = {
+  auto: 'Automatic (best that loads)',
+  cuda: 'CUDA (NVIDIA)',
+  vulkan: 'Vulkan (AMD, Intel, NVIDIA)',
+  metal: 'Metal (Apple)',
+  cpu: 'CPU only',
+};
 
 /** Backend override, VRAM cap per GPU and threads; saved settings restart the engine. */
 export function EngineControls() {
@@ -13,7 +19,11 @@ export function EngineControls() {
   const [message, setMessage] = useState<string | null>(null);
   if (settings.status !== 'ready') return null;
   const inference = settings.data.inference;
-  const value = draft ?? { backend: inference.backend, threads: inference.threads ? String(inference.threads) : '', vram: inference.maxVramPerGpuMiB ? String(inference.maxVramPerGpuMiB) : '' };
+  const value = draft ?? {
+    backend: inference.backend,
+    threads: inference.threads ? String(inference.threads) : '',
+    vram: inference.maxVramPerGpuMiB ? String(inference.maxVramPerGpuMiB) : '',
+  };
   return (
     <section aria-labelledby="controls-title" className="engine">
       <h2 id="controls-title">Engine settings</h2>
@@ -23,9 +33,15 @@ export function EngineControls() {
           e.preventDefault();
           const threads = value.threads.trim() === '' ? 0 : Number(value.threads);
           const vram = value.vram.trim() === '' ? null : Number(value.vram);
-          if (!Number.isInteger(threads) || threads < 0 || threads > 1024) return setMessage('Threads must be a whole number (empty: automatic).');
-          if (vram !== null && (!Number.isInteger(vram) || vram < 256)) return setMessage('The VRAM cap must be at least 256 MiB (empty: no cap).');
-          const patch: Partial<Settings['inference']> = { backend: value.backend as Settings['inference']['backend'], threads, maxVramPerGpuMiB: vram };
+          if (!Number.isInteger(threads) || threads < 0 || threads > 1024)
+            return setMessage('Threads must be a whole number (empty: automatic).');
+          if (vram !== null && (!Number.isInteger(vram) || vram < 256))
+            return setMessage('The VRAM cap must be at least 256 MiB (empty: no cap).');
+          const patch: Partial<Settings['inference']> = {
+            backend: value.backend as Settings['inference']['backend'],
+            threads,
+            maxVramPerGpuMiB: vram,
+          };
           api['settings.update']({ inference: patch }).then(
             (next) => {
               setSettings(next);
@@ -48,11 +64,21 @@ export function EngineControls() {
         </label>
         <label>
           <span>Threads</span>
-          <input inputMode="numeric" placeholder="automatic" value={value.threads} onChange={(e) => setDraft({ ...value, threads: e.target.value })} />
+          <input
+            inputMode="numeric"
+            placeholder="automatic"
+            value={value.threads}
+            onChange={(e) => setDraft({ ...value, threads: e.target.value })}
+          />
         </label>
         <label>
           <span>Max VRAM per GPU (MiB)</span>
-          <input inputMode="numeric" placeholder="no cap" value={value.vram} onChange={(e) => setDraft({ ...value, vram: e.target.value })} />
+          <input
+            inputMode="numeric"
+            placeholder="no cap"
+            value={value.vram}
+            onChange={(e) => setDraft({ ...value, vram: e.target.value })}
+          />
         </label>
         <button type="submit">Save and restart engine</button>
       </form>

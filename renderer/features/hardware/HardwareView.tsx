@@ -1,4 +1,4 @@
-import { formatBytes } from '../../components/format';
+import { formatBytes } from '../../../shared/format';
 import { useHostQuery } from '../../app/host-context';
 import { ApiServerPanel } from './ApiServerPanel';
 import { BenchmarkPanel } from './BenchmarkPanel';
@@ -8,7 +8,7 @@ import { LivePanel } from './LivePanel';
 import { ModelFits } from './ModelFits';
 
 export function HardwareView() {
-  const [system] = useHostQuery('system.info');
+  const [system] = useHostQuery('system.info', undefined, { showsError: true });
   const [info] = useHostQuery('app.info');
   return (
     <section className="view" aria-labelledby="hardware-title">

@@ -1,5 +1,5 @@
 import type { HardwareReport } from '../../../shared/inference';
-import { formatBytes } from '../../components/format';
+import { formatBytes } from '../../../shared/format';
 import { useHostQuery } from '../../app/host-context';
 
 const labels: Record<string, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
@@ -18,7 +18,7 @@ function Vram({ report }: { report: HardwareReport }) {
 /** What Freehold runs on, and why: the backend chosen and why the others were not. */
 export function InferenceEngine() {
   // Refetched whenever the worker reports a new status (a restart, a changed backend).
-  const [hardware] = useHostQuery('inference.hardware', 'onInferenceStatus');
+  const [hardware] = useHostQuery('inference.hardware', 'onInferenceStatus', { showsError: true });
   if (hardware.status === 'loading') return <p aria-busy="true">Detecting the inference backend…</p>;
   if (hardware.status === 'error') return <p role="alert">The inference engine is not available: {hardware.message}</p>;
   const report = hardware.data;

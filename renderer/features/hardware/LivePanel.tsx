@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { HardwareSample } from '../../../shared/contract';
 import { useConnectionState, useHostApi, useHostEvent } from '../../app/host-context';
-import { formatBytes } from '../../components/format';
+import { isDisconnected, useReportProblem } from '../../app/problems';
+import { formatBytes } from '../../../shared/format';
 
 const KEEP = 90; // three minutes of samples at one every 2 s
 
@@ -25,6 +26,7 @@ export function Sparkline({ values, label, max }: { values: Array<number | null>
 /** Live readings while the panel is open: memory, the worker, the model, tokens/s. */
 export function LivePanel() {
   const api = useHostApi();
+  const report = useReportProblem();
   const connection = useConnectionState();
   const [samples, setSamples] = useState<HardwareSample[]>([]);
   useHostEvent(
@@ -34,10 +36,15 @@ export function LivePanel() {
   useEffect(() => {
     if (connection.kind !== 'connected') return;
     // The host samples only while someone watches; renew the watch while this panel is open.
-    void api['hardware.watch']().catch(() => undefined);
-    const timer = setInterval(() => void api['hardware.watch']().catch(() => undefined), 5000);
+    // A renewal cut short by a lost connection is not reported: the status bar says so, and the watch starts again on reconnect.
+    const watch = () =>
+      api['hardware.watch']().catch((e: unknown) => {
+        if (!isDisconnected(e)) report(e, 'Could not start the live readings');
+      });
+    void watch();
+    const timer = setInterval(() => void watch(), 5000);
     return () => clearInterval(timer);
-  }, [api, connection.kind]);
+  }, [api, connection.kind, report]);
   const last = samples[samples.length - 1];
   if (!last) return <p aria-busy="true">Waiting for the first live reading…</p>;
   const ramUsed = last.ramTotalBytes - last.ramFreeBytes;
@@ -48,7 +55,11 @@ export function LivePanel() {
         <dt>RAM in use</dt>
         <dd>
           {formatBytes(ramUsed)} of {formatBytes(last.ramTotalBytes)}
-          <Sparkline values={samples.map((s) => s.ramTotalBytes - s.ramFreeBytes)} max={last.ramTotalBytes} label="RAM in use, last minutes" />
+          <Sparkline
+            values={samples.map((s) => s.ramTotalBytes - s.ramFreeBytes)}
+            max={last.ramTotalBytes}
+            label="RAM in use, last minutes"
+          />
         </dd>
         {last.vramTotalBytes > 0 && (
           <>
@@ -62,7 +73,11 @@ export function LivePanel() {
         <dt>Inference engine</dt>
         <dd>{last.workerRssBytes === null ? 'not running' : `${formatBytes(last.workerRssBytes)} of memory`}</dd>
         <dt>Loaded model</dt>
-        <dd>{last.model ? `${last.model.name}: ${last.model.gpuLayers}/${last.model.totalLayers} layers on the GPU, ${last.model.contextSize.toLocaleString()}-token context` : 'none'}</dd>
+        <dd>
+          {last.model
+            ? `${last.model.name}: ${last.model.gpuLayers}/${last.model.totalLayers} layers on the GPU, ${last.model.contextSize.toLocaleString()}-token context`
+            : 'none'}
+        </dd>
         <dt>Generating</dt>
         <dd>
           {last.tokensPerSecond === null ? 'idle' : `${last.tokensPerSecond.toFixed(1)} tokens/s`}

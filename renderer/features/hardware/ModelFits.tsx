@@ -1,5 +1,5 @@
 import { useHostQuery } from '../../app/host-context';
-import { formatBytes } from '../../components/format';
+import { formatBytes } from '../../../shared/format';
 
 const verdictText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
 

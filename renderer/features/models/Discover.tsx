@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { HubModel, QuantOption, RepoDetails } from '../../../shared/hub';
 import { useHostApi, useHostQuery } from '../../app/host-context';
-import { formatBytes, formatCount, formatParams } from '../../components/format';
+import { formatBytes, formatCount, formatParams } from '../../../shared/format';
 
 const fitText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
 

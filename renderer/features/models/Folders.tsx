@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { LibrarySnapshot } from '../../../shared/library';
 import { useHostApi, useHostQuery } from '../../app/host-context';
+import { describeFailure } from '../../app/problems';
 
 /** Folders indexed in place, watched for changes; never copied. */
 export function Folders({ library }: { library: LibrarySnapshot }) {
@@ -8,12 +9,15 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
   const [suggestions] = useHostQuery('folders.suggestions', 'onLibraryChanged');
   const [token, setToken] = useHostQuery('hub.tokenStatus');
   const [path, setPath] = useState('');
-  const [message, setMessage] = useState<string | null>(null);
+  // What the last folder action did, or why it failed; the same for the token.
+  const [message, setMessage] = useState<{ text: string; failed: boolean } | null>(null);
+  const [tokenProblem, setTokenProblem] = useState<string | null>(null);
   const [tokenInput, setTokenInput] = useState('');
+  const failed = (doing: string) => (e: unknown) => setMessage({ text: describeFailure(e, doing), failed: true });
   const add = (dir: string) =>
     api['folders.add']({ path: dir }).then(
-      (f) => setMessage(`Added ${f.path}: ${f.modelCount} model${f.modelCount === 1 ? '' : 's'} found.`),
-      (e: Error) => setMessage(e.message),
+      (f) => setMessage({ text: `Added ${f.path}: ${f.modelCount} model${f.modelCount === 1 ? '' : 's'} found.`, failed: false }),
+      (e: unknown) => setMessage({ text: describeFailure(e), failed: true }),
     );
   return (
     <section aria-labelledby="folders-title">
@@ -24,10 +28,20 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
           <li key={f.id}>
             <span className="mono">{f.path}</span> <span className="muted">({f.modelCount} models)</span>
             {f.problem && <span role="alert"> {f.problem}</span>}
-            <button type="button" className="secondary" onClick={() => void api['folders.rescan']({ id: f.id })} aria-label={`Rescan ${f.path}`}>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => void api['folders.rescan']({ id: f.id }).catch(failed(`Could not rescan ${f.path}`))}
+              aria-label={`Rescan ${f.path}`}
+            >
               Rescan
             </button>
-            <button type="button" className="secondary danger" onClick={() => void api['folders.remove']({ id: f.id })} aria-label={`Stop using ${f.path}`}>
+            <button
+              type="button"
+              className="secondary danger"
+              onClick={() => void api['folders.remove']({ id: f.id }).catch(failed(`Could not stop using ${f.path}`))}
+              aria-label={`Stop using ${f.path}`}
+            >
               Remove
             </button>
           </li>
@@ -37,7 +51,13 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
         <div className="suggestions">
           <span className="muted">Found on this machine:</span>
           {suggestions.data.map((s) => (
-            <button key={s.path} type="button" className="secondary" onClick={() => void add(s.path)} aria-label={`Add ${s.label} (${s.path})`}>
+            <button
+              key={s.path}
+              type="button"
+              className="secondary"
+              onClick={() => void add(s.path)}
+              aria-label={`Add ${s.label} (${s.path})`}
+            >
               Add {s.label}
             </button>
           ))}
@@ -56,20 +76,28 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
         </label>
         <button type="submit">Add folder</button>
       </form>
-      {message && <p role="status">{message}</p>}
+      {message && <p role={message.failed ? 'alert' : 'status'}>{message.text}</p>}
 
       <h2>Hugging Face token</h2>
       <p className="muted">
-        Needed only for gated models. {token.status === 'ready' && token.data.set ? `A token is set (stored ${token.data.storage === 'keychain' ? 'with the OS keychain' : token.data.storage === 'environment' ? 'in HF_TOKEN' : 'in a file only you can read'}).` : 'No token is set.'}
+        Needed only for gated models.{' '}
+        {token.status === 'ready' && token.data.set
+          ? `A token is set (stored ${token.data.storage === 'keychain' ? 'with the OS keychain' : token.data.storage === 'environment' ? 'in HF_TOKEN' : 'in a file only you can read'}).`
+          : 'No token is set.'}
       </p>
       <form
         className="search-form"
         onSubmit={(e) => {
           e.preventDefault();
-          void api['hub.setToken']({ token: tokenInput.trim() || null }).then((s) => {
-            setToken(s);
-            setTokenInput('');
-          });
+          setTokenProblem(null);
+          api['hub.setToken']({ token: tokenInput.trim() || null }).then(
+            (s) => {
+              setToken(s);
+              setTokenInput('');
+            },
+            (error: unknown) =>
+              setTokenProblem(describeFailure(error, tokenInput.trim() ? 'Could not save the token' : 'Could not clear the token')),
+          );
         }}
       >
         <label className="inline-field grow">
@@ -78,6 +106,7 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
         </label>
         <button type="submit">{tokenInput.trim() ? 'Save token' : 'Clear token'}</button>
       </form>
+      {tokenProblem && <p role="alert">{tokenProblem}</p>}
     </section>
   );
 }

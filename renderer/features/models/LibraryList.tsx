@@ -1,7 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
 import type { LibrarySnapshot, ModelEntry } from '../../../shared/library';
-import { formatBytes, formatParams } from '../../components/format';
+import { formatBytes, formatParams } from '../../../shared/format';
 
 type SortKey = 'added' | 'name' | 'size' | 'params';
 
@@ -41,13 +41,22 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
   const scroller = useRef<HTMLDivElement>(null);
   // The list is its own scroll container; the virtualizer keeps only visible rows in the DOM.
   // eslint-disable-next-line react-hooks/incompatible-library
-  const virtualizer = useVirtualizer({ count: models.length, getScrollElement: () => scroller.current, estimateSize: () => 76, overscan: 8 });
+  const virtualizer = useVirtualizer({
+    count: models.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 76,
+    overscan: 8,
+  });
 
   return (
     <section aria-labelledby="library-title" className="library">
       <div className="library-toolbar">
         <h2 id="library-title">
-          Your models <span className="muted">({library.models.length}, {formatBytes(library.totalBytes)} on disk{library.ownedBytes ? `, ${formatBytes(library.ownedBytes)} stored by Freehold` : ''})</span>
+          Your models{' '}
+          <span className="muted">
+            ({library.models.length}, {formatBytes(library.totalBytes)} on disk
+            {library.ownedBytes ? `, ${formatBytes(library.ownedBytes)} stored by Freehold` : ''})
+          </span>
         </h2>
         <label className="inline-field">
           <span>Filter</span>
@@ -85,10 +94,23 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                     <div className="model-name">
                       {m.name}
                       {m.duplicateOf && <span className="badge badge-warn">duplicate</span>}
-                      {m.hasChatTemplate ? <span className="badge">chat template</span> : <span className="badge badge-muted">no chat template</span>}
+                      {m.hasChatTemplate ? (
+                        <span className="badge">chat template</span>
+                      ) : (
+                        <span className="badge badge-muted">no chat template</span>
+                      )}
                     </div>
                     <div className="model-facts muted">
-                      {[m.publisher ?? m.source?.repo.split('/')[0], m.architecture, formatParams(m.parameterCount), m.quantization, formatBytes(m.sizeBytes), m.contextLength ? `${m.contextLength.toLocaleString()} ctx` : null, m.license, originLabel[m.origin]]
+                      {[
+                        m.publisher ?? m.source?.repo.split('/')[0],
+                        m.architecture,
+                        formatParams(m.parameterCount),
+                        m.quantization,
+                        formatBytes(m.sizeBytes),
+                        m.contextLength ? `${m.contextLength.toLocaleString()} ctx` : null,
+                        m.license,
+                        originLabel[m.origin],
+                      ]
                         .filter(Boolean)
                         .join(' · ')}
                     </div>
@@ -106,7 +128,12 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                         Show
                       </button>
                     )}
-                    <button type="button" className="secondary danger" onClick={() => onRemove(m)} aria-label={`${m.owned ? 'Delete' : 'Forget'} ${m.name}`}>
+                    <button
+                      type="button"
+                      className="secondary danger"
+                      onClick={() => onRemove(m)}
+                      aria-label={`${m.owned ? 'Delete' : 'Forget'} ${m.name}`}
+                    >
                       {m.owned ? 'Delete' : 'Forget'}
                     </button>
                   </div>

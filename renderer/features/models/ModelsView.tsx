@@ -2,7 +2,7 @@ import { useCallback, useState } from 'react';
 import { useLocation } from 'wouter';
 import type { ModelEntry } from '../../../shared/library';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
-import { formatBytes } from '../../components/format';
+import { formatBytes } from '../../../shared/format';
 import { FirstRunCard } from '../first-run/FirstRunCard';
 import { Discover } from './Discover';
 import { Downloads } from './Downloads';
@@ -22,7 +22,7 @@ export function ModelsView() {
   const api = useHostApi();
   const [, navigate] = useLocation();
   const [tab, setTab] = useState<Tab>('library');
-  const [library, setLibrary] = useHostQuery('models.list', 'onLibraryChanged');
+  const [library, setLibrary] = useHostQuery('models.list', 'onLibraryChanged', { showsError: true });
   const [mode, setMode] = useState<'reference' | 'copy'>('reference');
   const [message, setMessage] = useState<string | null>(null);
   const [importing, setImporting] = useState<{ path: string; bytes: number; totalBytes: number } | null>(null);

@@ -3,6 +3,7 @@ import type { FreeholdBridge } from '../../../shared/bridge';
 import { displayFileName } from '../../../shared/file-names';
 import type { ImportResult } from '../../../shared/library';
 import { useHostApi } from '../../app/host-context';
+import { describeFailure } from '../../app/problems';
 
 export interface DropStatus {
   busy: boolean;
@@ -26,7 +27,11 @@ export function useDropImport(mode: 'reference' | 'copy') {
   const report = useCallback((results: ImportResult[]) => {
     setStatus({
       busy: false,
-      lines: results.map((r) => (r.ok ? { ok: true, text: `Imported ${r.model?.name ?? r.path}` } : { ok: false, text: `${r.path.split(/[\\/]/).pop()}: ${r.error}` })),
+      lines: results.map((r) =>
+        r.ok
+          ? { ok: true, text: `Imported ${r.model?.name ?? r.path}` }
+          : { ok: false, text: `${r.path.split(/[\\/]/).pop()}: ${r.error}` },
+      ),
     });
   }, []);
 
@@ -53,9 +58,15 @@ export function useDropImport(mode: 'reference' | 'copy') {
             results.push({ path: name, ok: false, error: 'This is not a GGUF model file: it does not start with "GGUF".' });
             continue;
           }
-          const res = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, headers: { 'X-Freehold-Token': token } });
+          const res = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, {
+            method: 'POST',
+            body: file,
+            headers: { 'X-Freehold-Token': token },
+          });
           const body = (await res.json()) as { ok: boolean; error?: string; model?: ImportResult['model'] };
-          results.push(body.ok ? { path: name, ok: true, model: body.model } : { path: name, ok: false, error: body.error ?? `HTTP ${res.status}` });
+          results.push(
+            body.ok ? { path: name, ok: true, model: body.model } : { path: name, ok: false, error: body.error ?? `HTTP ${res.status}` },
+          );
         } catch (error) {
           results.push({ path: name, ok: false, error: (error as Error).message });
         }
@@ -75,7 +86,10 @@ export function useDropImport(mode: 'reference' | 'copy') {
         setOver(true);
       },
       onDragLeave: () => setOver(false),
-      onDrop: (event: DragEvent) => void onDrop(event),
+      onDrop: (event: DragEvent) =>
+        void onDrop(event).catch((error: unknown) =>
+          setStatus({ busy: false, lines: [{ ok: false, text: describeFailure(error, 'Could not import') }] }),
+        ),
     },
   };
 }

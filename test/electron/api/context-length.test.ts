@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateResult } from '../../../shared/inference';
-import { inferenceHost } from '../../helpers/inference-host';
+import { inferenceHost, recordResults } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
 
 let services: HostServices;
@@ -22,7 +22,11 @@ const CONTEXT = 2048;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-ctx-'));
-  ({ services } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data') }));
+  ({ services } = await inferenceHost({
+    api: { enabled: true, port: 0 },
+    dataDir: path.join(dataDir, 'data'),
+    engine: recordResults(finished),
+  }));
   const status = services.api.status();
   baseUrl = status.url!;
   key = status.key;
@@ -31,15 +35,6 @@ beforeAll(async () => {
   copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
   const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
   expect(imported.every((r) => r.ok)).toBe(true);
-  const supervisor = services.inference.supervisor;
-  for (const name of ['generate', 'complete'] as const) {
-    const original = supervisor[name].bind(supervisor) as (input: never) => Promise<GenerateResult>;
-    (supervisor as unknown as Record<string, unknown>)[name] = async (input: never) => {
-      const result = await original(input);
-      finished.push(result);
-      return result;
-    };
-  }
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateResult } from '../../../shared/inference';
 import { writeGgufWithAddedKey } from '../../helpers/gguf';
-import { inferenceHost } from '../../helpers/inference-host';
+import { inferenceHost, recordResults } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
 
 let services: HostServices;
@@ -20,7 +20,7 @@ let baseUrl: string;
 let key: string;
 let port: number;
 let dataDir: string;
-/** Every generation the worker finished, as the supervisor saw it. */
+/** Every generation the engine finished. */
 const finished: GenerateResult[] = [];
 const ALLOWED_ORIGIN = 'http://localhost:5173';
 
@@ -28,7 +28,12 @@ beforeAll(async () => {
   // Folders for the whole file (tempDir() is emptied after each test).
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-api-'));
   // No folder watching: 'vanishing' stands for a file that disappears between the listing and the request.
-  ({ services } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data'), watchFolders: false }));
+  ({ services } = await inferenceHost({
+    api: { enabled: true, port: 0 },
+    dataDir: path.join(dataDir, 'data'),
+    watchFolders: false,
+    engine: recordResults(finished),
+  }));
   await services.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] } });
   await services.api.apply();
   const status = services.api.status();
@@ -49,16 +54,6 @@ beforeAll(async () => {
   });
   expect(imported.every((r) => r.ok)).toBe(true);
   rmSync(path.join(models, 'vanishing.gguf'));
-
-  const supervisor = services.inference.supervisor;
-  for (const name of ['generate', 'complete'] as const) {
-    const original = supervisor[name].bind(supervisor) as (input: never) => Promise<GenerateResult>;
-    (supervisor as unknown as Record<string, unknown>)[name] = async (input: never) => {
-      const result = await original(input);
-      finished.push(result);
-      return result;
-    };
-  }
 });
 
 afterAll(async () => {
@@ -112,7 +107,8 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
   });
 
   it('answers a chat non-streaming, loading the model just in time, with usage and finish_reason', async () => {
-    expect(services.inference.supervisor.model).toBeUndefined();
+    await services.handlers['inference.unload'](undefined);
+    expect(services.inference.status().model).toBeNull();
     const completion = await client.chat.completions.create({
       model: 'stories260k',
       messages: [
@@ -122,7 +118,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       max_tokens: 24,
       temperature: 0,
     });
-    expect(services.inference.supervisor.model?.name).toBeTruthy();
+    expect(services.inference.status().model?.name).toBeTruthy();
     expect(completion).toMatchObject({ object: 'chat.completion', model: 'stories260k', id: expect.stringMatching(/^chatcmpl-/) });
     expect(completion.choices).toHaveLength(1);
     expect(completion.choices[0]).toMatchObject({ index: 0, finish_reason: 'length', message: { role: 'assistant' } });
@@ -279,6 +275,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
   });
 
   it('embeds with an embedding model (float and base64) and refuses a chat model', async () => {
+    await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 1 });
     const floats = await client.embeddings.create({ model: 'tiny-embed', input: ['a cat', 'a dog', 'a cat'], encoding_format: 'float' });
     expect(floats.data).toHaveLength(3);
     expect(floats.data[0]!.embedding).toHaveLength(64);
@@ -289,7 +286,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     const decoded = await client.embeddings.create({ model: 'tiny-embed', input: 'a cat' });
     decoded.data[0]!.embedding.forEach((value, i) => expect(value).toBeCloseTo(floats.data[0]!.embedding[i]!, 5));
     // The chat model stayed loaded beside the embedding model.
-    expect(services.inference.supervisor.model?.path).toMatch(/stories260K\.gguf$/);
+    expect(services.inference.status().model?.path).toMatch(/stories260K\.gguf$/);
     await expect(client.embeddings.create({ model: 'stories260k', input: 'x' })).rejects.toMatchObject({
       status: 400,
       code: 'model_not_embedding',
@@ -325,16 +322,16 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       max_tokens: 1500,
       temperature: 0,
     });
-    await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
+    await expect.poll(() => services.inference.status().queue.running, { timeout: 10_000, interval: 5 }).toBe('api');
     const waiting = new AbortController();
     const second = client.chat.completions.create(
       { model: 'stories260k', messages: [{ role: 'user', content: 'Twice' }], max_tokens: 5 },
       { signal: waiting.signal },
     );
-    await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(1);
+    await expect.poll(() => services.inference.status().queue.waiting, { timeout: 10_000, interval: 5 }).toBe(1);
     waiting.abort();
     await expect(second).rejects.toThrow();
-    await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(0);
+    await expect.poll(() => services.inference.status().queue.waiting, { timeout: 10_000, interval: 5 }).toBe(0);
     await long;
     expect(finished).toHaveLength(1);
   });
@@ -498,9 +495,9 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
         .create({ model: 'stories260k', messages: [{ role: 'user', content: `Story ${n}` }], max_tokens: max, temperature: 0 })
         .then(() => done.push(`api${n}`));
     const first = api(1, 1500);
-    await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
+    await expect.poll(() => services.inference.status().queue.running, { timeout: 10_000, interval: 5 }).toBe('api');
     const more = [api(2, 50), api(3, 50)];
-    await expect.poll(() => services.inference.queue.state().waiting, { timeout: 10_000, interval: 5 }).toBe(2);
+    await expect.poll(() => services.inference.status().queue.waiting, { timeout: 10_000, interval: 5 }).toBe(2);
     const ui = Promise.resolve(
       services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' }),
     ).then((r) => {
@@ -519,32 +516,37 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       max_tokens: 800,
       temperature: 0,
     });
-    await expect.poll(() => services.inference.queue.state().running, { timeout: 10_000, interval: 5 }).toBe('api');
+    await expect.poll(() => services.inference.status().queue.running, { timeout: 10_000, interval: 5 }).toBe('api');
     await services.handlers['settings.update']({ inference: { backend: 'cpu' } });
     const result = await running;
     expect(result.choices[0]!.finish_reason).toBe('length');
     expect(result.usage!.completion_tokens).toBe(800);
     // The restart came after it, and the model is back.
-    await expect.poll(() => services.inference.queue.state(), { timeout: 20_000 }).toEqual({ running: null, waiting: 0 });
+    await expect.poll(() => services.inference.status().queue, { timeout: 20_000 }).toEqual({ running: null, waiting: 0 });
     expect((await services.handlers['inference.hardware'](undefined)).requested).toBe('cpu');
-    expect(services.inference.supervisor.model).toBeDefined();
+    expect(services.inference.status().model).not.toBeNull();
   });
 
   it('unloads a model it loaded just in time after the idle time, but never one the user loaded', async () => {
+    const { idleUnloadMinutes } = (await services.handlers['settings.get'](undefined)).api;
     await services.handlers['settings.update']({ api: { idleUnloadMinutes: 0.01 } }); // 0.6 s
-    await services.handlers['inference.unload'](undefined);
-    await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
-    expect(services.inference.supervisor.model).toBeDefined();
-    await client.embeddings.create({ model: 'tiny-embed', input: 'x' });
-    expect(services.inference.supervisor.embeddingModel).toMatch(/tiny-embed\.gguf$/);
-    await expect.poll(() => services.inference.supervisor.model, { timeout: 10_000, interval: 50 }).toBeUndefined();
-    await expect.poll(() => services.inference.supervisor.embeddingModel, { timeout: 10_000, interval: 50 }).toBeUndefined();
-    expect((await services.handlers['inference.status'](undefined)).model).toBeNull();
+    try {
+      await services.handlers['inference.unload'](undefined);
+      await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
+      expect(services.inference.status().model).not.toBeNull();
+      await client.embeddings.create({ model: 'tiny-embed', input: 'x' });
+      expect(services.inference.status().embeddingModel).toMatch(/tiny-embed\.gguf$/);
+      await expect.poll(() => services.inference.status().model, { timeout: 10_000, interval: 50 }).toBeNull();
+      await expect.poll(() => services.inference.status().embeddingModel, { timeout: 10_000, interval: 50 }).toBeNull();
+      expect((await services.handlers['inference.status'](undefined)).model).toBeNull();
 
-    const library = await services.handlers['models.list'](undefined);
-    await services.handlers['models.load']({ id: library.models.find((m) => m.files[0]!.endsWith('stories260K.gguf'))!.id });
-    await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(services.inference.supervisor.model).toBeDefined();
+      const library = await services.handlers['models.list'](undefined);
+      await services.handlers['models.load']({ id: library.models.find((m) => m.files[0]!.endsWith('stories260K.gguf'))!.id });
+      await client.completions.create({ model: 'stories260k', prompt: 'Once', max_tokens: 3 });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(services.inference.status().model).not.toBeNull();
+    } finally {
+      await services.handlers['settings.update']({ api: { idleUnloadMinutes } });
+    }
   });
 });

@@ -18,30 +18,31 @@ const KEY = 'fh-test-key';
 
 /** An inference service whose model answers slowly: one delta every 300 ms, ten in all. */
 function slowInference(): InferenceService {
-  const listeners = new Map<string, (delta: ChatDelta) => void>();
   const queue = new FairQueue();
-  const generate = async ({ requestId }: { requestId: string }): Promise<GenerateResult> => {
-    for (let i = 0; i < 10; i += 1) {
-      await sleep(300);
-      listeners.get(requestId)?.({ requestId, parts: [{ kind: 'text', text: `w${i} ` }] });
-    }
-    return {
-      requestId,
-      text: Array.from({ length: 10 }, (_, i) => `w${i} `).join(''),
-      reasoning: '',
-      stats: { promptTokens: 3, generatedTokens: 10, timeToFirstTokenMs: 300, tokensPerSecond: 3, totalMs: 3000, stopReason: 'eos' },
-    };
-  };
+  const run = (
+    source: 'ui' | 'api',
+    requestId: string,
+    _model: unknown,
+    job: { input: unknown },
+    options: { onDelta?: (delta: ChatDelta) => void } = {},
+  ) =>
+    queue.run(source, requestId, async (): Promise<GenerateResult> => {
+      if (typeof job.input === 'function') (job.input as (model: { contextSize: number }) => unknown)({ contextSize: 4096 });
+      for (let i = 0; i < 10; i += 1) {
+        await sleep(300);
+        options.onDelta?.({ requestId, parts: [{ kind: 'text', text: `w${i} ` }] });
+      }
+      return {
+        requestId,
+        text: Array.from({ length: 10 }, (_, i) => `w${i} `).join(''),
+        reasoning: '',
+        stats: { promptTokens: 3, generatedTokens: 10, timeToFirstTokenMs: 300, tokensPerSecond: 3, totalMs: 3000, stopReason: 'eos' },
+      };
+    });
   return {
-    queue,
-    schedule: <T>(source: 'ui' | 'api', requestId: string | undefined, task: () => Promise<T>) => queue.run(source, requestId, task),
-    ensureModel: async () => ({ contextSize: 4096 }),
-    listenDeltas: (requestId: string, listener: (delta: ChatDelta) => void) => {
-      listeners.set(requestId, listener);
-      return () => listeners.delete(requestId);
-    },
+    run,
+    status: () => ({ queue: queue.state() }),
     abort: async () => true,
-    supervisor: { generate, complete: generate },
   } as unknown as InferenceService;
 }
 

@@ -84,7 +84,7 @@ describe('chat service (real worker, stories260K)', () => {
       replies.push(reply);
       parent = reply.id;
     }
-    expect(services.inference.supervisor.model?.contextSize).toBe(256);
+    expect(services.inference.status().model?.contextSize).toBe(256);
     for (const r of replies) {
       expect(r.stats!.contextSize).toBe(256);
       expect(r.stats!.contextTokens).toBeGreaterThan(0);

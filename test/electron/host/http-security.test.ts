@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ApiController } from '../../../electron/api/api-controller';
+import { apiStatus } from '../../../electron/api/api-status';
 import { allowedHostHeaders, isLoopbackAddress } from '../../../electron/host/http-security';
 import { defaultSettings } from '../../../shared/settings';
-import { tempDir } from '../../helpers/temp';
 
 describe('loopback addresses', () => {
   it('accepts the loopback range, ::1 in any spelling, IPv4-mapped loopback and localhost', () => {
@@ -49,18 +48,13 @@ describe('loopback addresses', () => {
   });
 
   it('requires the API key for a host that only looks like loopback, even when the setting turns it off', () => {
-    const controller = (host: string) =>
-      new ApiController({
-        dataDir: tempDir(),
-        settings: () => ({ ...defaultSettings, api: { ...defaultSettings.api, requireKey: false } }),
-        events: { subscribeAll: () => () => undefined, emit: () => undefined } as never,
-        inference: {} as never,
-        library: {} as never,
-        log: () => undefined,
-        override: { host },
-      });
-    const config = (host: string) => controller(host)['config']();
-    expect(config('127.lan').requireKey).toBe(true);
-    expect(config('127.0.0.1').requireKey).toBe(false);
+    const status = (host: string, override?: { host: string }) =>
+      apiStatus({ ...defaultSettings.api, host, requireKey: false }, override, { server: undefined, key: 'k', error: null });
+    expect(status('127.lan').requireKey).toBe(true);
+    expect(status('0.0.0.0').requireKey).toBe(true);
+    expect(status('127.0.0.1').requireKey).toBe(false);
+    expect(status('::1').requireKey).toBe(false);
+    // The command line's address (npm run serve --host) decides, not the one in the settings.
+    expect(status('127.0.0.1', { host: '192.168.1.5' })).toMatchObject({ host: '192.168.1.5', requireKey: true });
   });
 });

@@ -9,7 +9,14 @@ import { parseServeArgs } from '../../../electron/host/serve';
 
 describe('npm run serve', () => {
   it('parses its options and refuses bad ones', () => {
-    expect(parseServeArgs([])).toEqual({ port: 4848, host: '127.0.0.1', dataDir: undefined, api: true, apiPort: undefined, apiHost: undefined });
+    expect(parseServeArgs([])).toEqual({
+      port: 4848,
+      host: '127.0.0.1',
+      dataDir: undefined,
+      api: true,
+      apiPort: undefined,
+      apiHost: undefined,
+    });
     expect(parseServeArgs(['--no-api'])).toMatchObject({ api: false });
     expect(parseServeArgs(['--api-port', '9000', '--api-host', '0.0.0.0'])).toMatchObject({ apiPort: 9000, apiHost: '0.0.0.0' });
     expect(() => parseServeArgs(['--api-port', '70000'])).toThrow(/--api-port/);

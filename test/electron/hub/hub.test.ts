@@ -33,9 +33,33 @@ function repos(): FakeRepo[] {
         { path: 'README.md', data: Buffer.from('# tiny') },
       ],
     },
-    { id: 'someone/llama-gguf', author: 'someone', downloads: 900, likes: 1, lastModified: '2026-03-01T00:00:00.000Z', sha: 'abc', files: [{ path: 'x-Q4_K_M.gguf', data: modelBytes }] },
-    { id: 'other/qwen-gguf', author: 'other', downloads: 10, likes: 40, lastModified: '2026-02-01T00:00:00.000Z', sha: 'def', files: [{ path: 'q-Q5_K_M.gguf', data: modelBytes }] },
-    { id: 'no/gguf-here', author: 'no', downloads: 9999, likes: 9, lastModified: '2026-02-01T00:00:00.000Z', sha: 'fff', files: [{ path: 'model.safetensors', data: Buffer.from('x') }] },
+    {
+      id: 'someone/llama-gguf',
+      author: 'someone',
+      downloads: 900,
+      likes: 1,
+      lastModified: '2026-03-01T00:00:00.000Z',
+      sha: 'abc',
+      files: [{ path: 'x-Q4_K_M.gguf', data: modelBytes }],
+    },
+    {
+      id: 'other/qwen-gguf',
+      author: 'other',
+      downloads: 10,
+      likes: 40,
+      lastModified: '2026-02-01T00:00:00.000Z',
+      sha: 'def',
+      files: [{ path: 'q-Q5_K_M.gguf', data: modelBytes }],
+    },
+    {
+      id: 'no/gguf-here',
+      author: 'no',
+      downloads: 9999,
+      likes: 9,
+      lastModified: '2026-02-01T00:00:00.000Z',
+      sha: 'fff',
+      files: [{ path: 'model.safetensors', data: Buffer.from('x') }],
+    },
   ];
 }
 
@@ -77,7 +101,8 @@ describe('hub helpers', () => {
     expect(quantizationOf('qwen2.5-7b-instruct-q5_k_m-00001-of-00002.gguf')).toBe('Q5_K_M');
     expect(quantizationOf('model-IQ3_XXS.gguf')).toBe('IQ3_XXS');
     expect(quantizationOf('gemma-2-9b-it-f16.gguf')).toBe('F16');
-    for (const bad of ['../../etc/passwd', '/abs.gguf', 'C:\\x.gguf', 'a/../../b.gguf', 'dir\\x.gguf', 'a//b.gguf', 'x\u0000.gguf']) expect(isSafeRepoPath(bad), bad).toBe(false);
+    for (const bad of ['../../etc/passwd', '/abs.gguf', 'C:\\x.gguf', 'a/../../b.gguf', 'dir\\x.gguf', 'a//b.gguf', 'x\u0000.gguf'])
+      expect(isSafeRepoPath(bad), bad).toBe(false);
     expect(isSafeRepoPath('Q4_K_M/model-Q4_K_M-00001-of-00002.gguf')).toBe(true);
   });
 
@@ -106,7 +131,9 @@ describe('recommendation', () => {
     fit: { verdict, neededBytes: 1, contextSize: 4096, freeVramBytes: 0, freeRamBytes: 0, explanation: '' },
   });
   it('prefers a good quality that fits on the GPU, and a small one in RAM', () => {
-    expect(recommendQuantization([option('Q4_K_M', 'gpu'), option('Q5_K_M', 'gpu'), option('Q8_0', 'gpu'), option('F16', 'ram')])?.quantization).toBe('Q5_K_M');
+    expect(
+      recommendQuantization([option('Q4_K_M', 'gpu'), option('Q5_K_M', 'gpu'), option('Q8_0', 'gpu'), option('F16', 'ram')])?.quantization,
+    ).toBe('Q5_K_M');
     expect(recommendQuantization([option('Q4_K_M', 'ram'), option('Q6_K', 'ram'), option('Q8_0', 'no')])?.quantization).toBe('Q4_K_M');
     expect(recommendQuantization([option('Q2_K', 'gpu'), option('Q4_K_M', 'no')])).toBeUndefined();
   });
@@ -126,6 +153,8 @@ describe('Hugging Face search (fake hub on 127.0.0.1)', () => {
 
   it('lists a repo by quantization with sizes and a fit badge from a ranged read of one header', async () => {
     const { services, hub } = await setup();
+    // The CPU backend, so that the verdict is the same on any machine (GPU verdicts: fit.test.ts, on recorded reports).
+    await services.settings.update({ inference: { backend: 'cpu' } });
     const details = await services.handlers['hub.repo']({ repo: 'ggml-org/tiny-llamas' });
     expect(details).toMatchObject({ architecture: 'llama', contextLength: 2048, license: 'apache-2.0', fitProblem: null });
     expect(details.quants.map((q) => q.quantization)).toEqual(['Q8_0', 'F32']);
@@ -156,7 +185,11 @@ describe('downloads', () => {
     const done = await waitFor(services, job.id, ['done', 'failed']);
     expect(done).toMatchObject({ state: 'done', bytesDone: modelBytes.length, modelId: job.id });
     const model = (await services.handlers['models.list'](undefined)).models.find((m) => m.id === job.id)!;
-    expect(model).toMatchObject({ origin: 'downloaded', owned: true, source: { repo: 'ggml-org/tiny-llamas', revision: 'c0ffee1234567890', file: 'stories260K-Q8_0.gguf' } });
+    expect(model).toMatchObject({
+      origin: 'downloaded',
+      owned: true,
+      source: { repo: 'ggml-org/tiny-llamas', revision: 'c0ffee1234567890', file: 'stories260K-Q8_0.gguf' },
+    });
     // On disk under the app's own id, never the repo's name.
     expect(model.files).toEqual([path.join(dataDir, 'models', job.id, 'model.gguf')]);
     expect(readFileSync(model.files[0]!).equals(modelBytes)).toBe(true);
@@ -251,7 +284,14 @@ describe('downloads', () => {
     hosts = [];
     const kept = readFileSync(path.join(dataDir, 'models', job.id, 'model.gguf.partial')).length;
     hub.faults.chunkDelayMs = 0;
-    const again = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: { HF_ENDPOINT: hub.url }, workerScript: WORKER_SCRIPT, downloads: { retryDelaysMs: [20] } });
+    const again = await createHostServices({
+      dataDir,
+      host: 'cli',
+      log: () => undefined,
+      env: { HF_ENDPOINT: hub.url },
+      workerScript: WORKER_SCRIPT,
+      downloads: { retryDelaysMs: [20] },
+    });
     hosts.push(again);
     const done = await waitFor(again, job.id, ['done', 'failed']);
     expect(done.state).toBe('done');
@@ -274,9 +314,17 @@ describe('downloads', () => {
     expect((await waitFor(services, job.id, ['done', 'failed'])).state).toBe('done');
   });
 
-  it('refuses a download when the disk cannot hold it', async () => {
+  it('refuses a download when the disk cannot hold it, before fetching anything', async () => {
     const list = repos();
-    const { services } = await setup(list);
-    await expect(services.downloads['options'].library.ensureSpace(tempDir(), 1024 ** 5)).rejects.toThrow(/Not enough disk space/);
+    list[1]!.files[0]!.listedSize = 1024 ** 5; // a 1 PiB file: no disk here holds it
+    const { services, hub, dataDir } = await setup(list);
+    await expect(services.handlers['downloads.start']({ repo: 'someone/llama-gguf', quantization: 'Q4_K_M' })).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/^Not enough disk space in .+: 1048576.00 GB needed, [\d,.]+ GB free\.$/),
+    });
+    expect(services.downloads.list()).toEqual([]);
+    // Only the header's ranged reads for the fit badge; no download began, and nothing was written.
+    expect(hub.requests.filter((r) => r.url.includes('/resolve/') && !/^bytes=\d+-\d+$/.test(r.range ?? ''))).toEqual([]);
+    expect(existsSync(path.join(dataDir, 'models')) ? readdirSync(path.join(dataDir, 'models')) : []).toEqual([]);
   });
 });

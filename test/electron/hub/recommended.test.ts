@@ -9,7 +9,9 @@ describe('recommended models', () => {
   it('lead with the families people run now, and each names its repo, quantization, size and why', () => {
     const families = recommendedCatalog.slice(0, 10).map((m) => m.family);
     expect(families).toEqual(expect.arrayContaining(['Qwen 3.5', 'Qwen 3.6', 'Gemma 4', 'gpt-oss']));
-    expect(recommendedCatalog.map((m) => m.family)).toEqual(expect.arrayContaining(['DeepSeek-R1 distill', 'Mistral Small 3.2', 'Llama 3.1']));
+    expect(recommendedCatalog.map((m) => m.family)).toEqual(
+      expect.arrayContaining(['DeepSeek-R1 distill', 'Mistral Small 3.2', 'Llama 3.1']),
+    );
     // Nothing from last year's list.
     expect(recommendedCatalog.map((m) => m.family)).not.toEqual(expect.arrayContaining(['Qwen 2.5', 'Phi 3.5', 'Gemma 2']));
     for (const m of recommendedCatalog) {

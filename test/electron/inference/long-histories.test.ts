@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { ExportedConversation } from '../../../shared/chat';
 import type { GenerateResult } from '../../../shared/inference';
-import { inferenceHost } from '../../helpers/inference-host';
+import { inferenceHost, recordResults } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
 
 const CONTEXT = 256;
@@ -57,20 +57,13 @@ function makeCase(random: () => number): Case {
 }
 
 beforeAll(async () => {
-  ({ services, logs } = await inferenceHost({ api: { enabled: true, port: 0 } }));
+  ({ services, logs } = await inferenceHost({ api: { enabled: true, port: 0 }, engine: recordResults(finished, ['generate']) }));
   ({ url: baseUrl, key } = services.api.status() as { url: string; key: string });
   const [imported] = await services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
   modelId = imported!.model!.id;
   // The API uses the model as loaded; the conversations ask for the same context, so nothing reloads.
   await services.handlers['models.load']({ id: modelId, contextSize: CONTEXT });
-  expect(services.inference.supervisor.model?.contextSize).toBe(CONTEXT);
-  const supervisor = services.inference.supervisor;
-  const original = supervisor.generate.bind(supervisor);
-  supervisor.generate = async (input) => {
-    const result = await original(input);
-    finished.push(result);
-    return result;
-  };
+  expect(services.inference.status().model?.contextSize).toBe(CONTEXT);
 });
 
 afterAll(async () => {

@@ -54,7 +54,10 @@ describe('checkModelFile', () => {
     v9.write('GGUF', 0, 'latin1');
     v9.writeUInt32LE(9, 4);
     writeFileSync(path.join(dir, 'v9.gguf'), v9);
-    await expect(checkModelFile(path.join(dir, 'missing.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/not found/) });
+    await expect(checkModelFile(path.join(dir, 'missing.gguf'))).rejects.toMatchObject({
+      code: 'invalid_model',
+      message: expect.stringMatching(/not found/),
+    });
     await expect(checkModelFile(path.join(dir, 'folder.gguf'))).rejects.toThrow(/is a folder/);
     await expect(checkModelFile(path.join(dir, 'text.gguf'))).rejects.toThrow(/not a GGUF file/);
     await expect(checkModelFile(path.join(dir, 'short.gguf'))).rejects.toThrow(/too short for a GGUF header/);

@@ -2,6 +2,7 @@ import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
+import type { WorkerSupervisor } from '../../../electron/inference/supervisor';
 import type { ChatDelta } from '../../../shared/inference';
 import { writePatchedGguf } from '../../helpers/gguf';
 import { inferenceHost, textOf } from '../../helpers/inference-host';
@@ -11,6 +12,7 @@ import { testModelPath } from '../../helpers/test-model';
 const model = testModelPath();
 const greedy = { temperature: 0, maxTokens: 64 };
 const ask = (text: string) => [{ role: 'user' as const, text }];
+const backendLabel: Record<string, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
 
 describe('inference worker with stories260K', () => {
   let services: HostServices;
@@ -28,11 +30,13 @@ describe('inference worker with stories260K', () => {
 
   it('detects the hardware and explains the backend it chose', async () => {
     const report = await services.handlers['inference.hardware'](undefined);
-    expect(report.backend).toBe('cpu');
+    // Whatever this machine has: the first backend in the order that loads is chosen, and every one before it says why not.
     expect(report.attempts.map((a) => a.backend)).toEqual(['cuda', 'vulkan', 'metal', 'cpu']);
-    expect(report.attempts.find((a) => a.backend === 'cpu')?.outcome).toBe('chosen');
+    expect(report.attempts.filter((a) => a.outcome === 'chosen').map((a) => a.backend)).toEqual([report.backend]);
+    const chosenAt = report.attempts.findIndex((a) => a.outcome === 'chosen');
+    expect(report.attempts.slice(0, chosenAt).every((a) => a.outcome === 'unavailable')).toBe(true);
     for (const attempt of report.attempts.filter((a) => a.outcome === 'unavailable')) expect(attempt.reason.length).toBeGreaterThan(5);
-    expect(report.reason).toMatch(/CPU is the first that loaded/);
+    expect(report.reason).toMatch(new RegExp(`^${backendLabel[report.backend]} is the first that loaded`));
     expect(report.threads).toEqual({ used: 1, reason: 'set in settings' });
     expect(report.ram.totalBytes).toBeGreaterThan(0);
     expect(report.cpu.logicalCores).toBeGreaterThan(0);
@@ -52,9 +56,16 @@ describe('inference worker with stories260K', () => {
     });
     const loaded = await services.handlers['inference.load']({ modelPath: model });
     off();
-    expect(loaded).toMatchObject({ path: model, architecture: 'llama', gpuLayers: 0, contextSize: 2048 });
+    const { backend } = await services.handlers['inference.hardware'](undefined);
+    // On the CPU no layer is offloaded; on a GPU this tiny model fits whole.
+    expect(loaded).toMatchObject({
+      path: model,
+      architecture: 'llama',
+      gpuLayers: backend === 'cpu' ? 0 : loaded.totalLayers,
+      contextSize: 2048,
+    });
     expect(progress.at(-1)).toBe(1);
-    expect(services.handlers['inference.status'](undefined)).toMatchObject({ state: 'ready', backend: 'cpu', model: { path: model } });
+    expect(services.handlers['inference.status'](undefined)).toMatchObject({ state: 'ready', backend, model: { path: model } });
   });
 
   it('streams a reply in batches whose text is the whole reply, with stats', async () => {
@@ -110,13 +121,24 @@ describe('inference worker with stories260K', () => {
     });
     expect(continued.stats.generatedTokens).toBe(8);
     await expect(
-      services.handlers['chat.generate']({ requestId: 'h3', messages: [{ role: 'user', text: 'Hi' }, { role: 'system', text: 'Be brief.' }], sampling: greedy }),
+      services.handlers['chat.generate']({
+        requestId: 'h3',
+        messages: [
+          { role: 'user', text: 'Hi' },
+          { role: 'system', text: 'Be brief.' },
+        ],
+        sampling: greedy,
+      }),
     ).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
   it('stops at once when aborted, keeping what it had', async () => {
     await ensureLoaded();
-    const running = services.handlers['chat.generate']({ requestId: 'a1', messages: ask('Once'), sampling: { temperature: 0, maxTokens: 1800 } });
+    const running = services.handlers['chat.generate']({
+      requestId: 'a1',
+      messages: ask('Once'),
+      sampling: { temperature: 0, maxTokens: 1800 },
+    });
     await expect.poll(() => deltas.some((d) => d.requestId === 'a1'), { timeout: 10_000, interval: 1 }).toBe(true);
     expect(await services.handlers['chat.abort']({ requestId: 'a1' })).toEqual({ aborted: true });
     const result = await running;
@@ -124,8 +146,14 @@ describe('inference worker with stories260K', () => {
     expect(result.stats.generatedTokens).toBeLessThan(1800);
     expect(await services.handlers['chat.abort']({ requestId: 'unknown' })).toEqual({ aborted: false });
     // Stopped at once, before the first token: still a stop, not an error.
-    const early = services.handlers['chat.generate']({ requestId: 'a2', messages: ask('A long history '.repeat(200)), sampling: { temperature: 0, maxTokens: 1800 } });
-    await expect.poll(async () => (await services.handlers['chat.abort']({ requestId: 'a2' })).aborted, { timeout: 10_000, interval: 1 }).toBe(true);
+    const early = services.handlers['chat.generate']({
+      requestId: 'a2',
+      messages: ask('A long history '.repeat(200)),
+      sampling: { temperature: 0, maxTokens: 1800 },
+    });
+    await expect
+      .poll(async () => (await services.handlers['chat.abort']({ requestId: 'a2' })).aborted, { timeout: 10_000, interval: 1 })
+      .toBe(true);
     expect((await early).stats.stopReason).toBe('abort');
   });
 
@@ -138,7 +166,10 @@ describe('inference worker with stories260K', () => {
     await expect(load(path.join(dir, 'missing.gguf'))).rejects.toThrow(/not found/);
     await expect(load(path.join(dir, 'dir.gguf'))).rejects.toThrow(/is a folder/);
     await expect(load(path.join(dir, 'notes.gguf'))).rejects.toThrow(/not a GGUF/);
-    await expect(load(path.join(dir, 'cut.gguf'))).rejects.toMatchObject({ code: 'invalid_model', message: expect.stringMatching(/cut\.gguf cannot be used: .*(ends inside the header|more than the \d+ bytes left)/) });
+    await expect(load(path.join(dir, 'cut.gguf'))).rejects.toMatchObject({
+      code: 'invalid_model',
+      message: expect.stringMatching(/cut\.gguf cannot be used: .*(ends inside the header|more than the \d+ bytes left)/),
+    });
     // A file llama.cpp would abort on is refused before it reaches the worker.
     writePatchedGguf(model, path.join(dir, 'no-heads.gguf'), 'llama.attention.head_count', 0);
     await expect(load(path.join(dir, 'no-heads.gguf'))).rejects.toThrow(/head_count is 0; llama\.cpp would abort/);
@@ -162,8 +193,12 @@ describe('out of memory', () => {
 
       const failed = services.handlers['inference.load']({ modelPath: model, contextSize: 4096 });
       await expect(failed).rejects.toMatchObject({ code: 'out_of_memory' });
-      await expect(failed).rejects.toThrow(/Not enough memory to load stories260K\.gguf, even after retrying with 0 GPU layers and a 2048-token context/);
-      await expect(failed).rejects.toThrow(/needs about [\d.]+ [MG]B of VRAM and [\d.]+ [MG]B of RAM; [\d.]+ [MG]B VRAM and [\d.]+ [MG]B RAM are free now/);
+      await expect(failed).rejects.toThrow(
+        /Not enough memory to load stories260K\.gguf, even after retrying with 0 GPU layers and a 2048-token context/,
+      );
+      await expect(failed).rejects.toThrow(
+        /needs about [\d.]+ [MG]B of VRAM and [\d.]+ [MG]B of RAM; [\d.]+ [MG]B VRAM and [\d.]+ [MG]B RAM are free now/,
+      );
       // The worker is fine: nothing crashed.
       expect((await services.handlers['inference.status'](undefined)).state).toBe('ready');
     } finally {
@@ -174,14 +209,15 @@ describe('out of memory', () => {
 
 describe('crash isolation and supervision', () => {
   it('survives a model that makes llama.cpp abort, says which, restarts and serves the next request', async () => {
-    const { services, logs } = await inferenceHost();
+    let engine!: WorkerSupervisor;
+    const { services, logs } = await inferenceHost({ engine: (e) => (engine = e as WorkerSupervisor) });
     try {
       const bad = path.join(tempDir(), 'no-heads.gguf');
       writePatchedGguf(model, bad, 'llama.attention.head_count', 0);
       await services.handlers['inference.hardware'](undefined);
-      // Straight to the supervisor: the header check in inference.load would refuse this file,
+      // Straight to the engine: the header check in inference.load would refuse this file,
       // and this test is about what happens when something does get through to llama.cpp.
-      const failed = services.inference.supervisor.load({ modelPath: bad });
+      const failed = engine.load({ modelPath: bad });
       await expect(failed).rejects.toMatchObject({ code: 'worker_crashed' });
       const notice = services.notices.list().find((n) => n.level === 'error');
       expect(notice?.message).toMatch(/stopped \(.*(signal|exit code).*\) while loading no-heads\.gguf/);
@@ -201,14 +237,28 @@ describe('crash isolation and supervision', () => {
   });
 
   it('fails a reply in flight when the worker dies mid-generation, and recovers', async () => {
-    const { services } = await inferenceHost();
+    let engine!: WorkerSupervisor;
+    const { services } = await inferenceHost({ engine: (e) => (engine = e as WorkerSupervisor) });
     try {
       await services.handlers['inference.load']({ modelPath: model });
-      const running = services.handlers['chat.generate']({ requestId: 'c1', messages: ask('Once'), sampling: { temperature: 0, maxTokens: 1800 } });
+      const running = services.handlers['chat.generate']({
+        requestId: 'c1',
+        messages: ask('Once'),
+        sampling: { temperature: 0, maxTokens: 1800 },
+      });
       await new Promise((r) => setTimeout(r, 30));
-      void services.inference.supervisor.call('misbehave', { kind: 'crash' }).catch(() => undefined);
+      void engine.call('misbehave', { kind: 'crash' }).catch(() => undefined);
       await expect(running).rejects.toMatchObject({ code: 'worker_crashed', message: expect.stringMatching(/SIGABRT|exit code/) });
-      await expect.poll(() => services.notices.list().map((n) => n.message).join(), { timeout: 5000 }).toMatch(/stories260K\.gguf was not reloaded/);
+      await expect
+        .poll(
+          () =>
+            services.notices
+              .list()
+              .map((n) => n.message)
+              .join(),
+          { timeout: 5000 },
+        )
+        .toMatch(/stories260K\.gguf was not reloaded/);
       await expect.poll(async () => (await services.handlers['inference.status'](undefined)).state, { timeout: 20_000 }).toBe('ready');
     } finally {
       await services.close();
@@ -216,20 +266,32 @@ describe('crash isolation and supervision', () => {
   });
 
   it('ends a worker that stops answering (watchdog) and starts a fresh one', async () => {
-    const { services, logs } = await inferenceHost({ watchdog: { intervalMs: 200, timeoutMs: 1500 } });
+    let engine!: WorkerSupervisor;
+    const { services, logs } = await inferenceHost({
+      watchdog: { intervalMs: 200, timeoutMs: 1500 },
+      engine: (e) => (engine = e as WorkerSupervisor),
+    });
     try {
-      await services.handlers['inference.hardware'](undefined);
-      const firstPid = services.inference.supervisor['running']?.handle.pid;
-      void services.inference.supervisor.call('misbehave', { kind: 'hang' }).catch(() => undefined);
+      const chosenBefore = (await services.handlers['inference.hardware'](undefined)).backend;
+      const firstPid = engine['running']?.handle.pid;
+      void engine.call('misbehave', { kind: 'hang' }).catch(() => undefined);
       await expect.poll(() => logs.join('\n'), { timeout: 10_000 }).toMatch(/stopped answering/);
       await expect
-        .poll(async () => {
-          const { state } = await services.handlers['inference.status'](undefined);
-          return state === 'ready' && services.inference.supervisor['running']?.handle.pid !== firstPid;
-        }, { timeout: 20_000 })
+        .poll(
+          async () => {
+            const { state } = await services.handlers['inference.status'](undefined);
+            return state === 'ready' && engine['running']?.handle.pid !== firstPid;
+          },
+          { timeout: 20_000 },
+        )
         .toBe(true);
-      expect(services.notices.list().map((n) => n.message).join()).toMatch(/stopped \(it stopped answering/);
-      expect((await services.handlers['inference.hardware'](undefined)).backend).toBe('cpu');
+      expect(
+        services.notices
+          .list()
+          .map((n) => n.message)
+          .join(),
+      ).toMatch(/stopped \(it stopped answering/);
+      expect((await services.handlers['inference.hardware'](undefined)).backend).toBe(chosenBefore);
     } finally {
       await services.close();
     }
@@ -239,16 +301,21 @@ describe('crash isolation and supervision', () => {
     const { services } = await inferenceHost();
     try {
       await services.handlers['inference.load']({ modelPath: model });
-      await services.handlers['settings.update']({ inference: { backend: 'vulkan' } });
+      const automatic = (await services.handlers['inference.hardware'](undefined)).backend;
+      // A backend that cannot load on this platform, whatever its GPU: Metal off macOS, CUDA on it.
+      const impossible = process.platform === 'darwin' ? 'cuda' : 'metal';
+      await services.handlers['settings.update']({ inference: { backend: impossible } });
       await expect
         .poll(async () => (await services.handlers['inference.hardware'](undefined)).requested, { timeout: 20_000 })
-        .toBe('vulkan');
+        .toBe(impossible);
       const report = await services.handlers['inference.hardware'](undefined);
-      expect(report.backend).toBe('cpu');
-      expect(report.reason).toMatch(/Vulkan was selected in settings but .*; fell back to CPU/);
+      expect(report.backend).toBe(automatic);
+      expect(report.reason).toMatch(
+        new RegExp(`${backendLabel[impossible]} was selected in settings but .*; fell back to ${backendLabel[automatic]}`),
+      );
       await expect.poll(async () => (await services.handlers['inference.status'](undefined)).model?.path, { timeout: 20_000 }).toBe(model);
       // The override persisted.
-      expect(services.settings.get().inference.backend).toBe('vulkan');
+      expect(services.settings.get().inference.backend).toBe(impossible);
     } finally {
       await services.close();
     }

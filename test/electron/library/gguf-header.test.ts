@@ -31,7 +31,13 @@ describe('GGUF header check', () => {
     expect(header.version).toBe(3);
     expect(header.tensorCount).toBe(48);
     expect(header.requiredBytes).toBe(original.length);
-    expect(modelFacts(header)).toMatchObject({ architecture: 'llama', contextLength: 2048, quantization: 'F32', hasChatTemplate: false, parameterCount: 292_800 });
+    expect(modelFacts(header)).toMatchObject({
+      architecture: 'llama',
+      contextLength: 2048,
+      quantization: 'F32',
+      hasChatTemplate: false,
+      parameterCount: 292_800,
+    });
     // The check reads in 1 MiB chunks at most; never the whole of a big file.
     expect(readUpTo).toBeLessThanOrEqual(1024 * 1024 + header.dataOffset);
   });
@@ -62,8 +68,16 @@ describe('GGUF header check', () => {
       ['tensor type', (d) => d.writeUInt32LE(31, afterString(d, 'token_embd.weight') + 4 + 16), /unknown type 31/],
       ['quantized row', (d) => d.writeUInt32LE(12, afterString(d, 'token_embd.weight') + 4 + 16), /not a multiple of its block size 256/],
       ['misaligned offset', (d) => d.writeBigUInt64LE(3n, afterString(d, 'token_embd.weight') + 4 + 16 + 4), /not aligned/],
-      ['offset past end', (d) => d.writeBigUInt64LE(2n ** 40n, afterString(d, 'token_embd.weight') + 4 + 16 + 4), /past the end of the file/],
-      ['head count 0', (d) => d.writeUInt32LE(0, afterString(d, 'llama.attention.head_count') + 4), /head_count is 0; llama\.cpp would abort/],
+      [
+        'offset past end',
+        (d) => d.writeBigUInt64LE(2n ** 40n, afterString(d, 'token_embd.weight') + 4 + 16 + 4),
+        /past the end of the file/,
+      ],
+      [
+        'head count 0',
+        (d) => d.writeUInt32LE(0, afterString(d, 'llama.attention.head_count') + 4),
+        /head_count is 0; llama\.cpp would abort/,
+      ],
       ['kv heads 0', (d) => d.writeUInt32LE(0, afterString(d, 'llama.attention.head_count_kv') + 4), /head_count_kv is 0/],
       ['kv heads ratio', (d) => d.writeUInt32LE(3, afterString(d, 'llama.attention.head_count_kv') + 4), /not a multiple of head_count_kv/],
       ['block count 0', (d) => d.writeUInt32LE(0, afterString(d, 'llama.block_count') + 4), /block_count is 0/],
@@ -77,7 +91,7 @@ describe('GGUF header check', () => {
   it('never fails with anything but a clear GgufError on random damage to the header', async () => {
     const header = await readGgufHeader(bufferSource(original));
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let accepted = 0;
     for (let trial = 0; trial < 1500; trial += 1) {
       const data = Buffer.from(original);

@@ -75,7 +75,10 @@ describe('leftovers of a crash', () => {
     const dead = deadPid();
     const hex = 'a1b2c3d4e5f6';
     // Temporary files of atomic writes (settings, the library index).
-    const staleTemps = [put(path.join(dataDir, `.settings.json.${dead}.${hex}.tmp`), '{"ver'), put(path.join(dataDir, `.library.json.${dead}.${hex}.tmp`), '{')];
+    const staleTemps = [
+      put(path.join(dataDir, `.settings.json.${dead}.${hex}.tmp`), '{"ver'),
+      put(path.join(dataDir, `.library.json.${dead}.${hex}.tmp`), '{'),
+    ];
     const oldTemp = put(path.join(dataDir, `.downloads.json.${livePid}.${hex}.tmp`), '{', true); // pid reused long after
     const liveTemp = put(path.join(dataDir, `.settings.json.${livePid}.${hex}.tmp`), '{"ver');
     const notOurs = put(path.join(dataDir, 'notes.tmp'), 'mine');
@@ -112,9 +115,22 @@ describe('leftovers of a crash', () => {
       notOurs,
     ];
     symlinkSync(outside, path.join(models, 'jjjjjjjjjjjj'));
-    for (const dir of ['bbbbbbbbbbbb', 'cccccccccccc', 'dddddddddddd', 'eeeeeeeeeeee', 'ffffffffffff', 'ffffffffffgg', 'hhhhhhhhhhhh', 'llllllllllll', 'not-an-id'])
+    for (const dir of [
+      'bbbbbbbbbbbb',
+      'cccccccccccc',
+      'dddddddddddd',
+      'eeeeeeeeeeee',
+      'ffffffffffff',
+      'ffffffffffgg',
+      'hhhhhhhhhhhh',
+      'llllllllllll',
+      'not-an-id',
+    ])
       utimesSync(path.join(models, dir), dayAgo, dayAgo);
-    writeFileSync(path.join(dataDir, 'downloads.json'), JSON.stringify({ version: 1, jobs: [job('ffffffffffff', 'paused'), job('ffffffffffgg', 'failed')] }));
+    writeFileSync(
+      path.join(dataDir, 'downloads.json'),
+      JSON.stringify({ version: 1, jobs: [job('ffffffffffff', 'paused'), job('ffffffffffgg', 'failed')] }),
+    );
 
     const services = await host(dataDir);
 
@@ -124,12 +140,27 @@ describe('leftovers of a crash', () => {
     expect(existsSync(path.join(models, 'llllllllllll'))).toBe(false);
     expect(existsSync(path.join(models, 'eeeeeeeeeeee'))).toBe(false);
     expect(readdirSync(models).sort()).toEqual(
-      [copied!.model!.id, 'dddddddddddd', 'ffffffffffff', 'ffffffffffgg', 'gggggggggggg', 'hhhhhhhhhhhh', 'jjjjjjjjjjjj', 'kkkkkkkkkkkk', 'not-an-id'].sort(),
+      [
+        copied!.model!.id,
+        'dddddddddddd',
+        'ffffffffffff',
+        'ffffffffffgg',
+        'gggggggggggg',
+        'hhhhhhhhhhhh',
+        'jjjjjjjjjjjj',
+        'kkkkkkkkkkkk',
+        'not-an-id',
+      ].sort(),
     );
 
     const library = await services.handlers['models.list'](undefined);
     expect(library.models.map((m) => m.id).sort()).toEqual([copied!.model!.id, 'dddddddddddd'].sort());
-    expect(services.library.get('dddddddddddd')).toMatchObject({ origin: 'copied', owned: true, files: [recovered], name: expect.stringMatching(/^Recovered/) });
+    expect(services.library.get('dddddddddddd')).toMatchObject({
+      origin: 'copied',
+      owned: true,
+      files: [recovered],
+      name: expect.stringMatching(/^Recovered/),
+    });
     expect((await services.handlers['downloads.list'](undefined)).map((j) => j.state).sort()).toEqual(['failed', 'paused']);
 
     const notices = services.notices.list().map((n) => n.message);

@@ -26,7 +26,18 @@ describe('model library', () => {
     const file = path.join(dir, 'stories.gguf');
     copyFileSync(model, file);
     const [result] = await services.handlers['models.import']({ paths: [file], mode: 'reference' });
-    expect(result).toMatchObject({ ok: true, model: { origin: 'referenced', owned: false, architecture: 'llama', contextLength: 2048, quantization: 'F32', sizeBytes: 1_185_376, files: [file] } });
+    expect(result).toMatchObject({
+      ok: true,
+      model: {
+        origin: 'referenced',
+        owned: false,
+        architecture: 'llama',
+        contextLength: 2048,
+        quantization: 'F32',
+        sizeBytes: 1_185_376,
+        files: [file],
+      },
+    });
     expect(result!.model!.name).toBe('stories');
     // Importing it again gives the same entry.
     const [again] = await services.handlers['models.import']({ paths: [file], mode: 'reference' });
@@ -46,7 +57,11 @@ describe('model library', () => {
     });
     const [result] = await services.handlers['models.import']({ paths: [model], mode: 'copy' });
     const entry = result!.model!;
-    expect(entry).toMatchObject({ origin: 'copied', owned: true, sha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d' });
+    expect(entry).toMatchObject({
+      origin: 'copied',
+      owned: true,
+      sha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',
+    });
     expect(entry.files[0]).toBe(path.join(dataDir, 'models', entry.id, 'model.gguf'));
     expect(readFileSync(entry.files[0]!).equals(readFileSync(model))).toBe(true);
     expect(progress.at(-1)).toBe(1_185_376);
@@ -64,7 +79,14 @@ describe('model library', () => {
     writeFileSync(path.join(dir, 'cut.gguf'), readFileSync(model).subarray(0, 9000));
     writeFileSync(path.join(dir, 'model.bin'), readFileSync(model));
     const results = await services.handlers['models.import']({
-      paths: ['notes.gguf', path.join(dir, 'missing.gguf'), path.join(dir, 'notes.gguf'), path.join(dir, 'zero-heads.gguf'), path.join(dir, 'cut.gguf'), path.join(dir, 'model.bin')],
+      paths: [
+        'notes.gguf',
+        path.join(dir, 'missing.gguf'),
+        path.join(dir, 'notes.gguf'),
+        path.join(dir, 'zero-heads.gguf'),
+        path.join(dir, 'cut.gguf'),
+        path.join(dir, 'model.bin'),
+      ],
       mode: 'copy',
     });
     expect(results.map((r) => r.ok)).toEqual([false, false, false, false, false, false]);
@@ -89,7 +111,10 @@ describe('model library', () => {
     expect(result!.model!.sizeBytes).toBe(2 * 1_185_376);
     rmSync(path.join(dir, 'big-00002-of-00002.gguf'));
     copyFileSync(model, path.join(dir, 'other-00001-of-00003.gguf'));
-    const [incomplete] = await services.handlers['models.import']({ paths: [path.join(dir, 'other-00001-of-00003.gguf')], mode: 'reference' });
+    const [incomplete] = await services.handlers['models.import']({
+      paths: [path.join(dir, 'other-00001-of-00003.gguf')],
+      mode: 'reference',
+    });
     expect(incomplete).toMatchObject({ ok: false, error: expect.stringMatching(/other-00002-of-00003\.gguf is missing/) });
   });
 
@@ -113,14 +138,20 @@ describe('model library', () => {
     const folder = await services.handlers['folders.add']({ path: root });
     expect(folder.modelCount).toBe(1);
     let models = (await services.handlers['models.list'](undefined)).models;
-    expect(models[0]).toMatchObject({ origin: 'folder', owned: false, source: { repo: 'ggml-org/models', revision: 'abc1234def', file: 'tinyllamas/stories260K.gguf' } });
+    expect(models[0]).toMatchObject({
+      origin: 'folder',
+      owned: false,
+      source: { repo: 'ggml-org/models', revision: 'abc1234def', file: 'tinyllamas/stories260K.gguf' },
+    });
 
     // A new file appears: the watcher picks it up.
     copyFileSync(model, path.join(root, 'mine', 'copy.gguf'));
     await expect.poll(async () => (await services.handlers['models.list'](undefined)).models.length, { timeout: 10_000 }).toBe(2);
     // Same size → hashed in the background → marked as a duplicate, counted once.
     await services.library.idle();
-    await expect.poll(async () => (await services.handlers['models.list'](undefined)).models.filter((m) => m.duplicateOf).length, { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => (await services.handlers['models.list'](undefined)).models.filter((m) => m.duplicateOf).length, { timeout: 10_000 })
+      .toBe(1);
     expect((await services.handlers['models.list'](undefined)).totalBytes).toBe(1_185_376);
 
     // Removing a folder model forgets it (the file stays) and a rescan does not bring it back.

@@ -78,7 +78,9 @@ describe.skipIf(process.platform === 'win32')('a file is one library entry howev
     // Forgotten by reference: the folder lists it (once, by its own path rather than the link) from then on.
     await services.handlers['models.remove']({ id: referenced!.model!.id });
     await services.handlers['folders.rescan']({ id: folder.id });
-    expect((await services.handlers['models.list'](undefined)).models.map((m) => m.files)).toEqual([[path.join(root, 'real', 'stories.gguf')]]);
+    expect((await services.handlers['models.list'](undefined)).models.map((m) => m.files)).toEqual([
+      [path.join(root, 'real', 'stories.gguf')],
+    ]);
   });
 
   it('still names a Hugging Face cache model whose snapshot file is a link to a blob', async () => {

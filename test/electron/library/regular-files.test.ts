@@ -25,7 +25,9 @@ function mkfifo(file: string): string {
 /** Resolves to the value, or to 'hung' when it takes longer than `ms`. */
 function within<T>(work: T | Promise<T>, ms = 3000): Promise<T | 'hung'> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([Promise.resolve(work), new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.resolve(work), new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)))]).finally(
+    () => clearTimeout(timer),
+  );
 }
 
 afterEach(async () => {
@@ -56,7 +58,9 @@ describe.skipIf(process.platform === 'win32')('only regular files are opened', (
     const fifo = mkfifo(path.join(tempDir(), 'pipe.gguf'));
     for (const mode of ['reference', 'copy'] as const) {
       const results = await within(services.handlers['models.import']({ paths: [fifo], mode }));
-      expect(results).toEqual([{ path: fifo, ok: false, error: expect.stringMatching(/pipe\.gguf is a named pipe \(FIFO\), not a regular file/) }]);
+      expect(results).toEqual([
+        { path: fifo, ok: false, error: expect.stringMatching(/pipe\.gguf is a named pipe \(FIFO\), not a regular file/) },
+      ]);
     }
     expect((await services.handlers['models.list'](undefined)).models).toEqual([]);
   });
@@ -64,7 +68,9 @@ describe.skipIf(process.platform === 'win32')('only regular files are opened', (
   it('keeps settings and other file work going while FIFOs are imported', async () => {
     const services = await host();
     const dir = tempDir();
-    const imports = [1, 2, 3, 4].map((n) => services.handlers['models.import']({ paths: [mkfifo(path.join(dir, `pipe${n}.gguf`))], mode: 'reference' }));
+    const imports = [1, 2, 3, 4].map((n) =>
+      services.handlers['models.import']({ paths: [mkfifo(path.join(dir, `pipe${n}.gguf`))], mode: 'reference' }),
+    );
     // Four blocked opens would take every libuv file thread; the settings write needs one.
     expect(await within(services.handlers['settings.update']({ library: { modelsDir: null } }))).not.toBe('hung');
     for (const result of await within(Promise.all(imports))) expect(result).toMatchObject([{ ok: false }]);
@@ -77,14 +83,23 @@ describe.skipIf(process.platform === 'win32')('only regular files are opened', (
     copyFileSync(model, path.join(dir, 'split-00001-of-00002.gguf'));
     mkfifo(path.join(dir, 'split-00002-of-00002.gguf'));
     const results = await within(
-      services.handlers['models.import']({ paths: [path.join(dir, 'linked.gguf'), path.join(dir, 'split-00001-of-00002.gguf')], mode: 'reference' }),
+      services.handlers['models.import']({
+        paths: [path.join(dir, 'linked.gguf'), path.join(dir, 'split-00001-of-00002.gguf')],
+        mode: 'reference',
+      }),
     );
     expect(results).toEqual([
       { path: path.join(dir, 'linked.gguf'), ok: false, error: expect.stringMatching(/named pipe \(FIFO\), not a regular file/) },
-      { path: path.join(dir, 'split-00001-of-00002.gguf'), ok: false, error: expect.stringMatching(/split-00002-of-00002\.gguf is a named pipe/) },
+      {
+        path: path.join(dir, 'split-00001-of-00002.gguf'),
+        ok: false,
+        error: expect.stringMatching(/split-00002-of-00002\.gguf is a named pipe/),
+      },
     ]);
     // The check before every load, too.
-    expect(await within(checkModelFile(path.join(dir, 'linked.gguf')).catch((error: Error) => error.message))).toMatch(/linked\.gguf is a named pipe \(FIFO\), not a regular file/);
+    expect(await within(checkModelFile(path.join(dir, 'linked.gguf')).catch((error: Error) => error.message))).toMatch(
+      /linked\.gguf is a named pipe \(FIFO\), not a regular file/,
+    );
   });
 
   it('skips FIFOs in a watched folder, and the low-level readers refuse them', async () => {
@@ -96,8 +111,22 @@ describe.skipIf(process.platform === 'win32')('only regular files are opened', (
     symlinkSync(fifo, path.join(dir, 'sub', 'linked.gguf'));
     const folder = await within(services.handlers['folders.add']({ path: dir }));
     expect(folder).toMatchObject({ modelCount: 1 });
-    expect(await within(openFileSource(fifo).then(() => 'opened', (error: Error) => error.message))).toMatch(/not a regular file/);
+    expect(
+      await within(
+        openFileSource(fifo).then(
+          () => 'opened',
+          (error: Error) => error.message,
+        ),
+      ),
+    ).toMatch(/not a regular file/);
     expect(await within(sha256File(fifo).catch((error: Error) => error.message))).toMatch(/not a regular file/);
-    expect(await within(openFileSource(dir).then(() => 'opened', (error: Error) => error.message))).toMatch(/is a folder/);
+    expect(
+      await within(
+        openFileSource(dir).then(
+          () => 'opened',
+          (error: Error) => error.message,
+        ),
+      ),
+    ).toMatch(/is a folder/);
   });
 });

@@ -15,7 +15,14 @@ describe('Electron security rules', () => {
 
   it('opens only plain https links externally', () => {
     expect(isSafeExternalUrl('https://huggingface.co/')).toBe(true);
-    for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'ms-msdt:/id', 'https://user:pw@example.com/']) {
+    for (const url of [
+      'http://example.com',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'smb://host/share',
+      'ms-msdt:/id',
+      'https://user:pw@example.com/',
+    ]) {
       expect(isSafeExternalUrl(url)).toBe(false);
     }
   });

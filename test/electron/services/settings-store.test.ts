@@ -49,7 +49,10 @@ describe('SettingsStore', () => {
 
   it('treats well-formed JSON with invalid values as corrupt, naming the field', async () => {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ ...defaultSettings, inference: { ...defaultSettings.inference, backend: 'rocm9000' } }));
+    writeFileSync(
+      path.join(dir, 'settings.json'),
+      JSON.stringify({ ...defaultSettings, inference: { ...defaultSettings.inference, backend: 'rocm9000' } }),
+    );
     const result = await new SettingsStore(dir).load();
     expect(result.problem).toMatch(/inference\.backend/);
     expect(result.settings.inference.backend).toBe('auto');

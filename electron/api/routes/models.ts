@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify';
+import { apiModelIds } from '../model-ids';
+import { modelObject } from '../responses';
+import type { RouteContext } from './context';
+
+/** GET /v1/models and /v1/models/{id}: the library. */
+export function modelRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: [...apiModelIds(context.library.snapshot().models)].map(([id, model]) => modelObject(id, model)),
+  }));
+
+  app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
+    const { id, model } = context.resolve(request.params['*']);
+    return modelObject(id, model);
+  });
+}

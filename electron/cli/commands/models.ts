@@ -1,0 +1,120 @@
+import path from 'node:path';
+import { formatParams, formatSize } from '../../../shared/format';
+import type { DownloadJob } from '../../../shared/hub';
+import type { HostServices } from '../../services/host-services';
+import { UsageError, type CliContext, type Command } from '../command';
+
+/** A one-line progress bar for a terminal; plain lines when stderr is not one. */
+function progressBar(done: number, total: number, speed: number, eta: number | null): string {
+  const width = 30;
+  const filled = total > 0 ? Math.round((done / total) * width) : 0;
+  const etaText = eta === null ? '' : ` ETA ${Math.ceil(eta)} s`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatSize(done)} / ${formatSize(total)} ${formatSize(speed)}/s${etaText}`;
+}
+
+type Action = (host: HostServices, rest: string[], ctx: CliContext) => Promise<number>;
+
+const list: Action = async (host, _rest, { io, json, program }) => {
+  const snapshot = await host.handlers['models.list'](undefined);
+  if (json) {
+    io.out(JSON.stringify(snapshot));
+    return 0;
+  }
+  if (snapshot.models.length === 0) io.out(`No models yet. Try: ${program} models search qwen`);
+  for (const m of snapshot.models) {
+    io.out(
+      `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}`,
+    );
+  }
+  io.out(`${snapshot.models.length} models, ${formatSize(snapshot.totalBytes)} (${formatSize(snapshot.ownedBytes)} stored by Freehold)`);
+  return 0;
+};
+
+const search: Action = async (host, rest, { io, json, values }) => {
+  const sort = (values.sort as 'downloads' | 'likes' | 'recent' | undefined) ?? 'downloads';
+  if (!['downloads', 'likes', 'recent'].includes(sort)) throw new UsageError('--sort must be downloads, likes or recent.');
+  const results = await host.handlers['hub.search']({ query: rest.join(' '), sort, limit: 30 });
+  if (json) io.out(JSON.stringify(results));
+  else {
+    for (const r of results)
+      io.out(
+        `${r.repo.padEnd(50)} ${String(r.downloads).padStart(9)} downloads ${String(r.likes).padStart(6)} likes${r.gated ? '  (gated)' : ''}`,
+      );
+    if (results.length === 0) io.out('No GGUF models found.');
+  }
+  return 0;
+};
+
+const download: Action = async (host, rest, { io, json, values, program }) => {
+  const repo = rest[0];
+  if (!repo) throw new UsageError('models download needs a repo, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF');
+  const job = await host.handlers['downloads.start']({
+    repo,
+    file: typeof values.file === 'string' ? values.file : undefined,
+    quantization: typeof values.quant === 'string' ? values.quant : undefined,
+  });
+  if (!json) io.err(`Downloading ${job.repo} ${job.quantization ?? ''} (${formatSize(job.totalBytes)}) …`);
+  const final = await new Promise<DownloadJob>((resolve) => {
+    const finish = (j: DownloadJob) => ['done', 'failed', 'canceled'].includes(j.state) && resolve(j);
+    host.events.subscribeAll((event, payload) => {
+      if (event !== 'onDownloadProgress') return;
+      const j = payload as DownloadJob;
+      if (j.id !== job.id) return;
+      if (!json && j.state === 'downloading') io.err(progressBar(j.bytesDone, j.totalBytes, j.bytesPerSecond, j.etaSeconds));
+      finish(j);
+    });
+    const current = host.downloads.list().find((j) => j.id === job.id);
+    if (current) finish(current);
+    io.onInterrupt?.(() => resolve(host.downloads.pause(job.id)));
+  });
+  io.onInterrupt?.(undefined);
+  if (json) io.out(JSON.stringify(final));
+  else if (final.state === 'done')
+    io.out(`Done: ${final.modelId} (verified sha256) — ${program} chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`);
+  else if (final.state === 'paused') io.out('Paused; run the same command to resume.');
+  else io.err(`Download ${final.state}: ${final.error ?? ''}`);
+  return final.state === 'done' || final.state === 'paused' ? 0 : 1;
+};
+
+const importModels: Action = async (host, rest, { io, json, values }) => {
+  if (rest.length === 0) throw new UsageError('models import needs one or more paths.');
+  const results = await host.handlers['models.import']({
+    paths: rest.map((p) => path.resolve(p)),
+    mode: values.copy ? 'copy' : 'reference',
+  });
+  if (json) io.out(JSON.stringify(results));
+  else
+    for (const r of results)
+      io.out(r.ok ? `imported ${r.model!.id}  ${r.model!.name}  (${r.model!.origin})` : `refused ${r.path}: ${r.error}`);
+  return results.every((r) => r.ok) ? 0 : 1;
+};
+
+const remove: Action = async (host, rest, { io, json }) => {
+  const id = rest[0];
+  if (!id) throw new UsageError('models remove needs a model id (see models list).');
+  const { deletedFiles } = await host.handlers['models.remove']({ id });
+  if (json) io.out(JSON.stringify({ id, deletedFiles }));
+  else
+    io.out(
+      deletedFiles.length
+        ? `Removed ${id} and deleted ${deletedFiles.length} file(s).`
+        : `Removed ${id} from the library; its files were left where they are.`,
+    );
+  return 0;
+};
+
+const actions: Record<string, Action> = { list, search, download, import: importModels, remove };
+
+export const modelsCommand: Command = {
+  summary: 'The model library: list, search the hub, download, import, remove',
+  usage: 'models list|search <query>|download <repo> [--file F | --quant Q]|import <path...> [--copy]|remove <id> [--json]',
+  options: { file: { type: 'string' }, quant: { type: 'string' }, copy: { type: 'boolean', default: false }, sort: { type: 'string' } },
+  async run(ctx) {
+    const [action, ...rest] = ctx.args;
+    if (action === undefined) throw new UsageError('models needs an action: list, search, download, import or remove.');
+    const host = await ctx.services();
+    const run = Object.hasOwn(actions, action) ? actions[action] : undefined;
+    if (!run) throw new UsageError(`unknown models action "${action}".`);
+    return run(host, rest, ctx);
+  },
+};
