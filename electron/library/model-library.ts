@@ -593,6 +593,8 @@ export class ModelLibrary {
       sha256: null,
       duplicateOf: null,
     });
+    // Copies of its old bytes are no longer copies of it: said at once, not at the next save.
+    for (const m of this.models) if (m.duplicateOf === model.id) m.duplicateOf = null;
     this.stamps.set(model.id, now);
     return { state: 'changed' };
   }
