@@ -10,10 +10,12 @@ import path from 'node:path';
 import {
   getLlama,
   getLlamaGpuTypes,
+  InsufficientMemoryError,
   LlamaChat,
   LlamaCompletion,
   LlamaLogLevel,
   LlamaVocabularyType,
+  NoBinaryFoundError,
   type LlamaEmbeddingContext,
   type LlamaGrammar,
   type ChatHistoryItem,
@@ -107,7 +109,7 @@ async function lastLocalBuild(backend: BackendName, maxThreads: number, logger: 
 /** node-llama-cpp's errors name a class; say what it means for the user. */
 function explainLoadFailure(backend: BackendName, error: unknown): string {
   const message = (error as Error).message ?? String(error);
-  if (/NoBinaryFoundError/.test(message) || (error as Error).name === 'NoBinaryFoundError') {
+  if (error instanceof NoBinaryFoundError) {
     const pkg = `@node-llama-cpp/${process.platform === 'win32' ? 'win' : process.platform === 'darwin' ? 'mac' : 'linux'}-${process.arch}-${backend}`;
     return `its drivers are present, but no ${label[backend]} build of llama.cpp is installed for ${process.platform}-${process.arch} (the ${pkg} package is missing; reinstall Freehold, or build one with "npx node-llama-cpp source build --gpu ${backend}")`;
   }
@@ -115,12 +117,11 @@ function explainLoadFailure(backend: BackendName, error: unknown): string {
 }
 
 function isMemoryError(error: unknown): boolean {
-  const e = error as { name?: string; message?: string };
-  return (
-    e?.name === 'InsufficientMemoryError' ||
-    /insufficient memory|out of memory|not enough memory|too large for the available (V?RAM|memory)|failed to allocate|cannot allocate|\bOOM\b/i.test(
-      e?.message ?? '',
-    )
+  if (error instanceof InsufficientMemoryError) return true;
+  // llama.cpp's own allocation failures reach node-llama-cpp as plain Errors: only their words say what they are.
+  const e = error as { message?: string };
+  return /insufficient memory|out of memory|not enough memory|too large for the available (V?RAM|memory)|failed to allocate|cannot allocate|\bOOM\b/i.test(
+    e?.message ?? '',
   );
 }
 
