@@ -3,7 +3,7 @@
  * time until the list shows, how many rows the DOM holds (virtualized), and
  * long tasks while scrolling to the end.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,16 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
     return;
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-ui-'));
+  // One real file per entry (the library keeps one entry per file), sparse to the size listed, so the
+  // start-up check against the disk finds each as recorded.
+  const files = path.join(dataDir, 'bench-models');
+  mkdirSync(files);
+  const fileOf = (i: number) => {
+    const file = path.join(files, `m${i}.gguf`);
+    copyFileSync(modelPath, file);
+    truncateSync(file, 4_000_000_000 + i);
+    return file;
+  };
   const models: ModelEntry[] = Array.from({ length: count }, (_, i) => ({
     id: `m${i}`,
     name: `Model ${String(i).padStart(3, '0')} Instruct`,
@@ -63,7 +73,7 @@ export async function libraryUiBench(modelPath: string, count = 500): Promise<vo
     hasChatTemplate: true,
     license: 'apache-2.0',
     baseModel: null,
-    files: [modelPath],
+    files: [fileOf(i)],
     origin: 'referenced',
     owned: false,
     folderId: null,
