@@ -53,6 +53,17 @@ import {
   type ConversationSummary,
   type SearchHit,
 } from './chat';
+import {
+  addMachineSchema,
+  generateOnModelSchema,
+  machineDownloadIdSchema,
+  machineDownloadSchema,
+  machineIdSchema,
+  shareSchema,
+  updateMachineSchema,
+  type MachineInfo,
+  type SharingStatus,
+} from './machines';
 
 export type HostKind = 'electron' | 'web' | 'cli';
 
@@ -146,6 +157,8 @@ export const methods = {
   'models.import': method<ImportResult[]>()(importInputSchema),
   'models.remove': method<{ deletedFiles: string[] }>()(modelIdSchema),
   'models.reveal': method<{ shown: boolean }>()(modelIdSchema),
+  /** A reply on a library model by id, loading it first if need be (what a paired machine asks of this one). */
+  'models.generate': method<GenerateResult>()(generateOnModelSchema),
   'models.load': method<LoadedModel>()(
     modelIdSchema
       .extend({
@@ -189,6 +202,23 @@ export const methods = {
   ),
   'hardware.benchmarks': method<BenchmarkResult[]>()(noInput),
   'api.status': method<ApiStatus>()(noInput),
+  /** Other machines: paired Freehold hosts and OpenAI-compatible servers. */
+  'machines.list': method<MachineInfo[]>()(noInput),
+  'machines.add': method<MachineInfo>()(addMachineSchema),
+  'machines.update': method<MachineInfo>()(updateMachineSchema),
+  /** Forgets the machine; a paired Freehold is also asked to revoke the pairing's key. */
+  'machines.remove': method<{ removed: boolean; revoked: boolean }>()(machineIdSchema),
+  'machines.reconnect': method<MachineInfo>()(machineIdSchema),
+  'machines.download': method<DownloadJob>()(machineDownloadSchema),
+  'machines.downloadControl': method<DownloadJob>()(
+    machineDownloadIdSchema.extend({ action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
+  ),
+  /** Sharing this machine with paired ones. */
+  'machines.sharing': method<SharingStatus>()(noInput),
+  'machines.share': method<SharingStatus>()(shareSchema),
+  'machines.newCode': method<SharingStatus>()(noInput),
+  /** Revokes a paired machine's key (its id from SharingStatus.clients). */
+  'machines.revoke': method<SharingStatus>()(machineIdSchema),
   'api.regenerateKey': method<ApiStatus>()(noInput),
 } as const;
 
@@ -211,6 +241,8 @@ export interface Events {
   onConversationChanged: { id: string };
   onHardwareSample: HardwareSample;
   onApiStatus: ApiStatus;
+  onMachinesChanged: MachineInfo[];
+  onSharingChanged: SharingStatus;
 }
 export type EventName = keyof Events;
 // A key for every event, so the compiler names any event of `Events` missing here (or any extra).
@@ -226,6 +258,8 @@ const everyEvent: { [E in EventName]: true } = {
   onConversationChanged: true,
   onHardwareSample: true,
   onApiStatus: true,
+  onMachinesChanged: true,
+  onSharingChanged: true,
 };
 export const eventNames = Object.keys(everyEvent) as readonly EventName[];
 

@@ -20,6 +20,14 @@ export const errorCodes = [
   'worker_crashed',
   'busy',
   'aborted',
+  /** Not allowed from this caller (a paired machine, a browser UI not on 127.0.0.1). */
+  'forbidden',
+  /** Another machine refused: a revoked or unknown pairing, a used code, a certificate that is not the paired one. */
+  'refused',
+  /** Too many attempts (pairing): wait and try again. */
+  'rate_limited',
+  /** Another machine's own error (an OpenAI-compatible server's message, with its HTTP status). */
+  'remote_error',
   'internal',
 ] as const;
 

@@ -6,6 +6,8 @@ import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
 import type { ConversationStore } from './conversation-store';
+import type { MachinesService } from '../machines/machines-service';
+import { parseModelRef } from '../../shared/machines';
 
 /** How often streamed text is written to the store while a reply streams. */
 const FLUSH_MS = 250;
@@ -31,6 +33,9 @@ export function describeContextOverflow(o: ContextOverflow): string {
  */
 export class ChatService {
   private readonly active = new Map<string, string>(); // conversation id → reply id
+  /** Replies running on another machine, by reply id: stopping one aborts this. */
+  private readonly remote = new Map<string, AbortController>();
+  private machines: MachinesService | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -38,6 +43,11 @@ export class ChatService {
     private readonly library: ModelLibrary,
     private readonly events: EventBus,
   ) {}
+
+  /** Conversations on models of other machines run there (machines/machines-service.ts). */
+  useMachines(machines: MachinesService): void {
+    this.machines = machines;
+  }
 
   private changed(conversationId: string): void {
     this.events.emit('onConversationChanged', { id: conversationId });
@@ -73,7 +83,9 @@ export class ChatService {
   stop(conversationId: string): { stopped: boolean } {
     const replyId = this.active.get(conversationId);
     if (!replyId) return { stopped: false };
-    void this.inference.abort(replyId);
+    const remote = this.remote.get(replyId);
+    if (remote) remote.abort();
+    else void this.inference.abort(replyId);
     return { stopped: true };
   }
 
@@ -120,21 +132,49 @@ export class ChatService {
       }
     });
     try {
-      const modelPath = await this.modelFile(conversation.modelId);
+      const input = {
+        system: conversation.systemPrompt || undefined,
+        messages: this.history(conversationId, parentId),
+        sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+      };
+      let modelId = conversation.modelId;
+      if (modelId && parseModelRef(modelId)) {
+        if (!this.machines) throw new RpcError('unavailable', 'Models on other machines are not available here.');
+        const placement = this.machines.place(modelId, (sha) => this.library.snapshot().models.find((m) => m.sha256 === sha)?.id ?? null);
+        if (placement.fallbackFrom)
+          this.events.emit('onNotice', {
+            id: `fallback-${reply.id}`,
+            level: 'info',
+            message: `${placement.fallbackFrom} is offline: this reply runs on ${placement.kind === 'local' ? 'this machine' : placement.machineName}, which has the same model file.`,
+            at: new Date().toISOString(),
+          });
+        if (placement.kind === 'remote') {
+          const controller = new AbortController();
+          this.remote.set(reply.id, controller);
+          try {
+            const result = await this.machines.generate(
+              placement,
+              reply.id,
+              { ...input, contextSize: conversation.settings.contextSize },
+              (parts) => this.events.emit('onChatDelta', { requestId: reply.id, parts }),
+              controller.signal,
+            );
+            flush();
+            return this.store.finishReply(reply.id, 'complete', result.stats, null);
+          } finally {
+            this.remote.delete(reply.id);
+          }
+        }
+        modelId = placement.modelId;
+      }
+      const modelPath = await this.modelFile(modelId);
       // The model load and the reply are one turn in the queue that the UI shares with the
       // local API, so that an API request cannot swap the model in between.
       const result = await this.inference.run(
         'ui',
         reply.id,
         { path: modelPath, contextSize: conversation.settings.contextSize },
-        {
-          kind: 'generate',
-          input: {
-            system: conversation.systemPrompt || undefined,
-            messages: this.history(conversationId, parentId),
-            sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
-          },
-        },
+        { kind: 'generate', input },
       );
       flush();
       return this.store.finishReply(reply.id, 'complete', result.stats, null);

@@ -16,6 +16,7 @@ import { chatCommand } from './commands/chat';
 import { chatsCommand } from './commands/chats';
 import { hardwareCommand } from './commands/hardware';
 import { infoCommand } from './commands/info';
+import { machinesCommand } from './commands/machines';
 import { modelsCommand } from './commands/models';
 import { settingsCommand } from './commands/settings';
 import { printVersion, versionCommand } from './commands/version';
@@ -24,6 +25,7 @@ import { printVersion, versionCommand } from './commands/version';
 const commands: Record<string, Command> = {
   bench: benchCommand,
   models: modelsCommand,
+  machines: machinesCommand,
   chats: chatsCommand,
   settings: settingsCommand,
   hardware: hardwareCommand,

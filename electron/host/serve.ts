@@ -1,6 +1,8 @@
 /**
  * Headless host: `npm run serve -- [--port N] [--host 127.0.0.1] [--data-dir DIR]
- * [--no-api] [--api-port N] [--api-host ADDR]`. Runs the services, serves the
+ * [--no-api] [--api-port N] [--api-host ADDR] [--share [--share-host ADDR]
+ * [--share-port N] [--name NAME]]`. --share lets paired machines use this one
+ * over TLS (on the LAN unless --share-host says otherwise) and prints a pairing code. Runs the services, serves the
  * UI to a browser and carries the contract over a WebSocket, and serves the
  * local OpenAI-compatible API (on unless --no-api). Ctrl+C (SIGINT) or SIGTERM
  * shuts it down cleanly.
@@ -22,6 +24,10 @@ export interface ServeArgs {
   api: boolean;
   apiPort: number | undefined;
   apiHost: string | undefined;
+  share: boolean;
+  shareHost: string | undefined;
+  sharePort: number | undefined;
+  name: string | undefined;
 }
 
 function portOf(flag: string, value: string): number {
@@ -40,6 +46,10 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       'no-api': { type: 'boolean' },
       'api-port': { type: 'string' },
       'api-host': { type: 'string' },
+      share: { type: 'boolean' },
+      'share-host': { type: 'string' },
+      'share-port': { type: 'string' },
+      name: { type: 'string' },
     },
     strict: true,
   });
@@ -50,6 +60,10 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     api: !values['no-api'],
     apiPort: values['api-port'] === undefined ? undefined : portOf('--api-port', values['api-port']),
     apiHost: values['api-host'],
+    share: Boolean(values.share),
+    shareHost: values['share-host'],
+    sharePort: values['share-port'] === undefined ? undefined : portOf('--share-port', values['share-port']),
+    name: values.name?.trim().slice(0, 60) || undefined,
   };
 }
 
@@ -71,6 +85,13 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
       enabled: args.api,
       ...(args.apiPort !== undefined ? { port: args.apiPort } : {}),
       ...(args.apiHost ? { host: args.apiHost } : {}),
+    },
+    // Without --share the stored switch (Hardware → Machines) decides.
+    share: {
+      ...(args.share ? { enabled: true } : {}),
+      ...(args.shareHost ? { host: args.shareHost } : {}),
+      ...(args.sharePort !== undefined ? { port: args.sharePort } : {}),
+      ...(args.name ? { name: args.name } : {}),
     },
   });
   for (const notice of services.notices.list()) console.warn(`warning: ${notice.message}`);
@@ -110,6 +131,17 @@ export async function runServe(argv: string[], rendererDir: string): Promise<voi
       console.warn(`warning: the API listens on ${api.host}, reachable from other machines; the key is required.`);
   } else if (api.enabled) {
     console.warn(`warning: the OpenAI-compatible API is not running: ${api.error}`);
+  }
+
+  const sharing = services.sharing.status();
+  if (sharing.listening) {
+    console.log(`Sharing this machine as "${sharing.name}" on ${sharing.address} (TLS, paired machines only).`);
+    console.log(`Pairing code: ${sharing.code}`);
+    console.log(
+      '  (one use, valid 10 minutes; on the other machine: Hardware → Machines → Add a machine, or `freehold machines add <code>`)',
+    );
+  } else if (sharing.error) {
+    console.warn(`warning: not sharing this machine: ${sharing.error}`);
   }
 
   let stoppingSince = 0;

@@ -5,6 +5,10 @@ import { displayFileName } from '../../shared/file-names';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { serveConnection } from '../rpc/serve-connection';
 import type { HostServices } from '../services/host-services';
+import type { HostHandlers } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
+import { isLoopbackAddress } from '../../shared/loopback';
+import { localOnlyMethods } from '../services/handlers/machines';
 import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from './http-security';
 import { securityHeaders, serveStatic } from './static-files';
 import { UploadGuard, UploadRefused } from './upload-guard';
@@ -50,6 +54,17 @@ export interface HeadlessHost {
 }
 
 export const RPC_PATH = '/rpc';
+
+/** The handlers for a browser UI that is not on this machine: pairing and sharing refused, with the reason. */
+function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
+  const copy = { ...handlers } as Record<string, unknown>;
+  for (const name of localOnlyMethods) {
+    copy[name] = () => {
+      throw new RpcError('forbidden', 'Pairing and sharing are only possible from a browser on the machine Freehold runs on (127.0.0.1).');
+    };
+  }
+  return copy as HostHandlers;
+}
 export const UPLOAD_PATH = '/api/upload';
 /** A connection that keeps sending garbage is dropped after this many bad messages. */
 const MAX_PROTOCOL_ERRORS = 20;
@@ -170,16 +185,24 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
     if (!isAllowedHost(req.headers.host, allowed)) return refuse(421, 'Misdirected Request');
     if (!isAllowedOrigin(req.headers.origin, allowed)) return refuse(403, 'Forbidden');
     if (!secretsMatch(url.searchParams.get('token'), secret)) return refuse(401, 'Unauthorized');
+    // A browser on another machine may use the paired machines, but not pair, share, or see the pairing code.
+    const local = isLoopbackAddress(req.socket.remoteAddress ?? '');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = new WebSocketTransport(ws);
       let protocolErrors = 0;
-      serveConnection(transport, options.services.handlers, options.services.events, {
-        onProtocolError: (error) => {
-          protocolErrors += 1;
-          log(`rpc: ${error.code}: ${error.message}`);
-          if (protocolErrors >= MAX_PROTOCOL_ERRORS) transport.close('too many malformed messages', 1008);
+      serveConnection(
+        transport,
+        local ? options.services.handlers : remoteBrowserHandlers(options.services.handlers),
+        options.services.events,
+        {
+          filterEvent: local ? undefined : (event, payload) => (event === 'onSharingChanged' ? undefined : payload),
+          onProtocolError: (error) => {
+            protocolErrors += 1;
+            log(`rpc: ${error.code}: ${error.message}`);
+            if (protocolErrors >= MAX_PROTOCOL_ERRORS) transport.close('too many malformed messages', 1008);
+          },
         },
-      });
+      );
     });
   });
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { eventNames, methods, type ClientEvents, type EventName, type HostHandlers, type MethodName } from '../../shared/contract';
+import {
+  eventNames,
+  methods,
+  type ClientEvents,
+  type EventName,
+  type Events,
+  type HostHandlers,
+  type MethodName,
+} from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import { createPeer } from '../../shared/rpc/peer';
 import type { Transport } from '../../shared/rpc/transport';
@@ -31,6 +39,10 @@ export function validatedHandlers(handlers: HostHandlers): Local {
 
 export interface ServeOptions {
   onProtocolError?: (error: RpcError) => void;
+  /** Largest message taken from the client (default MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
+  /** What of each event this client may see: the payload to send (changed or not), or undefined to send nothing. */
+  filterEvent?: <E extends EventName>(event: E, payload: Events[E]) => Events[E] | undefined;
 }
 
 /** Serves the host's handlers and events over one client connection. */
@@ -39,11 +51,14 @@ export function serveConnection(transport: Transport, handlers: HostHandlers, ev
     local: validatedHandlers(handlers),
     remoteEventNames: eventNames,
     onProtocolError: options.onProtocolError,
+    maxMessageBytes: options.maxMessageBytes,
   });
   const unsubscribe = events.subscribeAll((event: EventName, payload) => {
     if (transport.closed) return;
+    const shown = options.filterEvent ? options.filterEvent(event, payload) : payload;
+    if (shown === undefined) return;
     const send = peer[event] as unknown as { asEvent: (p: unknown) => Promise<void> };
-    send.asEvent(payload).catch(() => undefined);
+    send.asEvent(shown).catch(() => undefined);
   });
   transport.onClose(unsubscribe);
 }

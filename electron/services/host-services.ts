@@ -26,6 +26,10 @@ import { hardwareHandlers } from './handlers/hardware';
 import { hubHandlers } from './handlers/hub';
 import { inferenceHandlers } from './handlers/inference';
 import { libraryHandlers } from './handlers/library';
+import { machineHandlers } from './handlers/machines';
+import { MachinesService } from '../machines/machines-service';
+import { SharingService } from '../machines/sharing';
+import type { LinkTimings } from '../machines/freehold-machine';
 
 export interface HostServicesOptions {
   dataDir: string;
@@ -51,6 +55,14 @@ export interface HostServicesOptions {
   api?: ApiOverride;
   /** For tests: wraps (or watches) the inference engine. */
   engine?: (engine: Engine) => Engine;
+  /** Sharing this machine from the command line (`serve --share`), over the stored switch. */
+  share?: { enabled?: boolean; host?: string; port?: number; name?: string };
+  /** Link and server-machine timings, shortened by tests. */
+  machines?: {
+    timings?: Partial<LinkTimings>;
+    heartbeatMs?: number;
+    openAi?: { pollMs?: number; backoffMs?: number[]; stallTimeoutMs?: number };
+  };
 }
 
 /**
@@ -69,6 +81,8 @@ export interface HostServices {
   chats: ConversationStore;
   chat: ChatService;
   api: ApiController;
+  machines: MachinesService;
+  sharing: SharingService;
   close(): Promise<void>;
 }
 
@@ -170,6 +184,26 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   };
 
   let closed = false;
+  // The CLI neither shares nor connects: it edits the list of machines that a running host follows.
+  const sharing = new SharingService({
+    dataDir: options.dataDir,
+    events,
+    handlers: () => handlers,
+    log,
+    override: options.host === 'cli' ? { enabled: false } : options.share,
+    heartbeatMs: options.machines?.heartbeatMs,
+  });
+  const machines = new MachinesService({
+    dataDir: options.dataDir,
+    events,
+    log,
+    self: async () => ({ name: sharing.name(), machineId: await sharing.machineId() }),
+    timings: options.machines?.timings,
+    openAi: options.machines?.openAi,
+    connect: options.host !== 'cli',
+  });
+  chat.useMachines(machines);
+
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
     ...inferenceHandlers(inference),
@@ -178,7 +212,10 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...chatHandlers({ chats, chat, events }),
     ...hardwareHandlers({ inference, library, sampler, benchmarks }),
     ...apiHandlers(api),
+    ...machineHandlers({ machines, sharing }),
   };
+  await machines.open();
+  await sharing.open();
 
   return {
     handlers,
@@ -192,8 +229,12 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     chats,
     chat,
     api,
+    machines,
+    sharing,
     async close() {
       closed = true;
+      await sharing.close();
+      await machines.close();
       await api.close();
       sampler.stop();
       await downloads.close();

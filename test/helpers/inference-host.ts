@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createHostServices, type HostServices } from '../../electron/services/host-services';
+import { createHostServices, type HostServices, type HostServicesOptions } from '../../electron/services/host-services';
 import { forkLauncher } from '../../electron/inference/launcher';
 import type { ApiOverride } from '../../electron/api/api-controller';
 import type { Engine } from '../../electron/inference/engine';
@@ -21,6 +21,10 @@ export async function inferenceHost(
     dataDir?: string;
     watchFolders?: boolean;
     engine?: (engine: Engine) => Engine;
+    share?: HostServicesOptions['share'];
+    machines?: HostServicesOptions['machines'];
+    /** The services' environment (HF_ENDPOINT for a fake hub), apart from the worker's. */
+    hostEnv?: NodeJS.ProcessEnv;
   } = {},
 ) {
   const logs: string[] = [];
@@ -35,6 +39,9 @@ export async function inferenceHost(
     watchdog: options.watchdog ?? { intervalMs: 1000, timeoutMs: 10_000 },
     backoffMs: [50, 100],
     engine: options.engine,
+    share: options.share,
+    machines: options.machines,
+    env: options.hostEnv,
   });
   await services.settings.update({ inference: { threads: 1 } });
   const deltas: ChatDelta[] = [];

@@ -26,6 +26,11 @@ export function libraryHandlers({ library, inference, events, revealFile }: Libr
       revealFile(model.files[0]!);
       return { shown: true };
     },
+    'models.generate': async ({ modelId, requestId, contextSize, ...input }) => {
+      const model = await library.checkBeforeLoad(modelId);
+      // One turn in the queue the UI shares with the local API: the load and the reply together.
+      return inference.run('ui', requestId, { path: model.files[0]!, contextSize }, { kind: 'generate', input });
+    },
     'models.load': async ({ id, gpuLayers, contextSize }) => {
       // A file deleted or changed since it was listed: said so, and the entry brought up to date.
       const model = await library.checkBeforeLoad(id);

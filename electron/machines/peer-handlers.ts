@@ -1,0 +1,147 @@
+import path from 'node:path';
+import { methods, type EventName, type Events, type HostHandlers, type InferenceStatus, type MethodName } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
+import type { LibrarySnapshot } from '../../shared/library';
+
+/**
+ * What a paired machine may ask of this one: its hardware, its models (by id
+ * and name, never a path), replies on them, hub searches and downloads. Not
+ * the data folder, not file paths, not this machine's chats or settings, not
+ * pairing, not imports by path.
+ */
+const allowed = new Set<MethodName>([
+  'app.info',
+  'system.info',
+  'inference.status',
+  'inference.hardware',
+  'hardware.fit',
+  'hardware.watch',
+  'models.list',
+  'models.generate',
+  'chat.abort',
+  'hub.search',
+  'hub.repo',
+  'hub.recommended',
+  'downloads.list',
+  'downloads.start',
+  'downloads.pause',
+  'downloads.resume',
+  'downloads.cancel',
+]);
+
+const fileName = (file: string) => path.basename(file);
+
+function redactStatus(status: InferenceStatus): InferenceStatus {
+  return {
+    ...status,
+    model: status.model ? { ...status.model, path: fileName(status.model.path) } : null,
+    loading: status.loading ? { ...status.loading, modelPath: fileName(status.loading.modelPath) } : null,
+    embeddingModel: status.embeddingModel ? fileName(status.embeddingModel) : null,
+  };
+}
+
+function redactLibrary(snapshot: LibrarySnapshot): LibrarySnapshot {
+  return {
+    models: snapshot.models.map((m) => ({ ...m, files: m.files.map(fileName), folderId: null })),
+    folders: [],
+    totalBytes: snapshot.totalBytes,
+    ownedBytes: snapshot.ownedBytes,
+  };
+}
+
+/** Error text that names no path on this machine (a library error may quote one). */
+function redactMessage(message: string, hidden: string[]): string {
+  let out = message;
+  for (const prefix of hidden) if (prefix.length > 1) out = out.split(prefix).join('…');
+  return out;
+}
+
+export interface PeerSession {
+  handlers: HostHandlers;
+  filterEvent: <E extends EventName>(event: E, payload: Events[E]) => Events[E] | undefined;
+  /** Stops this peer's replies still running (the link closed). */
+  abortAll(): void;
+}
+
+/**
+ * The handlers one paired connection is served, over the host's own. Reply
+ * request ids are namespaced per pairing, so that a peer can neither see nor
+ * stop another client's reply, and deltas go back under the peer's own ids.
+ */
+export function peerSession(base: HostHandlers, options: { pairingId: string; hiddenPaths: string[] }): PeerSession {
+  const prefix = `peer-${options.pairingId.slice(0, 12)}-`;
+  const mine = new Map<string, string>(); // internal id → the peer's id
+  const handlers = {} as Record<MethodName, (input: unknown) => unknown>;
+  const call = base as unknown as Record<MethodName, (input: unknown) => Promise<unknown>>;
+  const guarded =
+    (fn: (input: unknown) => Promise<unknown>) =>
+    async (input: unknown): Promise<unknown> => {
+      try {
+        return await fn(input);
+      } catch (error) {
+        const e = error instanceof RpcError ? error : new RpcError('internal', (error as Error)?.message ?? String(error));
+        throw new RpcError(
+          e.code,
+          redactMessage(e.message, options.hiddenPaths),
+          e.code === 'context_length_exceeded' ? e.details : undefined,
+        );
+      }
+    };
+  for (const name of Object.keys(methods) as MethodName[]) {
+    handlers[name] = allowed.has(name)
+      ? guarded((input) => Promise.resolve(call[name](input)))
+      : () => {
+          throw new RpcError('forbidden', `${name} is not available to paired machines.`);
+        };
+  }
+  handlers['app.info'] = guarded(async () => ({ ...(await base['app.info'](undefined)), dataDir: '' }));
+  handlers['inference.status'] = guarded(async () => redactStatus(await base['inference.status'](undefined)));
+  handlers['models.list'] = guarded(async () => redactLibrary(await base['models.list'](undefined)));
+  handlers['models.generate'] = guarded(async (input) => {
+    const request = input as Parameters<HostHandlers['models.generate']>[0];
+    const internal = prefix + request.requestId;
+    if (mine.has(internal)) throw new RpcError('busy', 'A reply with that request id is already running.');
+    mine.set(internal, request.requestId);
+    try {
+      const result = await base['models.generate']({ ...request, requestId: internal });
+      return { ...result, requestId: request.requestId };
+    } finally {
+      mine.delete(internal);
+    }
+  });
+  handlers['chat.abort'] = guarded(async (input) => {
+    const internal = prefix + (input as { requestId: string }).requestId;
+    if (!mine.has(internal)) return { aborted: false };
+    return base['chat.abort']({ requestId: internal });
+  });
+
+  const filterEvent = <E extends EventName>(event: E, payload: Events[E]): Events[E] | undefined => {
+    switch (event) {
+      case 'onChatDelta': {
+        const delta = payload as Events['onChatDelta'];
+        const theirs = mine.get(delta.requestId);
+        return theirs === undefined ? undefined : ({ ...delta, requestId: theirs } as Events[E]);
+      }
+      case 'onInferenceStatus':
+        return redactStatus(payload as InferenceStatus) as Events[E];
+      case 'onLoadProgress': {
+        const progress = payload as Events['onLoadProgress'];
+        return { ...progress, modelPath: fileName(progress.modelPath) } as Events[E];
+      }
+      case 'onLibraryChanged':
+      case 'onDownloadProgress':
+      case 'onHardwareSample':
+        return payload;
+      default:
+        return undefined;
+    }
+  };
+
+  return {
+    handlers: handlers as unknown as HostHandlers,
+    filterEvent,
+    abortAll() {
+      for (const internal of mine.keys()) void Promise.resolve(base['chat.abort']({ requestId: internal })).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,434 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { HostHandlers } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
+import type { PairedClient, SharingStatus } from '../../shared/machines';
+import { isLoopbackAddress } from '../../shared/loopback';
+import { secretsMatch } from '../host/http-security';
+import { WebSocketTransport } from '../host/ws-transport';
+import { serveConnection } from '../rpc/serve-connection';
+import { SerialFileWriter } from '../services/atomic-file';
+import type { EventBus } from '../services/events';
+import { loadOrCreateIdentity, type LinkIdentity } from './certificate';
+import {
+  CLOSE_RATE_LIMITED,
+  CLOSE_REFUSED,
+  helloSchema,
+  LINK_PATH,
+  machineIdOf,
+  MAX_LINK_MESSAGE_BYTES,
+  type Answer,
+} from './link-protocol';
+import { encodePairingCode } from './pairing-code';
+import { peerSession } from './peer-handlers';
+
+export const DEFAULT_SHARE_PORT = 4849;
+/** A pairing code is good for one pairing within this time. */
+const CODE_LIFETIME_MS = 10 * 60 * 1000;
+/** The first message must come within this time of connecting. */
+const HELLO_TIMEOUT_MS = 10_000;
+/** Pairing attempts per address, and in all, per minute. */
+const PAIR_ATTEMPTS_PER_ADDRESS = 5;
+const PAIR_ATTEMPTS_IN_ALL = 20;
+/** Failed session attempts per address per minute, before that address is turned away for the rest of the minute. */
+const AUTH_FAILURES_PER_ADDRESS = 20;
+
+interface PairingRecord {
+  id: string;
+  name: string;
+  /** The peer's machine id, as it said when pairing. */
+  machineId: string;
+  /** SHA-256 of the key, hex: the key itself is kept only by the paired machine. */
+  keyHash: string;
+  pairedAt: string;
+  lastSeenAt: string | null;
+}
+
+interface SharingFile {
+  enabled: boolean;
+  /** The port last listened on: kept, so paired machines find this one again after a restart. */
+  port?: number;
+  name: string | null;
+  pairings: PairingRecord[];
+}
+
+export interface SharingOptions {
+  dataDir: string;
+  events: EventBus;
+  /** The host's own handlers; a paired machine gets a restricted view of them (peer-handlers.ts). */
+  handlers: () => HostHandlers;
+  log: (line: string) => void;
+  /** From the command line (`serve --share --share-host … --share-port …`), over the stored switch. */
+  override?: { enabled?: boolean; host?: string; port?: number; name?: string };
+  /** Shorter heartbeat, for tests. */
+  heartbeatMs?: number;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const token = (bytes = 32) => randomBytes(bytes).toString('base64url');
+
+/** An address a machine on the LAN can reach this one at, for the pairing code. */
+function advertisedHost(bindHost: string): string {
+  if (bindHost !== '0.0.0.0' && bindHost !== '::') return bindHost;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) return entry.address;
+  }
+  return '127.0.0.1';
+}
+
+class AttemptCounter {
+  private readonly hits = new Map<string, number[]>();
+  constructor(private readonly windowMs = 60_000) {}
+  /** Counts an attempt by `key`; false when there were already `limit` in the window. */
+  take(key: string, limit: number, now = Date.now()): boolean {
+    const recent = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
+    if (recent.length >= limit) {
+      this.hits.set(key, recent);
+      return false;
+    }
+    recent.push(now);
+    this.hits.set(key, recent);
+    if (this.hits.size > 10_000) this.hits.clear();
+    return true;
+  }
+  count(key: string, now = Date.now()): number {
+    return (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs).length;
+  }
+}
+
+/**
+ * "Share this machine": a TLS WebSocket server (the certificate made once and
+ * kept; paired machines pin its fingerprint) that takes paired machines only.
+ * Off unless switched on. A pairing code carries the address, the fingerprint
+ * and a one-time secret; each pairing gets its own key, revocable from
+ * either side.
+ */
+export class SharingService {
+  private identity: LinkIdentity | null = null;
+  private state: SharingFile = { enabled: false, name: null, pairings: [] };
+  private readonly writer: SerialFileWriter;
+  private server: https.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private listening: { host: string; port: number } | null = null;
+  private error: string | null = null;
+  private code: { secret: string; expiresAt: number } | null = null;
+  private readonly sessions = new Map<string, Set<WebSocket>>(); // pairing id → live links
+  private readonly sockets = new Set<Socket>();
+  private readonly pairAttempts = new AttemptCounter();
+  private readonly authFailures = new AttemptCounter();
+  private readonly hiddenPaths: string[];
+
+  constructor(private readonly options: SharingOptions) {
+    this.writer = new SerialFileWriter(path.join(options.dataDir, 'link', 'sharing.json'));
+    this.hiddenPaths = [options.dataDir, os.homedir()].filter((p) => p.length > 3);
+  }
+
+  async open(): Promise<void> {
+    try {
+      const stored = JSON.parse(await fs.readFile(this.writer.file, 'utf8')) as Partial<SharingFile>;
+      this.state = {
+        enabled: stored.enabled === true,
+        name: typeof stored.name === 'string' ? stored.name : null,
+        pairings: Array.isArray(stored.pairings) ? stored.pairings.filter((p) => p && typeof p.keyHash === 'string') : [],
+        ...(typeof stored.port === 'number' && Number.isInteger(stored.port) && stored.port > 0 && stored.port < 65536
+          ? { port: stored.port }
+          : {}),
+      };
+    } catch {
+      // none yet (or unreadable: sharing stays off and no pairing is honoured)
+    }
+    if (this.options.override?.name) this.state.name = this.options.override.name;
+    const enabled = this.options.override?.enabled ?? this.state.enabled;
+    if (enabled) await this.setEnabled(true, { persist: this.options.override?.enabled === undefined });
+  }
+
+  name(): string {
+    return (this.state.name ?? os.hostname().split('.')[0] ?? 'this machine').slice(0, 60) || 'this machine';
+  }
+
+  /** This machine's id as paired machines know it (from its certificate). */
+  async machineId(): Promise<string> {
+    return machineIdOf((await this.ensureIdentity()).fingerprint);
+  }
+
+  private async ensureIdentity(): Promise<LinkIdentity> {
+    this.identity ??= await loadOrCreateIdentity(this.options.dataDir);
+    return this.identity;
+  }
+
+  status(): SharingStatus {
+    const code =
+      this.listening && this.identity && this.code && this.code.expiresAt > Date.now()
+        ? encodePairingCode({
+            host: advertisedHost(this.listening.host),
+            port: this.listening.port,
+            fingerprint: this.identity.fingerprint,
+            secret: this.code.secret,
+            name: this.name(),
+          })
+        : null;
+    const address = this.listening ? `${advertisedHost(this.listening.host)}:${this.listening.port}` : null;
+    return {
+      name: this.name(),
+      enabled: this.listening !== null || this.state.enabled,
+      listening: this.listening !== null,
+      address,
+      fingerprint: this.identity?.fingerprint ?? null,
+      code,
+      codeExpiresAt: code && this.code ? new Date(this.code.expiresAt).toISOString() : null,
+      error: this.error,
+      clients: this.state.pairings.map((p): PairedClient => ({
+        id: p.id,
+        name: p.name,
+        pairedAt: p.pairedAt,
+        lastSeenAt: p.lastSeenAt,
+        connected: this.sessions.has(p.id),
+      })),
+    };
+  }
+
+  private changed(): void {
+    this.options.events.emit('onSharingChanged', this.status());
+  }
+
+  private save(): Promise<void> {
+    return this.writer.write(JSON.stringify(this.state, null, 2)).catch((error: unknown) => {
+      this.options.log(`sharing: could not save: ${(error as Error).message}`);
+    });
+  }
+
+  async setEnabled(enabled: boolean, { persist = true } = {}): Promise<SharingStatus> {
+    if (persist && this.state.enabled !== enabled) {
+      this.state.enabled = enabled;
+      await fs.mkdir(path.dirname(this.writer.file), { recursive: true, mode: 0o700 });
+      await this.save();
+    }
+    if (enabled && !this.listening) await this.listen();
+    if (!enabled && this.listening) await this.stopListening();
+    this.changed();
+    return this.status();
+  }
+
+  newCode(): SharingStatus {
+    if (!this.listening) throw new RpcError('unavailable', 'Turn on "Share this machine" first.');
+    this.code = { secret: token(16), expiresAt: Date.now() + CODE_LIFETIME_MS };
+    this.changed();
+    return this.status();
+  }
+
+  async revoke(pairingId: string): Promise<SharingStatus> {
+    const before = this.state.pairings.length;
+    this.state.pairings = this.state.pairings.filter((p) => p.id !== pairingId);
+    if (this.state.pairings.length === before) throw new RpcError('not_found', 'No such paired machine.');
+    await this.save();
+    for (const ws of this.sessions.get(pairingId) ?? []) ws.close(CLOSE_REFUSED, 'pairing revoked');
+    this.sessions.delete(pairingId);
+    this.options.log('sharing: a pairing was revoked');
+    this.changed();
+    return this.status();
+  }
+
+  private async listen(): Promise<void> {
+    const identity = await this.ensureIdentity();
+    const host = this.options.override?.host ?? '0.0.0.0';
+    // Port 0 (any free port) is chosen once and then kept, so that paired machines find this one again.
+    const wanted = this.options.override?.port ?? DEFAULT_SHARE_PORT;
+    const port = wanted === 0 && this.state.port ? this.state.port : wanted;
+    const server = https.createServer({ key: identity.key, cert: identity.cert, minVersion: 'TLSv1.3' }, (_req, res) => {
+      // Nothing is served over plain requests: the link is a WebSocket, and only for paired machines.
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      res.end('Not found');
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 10_000;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('tlsClientError', () => undefined);
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES, perMessageDeflate: false });
+    server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'https://link');
+      // A browser always sends Origin: no web page may open a link.
+      if (url.pathname !== LINK_PATH || req.headers.origin !== undefined) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req.socket.remoteAddress ?? 'unknown'));
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.error =
+        code === 'EADDRINUSE'
+          ? `Port ${port} is in use: another program (or another Freehold) is sharing on it.`
+          : `Could not listen on ${host}:${port}: ${(error as Error).message}`;
+      this.options.log(`sharing: ${this.error}`);
+      server.close();
+      return;
+    }
+    this.server = server;
+    this.wss = wss;
+    this.error = null;
+    this.listening = { host, port: (server.address() as AddressInfo).port };
+    if (this.state.port !== this.listening.port) {
+      this.state.port = this.listening.port;
+      await fs.mkdir(path.dirname(this.writer.file), { recursive: true, mode: 0o700 });
+      await this.save();
+    }
+    this.code = { secret: token(16), expiresAt: Date.now() + CODE_LIFETIME_MS };
+    if (!isLoopbackAddress(host)) this.options.log(`sharing: listening on ${host}:${this.listening.port} for paired machines (TLS)`);
+  }
+
+  private async stopListening(): Promise<void> {
+    const server = this.server;
+    for (const ws of this.wss?.clients ?? []) ws.close(1001, 'sharing turned off');
+    this.wss?.close();
+    this.server = null;
+    this.wss = null;
+    this.listening = null;
+    this.code = null;
+    this.sessions.clear();
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of this.sockets) socket.end();
+        setTimeout(() => {
+          for (const socket of this.sockets) socket.destroy();
+        }, 500).unref();
+      });
+    }
+  }
+
+  private accept(ws: WebSocket, address: string): void {
+    const answer = (message: Answer) => ws.send(JSON.stringify(message));
+    const refuse = (code: 'refused' | 'rate_limited' | 'bad_message', message: string) => {
+      answer({ t: 'refused', code, message });
+      ws.close(code === 'rate_limited' ? CLOSE_RATE_LIMITED : CLOSE_REFUSED, code);
+    };
+    const timer = setTimeout(() => ws.terminate(), HELLO_TIMEOUT_MS);
+    ws.once('message', (data, isBinary) => {
+      clearTimeout(timer);
+      if (this.authFailures.count(address) >= AUTH_FAILURES_PER_ADDRESS) {
+        return refuse('rate_limited', 'Too many failed attempts from this address: wait a minute and try again.');
+      }
+      let hello;
+      try {
+        hello = helloSchema.safeParse(isBinary ? null : JSON.parse(String(data)));
+      } catch {
+        hello = null;
+      }
+      if (!hello?.success) return refuse('bad_message', 'Not a Freehold link message.');
+      const message = hello.data;
+      if (message.t === 'pair') {
+        if (!this.pairAttempts.take(`addr:${address}`, PAIR_ATTEMPTS_PER_ADDRESS) || !this.pairAttempts.take('all', PAIR_ATTEMPTS_IN_ALL)) {
+          return refuse('rate_limited', 'Too many pairing attempts: wait a minute and try again.');
+        }
+        const code = this.code;
+        if (!code || code.expiresAt <= Date.now() || !secretsMatch(message.secret, code.secret)) {
+          this.authFailures.take(address, Number.POSITIVE_INFINITY);
+          return refuse(
+            'refused',
+            `${this.name()} refused the pairing: the code is wrong, expired or already used. Make a new code on ${this.name()}.`,
+          );
+        }
+        // One use only; the next machine gets a new code.
+        this.code = { secret: token(16), expiresAt: Date.now() + CODE_LIFETIME_MS };
+        const key = token(32);
+        const record: PairingRecord = {
+          id: token(12),
+          name: message.name,
+          machineId: message.machineId,
+          keyHash: sha256(key),
+          pairedAt: new Date().toISOString(),
+          lastSeenAt: new Date().toISOString(),
+        };
+        this.state.pairings.push(record);
+        void this.save();
+        this.options.log(`sharing: paired with ${record.name}`);
+        void this.machineId().then((id) => {
+          answer({ t: 'paired', pairingId: record.id, key, machine: { id, name: this.name() } });
+          ws.close(1000, 'paired');
+          this.changed();
+        });
+        return;
+      }
+      // A session or an unpairing: the key is checked against its hash in constant time.
+      const record = this.state.pairings.find((p) => p.id === message.pairingId);
+      const expected = record?.keyHash ?? sha256(token(32));
+      if (!record || !secretsMatch(sha256(message.key), expected)) {
+        this.authFailures.take(address, Number.POSITIVE_INFINITY);
+        return refuse(
+          'refused',
+          `${this.name()} does not know this machine: the pairing was revoked (or never made). Pair again with a new code.`,
+        );
+      }
+      if (message.t === 'unpair') {
+        void this.revoke(record.id).catch(() => undefined);
+        answer({ t: 'unpaired' });
+        ws.close(1000, 'unpaired');
+        return;
+      }
+      void this.machineId().then((id) => {
+        if (ws.readyState !== ws.OPEN) return;
+        answer({ t: 'welcome', machine: { id, name: this.name() } });
+        this.startSession(ws, record);
+      });
+    });
+  }
+
+  private startSession(ws: WebSocket, record: PairingRecord): void {
+    let set = this.sessions.get(record.id);
+    if (!set) this.sessions.set(record.id, (set = new Set()));
+    set.add(ws);
+    record.lastSeenAt = new Date().toISOString();
+    void this.save();
+    this.changed();
+    const transport = new WebSocketTransport(ws);
+    const session = peerSession(this.options.handlers(), { pairingId: record.id, hiddenPaths: this.hiddenPaths });
+    let protocolErrors = 0;
+    serveConnection(transport, session.handlers, this.options.events, {
+      maxMessageBytes: MAX_LINK_MESSAGE_BYTES,
+      filterEvent: session.filterEvent,
+      onProtocolError: (error) => {
+        protocolErrors += 1;
+        this.options.log(`link: ${error.code}: ${error.message}`);
+        if (protocolErrors >= 20) transport.close('too many malformed messages', 1008);
+      },
+    });
+    // A dead peer (its machine asleep, the cable out) is noticed by the missing pongs.
+    let alive = true;
+    ws.on('pong', () => (alive = true));
+    const heartbeat = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, this.options.heartbeatMs ?? 5000);
+    transport.onClose(() => {
+      clearInterval(heartbeat);
+      session.abortAll();
+      set.delete(ws);
+      if (set.size === 0) this.sessions.delete(record.id);
+      record.lastSeenAt = new Date().toISOString();
+      void this.save();
+      this.changed();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.listening) await this.stopListening();
+    await this.writer.flush();
+  }
+}
