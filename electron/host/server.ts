@@ -56,7 +56,7 @@ export interface HeadlessHost {
 export const RPC_PATH = '/rpc';
 
 /** The handlers for a browser UI that is not on this machine: pairing and sharing refused, with the reason. */
-function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
+export function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
   const copy = { ...handlers } as Record<string, unknown>;
   for (const name of localOnlyMethods) {
     copy[name] = () => {
