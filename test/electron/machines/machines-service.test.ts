@@ -114,7 +114,7 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
   it('a browser UI not on this machine may use machines but not pair, share or see the code', async () => {
     const handlers = remoteBrowserHandlers(app.services.handlers);
     expect(Array.isArray(await handlers['machines.list'](undefined))).toBe(true);
-    for (const call of [
+    for (const call of <Array<() => unknown>>[
       () => handlers['machines.add']({ code: 'FH1-xxxxxxxxxxxx' }),
       () => handlers['machines.share']({ enabled: true }),
       () => handlers['machines.newCode'](undefined),
