@@ -7,6 +7,8 @@
  *   (B) the app's full path: host → worker process → streamed deltas back, and
  *   (C) the local OpenAI-compatible API: HTTP POST /v1/chat/completions with
  *       stream: true, read as server-sent events by a client in this process.
+ * remote: a reply through a paired machine's TLS link against the same host
+ *   asked directly (remote-bench.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +23,7 @@ import type { ChatDelta } from '../../shared/inference';
 import { downloadBench, importBench } from './library-bench';
 import { libraryUiBench } from './library-ui-bench';
 import { chatUiBench } from './chat-ui-bench';
+import { remoteBench } from './remote-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -56,12 +59,14 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
-      only: { type: 'string', default: 'inference,download,import,library-ui,chat-ui' },
+      only: { type: 'string', default: 'inference,remote,download,import,library-ui,chat-ui' },
       'download-mb': { type: 'string', default: '512' },
     },
   });
   const only = new Set(values.only.split(','));
   const modelPath = findModel(values.model);
+  if (only.has('remote') && !only.has('inference'))
+    await remoteBench(modelPath, Math.max(5, Number(values.rounds)), Number(values.tokens), Number(values.threads));
   if (!only.has('inference')) return libraryBenches(modelPath, only, Number(values['download-mb']));
   const rounds = Math.max(5, Number(values.rounds));
   const maxTokens = Number(values.tokens);
@@ -228,6 +233,7 @@ async function main(): Promise<void> {
   await llama.dispose();
   await services.close();
   rmSync(dataDir, { recursive: true, force: true });
+  if (only.has('remote')) await remoteBench(modelPath, rounds, maxTokens, threads);
   await libraryBenches(modelPath, only, Number(values['download-mb']));
 }
 

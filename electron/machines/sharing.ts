@@ -27,7 +27,7 @@ import {
 import { encodePairingCode } from './pairing-code';
 import { peerSession } from './peer-handlers';
 
-export const DEFAULT_SHARE_PORT = 4849;
+export const DEFAULT_SHARE_PORT = 4850;
 /** A pairing code is good for one pairing within this time. */
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 /** The first message must come within this time of connecting. */
