@@ -136,6 +136,33 @@ describe('paired machines over TLS links', () => {
     expect(await tower.services.handlers['chats.list'](undefined)).toEqual([]);
   }, 60_000);
 
+  it('stop ends a remote reply there and keeps what came; regenerate runs there again', async () => {
+    const machine = towerOnLaptop()!;
+    const conversation = await laptop.services.handlers['chats.create']({
+      modelId: remoteModelRef(machine.id, towerModelId),
+      settings: { maxTokens: 100_000, temperature: 1 },
+    });
+    const sending = laptop.services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
+    const detail = await until('a reply streaming', async () => {
+      const d = await laptop.services.handlers['chats.get']({ id: conversation.id });
+      return d.messages.find((m) => m.role === 'assistant') ? d : undefined;
+    });
+    const replyId = detail.messages.find((m) => m.role === 'assistant')!.id;
+    await until('text streamed', () => laptop.deltas.some((d) => d.requestId === replyId));
+    expect(await laptop.services.handlers['chats.stop']({ id: conversation.id })).toEqual({ stopped: true });
+    const { reply } = await sending;
+    expect(reply.status).toBe('complete');
+    expect(reply.stats?.stopReason).toBe('abort');
+    expect(reply.content.length).toBeGreaterThan(0);
+    // The tower is free again: its queue is empty.
+    await until('tower idle', () => tower.services.inference.status().queue.running === null);
+    await laptop.services.handlers['chats.update']({ id: conversation.id, settings: { maxTokens: 16 } });
+    const again = await laptop.services.handlers['chats.regenerate']({ conversationId: conversation.id, messageId: reply.id });
+    expect(again.status).toBe('complete');
+    expect(again.parentId).toBe(reply.parentId);
+    expect(again.stats?.generatedTokens).toBeLessThanOrEqual(16);
+  }, 60_000);
+
   it('a paired machine sees no paths, no data folder, no chats, no settings', async () => {
     const machine = towerOnLaptop()!;
     const backend = (
