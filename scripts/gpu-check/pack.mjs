@@ -24,7 +24,9 @@ const builtins = new Set(builtinModules);
 export function runtimeSpecifiers(code) {
   const names = new Set();
   const patterns = [
-    /\bfrom\s*["']([^"']+)["']/g,
+    // Statements only (a line that begins an import or export, or ends a multi-line one), not words in a message.
+    /^\s*(?:import|export)\b[^;"'`]*?\bfrom\s*["']([^"']+)["']/gm,
+    /^\s*\}\s*from\s*["']([^"']+)["']/gm,
     /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
     /\bimport\s+["']([^"']+)["']/g,
     /[rR]equire(?:\.resolve)?\(\s*["']([^"']+)["']\s*\)/g,

@@ -53,7 +53,7 @@ export const machinesCommand: Command = {
     if (action === 'add') {
       const url = typeof values.url === 'string' ? values.url : undefined;
       const code = rest.join('');
-      if (!url && !code) throw new UsageError('machines add needs a pairing code (from "Share this machine") or --url URL.');
+      if (!url && !code) throw new UsageError('machines add needs a pairing code (shown under "Share this machine") or --url URL.');
       if (url && code) throw new UsageError('give either a pairing code or --url, not both.');
       const host = await services();
       const input = url
