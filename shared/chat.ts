@@ -73,7 +73,7 @@ export const exportedConversationSchema = z.object({
     title: z.string().max(500),
     systemPrompt: z.string().max(200_000),
     settings: conversationSettingsSchema,
-    modelId: z.string().max(100).nullable(),
+    modelId: z.string().max(300).nullable(),
     pinned: z.boolean(),
     createdAt: z.string().max(40),
     activeLeafId: z.string().max(100).nullable(),
@@ -96,11 +96,13 @@ export const exportedConversationSchema = z.object({
 export type ExportedConversation = z.infer<typeof exportedConversationSchema>;
 
 const id = z.string().min(1).max(100);
+/** A library model's id, or a model on another machine ("@machine/model": see shared/machines.ts). */
+const modelRef = z.string().min(1).max(300);
 export const chatIdSchema = z.object({ id }).strict();
 export const createChatSchema = z
   .object({
     title: z.string().max(500).optional(),
-    modelId: id.nullable().optional(),
+    modelId: modelRef.nullable().optional(),
     systemPrompt: z.string().max(200_000).optional(),
     settings: conversationSettingsSchema.optional(),
   })
@@ -111,7 +113,7 @@ export const updateChatSchema = z
     title: z.string().min(1).max(500).optional(),
     pinned: z.boolean().optional(),
     systemPrompt: z.string().max(200_000).optional(),
-    modelId: id.nullable().optional(),
+    modelId: modelRef.nullable().optional(),
     settings: conversationSettingsSchema.optional(),
     activeLeafId: id.optional(),
   })

@@ -9,14 +9,26 @@ export interface HostFixture extends ServeProcess {
   dataDir: string;
 }
 
-/** Starts `npm run serve`'s bundle on a free port, on a fresh data folder or the one given. */
+/** Starts `npm run serve`'s bundle on a free port, on a fresh data folder or the one given; `args` are added (`--share`, …). */
 export async function launchHost(
-  options: { prepare?: (dataDir: string) => void; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { prepare?: (dataDir: string) => void; dataDir?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<HostFixture> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'freehold-e2e-'));
   options.prepare?.(dataDir);
-  const serve = await startServeProcess(['--port', '0', '--data-dir', dataDir], options.env);
+  const serve = await startServeProcess(['--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], options.env);
   return { ...serve, dataDir };
+}
+
+/** The pairing code a host started with `--share` prints (`Pairing code: FH1-…`), once it has. */
+export async function pairingCodeOf(host: HostFixture, timeoutMs = 20_000): Promise<string> {
+  let code: string | undefined;
+  await expect
+    .poll(() => (code = /Pairing code: (\S+)/.exec(host.output())?.[1]), {
+      message: 'a "Pairing code:" line in the output of the host started with --share',
+      timeout: timeoutMs,
+    })
+    .toBeTruthy();
+  return code!;
 }
 
 export async function stopHost(host: HostFixture, options: { keepData?: boolean } = {}): Promise<void> {

@@ -4,6 +4,8 @@ import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
 import type { LibrarySnapshot } from '../../shared/library';
+import type { DownloadJob } from '../../shared/hub';
+import { remoteModelRef, type MachineInfo, type RemoteModel, type SharingStatus } from '../../shared/machines';
 import { recordedReports } from '../fixtures/hardware-reports';
 import { eventNames } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
@@ -11,6 +13,73 @@ import type { FreeholdBridge } from '../../shared/bridge';
 import { createMemoryPair } from '../../shared/rpc/memory';
 import { createPeer } from '../../shared/rpc/peer';
 import { applySettingsPatch, defaultSettings, type Settings } from '../../shared/settings';
+
+const GB = 1024 ** 3;
+
+/** Another machine as the host lists it: an online Freehold "tower" with a GPU and one model, unless told otherwise. */
+export function machineFixture(overrides: Partial<MachineInfo> = {}, models: Array<Partial<RemoteModel>> = [{}]): MachineInfo {
+  const id = overrides.id ?? 'tower1';
+  const name = overrides.name ?? 'tower';
+  return {
+    id,
+    name,
+    kind: 'freehold',
+    address: '192.168.1.20:4850',
+    state: 'online',
+    since: new Date(Date.now() - 60_000).toISOString(),
+    error: null,
+    retryAt: null,
+    busy: false,
+    hardware: {
+      backend: 'cuda',
+      gpus: ['NVIDIA GeForce RTX 4090'],
+      cpu: 'AMD Ryzen 9 7950X',
+      os: 'Linux 6.8',
+      ramTotalBytes: 64 * GB,
+      ramFreeBytes: 48 * GB,
+      vramTotalBytes: 24 * GB,
+      vramFreeBytes: 20 * GB,
+    },
+    downloads: [],
+    order: 0,
+    ...overrides,
+    models: models.map((m, i) => {
+      const modelId = m.modelId ?? `rm${i + 1}`;
+      return {
+        ref: remoteModelRef(id, modelId),
+        machineId: id,
+        machineName: name,
+        modelId,
+        name: `Qwen2.5 32B Instruct${i ? ` ${i + 1}` : ''}`,
+        sizeBytes: 19.9 * GB,
+        quantization: 'Q4_K_M',
+        architecture: 'qwen2',
+        sha256: null,
+        fit: {
+          verdict: 'gpu',
+          neededBytes: 21 * GB,
+          contextSize: 4096,
+          freeVramBytes: 22 * GB,
+          freeRamBytes: 48 * GB,
+          explanation: 'Needs about 21 GB.',
+        },
+        ...m,
+      };
+    }),
+  };
+}
+
+const notSharing: SharingStatus = {
+  name: 'laptop',
+  enabled: false,
+  listening: false,
+  address: null,
+  fingerprint: null,
+  code: null,
+  codeExpiresAt: null,
+  error: null,
+  clients: [],
+};
 
 /**
  * A host for renderer tests: real RPC over an in-memory pair (structuredClone),
@@ -50,6 +119,34 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
   let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
   let fits: ModelFit[] = [];
   const benchmarks: BenchmarkResult[] = [];
+
+  // Other machines: pairing codes containing "used" are refused, as a real host refuses a spent code.
+  let machines: MachineInfo[] = [];
+  let sharing: SharingStatus = notSharing;
+  let codes = 0;
+  const setMachinesAndTell = (next: MachineInfo[]) => {
+    machines = next;
+    void peer.onMachinesChanged.asEvent(machines);
+  };
+  const setSharingAndTell = (next: SharingStatus) => {
+    sharing = next;
+    void peer.onSharingChanged.asEvent(sharing);
+    return sharing;
+  };
+  const newCode = () => {
+    codes += 1;
+    return { code: `FH1-${'A'.repeat(20)}${codes}`, codeExpiresAt: new Date(Date.now() + 10 * 60_000).toISOString() };
+  };
+  const machine = (id: string) => {
+    const found = machines.find((m) => m.id === id);
+    if (!found) throw new RpcError('not_found', 'No such machine.');
+    return found;
+  };
+  const updateMachine = (id: string, patch: Partial<MachineInfo>) => {
+    const next = { ...machine(id), ...patch };
+    setMachinesAndTell(machines.map((m) => (m.id === id ? next : m)));
+    return next;
+  };
 
   const handlers: HostHandlers = {
     'app.info': () => ({
@@ -187,6 +284,102 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       return [result];
     },
     'hardware.benchmarks': () => benchmarks,
+    'models.generate': () => {
+      throw new RpcError('unavailable', 'no worker in renderer tests');
+    },
+    'machines.list': () => machines,
+    'machines.add': (input) => {
+      calls.push({ method: 'machines.add', input });
+      if ('code' in input && /used/i.test(input.code))
+        throw new RpcError('refused', 'This pairing code was already used: make a new one on that machine.');
+      const added =
+        'code' in input
+          ? machineFixture({ id: `tower${machines.length + 1}`, order: machines.length })
+          : machineFixture(
+              {
+                id: `server${machines.length + 1}`,
+                name: input.name ?? new URL(input.url).host,
+                kind: 'openai',
+                address: input.url,
+                hardware: null,
+              },
+              [{ fit: null, sizeBytes: null }],
+            );
+      setMachinesAndTell([...machines, added]);
+      return added;
+    },
+    'machines.update': (input) => {
+      calls.push({ method: 'machines.update', input });
+      const { id, ...patch } = input;
+      return updateMachine(id, patch);
+    },
+    'machines.remove': ({ id }) => {
+      calls.push({ method: 'machines.remove', input: { id } });
+      const kind = machine(id).kind;
+      setMachinesAndTell(machines.filter((m) => m.id !== id));
+      return { removed: true, revoked: kind === 'freehold' };
+    },
+    'machines.reconnect': ({ id }) => {
+      calls.push({ method: 'machines.reconnect', input: { id } });
+      return updateMachine(id, { state: 'connecting', since: new Date().toISOString(), retryAt: null });
+    },
+    'machines.download': (input) => {
+      calls.push({ method: 'machines.download', input });
+      const target = machine(input.machineId);
+      const job: DownloadJob = {
+        id: `rd${target.downloads.length + 1}`,
+        repo: input.repo,
+        revision: input.revision ?? 'main',
+        quantization: input.quantization ?? null,
+        files: input.file ? [{ name: input.file, sizeBytes: 2 * GB, sha256: null }] : [],
+        state: 'downloading',
+        bytesDone: GB / 2,
+        totalBytes: 2 * GB,
+        bytesPerSecond: 50 * 1024 ** 2,
+        etaSeconds: 30,
+        error: null,
+        attempts: 0,
+        lastRetry: null,
+        modelId: null,
+        createdAt: new Date().toISOString(),
+      };
+      updateMachine(target.id, { downloads: [job, ...target.downloads] });
+      return job;
+    },
+    'machines.downloadControl': (input) => {
+      calls.push({ method: 'machines.downloadControl', input });
+      const target = machine(input.machineId);
+      const job = target.downloads.find((j) => j.id === input.id);
+      if (!job) throw new RpcError('not_found', 'No such download.');
+      const state = ({ pause: 'paused', resume: 'downloading', cancel: 'canceled' } as const)[input.action];
+      const next = { ...job, state };
+      updateMachine(target.id, { downloads: target.downloads.map((j) => (j.id === job.id ? next : j)) });
+      return next;
+    },
+    'machines.sharing': () => sharing,
+    'machines.share': ({ enabled }) => {
+      calls.push({ method: 'machines.share', input: { enabled } });
+      return setSharingAndTell(
+        enabled
+          ? {
+              ...sharing,
+              enabled: true,
+              listening: true,
+              address: '192.168.1.10:4850',
+              fingerprint: 'q7F3Zx0bYw1uTn2LkP9sRv8aHc4dGe6jMi5oNl0KpQw',
+              ...newCode(),
+            }
+          : { ...sharing, enabled: false, listening: false, address: null, code: null, codeExpiresAt: null },
+      );
+    },
+    'machines.newCode': () => {
+      calls.push({ method: 'machines.newCode', input: undefined });
+      return setSharingAndTell({ ...sharing, ...newCode() });
+    },
+    'machines.revoke': ({ id }) => {
+      calls.push({ method: 'machines.revoke', input: { id } });
+      return setSharingAndTell({ ...sharing, clients: sharing.clients.filter((c) => c.id !== id) });
+    },
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: { ...handlers, ...overrides }, remoteEventNames: eventNames });
 
@@ -221,6 +414,13 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     },
     pushInference(status: InferenceStatus) {
       void peer.onInferenceStatus.asEvent(status);
+    },
+    /** The other machines as the host now sees them, told to the UI as onMachinesChanged. */
+    setMachines(next: MachineInfo[]) {
+      setMachinesAndTell(next);
+    },
+    setSharing(patch: Partial<SharingStatus>) {
+      setSharingAndTell({ ...sharing, ...patch });
     },
   };
 }

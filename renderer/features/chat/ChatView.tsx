@@ -3,6 +3,7 @@ import { useLocation, useSearch } from 'wouter';
 import type { ChatMessageRecord } from '../../../shared/chat';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { describeFailure } from '../../app/problems';
+import { findRemote, isRemoteRef, useMachines } from '../machines/machines';
 import { chatSelection, noSelection } from './chat-selection';
 import { Composer } from './Composer';
 import { ContextGauge } from './ContextGauge';
@@ -11,6 +12,7 @@ import { ConversationToolbar, SystemPrompt } from './ConversationToolbar';
 import { LoadProgress, useModelLoading } from './LoadProgress';
 import type { MessageActions } from './MessageItem';
 import { NewConversation } from './NewConversation';
+import { RemoteModelNote } from './RemoteModelNote';
 import { Thread } from './Thread';
 import { useConversation } from './useConversation';
 import { useLiveReply } from './useLiveReply';
@@ -30,9 +32,10 @@ export function ChatView() {
   const api = useHostApi();
   const [list, setList] = useHostQuery('chats.list', 'onConversationChanged');
   const [library] = useHostQuery('models.list', 'onLibraryChanged');
+  const { machines, query: machinesQuery } = useMachines();
   const [inference, setInference] = useHostQuery('inference.status');
   useHostEvent('onInferenceStatus', setInference);
-  const apiBusy = inference.status === 'ready' && inference.data.queue?.running === 'api';
+  const localApiBusy = inference.status === 'ready' && inference.data.queue?.running === 'api';
   const [, navigate] = useLocation();
   const [selection, dispatch] = useReducer(chatSelection, noSelection);
   // Failures of this view's calls, shown above the message box.
@@ -51,16 +54,35 @@ export function ChatView() {
   const thread = (current ? (detail?.thread ?? []) : []).map((id) => byId.get(id)!).filter(Boolean);
   const streaming = thread.some((m) => m.status === 'streaming');
 
-  // The last model used (this conversation's, else the most recent conversation's that is still in the library), else the only or first one.
+  // A model is listed when it is in the library or another machine lists it ("@<machine>/<model>");
+  // usable when it is local or its machine answers now.
+  const listed = useCallback(
+    (id: string | null | undefined): id is string => !!id && (models.some((m) => m.id === id) || findRemote(machines, id) !== null),
+    [models, machines],
+  );
+  const usable = useCallback(
+    (id: string | null | undefined): id is string =>
+      !!id && (models.some((m) => m.id === id) || findRemote(machines, id)?.machine.state === 'online'),
+    [models, machines],
+  );
+  // The last model used (this conversation's, else the most recent conversation's that can answer now), else the only or first one.
   const lastUsedModel = useMemo(() => {
-    const inLibrary = (id: string | null | undefined) => (id && models.some((m) => m.id === id) ? id : null);
-    return inLibrary(detail?.conversation.modelId) ?? conversations.map((c) => inLibrary(c.modelId)).find(Boolean) ?? models[0]?.id ?? null;
-  }, [detail, conversations, models]);
-  const newModel = selection.draftModel && models.some((m) => m.id === selection.draftModel) ? selection.draftModel : lastUsedModel;
+    const firstRemote = machines.find((m) => m.state === 'online' && m.models.length > 0)?.models[0]?.ref;
+    const pick = (id: string | null | undefined) => (usable(id) ? id : null);
+    return (
+      pick(detail?.conversation.modelId) ?? conversations.map((c) => pick(c.modelId)).find(Boolean) ?? models[0]?.id ?? firstRemote ?? null
+    );
+  }, [detail, conversations, models, machines, usable]);
+  const newModel = listed(selection.draftModel) ? selection.draftModel : lastUsedModel;
+  const remoteCount = machines.reduce((n, m) => n + m.models.length, 0);
+  const conversationModel = current && detail ? detail.conversation.modelId : newModel;
+  const remote = findRemote(machines, conversationModel);
+  // The local API's queue holds up only replies from this machine.
+  const apiBusy = localApiBusy && !isRemoteRef(conversationModel);
 
-  // "Chat" on a model in the library opens #/chat?model=<id>: a new conversation with that model.
+  // "Chat" on a model in the library opens #/chat?model=<id>: a new conversation with that model (another machine's too).
   const requestedModel = new URLSearchParams(useSearch()).get('model');
-  const requestReady = requestedModel !== null && models.some((m) => m.id === requestedModel);
+  const requestReady = listed(requestedModel);
   if (requestReady && (selection.draftModel !== requestedModel || !selection.drafting)) {
     dispatch({ type: 'requested', modelId: requestedModel });
   }
@@ -161,7 +183,8 @@ export function ChatView() {
         {!detail || !current ? (
           <NewConversation
             models={models}
-            libraryReady={library.status === 'ready'}
+            machines={machines}
+            libraryReady={library.status === 'ready' && machinesQuery.status !== 'loading'}
             model={newModel}
             onModel={(modelId) => dispatch({ type: 'draft-model', modelId })}
             firstRun={selection.firstRun}
@@ -175,11 +198,16 @@ export function ChatView() {
             <ConversationToolbar
               conversation={detail.conversation}
               models={models}
+              machines={machines}
+              machinesReady={machinesQuery.status !== 'loading'}
+              note={
+                <RemoteModelNote modelId={detail.conversation.modelId} machines={machines} ready={machinesQuery.status !== 'loading'} />
+              }
               onChanged={() => reload(current)}
               onDeleted={() => dispatch({ type: 'select', id: null })}
               onError={fail}
             />
-            <LoadProgress loading={loading} />
+            <LoadProgress loading={remote ? null : loading} />
             <SystemPrompt conversation={detail.conversation} onError={fail} />
             <Thread
               conversationId={detail.conversation.id}
@@ -188,6 +216,7 @@ export function ChatView() {
               live={live}
               streaming={streaming}
               apiBusy={apiBusy}
+              remoteName={remote?.machine.name ?? null}
               actions={actions}
             />
             <ContextGauge thread={thread} />
@@ -204,7 +233,7 @@ export function ChatView() {
               ? null
               : library.status !== 'ready'
                 ? 'Loading the library…'
-                : models.length === 0
+                : models.length === 0 && remoteCount === 0
                   ? 'Send is available once a model is in the library: download the one above, or add your own in Models.'
                   : null
           }

@@ -1,6 +1,7 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import type { Conversation } from '../../../shared/chat';
 import type { ModelEntry } from '../../../shared/library';
+import type { MachineInfo } from '../../../shared/machines';
 import { useHostApi } from '../../app/host-context';
 import { ConversationSettings } from './ConversationSettings';
 import { ModelPicker } from './ModelPicker';
@@ -8,6 +9,10 @@ import { ModelPicker } from './ModelPicker';
 interface Props {
   conversation: Conversation;
   models: ModelEntry[];
+  machines: MachineInfo[];
+  machinesReady: boolean;
+  /** Said under the toolbar: where the replies come from, when another machine writes them. */
+  note?: ReactNode;
   /** The conversation changed in a way its change event does not bring (the model). */
   onChanged: () => void;
   onDeleted: () => void;
@@ -15,7 +20,7 @@ interface Props {
 }
 
 /** One conversation's model, pin, title, export, delete, and its sampling settings. */
-export function ConversationToolbar({ conversation, models, onChanged, onDeleted, onError }: Props) {
+export function ConversationToolbar({ conversation, models, machines, machinesReady, note, onChanged, onDeleted, onError }: Props) {
   const api = useHostApi();
   const [renaming, setRenaming] = useState<string | null>(null);
   const id = conversation.id;
@@ -27,6 +32,8 @@ export function ConversationToolbar({ conversation, models, onChanged, onDeleted
       <div className="chat-toolbar">
         <ModelPicker
           models={models}
+          machines={machines}
+          machinesReady={machinesReady}
           value={conversation.modelId}
           emptyLabel="Choose a model…"
           onChange={(modelId) => void update({ modelId }, 'Could not change the model').then(onChanged)}
@@ -94,6 +101,7 @@ export function ConversationToolbar({ conversation, models, onChanged, onDeleted
           Delete
         </button>
       </div>
+      {note}
       <ConversationSettings
         key={`settings-${id}-${conversation.settings.contextSize ?? ''}`}
         value={conversation.settings}

@@ -41,6 +41,8 @@ interface Props {
   streaming: boolean;
   /** The model is answering the local API: a reply waits its turn. */
   apiBusy: boolean;
+  /** The other machine that writes the reply, if it is not this one. */
+  remoteName: string | null;
   /** The edit field's text while this message is being edited. */
   editing: string | null;
   onEditing: (text: string | null) => void;
@@ -59,6 +61,7 @@ export function MessageItem({
   versions,
   streaming,
   apiBusy,
+  remoteName,
   editing,
   onEditing,
   actions,
@@ -134,7 +137,11 @@ export function MessageItem({
             <Markdown text={shown.content} />
           ) : m.status === 'streaming' ? (
             <span className="muted" role="status">
-              {apiBusy ? 'Waiting for its turn: the model is answering a request from the local API…' : '…'}
+              {apiBusy
+                ? 'Waiting for its turn: the model is answering a request from the local API…'
+                : remoteName
+                  ? `Waiting for ${remoteName}…`
+                  : '…'}
             </span>
           ) : null}
         </div>

@@ -1,9 +1,13 @@
 import type { ModelEntry } from '../../../shared/library';
+import type { MachineInfo } from '../../../shared/machines';
 import { FirstRunCard } from '../first-run/FirstRunCard';
 import { ModelPicker } from './ModelPicker';
 
 interface Props {
   models: ModelEntry[];
+  /** Other machines: their models are choosable too, so the first-run card is not needed while one lists any. */
+  machines: MachineInfo[];
+  /** Both the library and the other machines have been read. */
   libraryReady: boolean;
   /** The model the first message will start the conversation with. */
   model: string | null;
@@ -19,10 +23,12 @@ interface Props {
 
 /**
  * Before the first message: the model to start with, and with an empty
- * library the first-run card (the recommended model that fits, one Download).
+ * library (and no other machine listing a model) the first-run card (the
+ * recommended model that fits, one Download).
  */
 export function NewConversation({
   models,
+  machines,
   libraryReady,
   model,
   onModel,
@@ -32,12 +38,13 @@ export function NewConversation({
   onModelReady,
   onBrowse,
 }: Props) {
+  const none = models.length === 0 && machines.every((m) => m.models.length === 0);
   return (
     <div className="chat-new">
       <div className="chat-toolbar">
-        <ModelPicker models={models} value={model} onChange={onModel} emptyLabel={models.length === 0 ? 'No model yet' : null} />
+        <ModelPicker models={models} machines={machines} value={model} onChange={onModel} emptyLabel={none ? 'No model yet' : null} />
       </div>
-      {libraryReady && (models.length === 0 || firstRun) ? (
+      {libraryReady && (none || firstRun) ? (
         <FirstRunCard onReady={onModelReady} onStarted={onFirstRunStarted} onBrowse={onBrowse} />
       ) : ready ? (
         <div className="empty-state" role="status">

@@ -13,6 +13,8 @@ interface Props {
   live: LiveReply | null;
   streaming: boolean;
   apiBusy: boolean;
+  /** The machine that writes the replies, when it is another one: "Waiting for tower…". */
+  remoteName: string | null;
   actions: MessageActions;
 }
 
@@ -22,7 +24,7 @@ interface Props {
  * full-height sizer inside the scroll container, so that its `<li>` (placed
  * where the virtualizer measured them) are its only children.
  */
-export function Thread({ conversationId, messages, thread, live, streaming, apiBusy, actions }: Props) {
+export function Thread({ conversationId, messages, thread, live, streaming, apiBusy, remoteName, actions }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -54,6 +56,7 @@ export function Thread({ conversationId, messages, thread, live, streaming, apiB
               versions={versionsOf(m)}
               streaming={streaming}
               apiBusy={apiBusy}
+              remoteName={remoteName}
               editing={editing?.id === m.id ? editing.text : null}
               onEditing={(text) => setEditing(text === null ? null : { id: m.id, text })}
               actions={actions}

@@ -2,8 +2,7 @@ import { useState } from 'react';
 import type { ApiStatus } from '../../../shared/api';
 import { isLoopbackAddress as isLoopback } from '../../../shared/loopback';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
-import { useReportProblem } from '../../app/problems';
-import { copyText } from '../../components/clipboard';
+import { CopyButton } from '../../components/CopyButton';
 
 interface Draft {
   host: string;
@@ -11,29 +10,6 @@ interface Draft {
   requireKey: boolean;
   origins: string;
   idle: string;
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  const report = useReportProblem();
-  return (
-    <button
-      type="button"
-      className="secondary"
-      aria-label={label}
-      onClick={() =>
-        copyText(text).then(
-          () => {
-            setCopied(true);
-            setTimeout(() => setCopied(false), 1500);
-          },
-          (e: unknown) => report(e, 'Could not copy'),
-        )
-      }
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
-  );
 }
 
 /**

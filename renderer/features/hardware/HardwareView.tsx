@@ -1,3 +1,4 @@
+import { useLocation } from 'wouter';
 import { formatBytes } from '../../../shared/format';
 import { useHostQuery } from '../../app/host-context';
 import { ApiServerPanel } from './ApiServerPanel';
@@ -5,11 +6,14 @@ import { BenchmarkPanel } from './BenchmarkPanel';
 import { EngineControls } from './EngineControls';
 import { InferenceEngine } from './InferenceEngine';
 import { LivePanel } from './LivePanel';
+import { MachinesPanel } from './MachinesPanel';
 import { ModelFits } from './ModelFits';
 
 export function HardwareView() {
   const [system] = useHostQuery('system.info', undefined, { showsError: true });
   const [info] = useHostQuery('app.info');
+  // #/hardware/machines: the Machines section, scrolled into view.
+  const [location] = useLocation();
   return (
     <section className="view" aria-labelledby="hardware-title">
       <header className="view-header">
@@ -42,6 +46,7 @@ export function HardwareView() {
       <LivePanel />
       <EngineControls />
       <ApiServerPanel />
+      <MachinesPanel scrollIntoView={location === '/machines'} />
       <ModelFits />
       <BenchmarkPanel />
     </section>

@@ -1,7 +1,6 @@
 import { useHostQuery } from '../../app/host-context';
 import { formatBytes } from '../../../shared/format';
-
-const verdictText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
+import { FitBadge } from '../models/FitBadge';
 
 /** Every library model against the memory free now. */
 export function ModelFits() {
@@ -26,7 +25,7 @@ export function ModelFits() {
               <th scope="row">{f.name}</th>
               <td>{formatBytes(f.sizeBytes)}</td>
               <td>
-                <span className={`badge fit-${f.fit.verdict}`}>{verdictText[f.fit.verdict]}</span>
+                <FitBadge fit={f.fit} />
               </td>
               <td>{f.fit.explanation}</td>
             </tr>

@@ -1,20 +1,39 @@
 import { useEffect, useState } from 'react';
 import type { HubModel, QuantOption, RepoDetails } from '../../../shared/hub';
+import type { MachineInfo } from '../../../shared/machines';
 import { useHostApi, useHostQuery } from '../../app/host-context';
 import { formatBytes, formatCount, formatParams } from '../../../shared/format';
+import { estimateFitOn } from '../machines/machines';
+import { FitBadge } from './FitBadge';
 
-const fitText: Record<string, string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
-
-function FitBadge({ option }: { option: Pick<QuantOption, 'fit'> }) {
-  if (!option.fit) return <span className="badge badge-muted">fit unknown</span>;
+/** Where a download goes: this machine, or one of the Freehold machines that answer now. */
+function DownloadTarget({ targets, value, onChange }: { targets: MachineInfo[]; value: string; onChange: (id: string) => void }) {
+  if (targets.length === 0) return null;
   return (
-    <span className={`badge fit-${option.fit.verdict}`} title={option.fit.explanation}>
-      {fitText[option.fit.verdict]}
-    </span>
+    <label className="inline-field">
+      <span>Download onto</span>
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">This machine</option>
+        {targets.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 
-function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
+interface RepoPanelProps {
+  repo: string;
+  onClose: () => void;
+  targets: MachineInfo[];
+  /** The machine chosen to download onto; null: this one. */
+  target: MachineInfo | null;
+  onTarget: (id: string) => void;
+}
+
+function RepoPanel({ repo, onClose, targets, target, onTarget }: RepoPanelProps) {
   const api = useHostApi();
   const [details, setDetails] = useState<RepoDetails | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -30,16 +49,21 @@ function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
     };
   }, [api, repo]);
   const download = (option: QuantOption) => {
-    setStarted((s) => ({ ...s, [option.quantization]: 'starting…' }));
-    api['downloads.start']({ repo, file: option.files[0]!.name }).then(
-      () => setStarted((s) => ({ ...s, [option.quantization]: 'queued — see Downloads' })),
-      (e: Error) => setStarted((s) => ({ ...s, [option.quantization]: e.message })),
+    const key = option.quantization;
+    setStarted((s) => ({ ...s, [key]: 'starting…' }));
+    const file = option.files[0]!.name;
+    const onto = target;
+    (onto ? api['machines.download']({ machineId: onto.id, repo, file }) : api['downloads.start']({ repo, file })).then(
+      () => setStarted((s) => ({ ...s, [key]: onto ? `queued on ${onto.name} — see Library` : 'queued — see Downloads' })),
+      (e: Error) => setStarted((s) => ({ ...s, [key]: e.message })),
     );
   };
+  const fitOf = (q: QuantOption) => (target ? (q.fit ? estimateFitOn(target, q.fit.neededBytes) : null) : q.fit);
   return (
     <section className="panel repo-panel" aria-labelledby="repo-title">
       <div className="repo-head">
         <h3 id="repo-title">{repo}</h3>
+        <DownloadTarget targets={targets} value={target?.id ?? ''} onChange={onTarget} />
         <button type="button" className="secondary" onClick={onClose} aria-label="Close repository">
           Close
         </button>
@@ -70,7 +94,7 @@ function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
                 <tr>
                   <th scope="col">Quantization</th>
                   <th scope="col">Size</th>
-                  <th scope="col">On this machine</th>
+                  <th scope="col">{target ? `On ${target.name} (estimate)` : 'On this machine'}</th>
                   <th scope="col">
                     <span className="visually-hidden">Download</span>
                   </th>
@@ -78,22 +102,27 @@ function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
               </thead>
               <tbody>
                 {details.quants.map((q) => (
-                  <tr key={q.quantization + q.files[0]!.name} className={q.recommended ? 'recommended' : undefined}>
+                  // "Recommended" is for this machine's memory: not said of another machine's.
+                  <tr key={q.quantization + q.files[0]!.name} className={q.recommended && !target ? 'recommended' : undefined}>
                     <th scope="row">
                       {q.quantization}
-                      {q.recommended && <span className="badge badge-ok">recommended</span>}
+                      {q.recommended && !target && <span className="badge badge-ok">recommended</span>}
                       {q.files.length > 1 && <span className="muted"> ({q.files.length} parts)</span>}
                     </th>
                     <td>{formatBytes(q.totalBytes)}</td>
                     <td>
-                      <FitBadge option={q} />
-                      {q.fit && <div className="fit-detail muted">{q.fit.explanation}</div>}
+                      <FitBadge fit={fitOf(q)} />
+                      {fitOf(q) && <div className="fit-detail muted">{fitOf(q)?.explanation}</div>}
                     </td>
                     <td>
                       {started[q.quantization] ? (
                         <span className="muted">{started[q.quantization]}</span>
                       ) : (
-                        <button type="button" onClick={() => download(q)} aria-label={`Download ${q.quantization}`}>
+                        <button
+                          type="button"
+                          onClick={() => download(q)}
+                          aria-label={`Download ${q.quantization}${target ? ` onto ${target.name}` : ''}`}
+                        >
                           Download
                         </button>
                       )}
@@ -110,7 +139,7 @@ function RepoPanel({ repo, onClose }: { repo: string; onClose: () => void }) {
 }
 
 /** Hugging Face search (or a mirror set in HF_ENDPOINT / settings), with recommended models up front. */
-export function Discover() {
+export function Discover({ machines = [] }: { machines?: MachineInfo[] }) {
   const api = useHostApi();
   const [recommended] = useHostQuery('hub.recommended');
   const [query, setQuery] = useState('');
@@ -119,6 +148,9 @@ export function Discover() {
   const [searching, setSearching] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
+  const targets = machines.filter((m) => m.kind === 'freehold' && m.state === 'online');
+  const [targetId, setTargetId] = useState('');
+  const target = targets.find((m) => m.id === targetId) ?? null;
 
   const search = (event?: React.FormEvent) => {
     event?.preventDefault();
@@ -162,7 +194,7 @@ export function Discover() {
         </button>
       </form>
       {error && <p role="alert">{error}</p>}
-      {open && <RepoPanel key={open} repo={open} onClose={() => setOpen(null)} />}
+      {open && <RepoPanel key={open} repo={open} onClose={() => setOpen(null)} targets={targets} target={target} onTarget={setTargetId} />}
       {results && (
         <ul className="hub-results" aria-label="Search results">
           {results.length === 0 && <li className="muted">No GGUF models found.</li>}
@@ -194,7 +226,7 @@ export function Discover() {
                   {r.family} <span className="muted">{r.parameters}</span>
                 </button>
                 <p className="recommended-facts">
-                  {r.quantization} · about {formatBytes(r.sizeBytes)} <FitBadge option={r} />
+                  {r.quantization} · about {formatBytes(r.sizeBytes)} <FitBadge fit={r.fit} />
                 </p>
                 <p className="muted">{r.note}</p>
               </li>

@@ -1,13 +1,16 @@
 import { useCallback, useState } from 'react';
 import { useLocation } from 'wouter';
 import type { ModelEntry } from '../../../shared/library';
+import type { RemoteModel } from '../../../shared/machines';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { formatBytes } from '../../../shared/format';
 import { FirstRunCard } from '../first-run/FirstRunCard';
+import { useMachines } from '../machines/machines';
 import { Discover } from './Discover';
 import { Downloads } from './Downloads';
 import { Folders } from './Folders';
 import { LibraryList } from './LibraryList';
+import { MachineModels } from './MachineModels';
 import { useDropImport } from './useDropImport';
 
 const tabs = [
@@ -23,6 +26,7 @@ export function ModelsView() {
   const [, navigate] = useLocation();
   const [tab, setTab] = useState<Tab>('library');
   const [library, setLibrary] = useHostQuery('models.list', 'onLibraryChanged', { showsError: true });
+  const { machines } = useMachines();
   const [mode, setMode] = useState<'reference' | 'copy'>('reference');
   const [message, setMessage] = useState<string | null>(null);
   const [importing, setImporting] = useState<{ path: string; bytes: number; totalBytes: number } | null>(null);
@@ -65,6 +69,8 @@ export function ModelsView() {
       (e: Error) => setMessage(e.message),
     );
   };
+  // Another machine's model: the conversation names it by ref, and that machine loads it when the first message asks.
+  const onChatRemote = (m: RemoteModel) => navigate(`~/chat?model=${encodeURIComponent(m.ref)}`);
   const onReveal = (m: ModelEntry) => void api['models.reveal']({ id: m.id }).catch((e: Error) => setMessage(e.message));
 
   return (
@@ -141,8 +147,9 @@ export function ModelsView() {
           <LibraryList library={library.data} canReveal={drop.inDesktop} onChat={onChat} onRemove={onRemove} onReveal={onReveal} />
         )}
         {tab === 'library' && library.status === 'error' && <p role="alert">{library.message}</p>}
-        {tab === 'discover' && <Discover />}
-        {tab === 'downloads' && <Downloads />}
+        {tab === 'library' && <MachineModels machines={machines} onChat={onChatRemote} />}
+        {tab === 'discover' && <Discover machines={machines} />}
+        {tab === 'downloads' && <Downloads machines={machines} />}
         {tab === 'folders' && library.status === 'ready' && <Folders library={library.data} />}
       </div>
     </section>

@@ -1,0 +1,13 @@
+import type { Fit } from '../../../shared/hub';
+
+export const fitText: Record<Fit['verdict'], string> = { gpu: 'Fits on GPU', ram: 'Fits in RAM, slower', no: "Won't fit" };
+
+/** "Fits on GPU" / "Fits in RAM, slower" / "Won't fit", with the numbers on hover; "fit unknown" where nobody said. */
+export function FitBadge({ fit }: { fit: Fit | null | undefined }) {
+  if (!fit) return <span className="badge badge-muted">fit unknown</span>;
+  return (
+    <span className={`badge fit-${fit.verdict}`} title={fit.explanation}>
+      {fitText[fit.verdict]}
+    </span>
+  );
+}
