@@ -26,6 +26,7 @@ import {
   type FolderSuggestion,
   type ImportResult,
   type LibrarySnapshot,
+  type ModelEntry,
   type ModelFolder,
 } from './library';
 import {
@@ -59,6 +60,12 @@ import {
   machineDownloadIdSchema,
   machineDownloadSchema,
   machineIdSchema,
+  machineUploadBeginSchema,
+  machineUploadChunkSchema,
+  machineUploadIdSchema,
+  uploadBeginSchema,
+  uploadChunkSchema,
+  uploadIdSchema,
   shareSchema,
   updateMachineSchema,
   type MachineInfo,
@@ -159,6 +166,11 @@ export const methods = {
   'models.reveal': method<{ shown: boolean }>()(modelIdSchema),
   /** A reply on a library model by id, loading it first if need be (what a paired machine asks of this one). */
   'models.generate': method<GenerateResult>()(generateOnModelSchema),
+  /** A model file sent in pieces (what a paired machine does to import onto this one): begin, chunks in order, finish. */
+  'uploads.begin': method<{ uploadId: string }>()(uploadBeginSchema),
+  'uploads.chunk': method<{ receivedBytes: number }>()(uploadChunkSchema),
+  'uploads.finish': method<ModelEntry>()(uploadIdSchema),
+  'uploads.cancel': method<{ cancelled: boolean }>()(uploadIdSchema),
   'models.load': method<LoadedModel>()(
     modelIdSchema
       .extend({
@@ -210,6 +222,11 @@ export const methods = {
   'machines.remove': method<{ removed: boolean; revoked: boolean }>()(machineIdSchema),
   'machines.reconnect': method<MachineInfo>()(machineIdSchema),
   'machines.download': method<DownloadJob>()(machineDownloadSchema),
+  /** Importing a file onto another machine: the UI sends it in pieces, which go on to that machine's uploads.*. */
+  'machines.uploadBegin': method<{ uploadId: string }>()(machineUploadBeginSchema),
+  'machines.uploadChunk': method<{ receivedBytes: number }>()(machineUploadChunkSchema),
+  'machines.uploadFinish': method<ModelEntry>()(machineUploadIdSchema),
+  'machines.uploadCancel': method<{ cancelled: boolean }>()(machineUploadIdSchema),
   'machines.downloadControl': method<DownloadJob>()(
     machineDownloadIdSchema.extend({ action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
   ),

@@ -144,3 +144,41 @@ export const generateOnModelSchema = z
   })
   .strict();
 export type GenerateOnModelInput = z.infer<typeof generateOnModelSchema>;
+
+/**
+ * A file sent to a machine in pieces (a model imported onto another machine):
+ * begun with its name and size, then chunks in order, then finished; what
+ * arrives is checked and stored as a copy in that machine's library.
+ */
+export const UPLOAD_CHUNK_BYTES = 512 * 1024;
+const uploadId = z.string().min(1).max(100);
+export const uploadBeginSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    sizeBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 50),
+  })
+  .strict();
+export const uploadChunkSchema = z
+  .object({
+    uploadId,
+    /** Where this chunk begins: chunks come in order, each where the last ended. */
+    offset: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 50),
+    /** The bytes, base64 (at most 4 MiB of them). */
+    data: z
+      .string()
+      .min(1)
+      .max(Math.ceil((4 * 1024 * 1024) / 3) * 4),
+  })
+  .strict();
+export const uploadIdSchema = z.object({ uploadId }).strict();
+export const machineUploadBeginSchema = uploadBeginSchema.extend({ machineId }).strict();
+export const machineUploadChunkSchema = uploadChunkSchema.extend({ machineId }).strict();
+export const machineUploadIdSchema = uploadIdSchema.extend({ machineId }).strict();

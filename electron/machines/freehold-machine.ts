@@ -320,7 +320,7 @@ export class FreeholdMachine implements MachineBackend {
   private attach(ws: WebSocket): void {
     this.ws = ws;
     const transport = new WebSocketTransport(ws);
-    const client = createHostClient(transport);
+    const client = createHostClient(transport, { outgoingBytes: MAX_LINK_MESSAGE_BYTES, incomingBytes: MAX_LINK_MESSAGE_BYTES });
     this.client = client;
     let lastHeard = Date.now();
     const heard = () => (lastHeard = Date.now());

@@ -76,11 +76,13 @@ export class MachinesService {
     this.writer = new SerialFileWriter(path.join(options.dataDir, 'machines.json'));
   }
 
+  private readonly onFileChanged = () => void this.reload().catch(() => undefined);
+
   async open(): Promise<void> {
     await this.reload();
     if (this.options.connect !== false) {
       // The CLI adds and removes machines in the same file: follow it.
-      watchFile(this.writer.file, { interval: 2000 }, () => void this.reload().catch(() => undefined));
+      watchFile(this.writer.file, { interval: 2000 }, this.onFileChanged);
     }
   }
 
@@ -271,8 +273,13 @@ export class MachinesService {
     const record = this.get(machineId);
     const backend = this.backends.get(record.id);
     if (!(backend instanceof FreeholdMachine))
-      throw new RpcError('invalid_input', `${record.name} is not a Freehold machine: downloads go to Freehold machines only.`);
+      throw new RpcError('invalid_input', `${record.name} is not a Freehold machine: downloads and imports go to Freehold machines only.`);
     return backend;
+  }
+
+  /** The host contract of a paired Freehold that is online (what a paired machine may call there). */
+  remote(machineId: string): ReturnType<FreeholdMachine['api']> {
+    return this.freehold(machineId).api();
   }
 
   download(machineId: string, input: { repo: string; revision?: string; file?: string; quantization?: string }): Promise<DownloadJob> {
@@ -336,7 +343,8 @@ export class MachinesService {
 
   async close(): Promise<void> {
     this.closed = true;
-    unwatchFile(this.writer.file);
+    // This listener only: another service in the same process may watch the same file.
+    unwatchFile(this.writer.file, this.onFileChanged);
     if (this.emitTimer) clearTimeout(this.emitTimer);
     await Promise.all([...this.backends.values()].map((b) => b.close()));
     this.backends.clear();

@@ -27,6 +27,10 @@ const allowed = new Set<MethodName>([
   'downloads.pause',
   'downloads.resume',
   'downloads.cancel',
+  'uploads.begin',
+  'uploads.chunk',
+  'uploads.finish',
+  'uploads.cancel',
 ]);
 
 const fileName = (file: string) => path.basename(file);
@@ -115,6 +119,34 @@ export function peerSession(base: HostHandlers, options: { pairingId: string; hi
     return base['chat.abort']({ requestId: internal });
   });
 
+  // A peer may send pieces only to the imports it began.
+  const uploads = new Set<string>();
+  const ownUpload = (input: unknown) => {
+    const id = (input as { uploadId: string }).uploadId;
+    if (!uploads.has(id)) throw new RpcError('not_found', 'No such import in progress.');
+    return id;
+  };
+  handlers['uploads.begin'] = guarded(async (input) => {
+    const result = await base['uploads.begin'](input as Parameters<HostHandlers['uploads.begin']>[0]);
+    uploads.add(result.uploadId);
+    return result;
+  });
+  handlers['uploads.chunk'] = guarded(async (input) => {
+    ownUpload(input);
+    return base['uploads.chunk'](input as Parameters<HostHandlers['uploads.chunk']>[0]);
+  });
+  handlers['uploads.finish'] = guarded(async (input) => {
+    const id = ownUpload(input);
+    uploads.delete(id);
+    const model = await base['uploads.finish']({ uploadId: id });
+    return { ...model, files: model.files.map(fileName), folderId: null };
+  });
+  handlers['uploads.cancel'] = guarded(async (input) => {
+    const id = ownUpload(input);
+    uploads.delete(id);
+    return base['uploads.cancel']({ uploadId: id });
+  });
+
   const filterEvent = <E extends EventName>(event: E, payload: Events[E]): Events[E] | undefined => {
     switch (event) {
       case 'onChatDelta': {
@@ -127,6 +159,10 @@ export function peerSession(base: HostHandlers, options: { pairingId: string; hi
       case 'onLoadProgress': {
         const progress = payload as Events['onLoadProgress'];
         return { ...progress, modelPath: fileName(progress.modelPath) } as Events[E];
+      }
+      case 'onImportProgress': {
+        const progress = payload as Events['onImportProgress'];
+        return { ...progress, path: fileName(progress.path) } as Events[E];
       }
       case 'onLibraryChanged':
       case 'onDownloadProgress':
@@ -141,6 +177,8 @@ export function peerSession(base: HostHandlers, options: { pairingId: string; hi
     handlers: handlers as unknown as HostHandlers,
     filterEvent,
     abortAll() {
+      for (const id of uploads) void Promise.resolve(base['uploads.cancel']({ uploadId: id })).catch(() => undefined);
+      uploads.clear();
       for (const internal of mine.keys()) void Promise.resolve(base['chat.abort']({ requestId: internal })).catch(() => undefined);
     },
   };

@@ -28,6 +28,7 @@ import { inferenceHandlers } from './handlers/inference';
 import { libraryHandlers } from './handlers/library';
 import { machineHandlers } from './handlers/machines';
 import { MachinesService } from '../machines/machines-service';
+import { UploadSessions } from '../library/uploads';
 import { SharingService } from '../machines/sharing';
 import type { LinkTimings } from '../machines/freehold-machine';
 
@@ -184,6 +185,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   };
 
   let closed = false;
+  const uploads = new UploadSessions(library, events);
   // The CLI neither shares nor connects: it edits the list of machines that a running host follows.
   const sharing = new SharingService({
     dataDir: options.dataDir,
@@ -207,7 +209,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
     ...inferenceHandlers(inference),
-    ...libraryHandlers({ library, inference, events, revealFile: options.revealFile }),
+    ...libraryHandlers({ library, uploads, inference, events, revealFile: options.revealFile }),
     ...hubHandlers({ hub, tokens, downloads, inference }),
     ...chatHandlers({ chats, chat, events }),
     ...hardwareHandlers({ inference, library, sampler, benchmarks }),
@@ -235,6 +237,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       closed = true;
       await sharing.close();
       await machines.close();
+      uploads.close();
       await api.close();
       sampler.stop();
       await downloads.close();

@@ -24,7 +24,12 @@ export interface HostClient {
 const ENVELOPE_BYTES = 1024;
 
 /** A typed client of the host over any transport. */
-export function createHostClient(transport: Transport): HostClient {
+export function createHostClient(
+  transport: Transport,
+  /** Bounds other than a UI's (a link between machines: 16 MiB each way). */
+  limits: { outgoingBytes?: number; incomingBytes?: number } = {},
+): HostClient {
+  const maxOutgoing = limits.outgoingBytes ?? MAX_MESSAGE_BYTES;
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
 
   const local = {} as ClientEvents;
@@ -41,20 +46,20 @@ export function createHostClient(transport: Transport): HostClient {
   }
 
   // What the host sends (a long conversation, say) may be larger than what it takes from a client.
-  const peer = createPeer<HostHandlers, ClientEvents>(transport, { local, maxMessageBytes: MAX_TRUSTED_MESSAGE_BYTES });
+  const peer = createPeer<HostHandlers, ClientEvents>(transport, { local, maxMessageBytes: limits.incomingBytes ?? MAX_TRUSTED_MESSAGE_BYTES });
 
   const api = {} as Record<MethodName, (input?: unknown) => Promise<unknown>>;
   for (const name of Object.keys(methods) as MethodName[]) {
     api[name] = (input?: unknown) => {
       if (transport.closed) return Promise.reject(new RpcError('disconnected', 'Not connected to the host.'));
       // The host refuses (and a WebSocket closes on) a message over the limit: say so here instead, and send nothing.
-      const bytes = bytesOverLimit(input, MAX_MESSAGE_BYTES - ENVELOPE_BYTES);
+      const bytes = bytesOverLimit(input, maxOutgoing - ENVELOPE_BYTES);
       if (bytes !== null) {
         const size = Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : 'unencodable';
         return Promise.reject(
           new RpcError(
             'payload_too_large',
-            `Too large to send (${size}): one request to Freehold carries at most ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB.`,
+            `Too large to send (${size}): one request to Freehold carries at most ${maxOutgoing / 1024 / 1024} MiB.`,
           ),
         );
       }

@@ -1,4 +1,8 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { formatSize } from '../../../shared/format';
+import type { ModelEntry } from '../../../shared/library';
+import type { HostServices } from '../../services/host-services';
 import type { MachineInfo } from '../../../shared/machines';
 import { UsageError, type Command } from '../command';
 
@@ -31,9 +35,45 @@ function describe(m: MachineInfo): string[] {
   return lines;
 }
 
+/** Sends a file to a machine in pieces (its uploads.*), 4 MiB at a time; progress about every 5%. */
+async function sendFile(
+  host: HostServices,
+  machine: string,
+  file: string,
+  progress: (done: number, total: number) => void,
+): Promise<ModelEntry> {
+  const api = host.machines.remote(machine);
+  const handle = await fs.open(file, 'r');
+  let uploadId: string | null = null;
+  try {
+    const { size } = await handle.stat();
+    ({ uploadId } = await api['uploads.begin']({ name: path.basename(file), sizeBytes: size }));
+    const buffer = Buffer.alloc(4 * 1024 * 1024);
+    let offset = 0;
+    let shown = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead === 0) throw new Error('The file got shorter while it was being sent.');
+      await api['uploads.chunk']({ uploadId, offset, data: buffer.subarray(0, bytesRead).toString('base64') });
+      offset += bytesRead;
+      if (offset - shown >= size / 20 || offset === size) {
+        shown = offset;
+        progress(offset, size);
+      }
+    }
+    const model = await api['uploads.finish']({ uploadId });
+    uploadId = null;
+    return model;
+  } finally {
+    await handle.close();
+    if (uploadId) await api['uploads.cancel']({ uploadId }).catch(() => undefined);
+  }
+}
+
 export const machinesCommand: Command = {
-  summary: 'Other machines: pair with a code, add an OpenAI-compatible server, list, remove',
-  usage: 'machines list [--json] | add <pairing code> | add --url URL [--key KEY] [--name NAME] | remove <name>',
+  summary: 'Other machines: pair with a code, add an OpenAI-compatible server, list, import a model onto one, remove',
+  usage:
+    'machines list [--json] | add <pairing code> | add --url URL [--key KEY] [--name NAME] | import <name> <file.gguf...> | remove <name>',
   options: { url: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' } },
   async run({ io, json, args, values, services, program }) {
     const [action, ...rest] = args;
@@ -68,6 +108,26 @@ export const machinesCommand: Command = {
       else io.out(`Added ${machine.name} (${machine.address}). ${program} machines list shows its hardware and models.`);
       return 0;
     }
+    if (action === 'import') {
+      const [name, ...files] = rest;
+      if (!name || files.length === 0) throw new UsageError('machines import needs a machine name and one or more .gguf files.');
+      const host = await services();
+      await host.machines.settle(4000);
+      let failed = 0;
+      for (const file of files) {
+        try {
+          const model = await sendFile(host, name, file, (done, total) =>
+            io.err(`${path.basename(file)}: ${formatSize(done)} of ${formatSize(total)}`),
+          );
+          if (json) io.out(JSON.stringify(model));
+          else io.out(`Imported ${path.basename(file)} onto ${name} as ${model.name} (${model.id}).`);
+        } catch (error) {
+          failed += 1;
+          io.err(`${path.basename(file)}: ${(error as Error).message}`);
+        }
+      }
+      return failed ? 1 : 0;
+    }
     if (action === 'remove') {
       const name = rest.join(' ').trim();
       if (!name) throw new UsageError("machines remove needs the machine's name (see machines list).");
@@ -77,6 +137,8 @@ export const machinesCommand: Command = {
       else io.out(result.revoked ? `Removed ${name}; its pairing key was revoked there too.` : `Removed ${name}.`);
       return 0;
     }
-    throw new UsageError(action === undefined ? 'machines needs an action: list, add or remove.' : `unknown machines action "${action}".`);
+    throw new UsageError(
+      action === undefined ? 'machines needs an action: list, add, import or remove.' : `unknown machines action "${action}".`,
+    );
   },
 };

@@ -1,11 +1,13 @@
 import { RpcError } from '../../../shared/errors';
 import type { InferenceService } from '../../inference/inference-service';
 import type { ModelLibrary } from '../../library/model-library';
+import type { UploadSessions } from '../../library/uploads';
 import type { EventBus } from '../events';
 import type { HandlerSlice } from './handler-slice';
 
 export interface LibraryHandlerDeps {
   library: ModelLibrary;
+  uploads: UploadSessions;
   inference: InferenceService;
   events: EventBus;
   /** Shows a file in the OS file manager (desktop only). */
@@ -13,8 +15,18 @@ export interface LibraryHandlerDeps {
 }
 
 /** The model library and the folders it watches. */
-export function libraryHandlers({ library, inference, events, revealFile }: LibraryHandlerDeps): HandlerSlice<'models' | 'folders'> {
+export function libraryHandlers({
+  library,
+  uploads,
+  inference,
+  events,
+  revealFile,
+}: LibraryHandlerDeps): HandlerSlice<'models' | 'folders' | 'uploads'> {
   return {
+    'uploads.begin': ({ name, sizeBytes }) => uploads.begin(name, sizeBytes),
+    'uploads.chunk': ({ uploadId, offset, data }) => uploads.chunk(uploadId, offset, data),
+    'uploads.finish': ({ uploadId }) => uploads.finish(uploadId),
+    'uploads.cancel': ({ uploadId }) => uploads.cancel(uploadId),
     'models.list': () => library.snapshot(),
     'models.import': ({ paths, mode }) =>
       library.importPaths(paths, mode, (file, bytes, totalBytes) => events.emit('onImportProgress', { path: file, bytes, totalBytes })),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -9,7 +9,7 @@ import { generate } from 'selfsigned';
 import WebSocket from 'ws';
 import { decodePairingCode, encodePairingCode } from '../../../electron/machines/pairing-code';
 import { LINK_PATH } from '../../../electron/machines/link-protocol';
-import { remoteModelRef, type MachineInfo } from '../../../shared/machines';
+import { remoteModelRef, UPLOAD_CHUNK_BYTES, type MachineInfo } from '../../../shared/machines';
 import type { ChatDelta } from '../../../shared/inference';
 import { inferenceHost } from '../../helpers/inference-host';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub';
@@ -201,6 +201,69 @@ describe('paired machines over TLS links', () => {
       towerOnLaptop()!.models.find((m) => m.name && m.sha256 === TEST_MODEL_SHA256 && m.modelId !== towerModelId),
     );
     expect(laptop.services.library.snapshot().models).toEqual([]);
+  }, 60_000);
+
+  it('imports a file onto the remote machine in pieces; a wrong file or a cut-off import leaves nothing there', async () => {
+    const machine = towerOnLaptop()!;
+    const call = laptop.services.handlers;
+    const data = readFileSync(testModelPath());
+    const before = tower.services.library.snapshot().models.length;
+    const { uploadId } = await call['machines.uploadBegin']({ machineId: machine.id, name: 'my-story.gguf', sizeBytes: data.length });
+    for (let offset = 0; offset < data.length; offset += UPLOAD_CHUNK_BYTES) {
+      const piece = data.subarray(offset, offset + UPLOAD_CHUNK_BYTES);
+      const { receivedBytes } = await call['machines.uploadChunk']({
+        machineId: machine.id,
+        uploadId,
+        offset,
+        data: piece.toString('base64'),
+      });
+      expect(receivedBytes).toBe(offset + piece.length);
+    }
+    const model = await call['machines.uploadFinish']({ machineId: machine.id, uploadId });
+    expect(model.sha256).toBe(TEST_MODEL_SHA256);
+    expect(model.files.every((f) => !f.includes('/'))).toBe(true); // a file name, not the tower's path
+    expect(tower.services.library.snapshot().models).toHaveLength(before + 1);
+    await until('the laptop lists it', () => towerOnLaptop()!.models.find((m) => m.modelId === model.id));
+
+    // Not a GGUF: refused at the first piece, nothing stored.
+    const modelsDir = tower.services.library.modelsDirectory();
+    const entriesBefore = readdirSync(modelsDir).length;
+    const bad = await call['machines.uploadBegin']({ machineId: machine.id, name: 'notes.gguf', sizeBytes: 8 });
+    await expect(
+      Promise.resolve()
+        .then(() =>
+          call['machines.uploadChunk']({
+            machineId: machine.id,
+            uploadId: bad.uploadId,
+            offset: 0,
+            data: Buffer.from('NOTGGUF!').toString('base64'),
+          }),
+        )
+        .then(() => call['machines.uploadFinish']({ machineId: machine.id, uploadId: bad.uploadId })),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/not a GGUF/) });
+    // Out of order, and more than announced: refused with the reason.
+    const cut = await call['machines.uploadBegin']({ machineId: machine.id, name: 'cut.gguf', sizeBytes: data.length });
+    await expect(
+      Promise.resolve(call['machines.uploadChunk']({ machineId: machine.id, uploadId: cut.uploadId, offset: 5, data: 'AAAA' })),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/in order/) });
+    await call['machines.uploadChunk']({
+      machineId: machine.id,
+      uploadId: cut.uploadId,
+      offset: 0,
+      data: data.subarray(0, 1000).toString('base64'),
+    });
+    // Finished early: nothing stored, and the pieces that came are removed.
+    await expect(Promise.resolve(call['machines.uploadFinish']({ machineId: machine.id, uploadId: cut.uploadId }))).rejects.toMatchObject({
+      message: expect.stringMatching(/Only 1000 of/),
+    });
+    // An id it did not begin is unknown to this peer.
+    await expect(
+      Promise.resolve(call['machines.uploadChunk']({ machineId: machine.id, uploadId: 'x'.repeat(24), offset: 0, data: 'AAAA' })),
+    ).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await until('partial copies removed', () => readdirSync(modelsDir).length === entriesBefore);
+    expect(tower.services.library.snapshot().models).toHaveLength(before + 1);
   }, 60_000);
 
   it('refuses a certificate other than the paired one, whatever the network says', async () => {

@@ -83,7 +83,7 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     });
   });
 
-  it('freehold machines add <code>, list --json and remove <name>; a running host follows the file', async () => {
+  it('freehold machines add <code>, list --json, import and remove <name>', async () => {
     const cliDir = dir();
     const code = server.sharing.status().code!;
     const pairedBefore = server.sharing.status().clients.length;
@@ -100,6 +100,15 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     expect(machines[0]!.models.map((m) => m.name)).toContain(server.library.snapshot().models[0]!.name);
     const text = await cli('machines', 'list', '--data-dir', cliDir);
     expect(text.out).toMatch(/^study {2}Freehold {2}127\.0\.0\.1:\d+ {2}online/m);
+    const modelsBefore = server.library.snapshot().models.length;
+    const imported = await cli('machines', 'import', 'study', testModelPath(), '--data-dir', cliDir);
+    expect(imported.err).toMatch(/of 1\.\d MB/);
+    expect(imported.code).toBe(0);
+    expect(imported.out).toMatch(/^Imported stories260K\.gguf onto study as /);
+    expect(server.library.snapshot().models).toHaveLength(modelsBefore + 1);
+    const notThere = await cli('machines', 'import', 'study', path.join(cliDir, 'missing.gguf'), '--data-dir', cliDir);
+    expect(notThere.code).toBe(1);
+    expect(notThere.err).toMatch(/missing\.gguf: .*no such file/i);
     const removed = await cli('machines', 'remove', 'study', '--data-dir', cliDir);
     expect(removed.out).toMatch(/Removed study; its pairing key was revoked there too/);
     expect(server.sharing.status().clients).toHaveLength(pairedBefore);
@@ -110,6 +119,15 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     expect(garbage.code).toBe(1);
     expect(garbage.err).toMatch(/not a Freehold pairing code/);
   }, 60_000);
+
+  it('a running host follows what the CLI changes in its list of machines', async () => {
+    const appDir = app.services.machines['writer' as never] as unknown as { file: string };
+    const dataDir = path.dirname(appDir.file);
+    expect((await cli('machines', 'add', server.sharing.status().code!, '--data-dir', dataDir)).code).toBe(0);
+    await until('the app lists study, online', () => app.services.machines.list().find((m) => m.name === 'study' && m.state === 'online'));
+    expect((await cli('machines', 'remove', 'study', '--data-dir', dataDir)).code).toBe(0);
+    await until('the app no longer lists study', () => !app.services.machines.list().some((m) => m.name === 'study'));
+  }, 30_000);
 
   it('a browser UI not on this machine may use machines but not pair, share or see the code', async () => {
     const handlers = remoteBrowserHandlers(app.services.handlers);
