@@ -1,5 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
+import { testModelPath } from '../helpers/test-model';
 import { expect, launchHost, pairingCodeOf, screenshot, stopHost, test, uploadTestModel } from './fixtures';
 
 /** Serious or critical WCAG 2.1 A/AA violations on the page as it is (as a11y.spec.ts audits every view), one line each. */
@@ -75,6 +76,19 @@ test('another Freehold as a machine: pair with its code, see it online with its 
     await expect(remoteRow.getByText(/^(Fits on GPU|Fits in RAM, slower|Won't fit|fit unknown)$/)).toBeVisible();
     await screenshot(page, 'machines-library');
     expect.soft(await axeViolations(page), 'axe on the library with another machine').toBe('');
+
+    // Import a file onto the tower from the laptop's library: sent in pieces, stored there as a copy, then listed by the tower.
+    const towerModels = onTower.getByRole('list', { name: 'Models on tower' }).getByRole('listitem');
+    await expect(towerModels).toHaveCount(1);
+    await onTower.getByLabel('Import a .gguf file onto tower').setInputFiles(testModelPath());
+    await expect(onTower.getByRole('status').filter({ hasText: / is now on tower$/ })).toBeVisible({ timeout: 30_000 });
+    await expect(onTower.getByRole('alert')).toHaveCount(0);
+    await expect(onTower.getByRole('progressbar')).toHaveCount(0);
+    await expect(towerModels).toHaveCount(2, { timeout: 20_000 });
+    await expect(onTower.getByRole('heading', { level: 2 })).toContainText('2 models');
+    await onTower.scrollIntoViewIfNeeded();
+    await screenshot(page, 'machines-import');
+    expect.soft(await axeViolations(page), 'axe on the library after an import onto another machine').toBe('');
 
     // Chat: the tower's model in its own group of the picker; the reply streams from the tower, with its statistics.
     await page.getByRole('link', { name: 'Chat' }).click();

@@ -3,7 +3,7 @@ import { chooseStarter, recommendedModels } from '../../electron/hub/recommended
 import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
-import type { LibrarySnapshot } from '../../shared/library';
+import type { LibrarySnapshot, ModelEntry } from '../../shared/library';
 import type { DownloadJob } from '../../shared/hub';
 import { remoteModelRef, type MachineInfo, type RemoteModel, type SharingStatus } from '../../shared/machines';
 import { recordedReports } from '../fixtures/hardware-reports';
@@ -68,6 +68,19 @@ export function machineFixture(overrides: Partial<MachineInfo> = {}, models: Arr
     }),
   };
 }
+
+/** A file a test imported onto another machine, as the fake host received it: chunks as sent (base64), in order. */
+export interface FakeUpload {
+  uploadId: string;
+  machineId: string;
+  name: string;
+  sizeBytes: number;
+  chunks: Array<{ offset: number; data: string }>;
+  state: 'receiving' | 'finished' | 'cancelled' | 'failed';
+}
+
+/** Where an injected upload failure happens: at begin, at the chunk with this index (0 = the first), or at finish. */
+export type UploadFailurePoint = 'begin' | { chunk: number } | 'finish';
 
 const notSharing: SharingStatus = {
   name: 'laptop',
@@ -141,6 +154,22 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     const found = machines.find((m) => m.id === id);
     if (!found) throw new RpcError('not_found', 'No such machine.');
     return found;
+  };
+  // Imports onto another machine: recorded; a failure can be injected, and chunks held (to cancel mid-way).
+  const uploads: FakeUpload[] = [];
+  let uploadFailure: { at: UploadFailurePoint; error: RpcError } | null = null;
+  let chunkGate: { from: number; promise: Promise<void>; release: () => void } | null = null;
+  const upload = (machineId: string, uploadId: string) => {
+    const found = uploads.find((u) => u.uploadId === uploadId && u.machineId === machineId);
+    if (!found || found.state !== 'receiving') throw new RpcError('not_found', 'No such upload.');
+    return found;
+  };
+  const failsAt = (point: UploadFailurePoint, target?: FakeUpload) => {
+    const failure = uploadFailure;
+    if (!failure || JSON.stringify(failure.at) !== JSON.stringify(point)) return;
+    uploadFailure = null;
+    if (target) target.state = 'failed';
+    throw failure.error;
   };
   const updateMachine = (id: string, patch: Partial<MachineInfo>) => {
     const next = { ...machine(id), ...patch };
@@ -356,6 +385,80 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       updateMachine(target.id, { downloads: target.downloads.map((j) => (j.id === job.id ? next : j)) });
       return next;
     },
+    'machines.uploadBegin': (input) => {
+      calls.push({ method: 'machines.uploadBegin', input });
+      machine(input.machineId);
+      failsAt('begin');
+      const uploadId = `up${uploads.length + 1}`;
+      uploads.push({ uploadId, machineId: input.machineId, name: input.name, sizeBytes: input.sizeBytes, chunks: [], state: 'receiving' });
+      return { uploadId };
+    },
+    'machines.uploadChunk': async (input) => {
+      calls.push({ method: 'machines.uploadChunk', input: { ...input, data: `${input.data.length} base64 characters` } });
+      const target = upload(input.machineId, input.uploadId);
+      const received = target.chunks.reduce((sum, c) => sum + atob(c.data).length, 0);
+      if (input.offset !== received)
+        throw new RpcError('invalid_input', `Chunks come in order: expected offset ${received}, got ${input.offset}.`);
+      failsAt({ chunk: target.chunks.length }, target);
+      if (chunkGate && target.chunks.length >= chunkGate.from) await chunkGate.promise;
+      target.chunks.push({ offset: input.offset, data: input.data });
+      return { receivedBytes: received + atob(input.data).length };
+    },
+    'machines.uploadFinish': (input) => {
+      calls.push({ method: 'machines.uploadFinish', input });
+      const target = upload(input.machineId, input.uploadId);
+      failsAt('finish', target);
+      const receivedBytes = target.chunks.reduce((sum, c) => sum + atob(c.data).length, 0);
+      if (receivedBytes !== target.sizeBytes) throw new RpcError('invalid_input', `${receivedBytes} of ${target.sizeBytes} bytes arrived.`);
+      target.state = 'finished';
+      const onto = machine(input.machineId);
+      const modelId = `imported-${target.uploadId}`;
+      const name = target.name.replace(/\.gguf$/i, '');
+      const entry: ModelEntry = {
+        id: modelId,
+        name,
+        publisher: null,
+        architecture: 'llama',
+        parameterCount: 292800,
+        quantization: 'F32',
+        sizeBytes: target.sizeBytes,
+        contextLength: 2048,
+        hasChatTemplate: false,
+        license: null,
+        baseModel: null,
+        files: [`/data/models/${target.name}`],
+        origin: 'copied',
+        owned: true,
+        folderId: null,
+        source: null,
+        sha256: null,
+        duplicateOf: null,
+        addedAt: new Date().toISOString(),
+      };
+      // The machine lists its new model: the UI hears of it as onMachinesChanged.
+      const [listed] = machineFixture(onto, [
+        { modelId, name, sizeBytes: target.sizeBytes, quantization: 'F32', architecture: 'llama' },
+      ]).models;
+      updateMachine(onto.id, { models: [...onto.models, listed!] });
+      return entry;
+    },
+    'machines.uploadCancel': (input) => {
+      calls.push({ method: 'machines.uploadCancel', input });
+      const target = uploads.find((u) => u.uploadId === input.uploadId && u.machineId === input.machineId);
+      const cancelled = target?.state === 'receiving';
+      if (target && cancelled) target.state = 'cancelled';
+      return { cancelled };
+    },
+    'uploads.begin': () => {
+      throw new RpcError('forbidden', 'Only a paired machine sends files here.');
+    },
+    'uploads.chunk': () => {
+      throw new RpcError('not_found', 'No such upload.');
+    },
+    'uploads.finish': () => {
+      throw new RpcError('not_found', 'No such upload.');
+    },
+    'uploads.cancel': () => ({ cancelled: false }),
     'machines.sharing': () => sharing,
     'machines.share': ({ enabled }) => {
       calls.push({ method: 'machines.share', input: { enabled } });
@@ -421,6 +524,22 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     },
     setSharing(patch: Partial<SharingStatus>) {
       setSharingAndTell({ ...sharing, ...patch });
+    },
+    /** Files imported onto other machines, as received. */
+    uploads,
+    /** The next upload call at `at` fails with this error (as a machine out of space, or gone offline, answers). */
+    failUpload(at: UploadFailurePoint, error: RpcError) {
+      uploadFailure = { at, error };
+    },
+    /** An upload's chunks from index `from` on (0 = the first) wait, unrecorded, until `releaseUploadChunks`. */
+    holdUploadChunks(from = 0) {
+      let release = () => undefined as void;
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      chunkGate = { from, promise, release };
+    },
+    releaseUploadChunks() {
+      chunkGate?.release();
+      chunkGate = null;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../../renderer/app/App';
@@ -8,6 +8,7 @@ import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { RepoDetails } from '../../shared/hub';
 import type { ModelEntry } from '../../shared/library';
+import { UPLOAD_CHUNK_BYTES, type MachineInfo } from '../../shared/machines';
 import { createFakeHost, machineFixture } from './fake-host';
 
 // The library and the thread are virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
@@ -513,5 +514,157 @@ describe('Models: other machines in the library and as download targets', () => 
     await userEvent.click(screen.getByRole('tab', { name: 'Downloads' }));
     const elsewhere = await screen.findByRole('region', { name: 'On tower' });
     expect(within(elsewhere).getByText('Canceled')).toBeTruthy();
+  });
+});
+
+/** A small .gguf-looking file: "GGUF", then bytes that differ from chunk to chunk (so an offset mix-up shows). */
+function ggufFile(sizeBytes: number, name = 'tiny-model.gguf'): { file: File; bytes: Uint8Array } {
+  const bytes = new Uint8Array(sizeBytes);
+  for (let i = 0; i < sizeBytes; i++) bytes[i] = (i * 31 + Math.floor(i / 4096)) % 251;
+  bytes.set([0x47, 0x47, 0x55, 0x46]);
+  return { file: new File([bytes], name), bytes };
+}
+
+/** Base64 the slow, obvious way, to check the UI's. */
+function plainBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+async function libraryWith(machines: MachineInfo[], overrides: Partial<HostHandlers> = {}) {
+  window.location.hash = '#/models';
+  const host = createFakeHost(overrides);
+  host.setMachines(machines);
+  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+  const tower = await screen.findByRole('region', { name: /^On tower/ });
+  return { host, tower };
+}
+
+describe('Models → Library: importing a file onto another machine', () => {
+  it('sends a picked file in 512 KiB chunks, in order, base64, with progress; says when it is there, and the list shows it', async () => {
+    const { host, tower } = await libraryWith([machineFixture()]);
+    const size = 2 * UPLOAD_CHUNK_BYTES + 1000;
+    const { file, bytes } = ggufFile(size);
+    host.holdUploadChunks(1);
+    const input = within(tower).getByLabelText('Import a .gguf file onto tower') as HTMLInputElement;
+    expect(input.type).toBe('file');
+    expect(input.accept).toBe('.gguf');
+    await userEvent.upload(input, file);
+
+    // The first chunk is through, the second held: the progress says so.
+    const progress = (await within(tower).findByRole('progressbar', {
+      name: 'Import of tiny-model.gguf onto tower',
+    })) as HTMLProgressElement;
+    await waitFor(() => expect(progress.value).toBe(UPLOAD_CHUNK_BYTES));
+    expect(progress.max).toBe(size);
+    expect(within(tower).getByText(/^512 KB of 1\.0 MB · 49%/)).toBeTruthy();
+    expect(within(tower).getByText('Importing tiny-model.gguf onto tower')).toBeTruthy();
+    act(() => host.releaseUploadChunks());
+
+    expect((await within(tower).findByRole('status')).textContent).toBe('tiny-model is now on tower');
+    expect(within(tower).queryByRole('progressbar')).toBeNull();
+    const [upload] = host.uploads;
+    expect(upload).toMatchObject({ machineId: 'tower1', name: 'tiny-model.gguf', sizeBytes: size, state: 'finished' });
+    expect(upload!.chunks.map((c) => c.offset)).toEqual([0, UPLOAD_CHUNK_BYTES, 2 * UPLOAD_CHUNK_BYTES]);
+    expect(upload!.chunks.map((c) => c.data)).toEqual([
+      plainBase64(bytes.subarray(0, UPLOAD_CHUNK_BYTES)),
+      plainBase64(bytes.subarray(UPLOAD_CHUNK_BYTES, 2 * UPLOAD_CHUNK_BYTES)),
+      plainBase64(bytes.subarray(2 * UPLOAD_CHUNK_BYTES)),
+    ]);
+    expect(host.calls.filter((c) => c.method.startsWith('machines.upload')).map((c) => c.method)).toEqual([
+      'machines.uploadBegin',
+      'machines.uploadChunk',
+      'machines.uploadChunk',
+      'machines.uploadChunk',
+      'machines.uploadFinish',
+    ]);
+    // The machine's list, from onMachinesChanged: one more model.
+    expect(await within(tower).findByRole('listitem', { name: 'tiny-model on tower' })).toBeTruthy();
+    expect(within(tower).getByRole('heading', { level: 2 }).textContent).toMatch(/2 models/);
+  });
+
+  it('a file dropped on a machine’s section goes to that machine only, not to this machine’s library', async () => {
+    const fetchSpy = vi.spyOn(window, 'fetch');
+    const { host, tower } = await libraryWith([machineFixture()]);
+    const { file } = ggufFile(1000, 'dropped.gguf');
+    fireEvent.dragOver(tower, { dataTransfer: { files: [file], dropEffect: 'none' } });
+    expect(tower.className).toMatch(/drop-target-over/);
+    expect(screen.getByRole('region', { name: 'Models' }).className).not.toMatch(/drop-over/);
+    fireEvent.drop(tower, { dataTransfer: { files: [file] } });
+    expect((await within(tower).findByRole('status')).textContent).toBe('dropped is now on tower');
+    expect(host.uploads.map((u) => u.name)).toEqual(['dropped.gguf']);
+    expect(tower.className).not.toMatch(/drop-target-over/);
+    expect(fetchSpy).not.toHaveBeenCalled();
+    expect(screen.queryByRole('list', { name: 'Import results' })).toBeNull();
+    expect(host.calls.some((c) => c.method === 'models.import')).toBe(false);
+  });
+
+  it('shows the machine’s refusal in an alert and stops; a file that is not GGUF is not sent at all', async () => {
+    const { host, tower } = await libraryWith([machineFixture()]);
+    host.failUpload({ chunk: 1 }, new RpcError('unavailable', 'Not enough space on tower: 600 KB free, 1.0 MB needed.'));
+    await userEvent.upload(within(tower).getByLabelText('Import a .gguf file onto tower'), ggufFile(UPLOAD_CHUNK_BYTES + 100_000).file);
+    expect((await within(tower).findByRole('alert')).textContent).toBe(
+      'Could not import tiny-model.gguf onto tower: Not enough space on tower: 600 KB free, 1.0 MB needed.',
+    );
+    expect(within(tower).queryByRole('progressbar')).toBeNull();
+    expect(host.calls.some((c) => c.method === 'machines.uploadFinish')).toBe(false);
+    // What arrived is dropped there.
+    await waitFor(() =>
+      expect(host.calls).toContainEqual({ method: 'machines.uploadCancel', input: { machineId: 'tower1', uploadId: 'up1' } }),
+    );
+    expect(host.uploads[0]!.chunks).toHaveLength(1);
+
+    const notGguf = new File([new TextEncoder().encode('PK\u0003\u0004 a zip, not a model')], 'notes.gguf');
+    await userEvent.upload(within(tower).getByLabelText('Import a .gguf file onto tower'), notGguf);
+    expect((await within(tower).findByRole('alert')).textContent).toBe(
+      'Could not import notes.gguf onto tower: This is not a GGUF model file: it does not start with "GGUF".',
+    );
+    expect(host.uploads).toHaveLength(1);
+
+    // The machine went offline at begin: its words, and nothing sent.
+    host.failUpload('begin', new RpcError('unavailable', 'tower is not answering: connect ECONNREFUSED 192.168.1.20:4850'));
+    await userEvent.upload(within(tower).getByLabelText('Import a .gguf file onto tower'), ggufFile(1000).file);
+    expect((await within(tower).findByRole('alert')).textContent).toMatch(
+      /^Could not import tiny-model\.gguf onto tower: tower is not answering/,
+    );
+    expect(host.uploads).toHaveLength(1);
+  });
+
+  it('Cancel stops sending and tells the machine to drop what it has', async () => {
+    const { host, tower } = await libraryWith([machineFixture()]);
+    host.holdUploadChunks(1);
+    await userEvent.upload(within(tower).getByLabelText('Import a .gguf file onto tower'), ggufFile(3 * UPLOAD_CHUNK_BYTES).file);
+    const progress = (await within(tower).findByRole('progressbar', {
+      name: 'Import of tiny-model.gguf onto tower',
+    })) as HTMLProgressElement;
+    await waitFor(() => expect(progress.value).toBe(UPLOAD_CHUNK_BYTES));
+    const cancel = within(tower).getByRole('button', { name: 'Cancel importing tiny-model.gguf onto tower' }) as HTMLButtonElement;
+    await userEvent.click(cancel);
+    expect(cancel.textContent).toBe('Cancelling…');
+    expect(cancel.disabled).toBe(true);
+    act(() => host.releaseUploadChunks());
+    expect((await within(tower).findByRole('status')).textContent).toBe('Import of tiny-model.gguf onto tower cancelled.');
+    await waitFor(() =>
+      expect(host.calls).toContainEqual({ method: 'machines.uploadCancel', input: { machineId: 'tower1', uploadId: 'up1' } }),
+    );
+    expect(host.uploads[0]).toMatchObject({ state: 'cancelled' });
+    // The chunk on its way when Cancel was pressed was the last one sent.
+    expect(host.uploads[0]!.chunks).toHaveLength(2);
+    expect(host.calls.some((c) => c.method === 'machines.uploadFinish')).toBe(false);
+    expect(within(tower).queryByRole('progressbar')).toBeNull();
+  });
+
+  it('only a Freehold machine that answers takes files', async () => {
+    await libraryWith([
+      machineFixture(),
+      machineFixture({ id: 'nas1', name: 'nas', kind: 'openai', order: 1 }),
+      machineFixture({ id: 'attic1', name: 'attic', state: 'offline', order: 2 }),
+    ]);
+    const nas = screen.getByRole('region', { name: /^On nas/ });
+    expect(within(nas).queryByLabelText(/^Import a \.gguf file/)).toBeNull();
+    const attic = screen.getByRole('region', { name: /^On attic/ });
+    expect((within(attic).getByLabelText('Import a .gguf file onto attic') as HTMLInputElement).disabled).toBe(true);
+    expect(within(attic).getByText('Files can be imported onto attic when it answers again.')).toBeTruthy();
   });
 });
