@@ -124,8 +124,9 @@ export function ModelsView() {
       {drop.status.lines.length > 0 && (
         <ul className="import-results" aria-label="Import results">
           {drop.status.lines.map((line, i) => (
-            <li key={i} role={line.ok ? 'status' : 'alert'} className={line.ok ? 'ok' : 'bad'}>
-              {line.text}
+            <li key={i} className={line.ok ? 'ok' : 'bad'}>
+              {/* The role on an inner element: a list item with role=status is no longer a list item. */}
+              <span role={line.ok ? 'status' : 'alert'}>{line.text}</span>
             </li>
           ))}
         </ul>

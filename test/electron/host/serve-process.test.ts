@@ -16,8 +16,19 @@ describe('npm run serve', () => {
       api: true,
       apiPort: undefined,
       apiHost: undefined,
+      share: false,
+      shareHost: undefined,
+      sharePort: undefined,
+      name: undefined,
     });
     expect(parseServeArgs(['--no-api'])).toMatchObject({ api: false });
+    expect(parseServeArgs(['--share', '--share-host', '127.0.0.1', '--share-port', '0', '--name', ' tower '])).toMatchObject({
+      share: true,
+      shareHost: '127.0.0.1',
+      sharePort: 0,
+      name: 'tower',
+    });
+    expect(() => parseServeArgs(['--share-port', '-1'])).toThrow(/--share-port/);
     expect(parseServeArgs(['--api-port', '9000', '--api-host', '0.0.0.0'])).toMatchObject({ apiPort: 9000, apiHost: '0.0.0.0' });
     expect(() => parseServeArgs(['--api-port', '70000'])).toThrow(/--api-port/);
     expect(parseServeArgs(['--port', '0', '--data-dir', '/d'])).toMatchObject({ port: 0, dataDir: '/d' });
