@@ -54,6 +54,7 @@ import {
   type ConversationSummary,
   type SearchHit,
 } from './chat';
+import { splitPlanSchema, type EnginesInfo, type SplitPlan, type SplitStatus } from './split';
 import {
   addMachineSchema,
   generateOnModelSchema,
@@ -234,6 +235,17 @@ export const methods = {
   'machines.sharing': method<SharingStatus>()(noInput),
   'machines.share': method<SharingStatus>()(shareSchema),
   'machines.newCode': method<SharingStatus>()(noInput),
+  /** llama.cpp's own programs (for split models): which are used and why, and a build from source. */
+  'engines.status': method<EnginesInfo>()(noInput),
+  'engines.build': method<EnginesInfo>()(noInput),
+  /** One model split across machines (llama.cpp RPC): the proposal, loading it, unloading, where it stands. */
+  'split.plan': method<SplitPlan>()(splitPlanSchema),
+  'split.load': method<SplitStatus>()(splitPlanSchema),
+  'split.unload': method<SplitStatus>()(noInput),
+  'split.status': method<SplitStatus>()(noInput),
+  /** Asked by a paired machine: run (or stop) an RPC helper for it here, reachable only through its link. */
+  'split.helperStart': method<{ ready: boolean }>()(noInput),
+  'split.helperStop': method<{ stopped: boolean }>()(noInput),
   /** Revokes a paired machine's key (its id from SharingStatus.clients). */
   'machines.revoke': method<SharingStatus>()(machineIdSchema),
   'api.regenerateKey': method<ApiStatus>()(noInput),
@@ -260,6 +272,8 @@ export interface Events {
   onApiStatus: ApiStatus;
   onMachinesChanged: MachineInfo[];
   onSharingChanged: SharingStatus;
+  onEngines: EnginesInfo;
+  onSplitStatus: SplitStatus;
 }
 export type EventName = keyof Events;
 // A key for every event, so the compiler names any event of `Events` missing here (or any extra).
@@ -277,6 +291,8 @@ const everyEvent: { [E in EventName]: true } = {
   onApiStatus: true,
   onMachinesChanged: true,
   onSharingChanged: true,
+  onEngines: true,
+  onSplitStatus: true,
 };
 export const eventNames = Object.keys(everyEvent) as readonly EventName[];
 

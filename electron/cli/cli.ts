@@ -17,6 +17,7 @@ import { chatsCommand } from './commands/chats';
 import { hardwareCommand } from './commands/hardware';
 import { infoCommand } from './commands/info';
 import { machinesCommand } from './commands/machines';
+import { enginesCommand, splitCommand } from './commands/split';
 import { modelsCommand } from './commands/models';
 import { settingsCommand } from './commands/settings';
 import { printVersion, versionCommand } from './commands/version';
@@ -26,6 +27,8 @@ const commands: Record<string, Command> = {
   bench: benchCommand,
   models: modelsCommand,
   machines: machinesCommand,
+  split: splitCommand,
+  engines: enginesCommand,
   chats: chatsCommand,
   settings: settingsCommand,
   hardware: hardwareCommand,

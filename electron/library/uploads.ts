@@ -57,7 +57,9 @@ export class UploadSessions {
         this.events.emit('onImportProgress', { path: name, bytes, totalBytes: sizeBytes }),
       ),
     };
-    upload.result.catch((error: Error) => (upload.failure = error));
+    upload.result.catch((error: Error) => (upload.failure ??= error));
+    // A refusal (not a GGUF, no room) is kept for the next call to report, never thrown at the process.
+    guard.on('error', (error) => (upload.failure ??= error));
     this.uploads.set(uploadId, upload);
     return { uploadId };
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import WebSocket from 'ws';
+import net from 'node:net';
+import WebSocket, { createWebSocketStream } from 'ws';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob } from '../../shared/hub';
@@ -147,6 +148,61 @@ export async function pairWithCode(
   ws.close(1000, 'paired');
   if (answer.t !== 'paired') throw new RpcError('bad_message', `${code.name} did not complete the pairing.`);
   return { machineId: answer.machine.id, name: answer.machine.name, pairingId: answer.pairingId, key: answer.key };
+}
+
+/**
+ * A port on 127.0.0.1 here that leads, through the paired link (TLS, this
+ * pairing's key, the pinned certificate), to the machine's RPC helper: each
+ * connection made to it opens its own tunnel. Only what runs on this machine
+ * can connect to it, and only to that helper.
+ */
+export async function forwardToHelper(
+  record: PairedMachineRecord,
+  events: { onTunnelClosed?: (error: Error | null) => void } = {},
+): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.pause();
+    openLink(
+      record,
+      { t: 'tunnel', v: 1, pairingId: record.pairingId, key: record.key, service: 'rpc' },
+      LINK_TIMINGS.connectTimeoutMs,
+    ).then(
+      ({ ws }) => {
+        (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
+        const stream = createWebSocketStream(ws);
+        stream.on('error', (error) => socket.destroy(error));
+        socket.on('error', () => stream.destroy());
+        socket.on('close', () => {
+          sockets.delete(socket);
+          stream.destroy();
+        });
+        stream.on('close', () => {
+          events.onTunnelClosed?.(null);
+          socket.destroy();
+        });
+        socket.pipe(stream).pipe(socket);
+        socket.resume();
+      },
+      (error: Error) => {
+        events.onTunnelClosed?.(error);
+        socket.destroy();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close() {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
 /** Asks the machine to forget this pairing's key. True when it did; false when it could not be reached (it will refuse the key anyway once revoked there). */

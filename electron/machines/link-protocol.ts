@@ -19,6 +19,8 @@ export const helloSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('pair'), v: z.literal(1), secret: token, name, machineId: token }).strict(),
   z.object({ t: z.literal('auth'), v: z.literal(1), pairingId: token, key: token }).strict(),
   z.object({ t: z.literal('unpair'), v: z.literal(1), pairingId: token, key: token }).strict(),
+  /** A byte stream to this pairing's RPC helper (a split model): binary frames both ways after the answer. */
+  z.object({ t: z.literal('tunnel'), v: z.literal(1), pairingId: token, key: token, service: z.literal('rpc') }).strict(),
 ]);
 export type Hello = z.infer<typeof helloSchema>;
 
@@ -26,6 +28,7 @@ export const answerSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('paired'), pairingId: token, key: token, machine: z.object({ id: token, name }).strict() }).strict(),
   z.object({ t: z.literal('welcome'), machine: z.object({ id: token, name }).strict() }).strict(),
   z.object({ t: z.literal('unpaired') }).strict(),
+  z.object({ t: z.literal('tunnel') }).strict(),
   z
     .object({
       t: z.literal('refused'),

@@ -116,7 +116,7 @@ export class MachinesService {
   /** Starts a backend for each record, stops those of removed ones. */
   private sync(): void {
     if ((this.options.connect === false && !this.connectNow) || this.closed) return;
-    const ids = new Set(this.records.map((r) => r.id));
+    const ids = new Set([...this.records, ...this.ephemeral].map((r) => r.id));
     for (const [id, backend] of this.backends) {
       if (!ids.has(id)) {
         void backend.close();
@@ -154,8 +154,36 @@ export class MachinesService {
     await this.writer.write(text);
   }
 
+  /** Machines that exist only while something runs (a split model's llama-server): listed, never saved. */
+  private ephemeral: MachineRecord[] = [];
+
+  addEphemeral(record: OpenAiMachineRecord): void {
+    this.removeEphemeral(record.id);
+    this.ephemeral.push(record);
+    const backend = new OpenAiMachine(record, { ...this.options.openAi, log: this.options.log });
+    backend.onChange(() => this.changed());
+    this.backends.set(record.id, backend);
+    backend.start();
+    this.changed();
+  }
+
+  removeEphemeral(id: string): void {
+    if (!this.ephemeral.some((r) => r.id === id)) return;
+    this.ephemeral = this.ephemeral.filter((r) => r.id !== id);
+    void this.backends.get(id)?.close();
+    this.backends.delete(id);
+    this.changed();
+  }
+
+  /** A paired machine's record (address, fingerprint, key): for the split model's tunnels. */
+  pairedRecord(id: string): PairedMachineRecord {
+    const record = this.get(id);
+    if (record.kind !== 'freehold') throw new RpcError('invalid_input', `${record.name} is not a paired Freehold.`);
+    return record;
+  }
+
   list(): MachineInfo[] {
-    return this.records
+    return [...this.records, ...this.ephemeral]
       .map((record) => this.backends.get(record.id)?.info() ?? this.offlineInfo(record))
       .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
   }
@@ -180,7 +208,7 @@ export class MachinesService {
   }
 
   private get(id: string): MachineRecord {
-    const record = this.records.find((r) => r.id === id || r.name.toLowerCase() === id.toLowerCase());
+    const record = [...this.records, ...this.ephemeral].find((r) => r.id === id || r.name.toLowerCase() === id.toLowerCase());
     if (!record) throw new RpcError('not_found', `No machine named "${id.slice(0, 60)}".`);
     return record;
   }

@@ -31,6 +31,8 @@ const allowed = new Set<MethodName>([
   'uploads.chunk',
   'uploads.finish',
   'uploads.cancel',
+  'split.helperStart',
+  'split.helperStop',
 ]);
 
 const fileName = (file: string) => path.basename(file);
@@ -72,7 +74,15 @@ export interface PeerSession {
  * request ids are namespaced per pairing, so that a peer can neither see nor
  * stop another client's reply, and deltas go back under the peer's own ids.
  */
-export function peerSession(base: HostHandlers, options: { pairingId: string; hiddenPaths: string[] }): PeerSession {
+export function peerSession(
+  base: HostHandlers,
+  options: {
+    pairingId: string;
+    hiddenPaths: string[];
+    /** This pairing's RPC helper (a split model), reachable only through its link's tunnels. */
+    helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
+  },
+): PeerSession {
   const prefix = `peer-${options.pairingId.slice(0, 12)}-`;
   const mine = new Map<string, string>(); // internal id → the peer's id
   const handlers = {} as Record<MethodName, (input: unknown) => unknown>;
@@ -118,6 +128,13 @@ export function peerSession(base: HostHandlers, options: { pairingId: string; hi
     if (!mine.has(internal)) return { aborted: false };
     return base['chat.abort']({ requestId: internal });
   });
+
+  handlers['split.helperStart'] = guarded(async () => {
+    if (!options.helpers) throw new RpcError('unavailable', 'This machine cannot hold part of a split model.');
+    await options.helpers.start(options.pairingId);
+    return { ready: true };
+  });
+  handlers['split.helperStop'] = guarded(async () => ({ stopped: options.helpers?.stop(options.pairingId) ?? false }));
 
   // A peer may send pieces only to the imports it began.
   const uploads = new Set<string>();

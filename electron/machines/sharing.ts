@@ -4,7 +4,8 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import net from 'node:net';
+import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { PairedClient, SharingStatus } from '../../shared/machines';
@@ -67,6 +68,12 @@ export interface SharingOptions {
   override?: { enabled?: boolean; host?: string; port?: number; name?: string };
   /** Shorter heartbeat, for tests. */
   heartbeatMs?: number;
+  /** The local port of the RPC helper running for a pairing (split models), if any: what a tunnel reaches. */
+  tunnelPort?: (pairingId: string) => number | null;
+  /** Called when a pairing's last link closes (its RPC helper can stop). */
+  onPairingGone?: (pairingId: string) => void;
+  /** Starts and stops a pairing's RPC helper (split models). */
+  helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -375,6 +382,12 @@ export class SharingService {
           `${this.name()} does not know this machine: the pairing was revoked (or never made). Pair again with a new code.`,
         );
       }
+      if (message.t === 'tunnel') {
+        const port = this.options.tunnelPort?.(record.id) ?? null;
+        if (port === null) return refuse('refused', `${this.name()} is not running a split-model helper for this machine.`);
+        this.openTunnel(ws, port);
+        return;
+      }
       if (message.t === 'unpair') {
         void this.revoke(record.id).catch(() => undefined);
         answer({ t: 'unpaired' });
@@ -389,6 +402,21 @@ export class SharingService {
     });
   }
 
+  /** Pipes the link's binary frames to the local RPC helper (127.0.0.1 only) and back. */
+  private openTunnel(ws: WebSocket, port: number): void {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    socket.once('connect', () => {
+      ws.send(JSON.stringify({ t: 'tunnel' } satisfies Answer));
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => socket.destroy());
+      socket.on('error', () => stream.destroy());
+      stream.pipe(socket).pipe(stream);
+    });
+    socket.once('error', () => ws.close(1011, 'helper not reachable'));
+    ws.once('close', () => socket.destroy());
+  }
+
   private startSession(ws: WebSocket, record: PairingRecord): void {
     let set = this.sessions.get(record.id);
     if (!set) this.sessions.set(record.id, (set = new Set()));
@@ -397,7 +425,11 @@ export class SharingService {
     void this.save();
     this.changed();
     const transport = new WebSocketTransport(ws);
-    const session = peerSession(this.options.handlers(), { pairingId: record.id, hiddenPaths: this.hiddenPaths });
+    const session = peerSession(this.options.handlers(), {
+      pairingId: record.id,
+      hiddenPaths: this.hiddenPaths,
+      helpers: this.options.helpers,
+    });
     let protocolErrors = 0;
     serveConnection(transport, session.handlers, this.options.events, {
       maxMessageBytes: MAX_LINK_MESSAGE_BYTES,
@@ -420,7 +452,10 @@ export class SharingService {
       clearInterval(heartbeat);
       session.abortAll();
       set.delete(ws);
-      if (set.size === 0) this.sessions.delete(record.id);
+      if (set.size === 0) {
+        this.sessions.delete(record.id);
+        this.options.onPairingGone?.(record.id);
+      }
       record.lastSeenAt = new Date().toISOString();
       void this.save();
       this.changed();

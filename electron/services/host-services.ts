@@ -29,6 +29,10 @@ import { libraryHandlers } from './handlers/library';
 import { machineHandlers } from './handlers/machines';
 import { MachinesService } from '../machines/machines-service';
 import { UploadSessions } from '../library/uploads';
+import { RpcHelperPool } from '../engines/rpc-helpers';
+import { SplitService } from '../engines/split-service';
+import { splitHandlers } from './handlers/split';
+import os from 'node:os';
 import { SharingService } from '../machines/sharing';
 import type { LinkTimings } from '../machines/freehold-machine';
 
@@ -84,6 +88,7 @@ export interface HostServices {
   api: ApiController;
   machines: MachinesService;
   sharing: SharingService;
+  split: SplitService;
   close(): Promise<void>;
 }
 
@@ -186,6 +191,13 @@ export async function createHostServices(options: HostServicesOptions): Promise<
 
   let closed = false;
   const uploads = new UploadSessions(library, events);
+  // llama.cpp's RPC helpers on this machine (127.0.0.1 only), for split models here or on paired machines.
+  let split: SplitService | null = null;
+  const rpcHelpers = new RpcHelperPool(
+    async () => (await split!.ensureEngines()).rpcServer,
+    log,
+    () => settings.get().inference.threads || Math.max(1, Math.min(8, os.availableParallelism())),
+  );
   // The CLI neither shares nor connects: it edits the list of machines that a running host follows.
   const sharing = new SharingService({
     dataDir: options.dataDir,
@@ -194,6 +206,9 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     log,
     override: options.host === 'cli' ? { enabled: false } : options.share,
     heartbeatMs: options.machines?.heartbeatMs,
+    tunnelPort: (pairingId) => rpcHelpers.port(pairingId),
+    onPairingGone: (pairingId) => rpcHelpers.stop(pairingId),
+    helpers: { start: (pairingId) => rpcHelpers.start(pairingId), stop: (pairingId) => rpcHelpers.stop(pairingId) },
   });
   const machines = new MachinesService({
     dataDir: options.dataDir,
@@ -205,6 +220,18 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     connect: options.host !== 'cli',
   });
   chat.useMachines(machines);
+  split = new SplitService({
+    dataDir: options.dataDir,
+    env,
+    library,
+    machines,
+    inference,
+    settings,
+    events,
+    pool: rpcHelpers,
+    thisName: () => sharing.name(),
+    log,
+  });
 
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
@@ -215,6 +242,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...hardwareHandlers({ inference, library, sampler, benchmarks }),
     ...apiHandlers(api),
     ...machineHandlers({ machines, sharing }),
+    ...splitHandlers(split),
   };
   await machines.open();
   await sharing.open();
@@ -233,8 +261,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     api,
     machines,
     sharing,
+    split,
     async close() {
       closed = true;
+      await split?.close();
+      rpcHelpers.close();
       await sharing.close();
       await machines.close();
       uploads.close();

@@ -46,7 +46,10 @@ export function createHostClient(
   }
 
   // What the host sends (a long conversation, say) may be larger than what it takes from a client.
-  const peer = createPeer<HostHandlers, ClientEvents>(transport, { local, maxMessageBytes: limits.incomingBytes ?? MAX_TRUSTED_MESSAGE_BYTES });
+  const peer = createPeer<HostHandlers, ClientEvents>(transport, {
+    local,
+    maxMessageBytes: limits.incomingBytes ?? MAX_TRUSTED_MESSAGE_BYTES,
+  });
 
   const api = {} as Record<MethodName, (input?: unknown) => Promise<unknown>>;
   for (const name of Object.keys(methods) as MethodName[]) {

@@ -1,0 +1,374 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { RpcError } from '../../shared/errors';
+import type { MachineInfo } from '../../shared/machines';
+import { remoteModelRef } from '../../shared/machines';
+import type { EnginesInfo, SplitDevice, SplitPlan, SplitPlanInput, SplitStatus } from '../../shared/split';
+import type { InferenceService } from '../inference/inference-service';
+import { openFileSource } from '../library/file-source';
+import { readGgufHeader } from '../library/gguf-header';
+import type { ModelLibrary } from '../library/model-library';
+import { forwardToHelper } from '../machines/freehold-machine';
+import type { MachinesService } from '../machines/machines-service';
+import type { EventBus } from '../services/events';
+import type { SettingsStore } from '../services/settings-store';
+import { buildEngines, findEngines, type EngineBinaries } from './llama-engines';
+import { freePort, type RpcHelperPool } from './rpc-helpers';
+
+export const THIS_MACHINE = 'this';
+export const SPLIT_MACHINE_ID = 'split';
+/** Memory kept free on each machine beside its share (its own OS and programs). */
+const MARGIN_BYTES = 512 * 1024 * 1024;
+
+interface ModelFacts {
+  path: string;
+  name: string;
+  sizeBytes: number;
+  layers: number;
+  trainContext: number;
+  kvBytesPerToken: number;
+}
+
+async function modelFacts(library: ModelLibrary, modelId: string): Promise<ModelFacts> {
+  const model = await library.checkBeforeLoad(modelId);
+  const source = await openFileSource(model.files[0]!);
+  try {
+    const header = await readGgufHeader(source);
+    const meta = (key: string) => header.metadata.get(key) as unknown;
+    const arch = String(meta('general.architecture') ?? 'llama');
+    const num = (key: string, fallback: number) => {
+      const v = Number(meta(`${arch}.${key}`));
+      return Number.isFinite(v) && v > 0 ? v : fallback;
+    };
+    const layers = num('block_count', 1);
+    const embd = num('embedding_length', 4096);
+    const heads = num('attention.head_count', 32);
+    const kvHeads = num('attention.head_count_kv', heads);
+    // K and V, f16, per layer: what a token of context costs.
+    const kvBytesPerToken = 2 * 2 * layers * kvHeads * (embd / heads);
+    return {
+      path: model.files[0]!,
+      name: model.name,
+      sizeBytes: model.sizeBytes,
+      layers,
+      trainContext: num('context_length', 4096),
+      kvBytesPerToken,
+    };
+  } finally {
+    await source.close();
+  }
+}
+
+/** What a machine can give a split now: VRAM where it has a GPU, else RAM, less a margin, within its cap. */
+function budgetOf(hw: { vramFreeBytes: number | null; ramFreeBytes: number | null }, capBytes: number | null): number {
+  const free = hw.vramFreeBytes && hw.vramFreeBytes > 0 ? hw.vramFreeBytes : (hw.ramFreeBytes ?? 0);
+  const budget = Math.max(0, free - MARGIN_BYTES);
+  return capBytes === null ? budget : Math.min(budget, capBytes);
+}
+
+/**
+ * Proposes a split: layers in proportion to what each machine can give now,
+ * the context that fits beside them, the memory expected on each. Pure, so
+ * the UI's adjustments (layers per machine) are checked the same way.
+ */
+export function planSplit(
+  model: Pick<ModelFacts, 'sizeBytes' | 'layers' | 'trainContext' | 'kvBytesPerToken'> & { modelId: string; name: string },
+  machines: Array<{ machineId: string | null; name: string; budgetBytes: number; capBytes: number | null }>,
+  options: { layers?: number[]; contextSize?: number } = {},
+): SplitPlan {
+  const perLayer = model.sizeBytes / model.layers;
+  const total = machines.reduce((sum, m) => sum + m.budgetBytes, 0);
+  let layers: number[];
+  if (options.layers && options.layers.length === machines.length) layers = [...options.layers];
+  else {
+    // Largest remainder: proportional to each budget, adding up to the model's layers.
+    const exact = machines.map((m) => (total > 0 ? (m.budgetBytes / total) * model.layers : model.layers / machines.length));
+    layers = exact.map(Math.floor);
+    const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0]);
+    for (let k = 0; layers.reduce((a, b) => a + b, 0) < model.layers; k++) layers[order[k % order.length]![1]]! += 1;
+  }
+  const assigned = layers.reduce((a, b) => a + b, 0);
+  const contextSize = Math.min(options.contextSize ?? Math.min(model.trainContext, 4096), model.trainContext);
+  const kvPerLayer = (model.kvBytesPerToken / model.layers) * contextSize;
+  const devices: SplitDevice[] = machines.map((m, i) => ({
+    machineId: m.machineId,
+    name: m.name,
+    budgetBytes: m.budgetBytes,
+    capBytes: m.capBytes,
+    layers: layers[i]!,
+    bytes: Math.round(layers[i]! * (perLayer + kvPerLayer)),
+  }));
+  const over = devices.filter((d) => d.bytes > d.budgetBytes);
+  const fits = assigned === model.layers && over.length === 0;
+  const alone = machines.find((m) => m.budgetBytes >= model.sizeBytes + model.kvBytesPerToken * contextSize);
+  const note =
+    assigned !== model.layers
+      ? `The layers given add up to ${assigned}; the model has ${model.layers}.`
+      : over.length
+        ? `Does not fit: ${over.map((d) => `${d.name} would need ${(d.bytes / 2 ** 30).toFixed(1)} GB of the ${(d.budgetBytes / 2 ** 30).toFixed(1)} GB it can give`).join('; ')}.`
+        : `${devices.map((d) => `${d.layers} layers on ${d.name}`).join(', ')}; ${contextSize}-token context.`;
+  return {
+    modelId: model.modelId,
+    modelName: model.name,
+    sizeBytes: model.sizeBytes,
+    totalLayers: model.layers,
+    contextSize,
+    devices,
+    fitsOn: alone?.name ?? null,
+    fits,
+    note,
+  };
+}
+
+interface Running {
+  server: ChildProcess;
+  forwarders: Array<{ close(): void }>;
+  remotes: string[];
+  log: string[];
+}
+
+/**
+ * Loads one model split across this machine and paired ones: an RPC helper on
+ * each (127.0.0.1 only; the others reached through their links), and
+ * llama.cpp's own llama-server here using them as devices. The split model is
+ * then a machine in the list ("split: tower + this machine"), so the chat and
+ * the picker use it as any other.
+ */
+export class SplitService {
+  private status: SplitStatus = { state: 'stopped', plan: null, ref: null, detail: 'No split model is loaded.' };
+  private running: Running | null = null;
+  private building: EnginesInfo['building'] = null;
+  private buildPromise: Promise<EngineBinaries> | null = null;
+
+  constructor(
+    private readonly deps: {
+      dataDir: string;
+      env: NodeJS.ProcessEnv;
+      library: ModelLibrary;
+      machines: MachinesService;
+      inference: InferenceService;
+      settings: SettingsStore;
+      events: EventBus;
+      pool: RpcHelperPool;
+      thisName: () => string;
+      log: (line: string) => void;
+    },
+  ) {}
+
+  async engines(): Promise<EnginesInfo> {
+    return { ...(await findEngines({ dataDir: this.deps.dataDir, env: this.deps.env })), building: this.building };
+  }
+
+  /** The programs, building them here if need be (progress as onEngines events). */
+  async ensureEngines(): Promise<EngineBinaries> {
+    const info = await this.engines();
+    if (info.found) return info.found as EngineBinaries;
+    if (!info.canBuild.ok)
+      throw new RpcError('unavailable', `llama.cpp's programs are not installed and cannot be built here: ${info.canBuild.reason}`);
+    this.buildPromise ??= buildEngines({
+      dataDir: this.deps.dataDir,
+      env: this.deps.env,
+      onProgress: (p) => {
+        this.building = p;
+        void this.engines().then((e) => this.deps.events.emit('onEngines', e));
+      },
+    }).finally(() => {
+      this.building = null;
+      this.buildPromise = null;
+      void this.engines().then((e) => this.deps.events.emit('onEngines', e));
+    });
+    return this.buildPromise;
+  }
+
+  current(): SplitStatus {
+    return this.status;
+  }
+
+  private set(status: SplitStatus): SplitStatus {
+    this.status = status;
+    this.deps.events.emit('onSplitStatus', status);
+    return status;
+  }
+
+  private machineOf(id: string): MachineInfo {
+    const machine = this.deps.machines.list().find((m) => m.id === id || m.name.toLowerCase() === id.toLowerCase());
+    if (!machine) throw new RpcError('not_found', `No machine named "${id.slice(0, 40)}".`);
+    if (machine.kind !== 'freehold')
+      throw new RpcError('invalid_input', `${machine.name} is not a paired Freehold: only those can hold part of a split model.`);
+    if (machine.state !== 'online') throw new RpcError('unavailable', `${machine.name} is not online.`);
+    return machine;
+  }
+
+  async plan(input: SplitPlanInput): Promise<SplitPlan> {
+    const facts = await modelFacts(this.deps.library, input.modelId);
+    const capMiB = this.deps.settings.get().inference.maxVramPerGpuMiB;
+    const hardware = await this.deps.inference.knownHardware();
+    const machines = input.machineIds.map((id) => {
+      if (id === THIS_MACHINE) {
+        const cap = capMiB && hardware.vram.totalBytes > 0 ? capMiB * 1024 * 1024 : null;
+        return {
+          machineId: null,
+          name: this.deps.thisName(),
+          budgetBytes: budgetOf({ vramFreeBytes: hardware.vram.freeBytes, ramFreeBytes: os.freemem() }, cap),
+          capBytes: cap,
+        };
+      }
+      const m = this.machineOf(id);
+      return {
+        machineId: m.id,
+        name: m.name,
+        budgetBytes: budgetOf(m.hardware ?? { vramFreeBytes: null, ramFreeBytes: null }, null),
+        capBytes: null,
+      };
+    });
+    return planSplit({ ...facts, modelId: input.modelId }, machines, input);
+  }
+
+  async load(input: SplitPlanInput): Promise<SplitStatus> {
+    if (this.running) await this.unload();
+    const plan = await this.plan(input);
+    if (!plan.fits) throw new RpcError('out_of_memory', plan.note);
+    const facts = await modelFacts(this.deps.library, input.modelId);
+    this.set({ state: 'starting', plan, ref: null, detail: 'Getting llama.cpp ready…' });
+    const forwarders: Array<{ close(): void }> = [];
+    const remotes: string[] = [];
+    try {
+      const binaries = await this.ensureEngines();
+      // One RPC endpoint per machine, in the plan's order (the tensor split follows it).
+      const endpoints: string[] = [];
+      for (const device of plan.devices) {
+        this.set({ state: 'starting', plan, ref: null, detail: `Starting the RPC helper on ${device.name}…` });
+        if (device.machineId === null) {
+          endpoints.push(`127.0.0.1:${await this.deps.pool.start(THIS_MACHINE)}`);
+          continue;
+        }
+        await this.deps.machines.remote(device.machineId)['split.helperStart']();
+        remotes.push(device.machineId);
+        const record = this.deps.machines.pairedRecord(device.machineId);
+        const forward = await forwardToHelper(record, {
+          onTunnelClosed: (error) => {
+            if (this.running && error) this.deps.log(`split: the link to ${device.name} failed: ${error.message}`);
+          },
+        });
+        forwarders.push(forward);
+        endpoints.push(`127.0.0.1:${forward.port}`);
+      }
+      const port = await freePort();
+      const apiKey = randomBytes(24).toString('base64url');
+      const threads = this.deps.settings.get().inference.threads || Math.max(1, Math.min(8, os.availableParallelism()));
+      const args = [
+        '-m',
+        facts.path,
+        '--rpc',
+        endpoints.join(','),
+        '-ngl',
+        '999',
+        '--tensor-split',
+        plan.devices.map((d) => d.layers).join(','),
+        '-c',
+        String(plan.contextSize),
+        '-t',
+        String(threads),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--api-key',
+        apiKey,
+        '--alias',
+        plan.modelName,
+        '--no-webui',
+      ];
+      this.set({ state: 'starting', plan, ref: null, detail: 'Loading the model across the machines…' });
+      const log: string[] = [];
+      const server = spawn(binaries.llamaServer, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const keep = (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) {
+          if (!line.trim()) continue;
+          log.push(line);
+          if (log.length > 300) log.shift();
+        }
+      };
+      server.stdout!.on('data', keep);
+      server.stderr!.on('data', keep);
+      let exited: string | null = null;
+      server.on('exit', (code, signal) => {
+        exited = `llama-server stopped (${signal ?? `exit ${code}`}): ${
+          log
+            .filter((l) => /error|failed|abort/i.test(l))
+            .slice(-3)
+            .join(' | ') || log.slice(-2).join(' | ')
+        }`;
+        if (this.running?.server === server) {
+          this.deps.log(`split: ${exited}`);
+          void this.stopAll(this.running, { detail: exited, state: 'failed' });
+        }
+      });
+      this.running = { server, forwarders, remotes, log };
+      await this.waitHealthy(port, () => exited);
+      const name = `split: ${plan.devices.map((d) => d.name).join(' + ')}`;
+      this.deps.machines.addEphemeral({
+        id: SPLIT_MACHINE_ID,
+        kind: 'openai',
+        name,
+        url: `http://127.0.0.1:${port}`,
+        apiKey,
+        order: -1,
+        addedAt: new Date().toISOString(),
+      });
+      return this.set({
+        state: 'running',
+        plan,
+        ref: remoteModelRef(SPLIT_MACHINE_ID, plan.modelName),
+        detail: `${plan.modelName} runs split: ${plan.note}`,
+      });
+    } catch (error) {
+      const running = this.running ?? { server: null as unknown as ChildProcess, forwarders, remotes, log: [] };
+      await this.stopAll(running, { state: 'failed', detail: (error as Error).message });
+      throw error instanceof RpcError ? error : new RpcError('unavailable', (error as Error).message);
+    }
+  }
+
+  private async waitHealthy(port: number, exited: () => string | null): Promise<void> {
+    const until = Date.now() + 10 * 60 * 1000;
+    for (;;) {
+      const gone = exited();
+      if (gone) throw new RpcError('unavailable', gone);
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > until) throw new RpcError('unavailable', 'llama-server did not get ready within 10 minutes.');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async stopAll(running: Running, next: { state: SplitStatus['state']; detail: string }): Promise<void> {
+    if (this.running === running) this.running = null;
+    this.deps.machines.removeEphemeral(SPLIT_MACHINE_ID);
+    if (running.server && running.server.exitCode === null) running.server.kill('SIGTERM');
+    for (const forward of running.forwarders) forward.close();
+    this.deps.pool.stop(THIS_MACHINE);
+    for (const id of running.remotes) {
+      try {
+        await this.deps.machines.remote(id)['split.helperStop']();
+      } catch {
+        // offline: its helper stops when the link closes
+      }
+    }
+    this.set({ state: next.state, plan: next.state === 'failed' ? this.status.plan : null, ref: null, detail: next.detail });
+  }
+
+  async unload(): Promise<SplitStatus> {
+    if (!this.running) return this.status;
+    await this.stopAll(this.running, { state: 'stopped', detail: 'The split model was unloaded.' });
+    return this.status;
+  }
+
+  async close(): Promise<void> {
+    await this.unload();
+  }
+}
