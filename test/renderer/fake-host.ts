@@ -13,6 +13,7 @@ import type { FreeholdBridge } from '../../shared/bridge';
 import { createMemoryPair } from '../../shared/rpc/memory';
 import { createPeer } from '../../shared/rpc/peer';
 import { applySettingsPatch, defaultSettings, type Settings } from '../../shared/settings';
+import type { EnginesInfo, SplitDevice, SplitPlan, SplitPlanInput, SplitStatus } from '../../shared/split';
 
 const GB = 1024 ** 3;
 
@@ -81,6 +82,26 @@ export interface FakeUpload {
 
 /** Where an injected upload failure happens: at begin, at the chunk with this index (0 = the first), or at finish. */
 export type UploadFailurePoint = 'begin' | { chunk: number } | 'finish';
+
+/** What the fake host's engines say before a build: none found, a build from source possible. */
+export const noEngines: EnginesInfo = {
+  version: 'b6000',
+  found: null,
+  attempts: [
+    { source: 'path', outcome: 'unavailable', reason: 'No llama-server and ggml-rpc-server on the PATH.' },
+    { source: 'download', outcome: 'unavailable', reason: 'No release of b6000 for Linux x64 with CUDA is pinned here.' },
+    { source: 'build', outcome: 'available', reason: 'cmake and g++ are here: it can be built from source.' },
+  ],
+  buildDir: '/data/freehold/engines/llama.cpp-b6000-cpu',
+  canBuild: { ok: true, reason: 'cmake 3.25 and g++ 12 are here.' },
+  building: null,
+};
+
+/** Every model has this many layers in the fake host's split plans. */
+export const SPLIT_LAYERS = 80;
+/** Context memory per token in the fake host's split plans (64 MiB at 4096 tokens). */
+const SPLIT_KV_BYTES_PER_TOKEN = 16 * 1024;
+const SPLIT_MARGIN_BYTES = GB / 2;
 
 const notSharing: SharingStatus = {
   name: 'laptop',
@@ -175,6 +196,81 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     const next = { ...machine(id), ...patch };
     setMachinesAndTell(machines.map((m) => (m.id === id ? next : m)));
     return next;
+  };
+
+  // llama.cpp's programs: a build waits for the test (buildProgress, finishBuild or failBuild).
+  let engines: EnginesInfo = noEngines;
+  let buildGate: { resolve: () => void; reject: (error: RpcError) => void } | null = null;
+  const setEnginesAndTell = (next: EnginesInfo) => {
+    engines = next;
+    void peer.onEngines.asEvent(engines);
+    return engines;
+  };
+
+  // A split model: planned with the real host's rules, simplified (SPLIT_LAYERS layers, this machine's budget set by the test);
+  // loading waits for the test (splitStep, finishSplitLoad or failSplitLoad).
+  let thisSplitBudget = 24 * GB;
+  let split: SplitStatus = { state: 'stopped', plan: null, ref: null, detail: 'No split model is loaded.' };
+  let loadGate: { resolve: () => void; reject: (error: RpcError) => void } | null = null;
+  const setSplitAndTell = (next: SplitStatus) => {
+    split = next;
+    void peer.onSplitStatus.asEvent(split);
+    return split;
+  };
+  const planSplit = (input: SplitPlanInput): SplitPlan => {
+    const model = library.models.find((m) => m.id === input.modelId);
+    if (!model) throw new RpcError('not_found', 'No such model.');
+    const capMiB = settings.inference.maxVramPerGpuMiB;
+    const machinesIn = input.machineIds.map((id) => {
+      if (id === 'this') {
+        const cap = capMiB ? capMiB * 1024 ** 2 : null;
+        return {
+          machineId: null,
+          name: sharing.name,
+          budgetBytes: cap === null ? thisSplitBudget : Math.min(thisSplitBudget, cap),
+          capBytes: cap,
+        };
+      }
+      const m = machine(id);
+      if (m.kind !== 'freehold')
+        throw new RpcError('invalid_input', `${m.name} is not a paired Freehold: only those can hold part of a split model.`);
+      if (m.state !== 'online') throw new RpcError('unavailable', `${m.name} is not online.`);
+      const free = m.hardware?.vramFreeBytes || m.hardware?.ramFreeBytes || 0;
+      return { machineId: m.id, name: m.name, budgetBytes: Math.max(0, free - SPLIT_MARGIN_BYTES), capBytes: null };
+    });
+    const total = machinesIn.reduce((sum, m) => sum + m.budgetBytes, 0);
+    let layers: number[];
+    if (input.layers && input.layers.length === machinesIn.length) layers = [...input.layers];
+    else {
+      const exact = machinesIn.map((m) => (total > 0 ? (m.budgetBytes / total) * SPLIT_LAYERS : SPLIT_LAYERS / machinesIn.length));
+      layers = exact.map(Math.floor);
+      const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0]);
+      for (let k = 0; layers.reduce((a, b) => a + b, 0) < SPLIT_LAYERS; k++) layers[order[k % order.length]![1]]! += 1;
+    }
+    const contextSize = input.contextSize ?? 4096;
+    const perLayer = model.sizeBytes / SPLIT_LAYERS + (SPLIT_KV_BYTES_PER_TOKEN * contextSize) / SPLIT_LAYERS;
+    const devices: SplitDevice[] = machinesIn.map((m, i) => ({ ...m, layers: layers[i]!, bytes: Math.round(layers[i]! * perLayer) }));
+    const assigned = layers.reduce((a, b) => a + b, 0);
+    const over = devices.filter((d) => d.bytes > d.budgetBytes);
+    const alone = machinesIn.find((m) => m.budgetBytes >= model.sizeBytes + SPLIT_KV_BYTES_PER_TOKEN * contextSize);
+    const gb = (bytes: number) => (bytes / GB).toFixed(1);
+    const note =
+      assigned !== SPLIT_LAYERS
+        ? `The layers given add up to ${assigned}; the model has ${SPLIT_LAYERS}.`
+        : over.length
+          ? `Does not fit: ${over.map((d) => `${d.name} would need ${gb(d.bytes)} GB of the ${gb(d.budgetBytes)} GB it can give`).join('; ')}.`
+          : `${devices.map((d) => `${d.layers} layers on ${d.name}`).join(', ')}; ${contextSize}-token context.`;
+    return {
+      modelId: model.id,
+      modelName: model.name,
+      sizeBytes: model.sizeBytes,
+      totalLayers: SPLIT_LAYERS,
+      contextSize,
+      devices,
+      fitsOn: alone?.name ?? null,
+      fits: assigned === SPLIT_LAYERS && over.length === 0,
+      note,
+    };
   };
 
   const handlers: HostHandlers = {
@@ -483,6 +579,63 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       calls.push({ method: 'machines.revoke', input: { id } });
       return setSharingAndTell({ ...sharing, clients: sharing.clients.filter((c) => c.id !== id) });
     },
+    'engines.status': () => engines,
+    'engines.build': async () => {
+      calls.push({ method: 'engines.build', input: undefined });
+      if (engines.found) return engines;
+      if (!engines.canBuild.ok) throw new RpcError('unavailable', `llama.cpp cannot be built here: ${engines.canBuild.reason}`);
+      setEnginesAndTell({ ...engines, building: { step: 'Configuring with cmake', fraction: 0, line: '' } });
+      await new Promise<void>((resolve, reject) => (buildGate = { resolve, reject }));
+      return engines;
+    },
+    'split.plan': (input) => {
+      calls.push({ method: 'split.plan', input });
+      return planSplit(input);
+    },
+    'split.load': async (input) => {
+      calls.push({ method: 'split.load', input });
+      const plan = planSplit(input);
+      if (!plan.fits) throw new RpcError('out_of_memory', plan.note);
+      setSplitAndTell({ state: 'starting', plan, ref: null, detail: 'Getting llama.cpp ready…' });
+      try {
+        await new Promise<void>((resolve, reject) => (loadGate = { resolve, reject }));
+      } catch (error) {
+        setSplitAndTell({ state: 'failed', plan, ref: null, detail: (error as Error).message });
+        throw error;
+      }
+      // The running split is a machine in the list ("split: laptop + tower"), so the chat's picker offers its model.
+      const listed = machineFixture(
+        {
+          id: 'split',
+          name: `split: ${plan.devices.map((d) => d.name).join(' + ')}`,
+          kind: 'openai',
+          address: 'http://127.0.0.1:41234',
+          hardware: null,
+          order: -1,
+        },
+        [{ modelId: plan.modelName, name: plan.modelName, sizeBytes: plan.sizeBytes, fit: null }],
+      );
+      setMachinesAndTell([...machines.filter((m) => m.id !== 'split'), listed]);
+      return setSplitAndTell({
+        state: 'running',
+        plan,
+        ref: remoteModelRef('split', plan.modelName),
+        detail: `${plan.modelName} runs split: ${plan.note}`,
+      });
+    },
+    'split.unload': () => {
+      calls.push({ method: 'split.unload', input: undefined });
+      if (split.state !== 'running') return split;
+      setMachinesAndTell(machines.filter((m) => m.id !== 'split'));
+      return setSplitAndTell({ state: 'stopped', plan: null, ref: null, detail: 'The split model was unloaded.' });
+    },
+    'split.status': () => split,
+    'split.helperStart': () => {
+      throw new RpcError('forbidden', 'Only a paired machine asks for an RPC helper.');
+    },
+    'split.helperStop': () => {
+      throw new RpcError('forbidden', 'Only a paired machine asks for an RPC helper.');
+    },
   };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: { ...handlers, ...overrides }, remoteEventNames: eventNames });
 
@@ -540,6 +693,60 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     releaseUploadChunks() {
       chunkGate?.release();
       chunkGate = null;
+    },
+    /** What the host says of llama.cpp's programs now, told to the UI as onEngines. */
+    setEngines(patch: Partial<EnginesInfo>) {
+      setEnginesAndTell({ ...engines, ...patch });
+    },
+    /** The build under way reaches a step (told as onEngines). */
+    buildProgress(step: string, fraction: number, line = '') {
+      setEnginesAndTell({ ...engines, building: { step, fraction, line } });
+    },
+    /** The build under way succeeds: the built programs are in use, and engines.build answers. */
+    finishBuild() {
+      setEnginesAndTell({
+        ...engines,
+        found: {
+          llamaServer: `${engines.buildDir}/bin/llama-server`,
+          rpcServer: `${engines.buildDir}/bin/rpc-server`,
+          source: 'build',
+          version: engines.version,
+          backend: 'cpu',
+          reason: `Built here from llama.cpp ${engines.version} (CPU).`,
+        },
+        attempts: engines.attempts.map((a) => (a.source === 'build' ? { ...a, outcome: 'used', reason: 'Built from source.' } : a)),
+        building: null,
+      });
+      buildGate?.resolve();
+      buildGate = null;
+    },
+    /** The build under way fails with this message. */
+    failBuild(message: string) {
+      setEnginesAndTell({ ...engines, building: null });
+      buildGate?.reject(new RpcError('unavailable', message));
+      buildGate = null;
+    },
+    /** What this machine can give a split (before the VRAM cap in settings). */
+    setSplitBudget(bytes: number) {
+      thisSplitBudget = bytes;
+    },
+    /** A split model that is loading says what it does now (told as onSplitStatus). */
+    splitStep(detail: string) {
+      setSplitAndTell({ ...split, state: 'starting', detail });
+    },
+    /** The split model loading now is ready: it runs, listed as the machine "split". */
+    finishSplitLoad() {
+      loadGate?.resolve();
+      loadGate = null;
+    },
+    /** The split model loading now fails with this message (a helper gone, llama-server stopped). */
+    failSplitLoad(message: string) {
+      loadGate?.reject(new RpcError('unavailable', message));
+      loadGate = null;
+    },
+    /** The split model as the host sees it now, told as onSplitStatus (a crash while running, say). */
+    pushSplitStatus(next: SplitStatus) {
+      setSplitAndTell(next);
     },
   };
 }

@@ -4,10 +4,12 @@ import { useHostQuery } from '../../app/host-context';
 import { ApiServerPanel } from './ApiServerPanel';
 import { BenchmarkPanel } from './BenchmarkPanel';
 import { EngineControls } from './EngineControls';
+import { EnginesPanel } from './EnginesPanel';
 import { InferenceEngine } from './InferenceEngine';
 import { LivePanel } from './LivePanel';
 import { MachinesPanel } from './MachinesPanel';
 import { ModelFits } from './ModelFits';
+import { SplitPanel } from './SplitPanel';
 
 export function HardwareView() {
   const [system] = useHostQuery('system.info', undefined, { showsError: true });
@@ -47,6 +49,8 @@ export function HardwareView() {
       <EngineControls />
       <ApiServerPanel />
       <MachinesPanel scrollIntoView={location === '/machines'} />
+      <EnginesPanel />
+      <SplitPanel />
       <ModelFits />
       <BenchmarkPanel />
     </section>
