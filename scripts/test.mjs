@@ -1,4 +1,5 @@
-// `npm test`: typecheck (node and web sides), lint, unit and integration tests
+// `npm test`: typecheck (node and web sides), lint, llama.cpp's programs for the
+// split-model tests (built once and cached outside the checkout), unit and integration tests
 // (Vitest), then end-to-end tests (Playwright driving the built app). Ends with
 // one summary line, and exits non-zero if any stage failed.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ const stages = [
   ['typecheck (end-to-end tests)', npx, ['tsc', '-p', 'tsconfig.e2e.json']],
   ['lint', npx, ['eslint', '.']],
   ['formatting', npx, ['prettier', '--check', '.']],
+  ['llama.cpp for the split-model tests (built once, then cached)', process.execPath, ['scripts/test-engines.mjs']],
   [
     'unit and integration',
     npx,

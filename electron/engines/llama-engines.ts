@@ -43,8 +43,10 @@ const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : na
 export function bundledLlama(): { version: string; bundle: string | null } {
   const require = createRequire(import.meta.url);
   try {
-    const pkg = require.resolve('node-llama-cpp/package.json');
-    const dir = path.join(path.dirname(pkg), 'llama');
+    // Its exports do not include package.json: find the package folder above its entry point.
+    let root = path.dirname(require.resolve('node-llama-cpp'));
+    while (!existsSync(path.join(root, 'llama', 'llama.cpp.info.json')) && path.dirname(root) !== root) root = path.dirname(root);
+    const dir = path.join(root, 'llama');
     const info = JSON.parse(readFileSync(path.join(dir, 'llama.cpp.info.json'), 'utf8')) as { tag?: string };
     const bundle = path.join(dir, 'gitRelease.bundle');
     return { version: String(info.tag ?? 'unknown'), bundle: existsSync(bundle) ? bundle : null };

@@ -123,7 +123,7 @@ export function planSplit(
 
 interface Running {
   server: ChildProcess;
-  forwarders: Array<{ close(): void }>;
+  forwarders: Array<{ close(): void; machineId?: string; bytes?: () => { sent: number; received: number } }>;
   remotes: string[];
   log: string[];
 }
@@ -181,6 +181,11 @@ export class SplitService {
     return this.buildPromise;
   }
 
+  /** Bytes through each paired machine's tunnels while the split runs. */
+  traffic(): Array<{ machineId: string; sent: number; received: number }> {
+    return (this.running?.forwarders ?? []).filter((f) => f.machineId && f.bytes).map((f) => ({ machineId: f.machineId!, ...f.bytes!() }));
+  }
+
   current(): SplitStatus {
     return this.status;
   }
@@ -231,7 +236,7 @@ export class SplitService {
     if (!plan.fits) throw new RpcError('out_of_memory', plan.note);
     const facts = await modelFacts(this.deps.library, input.modelId);
     this.set({ state: 'starting', plan, ref: null, detail: 'Getting llama.cpp ready…' });
-    const forwarders: Array<{ close(): void }> = [];
+    const forwarders: Running['forwarders'] = [];
     const remotes: string[] = [];
     try {
       const binaries = await this.ensureEngines();
@@ -251,7 +256,7 @@ export class SplitService {
             if (this.running && error) this.deps.log(`split: the link to ${device.name} failed: ${error.message}`);
           },
         });
-        forwarders.push(forward);
+        forwarders.push({ ...forward, machineId: device.machineId });
         endpoints.push(`127.0.0.1:${forward.port}`);
       }
       const port = await freePort();

@@ -159,8 +159,10 @@ export async function pairWithCode(
 export async function forwardToHelper(
   record: PairedMachineRecord,
   events: { onTunnelClosed?: (error: Error | null) => void } = {},
-): Promise<{ port: number; close(): void }> {
+): Promise<{ port: number; close(): void; bytes(): { sent: number; received: number } }> {
   const sockets = new Set<net.Socket>();
+  let sent = 0;
+  let received = 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
@@ -183,6 +185,8 @@ export async function forwardToHelper(
           events.onTunnelClosed?.(null);
           socket.destroy();
         });
+        socket.on('data', (chunk: Buffer) => (sent += chunk.length));
+        stream.on('data', (chunk: Buffer) => (received += chunk.length));
         socket.pipe(stream).pipe(socket);
         socket.resume();
       },
@@ -198,6 +202,8 @@ export async function forwardToHelper(
   });
   return {
     port: (server.address() as net.AddressInfo).port,
+    /** What went through the tunnels so far (the layers' weights on their way, then each step's activations). */
+    bytes: () => ({ sent, received }),
     close() {
       server.close();
       for (const socket of sockets) socket.destroy();

@@ -273,6 +273,8 @@ export class MachinesService {
 
   async update(id: string, patch: { name?: string; order?: number }): Promise<MachineInfo> {
     const record = this.get(id);
+    if (this.ephemeral.includes(record))
+      throw new RpcError('invalid_input', `${record.name} is a split model running here; it cannot be renamed.`);
     if (patch.name) record.name = this.uniqueName(patch.name, record.id);
     if (patch.order !== undefined) record.order = patch.order;
     await this.save();
@@ -282,6 +284,8 @@ export class MachinesService {
 
   async remove(id: string): Promise<{ removed: boolean; revoked: boolean }> {
     const record = this.get(id);
+    if (this.ephemeral.includes(record))
+      throw new RpcError('invalid_input', `${record.name} is a split model running here: unload it instead.`);
     const revoked = record.kind === 'freehold' ? await unpair(record) : false;
     this.records = this.records.filter((r) => r.id !== record.id);
     await this.save();

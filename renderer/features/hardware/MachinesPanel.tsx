@@ -73,47 +73,51 @@ function MachineItem({ machine: m, now, onChanged, onRemoved }: ItemProps) {
         <dt>Models</dt>
         <dd>{m.models.length}</dd>
       </dl>
-      <div className="machine-actions">
-        <button
-          type="button"
-          className="secondary"
-          aria-label={`Reconnect ${m.name}`}
-          onClick={() => {
-            setMessage(null);
-            api['machines.reconnect']({ id: m.id }).then(onChanged, fail(`Could not reconnect ${m.name}`));
-          }}
-        >
-          Reconnect
-        </button>
-        {renaming === null ? (
-          <button type="button" className="secondary" aria-label={`Rename ${m.name}`} onClick={() => setRenaming(m.name)}>
-            Rename
-          </button>
-        ) : (
-          <form
-            className="rename-form"
-            onSubmit={(e) => {
-              e.preventDefault();
-              const name = renaming.trim();
-              setRenaming(null);
-              if (name && name !== m.name) api['machines.update']({ id: m.id, name }).then(onChanged, fail(`Could not rename ${m.name}`));
+      {m.id === 'split' ? (
+        <p className="muted">A split model running here: unload it under “Split a model across machines”.</p>
+      ) : (
+        <div className="machine-actions">
+          <button
+            type="button"
+            className="secondary"
+            aria-label={`Reconnect ${m.name}`}
+            onClick={() => {
+              setMessage(null);
+              api['machines.reconnect']({ id: m.id }).then(onChanged, fail(`Could not reconnect ${m.name}`));
             }}
           >
-            <input
-              aria-label={`New name for ${m.name}`}
-              value={renaming}
-              maxLength={60}
-              autoFocus
-              onChange={(e) => setRenaming(e.target.value)}
-              onKeyDown={(e) => e.key === 'Escape' && setRenaming(null)}
-            />
-            <button type="submit">Save name</button>
-          </form>
-        )}
-        <button type="button" className="secondary danger" aria-label={`Remove ${m.name}`} onClick={remove}>
-          Remove
-        </button>
-      </div>
+            Reconnect
+          </button>
+          {renaming === null ? (
+            <button type="button" className="secondary" aria-label={`Rename ${m.name}`} onClick={() => setRenaming(m.name)}>
+              Rename
+            </button>
+          ) : (
+            <form
+              className="rename-form"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const name = renaming.trim();
+                setRenaming(null);
+                if (name && name !== m.name) api['machines.update']({ id: m.id, name }).then(onChanged, fail(`Could not rename ${m.name}`));
+              }}
+            >
+              <input
+                aria-label={`New name for ${m.name}`}
+                value={renaming}
+                maxLength={60}
+                autoFocus
+                onChange={(e) => setRenaming(e.target.value)}
+                onKeyDown={(e) => e.key === 'Escape' && setRenaming(null)}
+              />
+              <button type="submit">Save name</button>
+            </form>
+          )}
+          <button type="button" className="secondary danger" aria-label={`Remove ${m.name}`} onClick={remove}>
+            Remove
+          </button>
+        </div>
+      )}
       {message && <p role="alert">{message}</p>}
     </li>
   );

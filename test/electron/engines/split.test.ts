@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { freePort, waitForPort } from '../../../electron/engines/rpc-helpers';
+import { planSplit } from '../../../electron/engines/split-service';
+import { LINK_PATH } from '../../../electron/machines/link-protocol';
+import { ensureTestEngines } from '../../helpers/llama-engines';
+import { inferenceHost } from '../../helpers/inference-host';
+import { testModelPath } from '../../helpers/test-model';
+
+async function until<T>(what: string, check: () => T | undefined | null | false, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The greedy reply of a llama-server to one prompt (OpenAI API, temperature 0). */
+async function greedy(url: string, apiKey: string | null, prompt: string, maxTokens: number): Promise<string> {
+  const response = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}) },
+    body: JSON.stringify({ messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: maxTokens, seed: 1 }),
+  });
+  const body = (await response.json()) as { choices: Array<{ message: { content: string } }> };
+  return body.choices[0]!.message.content;
+}
+
+describe('planning a split', () => {
+  const model = { modelId: 'm', name: 'Big', sizeBytes: 40 * 2 ** 30, layers: 40, trainContext: 8192, kvBytesPerToken: 40 * 4096 };
+  it('gives layers in proportion to what each machine can give, within its cap, and says when it does not fit', () => {
+    const plan = planSplit(model, [
+      { machineId: null, name: 'laptop', budgetBytes: 11 * 2 ** 30, capBytes: null },
+      { machineId: 't', name: 'tower', budgetBytes: 33 * 2 ** 30, capBytes: 33 * 2 ** 30 },
+    ]);
+    expect(plan.devices.map((d) => d.layers)).toEqual([10, 30]);
+    expect(plan.fits).toBe(true);
+    expect(plan.fitsOn).toBeNull();
+    for (const d of plan.devices) expect(d.bytes).toBeLessThanOrEqual(d.budgetBytes);
+    const tooSmall = planSplit(model, [
+      { machineId: null, name: 'laptop', budgetBytes: 8 * 2 ** 30, capBytes: null },
+      { machineId: 't', name: 'tower', budgetBytes: 16 * 2 ** 30, capBytes: 16 * 2 ** 30 },
+    ]);
+    expect(tooSmall.fits).toBe(false);
+    expect(tooSmall.note).toMatch(/Does not fit: .*tower would need/);
+    const adjusted = planSplit(
+      model,
+      [
+        { machineId: null, name: 'laptop', budgetBytes: 30 * 2 ** 30, capBytes: null },
+        { machineId: 't', name: 'tower', budgetBytes: 30 * 2 ** 30, capBytes: null },
+      ],
+      { layers: [25, 15] },
+    );
+    expect(adjusted.devices.map((d) => d.layers)).toEqual([25, 15]);
+    expect(
+      planSplit(model, [
+        { machineId: null, name: 'laptop', budgetBytes: 60 * 2 ** 30, capBytes: null },
+        { machineId: 't', name: 'tower', budgetBytes: 1, capBytes: null },
+      ]).fitsOn,
+    ).toBe('laptop');
+    expect(
+      planSplit(
+        model,
+        [
+          { machineId: null, name: 'a', budgetBytes: 30 * 2 ** 30, capBytes: null },
+          { machineId: 't', name: 'b', budgetBytes: 30 * 2 ** 30, capBytes: null },
+        ],
+        { layers: [10, 10] },
+      ).note,
+    ).toMatch(/add up to 20; the model has 40/);
+  });
+});
+
+describe('a model split across two machines with llama.cpp RPC over paired links', () => {
+  const dirs: string[] = [];
+  const dir = () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'freehold-split-'));
+    dirs.push(d);
+    return d;
+  };
+  let engines: Awaited<ReturnType<typeof ensureTestEngines>>;
+  let laptop: Awaited<ReturnType<typeof inferenceHost>>;
+  let tower: Awaited<ReturnType<typeof inferenceHost>>;
+  let modelId: string;
+  let towerId: string;
+
+  beforeAll(async () => {
+    engines = await ensureTestEngines();
+    tower = await inferenceHost({
+      dataDir: dir(),
+      host: 'web',
+      hostEnv: engines.env,
+      share: { enabled: true, host: '127.0.0.1', port: 0, name: 'tower' },
+    });
+    laptop = await inferenceHost({ dataDir: dir(), host: 'web', hostEnv: engines.env, share: { name: 'laptop' } });
+    const [imported] = await laptop.services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
+    modelId = imported!.model!.id;
+    towerId = (await laptop.services.handlers['machines.add']({ code: tower.services.sharing.status().code! })).id;
+    await until('tower online', () => laptop.services.machines.list().find((m) => m.id === towerId && m.state === 'online' && m.hardware));
+  }, 15 * 60_000);
+
+  afterAll(async () => {
+    await laptop?.services.close();
+    await tower?.services.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('engines: the build from the bundled source is found, with the reason', async () => {
+    const info = await laptop.services.handlers['engines.status'](undefined);
+    expect(info.found?.source).toBe('build');
+    expect(info.found?.reason).toMatch(/Built here from llama\.cpp/);
+    expect(info.attempts.find((a) => a.source === 'download')?.reason).toMatch(/sha256/);
+  });
+
+  it(
+    'loads the split, and its greedy text equals the same model on one machine',
+    async () => {
+      const plan = await laptop.services.handlers['split.plan']({ modelId, machineIds: ['this', towerId] });
+      expect(plan.devices.map((d) => d.name)).toEqual(['laptop', 'tower']);
+      expect(plan.devices.reduce((a, d) => a + d.layers, 0)).toBe(plan.totalLayers);
+      expect(plan.fits).toBe(true);
+      // Make both machines hold layers, whatever their free memory.
+      const half = Math.ceil(plan.totalLayers / 2);
+      const status = await laptop.services.handlers['split.load']({
+        modelId,
+        machineIds: ['this', towerId],
+        layers: [half, plan.totalLayers - half],
+      });
+      expect(status.state).toBe('running');
+      const split = await until('the split machine online', () =>
+        laptop.services.machines.list().find((m) => m.id === 'split' && m.state === 'online' && m.models.length),
+      );
+      expect(split.name).toBe('split: laptop + tower');
+      // Tower's layers went to it through the link: at least its share of the weights.
+      const [traffic] = laptop.services.split.traffic();
+      expect(traffic!.machineId).toBe(towerId);
+      expect(traffic!.sent).toBeGreaterThan(((plan.totalLayers - half) / plan.totalLayers) * plan.sizeBytes * 0.5);
+      const viaSplit = await greedy(
+        split.address,
+        (laptop.services.machines as unknown as { ephemeral: Array<{ apiKey: string }> }).ephemeral[0]!.apiKey,
+        'Once upon a time',
+        48,
+      );
+
+      // The same model on one machine: llama-server alone, same file, same settings.
+      const port = await freePort();
+      const alone = spawn(
+        engines.llamaServer,
+        ['-m', testModelPath(), '-c', String(plan.contextSize), '-t', '1', '--host', '127.0.0.1', '--port', String(port), '--no-webui'],
+        { stdio: 'ignore' },
+      );
+      try {
+        await waitForPort(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
+        for (let i = 0; i < 600 && !(await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        const onOne = await greedy(`http://127.0.0.1:${port}`, null, 'Once upon a time', 48);
+        expect(viaSplit.length).toBeGreaterThan(0);
+        expect(viaSplit).toBe(onOne);
+      } finally {
+        alone.kill('SIGKILL');
+      }
+
+      // A chat on it streams through the app like any machine's model.
+      const conversation = await laptop.services.handlers['chats.create']({
+        modelId: status.ref!,
+        settings: { maxTokens: 16, temperature: 0 },
+      });
+      const { reply } = await laptop.services.handlers['chats.send']({
+        conversationId: conversation.id,
+        parentId: null,
+        text: 'Once upon a time',
+      });
+      expect(reply.error).toBeNull();
+      expect(reply.content.length).toBeGreaterThan(0);
+    },
+    5 * 60_000,
+  );
+
+  it('the RPC helper is reachable only through the link: 127.0.0.1 only, and no tunnel without the pairing key', async () => {
+    const pool = (tower.services as unknown as { split: { deps: { pool: { helpers: Map<string, { port: number }> } } } }).split.deps.pool;
+    const [helper] = [...pool.helpers.values()];
+    expect(helper).toBeDefined();
+    // Bound to 127.0.0.1: the machine's other addresses are refused.
+    const lan = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (lan) {
+      const refused = await new Promise<string>((resolve) => {
+        const socket = net.connect({ host: lan, port: helper!.port });
+        socket.once('connect', () => (socket.destroy(), resolve('connected')));
+        socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+    }
+    // A tunnel with a key the tower does not know is refused before any byte reaches the helper.
+    const port = Number(tower.services.sharing.status().address!.split(':').pop());
+    const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { rejectUnauthorized: false });
+    const answer = await new Promise<string>((resolve) => {
+      ws.on('open', () => ws.send(JSON.stringify({ t: 'tunnel', v: 1, pairingId: 'a'.repeat(16), key: 'b'.repeat(43), service: 'rpc' })));
+      ws.on('message', (data) => resolve(String(data)));
+    });
+    expect(JSON.parse(answer)).toMatchObject({ t: 'refused' });
+  });
+
+  it('unloads: helpers and llama-server stop, the split machine goes from the list', async () => {
+    const status = await laptop.services.handlers['split.unload'](undefined);
+    expect(status.state).toBe('stopped');
+    expect(laptop.services.machines.list().some((m) => m.id === 'split')).toBe(false);
+    const pool = (tower.services as unknown as { split: { deps: { pool: { helpers: Map<string, unknown> } } } }).split.deps.pool;
+    await until('tower helper stopped', () => pool.helpers.size === 0);
+  });
+});
