@@ -140,6 +140,8 @@ export class SplitService {
   private running: Running | null = null;
   private building: EnginesInfo['building'] = null;
   private buildPromise: Promise<EngineBinaries> | null = null;
+  /** The machine whose part went away while the split ran, and how. */
+  private lost: { name: string; how: string } | null = null;
 
   constructor(
     private readonly deps: {
@@ -154,7 +156,17 @@ export class SplitService {
       thisName: () => string;
       log: (line: string) => void;
     },
-  ) {}
+  ) {
+    // A machine in the running split that stops answering (asleep, frozen, cable out) takes its part with it.
+    deps.events.subscribeAll((event, payload) => {
+      if (event !== 'onMachinesChanged' || this.status.state !== 'running' || !this.status.plan) return;
+      for (const device of this.status.plan.devices) {
+        if (device.machineId === null) continue;
+        const machine = (payload as MachineInfo[]).find((m) => m.id === device.machineId);
+        if (machine && machine.state !== 'online') this.lose(device.name, machine.error ?? `${device.name} is ${machine.state}`);
+      }
+    });
+  }
 
   async engines(): Promise<EnginesInfo> {
     return { ...(await findEngines({ dataDir: this.deps.dataDir, env: this.deps.env })), building: this.building };
@@ -179,6 +191,31 @@ export class SplitService {
       void this.engines().then((e) => this.deps.events.emit('onEngines', e));
     });
     return this.buildPromise;
+  }
+
+  /**
+   * A machine's part of the running split went away (its helper stopped, its
+   * link closed, it stopped answering): llama-server cannot go on without it,
+   * so it is stopped now, and the reply in progress fails at once, naming it.
+   */
+  private lose(name: string, how: string): void {
+    if (!this.running || this.status.state !== 'running' || this.lost) return;
+    this.lost = { name, how };
+    this.deps.log(`split: ${how}`);
+    this.running.server.kill('SIGKILL');
+  }
+
+  /** Why a reply on the split model failed, in words that name the machine, when one went away. */
+  async explainFailure(): Promise<string | null> {
+    // The reply's stream and the tunnel may close in either order: give the second a moment.
+    for (let i = 0; i < 10 && !this.lost; i++) await new Promise((r) => setTimeout(r, 100));
+    if (!this.lost) return null;
+    const plan = this.status.plan;
+    const left =
+      plan?.fitsOn && plan.fitsOn !== this.lost.name
+        ? ` ${plan.modelName} fits on ${plan.fitsOn} alone: choose it there in the model picker, or load the split again.`
+        : ' Load the split again when it is back.';
+    return `${this.lost.name} went away mid-reply (${this.lost.how}), so the split model stopped.${left}`;
   }
 
   /** Bytes through each paired machine's tunnels while the split runs. */
@@ -235,6 +272,7 @@ export class SplitService {
     const plan = await this.plan(input);
     if (!plan.fits) throw new RpcError('out_of_memory', plan.note);
     const facts = await modelFacts(this.deps.library, input.modelId);
+    this.lost = null;
     this.set({ state: 'starting', plan, ref: null, detail: 'Getting llama.cpp ready…' });
     const forwarders: Running['forwarders'] = [];
     const remotes: string[] = [];
@@ -253,7 +291,7 @@ export class SplitService {
         const record = this.deps.machines.pairedRecord(device.machineId);
         const forward = await forwardToHelper(record, {
           onTunnelClosed: (error) => {
-            if (this.running && error) this.deps.log(`split: the link to ${device.name} failed: ${error.message}`);
+            if (error) this.lose(device.name, error.message);
           },
         });
         forwarders.push({ ...forward, machineId: device.machineId });
@@ -307,7 +345,8 @@ export class SplitService {
         }`;
         if (this.running?.server === server) {
           this.deps.log(`split: ${exited}`);
-          void this.stopAll(this.running, { detail: exited, state: 'failed' });
+          const running = this.running;
+          void this.explainFailure().then((why) => this.stopAll(running, { detail: why ?? exited!, state: 'failed' }));
         }
       });
       this.running = { server, forwarders, remotes, log };

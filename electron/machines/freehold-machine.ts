@@ -175,14 +175,17 @@ export async function forwardToHelper(
       ({ ws }) => {
         (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
         const stream = createWebSocketStream(ws);
+        // Closed from this side (llama-server let go of it): nothing lost. From the other side: the helper or the link went away.
+        let closedHere = false;
         stream.on('error', (error) => socket.destroy(error));
         socket.on('error', () => stream.destroy());
         socket.on('close', () => {
+          closedHere = true;
           sockets.delete(socket);
           stream.destroy();
         });
         stream.on('close', () => {
-          events.onTunnelClosed?.(null);
+          if (!closedHere) events.onTunnelClosed?.(new Error(`${record.name} closed the link to its part of the split`));
           socket.destroy();
         });
         socket.on('data', (chunk: Buffer) => (sent += chunk.length));

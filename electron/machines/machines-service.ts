@@ -370,8 +370,15 @@ export class MachinesService {
     onDelta: (parts: DeltaParts) => void,
     signal: AbortSignal,
   ): Promise<GenerateResult> {
-    return placement.machine.generate(placement.modelId, requestId, input, onDelta, signal);
+    return placement.machine.generate(placement.modelId, requestId, input, onDelta, signal).catch(async (error: unknown) => {
+      // A split model's failure is best told by the split (which machine went away).
+      const why = placement.machine.id === 'split' ? await this.explainSplitFailure?.() : null;
+      throw why ? new RpcError('disconnected', why) : error;
+    });
   }
+
+  /** Set by the split service: says which machine's part went away when a reply on the split fails. */
+  explainSplitFailure: (() => Promise<string | null>) | null = null;
 
   async close(): Promise<void> {
     this.closed = true;

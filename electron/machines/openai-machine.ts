@@ -537,7 +537,9 @@ export class OpenAiMachine implements MachineBackend {
       this.connectionLost(ended.failure.message);
       throw ended.failure;
     }
-    if (ended.aborted || this.closed) return result('abort');
+    if (ended.aborted && !this.closed) return result('abort');
+    // Closed under a running reply (the machine was removed, a split model stopped): the reply did not finish.
+    if (this.closed) throw new RpcError('disconnected', `${name} was closed mid-reply.`);
     if (caught) {
       const f = describe(caught, firstDataTimeoutMs);
       if (f.kind === 'http') {

@@ -232,6 +232,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     thisName: () => sharing.name(),
     log,
   });
+  machines.explainSplitFailure = () => split!.explainFailure();
 
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),

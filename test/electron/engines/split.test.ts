@@ -216,4 +216,41 @@ describe('a model split across two machines with llama.cpp RPC over paired links
     const pool = (tower.services as unknown as { split: { deps: { pool: { helpers: Map<string, unknown> } } } }).split.deps.pool;
     await until('tower helper stopped', () => pool.helpers.size === 0);
   });
+
+  it('a helper killed mid-reply fails the reply with its machine name, keeps the text, and the app goes on', async () => {
+    const plan = await laptop.services.handlers['split.plan']({ modelId, machineIds: ['this', towerId] });
+    const status = await laptop.services.handlers['split.load']({
+      modelId,
+      machineIds: ['this', towerId],
+      layers: [Math.ceil(plan.totalLayers / 2), Math.floor(plan.totalLayers / 2)],
+    });
+    expect(status.state).toBe('running');
+    await until('the split machine online', () =>
+      laptop.services.machines.list().find((m) => m.id === 'split' && m.state === 'online' && m.models.length),
+    );
+    const conversation = await laptop.services.handlers['chats.create']({
+      modelId: status.ref!,
+      settings: { maxTokens: 100_000, temperature: 1 },
+    });
+    laptop.deltas.length = 0;
+    const sending = laptop.services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
+    await until('text streaming', () => laptop.deltas.some((d) => d.parts.some((p) => p.text.length > 0)), 60_000);
+    const pool = (
+      tower.services as unknown as { split: { deps: { pool: { helpers: Map<string, { child: { kill(s: string): void } }> } } } }
+    ).split.deps.pool;
+    [...pool.helpers.values()][0]!.child.kill('SIGKILL');
+    const { reply } = await sending;
+    expect(reply.status).toBe('failed');
+    expect(reply.error).toMatch(/^tower went away mid-reply/);
+    expect(reply.content.length).toBeGreaterThan(0);
+    const after = await until('split failed', () =>
+      laptop.services.split.current().state === 'failed' ? laptop.services.split.current() : undefined,
+    );
+    expect(after.detail).toMatch(/tower went away/);
+    expect(laptop.services.machines.list().some((m) => m.id === 'split')).toBe(false);
+    // The app goes on: the same model runs here alone.
+    const local = await laptop.services.handlers['chats.create']({ modelId, settings: { maxTokens: 8 } });
+    const again = await laptop.services.handlers['chats.send']({ conversationId: local.id, parentId: null, text: 'Hello' });
+    expect(again.reply.status).toBe('complete');
+  }, 120_000);
 });

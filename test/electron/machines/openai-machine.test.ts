@@ -489,7 +489,7 @@ describe('an OpenAI-compatible server as a machine (fake server)', () => {
     await expect.poll(() => closedOnServer).toBe(true);
   });
 
-  it('close() ends a reply under way', async () => {
+  it('close() ends a reply under way: it fails (it did not finish), naming the machine', async () => {
     fake.chat = (_request, response) => sse(response, [chunk({ content: 'Once' })], false);
     const m = machine(fake.url);
     const pending = m.generate(
@@ -499,7 +499,7 @@ describe('an OpenAI-compatible server as a machine (fake server)', () => {
       () => void m.close(),
       new AbortController().signal,
     );
-    expect((await pending).stats.stopReason).toBe('abort');
+    await expect(pending).rejects.toMatchObject({ code: 'disconnected', message: expect.stringMatching(/was closed mid-reply/) });
   });
 });
 
