@@ -24,6 +24,7 @@ import { downloadBench, importBench } from './library-bench';
 import { libraryUiBench } from './library-ui-bench';
 import { chatUiBench } from './chat-ui-bench';
 import { remoteBench } from './remote-bench';
+import { splitBench } from './split-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
-      only: { type: 'string', default: 'inference,remote,download,import,library-ui,chat-ui' },
+      only: { type: 'string', default: 'inference,remote,split,download,import,library-ui,chat-ui' },
       'download-mb': { type: 'string', default: '512' },
     },
   });
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
   const modelPath = findModel(values.model);
   if (only.has('remote') && !only.has('inference'))
     await remoteBench(modelPath, Math.max(5, Number(values.rounds)), Number(values.tokens), Number(values.threads));
+  if (only.has('split') && !only.has('inference'))
+    await splitBench(modelPath, Math.max(5, Number(values.rounds)), 200, Number(values.threads));
   if (!only.has('inference')) return libraryBenches(modelPath, only, Number(values['download-mb']));
   const rounds = Math.max(5, Number(values.rounds));
   const maxTokens = Number(values.tokens);
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
   await services.close();
   rmSync(dataDir, { recursive: true, force: true });
   if (only.has('remote')) await remoteBench(modelPath, rounds, maxTokens, threads);
+  if (only.has('split')) await splitBench(modelPath, rounds, 200, threads);
   await libraryBenches(modelPath, only, Number(values['download-mb']));
 }
 
