@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import net from 'node:net';
-import WebSocket, { createWebSocketStream } from 'ws';
+import tls from 'node:tls';
+import WebSocket from 'ws';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob } from '../../shared/hub';
@@ -16,6 +17,8 @@ import {
   CLOSE_REFUSED,
   LINK_PATH,
   MAX_LINK_MESSAGE_BYTES,
+  TUNNEL_PATH,
+  TUNNEL_PROTOCOL,
   type Answer,
   type Hello,
 } from './link-protocol';
@@ -163,41 +166,72 @@ export async function forwardToHelper(
   const sockets = new Set<net.Socket>();
   let sent = 0;
   let received = 0;
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.pause();
-    openLink(
-      record,
-      { t: 'tunnel', v: 1, pairingId: record.pairingId, key: record.key, service: 'rpc' },
-      LINK_TIMINGS.connectTimeoutMs,
-    ).then(
-      ({ ws }) => {
-        (ws as unknown as { _socket?: net.Socket })._socket?.setNoDelay(true);
-        const stream = createWebSocketStream(ws);
-        // Closed from this side (llama-server let go of it): nothing lost. From the other side: the helper or the link went away.
-        let closedHere = false;
-        stream.on('error', (error) => socket.destroy(error));
-        socket.on('error', () => stream.destroy());
-        socket.on('close', () => {
-          closedHere = true;
-          sockets.delete(socket);
-          stream.destroy();
-        });
-        stream.on('close', () => {
-          if (!closedHere) events.onTunnelClosed?.(new Error(`${record.name} closed the link to its part of the split`));
-          socket.destroy();
-        });
-        socket.on('data', (chunk: Buffer) => (sent += chunk.length));
-        stream.on('data', (chunk: Buffer) => (received += chunk.length));
-        socket.pipe(stream).pipe(socket);
-        socket.resume();
-      },
-      (error: Error) => {
-        events.onTunnelClosed?.(error);
-        socket.destroy();
-      },
-    );
+  const where = `${record.name} (${addressOf(record.host, record.port)})`;
+  const server = net.createServer((local) => {
+    sockets.add(local);
+    local.setNoDelay(true);
+    local.pause();
+    const fail = (error: Error) => {
+      events.onTunnelClosed?.(error);
+      local.destroy();
+    };
+    // TLS to the pinned certificate; the upgrade request (with this pairing's key) only once the certificate is checked.
+    const remote = tls.connect({
+      host: record.host,
+      port: record.port,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      servername: undefined,
+    });
+    remote.setNoDelay(true);
+    remote.once('secureConnect', () => {
+      const raw = remote.getPeerCertificate()?.raw;
+      if (!raw || fingerprintOf(raw) !== record.fingerprint) {
+        remote.destroy();
+        return fail(new Error(`${where} presented a different certificate from the one paired, so the tunnel was refused.`));
+      }
+      remote.write(
+        `GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: ${addressOf(record.host, record.port)}\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n` +
+          `X-Freehold-Pairing: ${record.pairingId}\r\nX-Freehold-Key: ${record.key}\r\n\r\n`,
+      );
+    });
+    let head = Buffer.alloc(0);
+    const onHead = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > 16 * 1024) fail(new Error(`${where} answered the tunnel with something unreadable.`));
+        return;
+      }
+      remote.off('data', onHead);
+      const response = head.subarray(0, end).toString('utf8');
+      const rest = head.subarray(end + 4);
+      if (!/^HTTP\/1\.1 101 /.test(response)) {
+        const text = rest.toString('utf8').slice(0, 300) || response.split('\r\n')[0];
+        remote.destroy();
+        return fail(new Error(`${where} refused the tunnel: ${text}`));
+      }
+      // Closed from this side (llama-server let go of it): nothing lost. From the other side: the helper or the link went away.
+      let closedHere = false;
+      local.on('close', () => {
+        closedHere = true;
+        sockets.delete(local);
+        remote.destroy();
+      });
+      remote.on('close', () => {
+        if (!closedHere) events.onTunnelClosed?.(new Error(`${record.name} closed the link to its part of the split`));
+        local.destroy();
+      });
+      local.on('error', () => remote.destroy());
+      remote.on('error', () => local.destroy());
+      local.on('data', (data: Buffer) => (sent += data.length));
+      remote.on('data', (data: Buffer) => (received += data.length));
+      if (rest.length) local.write(rest);
+      local.pipe(remote).pipe(local);
+      local.resume();
+    };
+    remote.on('data', onHead);
+    remote.once('error', (error) => fail(new Error(`${where} could not be reached for the tunnel: ${error.message}`)));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,6 +6,9 @@
 import { z } from 'zod';
 
 export const LINK_PATH = '/link';
+/** A split model's RPC traffic: the TLS connection itself, upgraded with the pairing's id and key in headers. */
+export const TUNNEL_PATH = '/tunnel';
+export const TUNNEL_PROTOCOL = 'freehold-rpc';
 /** Largest message either side takes on a link (a long conversation on its way to a reply). */
 export const MAX_LINK_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Close codes: refused (revoked, unknown, wrong secret), rate-limited. */
@@ -19,8 +22,6 @@ export const helloSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('pair'), v: z.literal(1), secret: token, name, machineId: token }).strict(),
   z.object({ t: z.literal('auth'), v: z.literal(1), pairingId: token, key: token }).strict(),
   z.object({ t: z.literal('unpair'), v: z.literal(1), pairingId: token, key: token }).strict(),
-  /** A byte stream to this pairing's RPC helper (a split model): binary frames both ways after the answer. */
-  z.object({ t: z.literal('tunnel'), v: z.literal(1), pairingId: token, key: token, service: z.literal('rpc') }).strict(),
 ]);
 export type Hello = z.infer<typeof helloSchema>;
 
@@ -28,7 +29,6 @@ export const answerSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('paired'), pairingId: token, key: token, machine: z.object({ id: token, name }).strict() }).strict(),
   z.object({ t: z.literal('welcome'), machine: z.object({ id: token, name }).strict() }).strict(),
   z.object({ t: z.literal('unpaired') }).strict(),
-  z.object({ t: z.literal('tunnel') }).strict(),
   z
     .object({
       t: z.literal('refused'),

@@ -1,11 +1,12 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { PairedClient, SharingStatus } from '../../shared/machines';
@@ -21,6 +22,8 @@ import {
   CLOSE_REFUSED,
   helloSchema,
   LINK_PATH,
+  TUNNEL_PATH,
+  TUNNEL_PROTOCOL,
   machineIdOf,
   MAX_LINK_MESSAGE_BYTES,
   type Answer,
@@ -261,6 +264,10 @@ export class SharingService {
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES, perMessageDeflate: false });
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'https://link');
+      if (url.pathname === TUNNEL_PATH && req.headers.origin === undefined && req.headers.upgrade === TUNNEL_PROTOCOL) {
+        this.tunnel(req, socket as Socket, head);
+        return;
+      }
       // A browser always sends Origin: no web page may open a link.
       if (url.pathname !== LINK_PATH || req.headers.origin !== undefined) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -382,12 +389,6 @@ export class SharingService {
           `${this.name()} does not know this machine: the pairing was revoked (or never made). Pair again with a new code.`,
         );
       }
-      if (message.t === 'tunnel') {
-        const port = this.options.tunnelPort?.(record.id) ?? null;
-        if (port === null) return refuse('refused', `${this.name()} is not running a split-model helper for this machine.`);
-        this.openTunnel(ws, port);
-        return;
-      }
       if (message.t === 'unpair') {
         void this.revoke(record.id).catch(() => undefined);
         answer({ t: 'unpaired' });
@@ -402,19 +403,41 @@ export class SharingService {
     });
   }
 
-  /** Pipes the link's binary frames to the local RPC helper (127.0.0.1 only) and back. */
-  private openTunnel(ws: WebSocket, port: number): void {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /**
+   * A tunnel to this pairing's RPC helper: the TLS connection itself, after an
+   * HTTP upgrade that carries the pairing's id and key (checked as for a
+   * link), is piped to the helper on 127.0.0.1. No framing on the way: each
+   * of llama.cpp's small RPC messages costs only the relay.
+   */
+  private tunnel(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const deny = (status: number, text: string) => {
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+      );
+    };
+    if (this.authFailures.count(address) >= AUTH_FAILURES_PER_ADDRESS) return deny(429, 'Too many failed attempts from this address.');
+    const pairingId = String(req.headers['x-freehold-pairing'] ?? '');
+    const key = String(req.headers['x-freehold-key'] ?? '');
+    const record = this.state.pairings.find((p) => p.id === pairingId);
+    if (!record || !secretsMatch(sha256(key), record.keyHash)) {
+      this.authFailures.take(address, Number.POSITIVE_INFINITY);
+      return deny(403, `${this.name()} does not know this machine: the pairing was revoked (or never made).`);
+    }
+    const port = this.options.tunnelPort?.(record.id) ?? null;
+    if (port === null) return deny(403, `${this.name()} is not running a split-model helper for this machine.`);
+    const helper = net.connect({ host: '127.0.0.1', port });
+    helper.setNoDelay(true);
     socket.setNoDelay(true);
-    socket.once('connect', () => {
-      ws.send(JSON.stringify({ t: 'tunnel' } satisfies Answer));
-      const stream = createWebSocketStream(ws);
-      stream.on('error', () => socket.destroy());
-      socket.on('error', () => stream.destroy());
-      stream.pipe(socket).pipe(stream);
+    helper.once('connect', () => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n\r\n`);
+      if (head.length) helper.write(head);
+      socket.pipe(helper).pipe(socket);
     });
-    socket.once('error', () => ws.close(1011, 'helper not reachable'));
-    ws.once('close', () => socket.destroy());
+    helper.on('error', () => socket.destroy());
+    socket.on('error', () => helper.destroy());
+    socket.on('close', () => helper.destroy());
+    helper.on('close', () => socket.destroy());
   }
 
   private startSession(ws: WebSocket, record: PairingRecord): void {

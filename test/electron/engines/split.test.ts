@@ -4,10 +4,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import tls from 'node:tls';
 import { freePort, waitForPort } from '../../../electron/engines/rpc-helpers';
 import { planSplit } from '../../../electron/engines/split-service';
-import { LINK_PATH } from '../../../electron/machines/link-protocol';
+import { TUNNEL_PATH, TUNNEL_PROTOCOL } from '../../../electron/machines/link-protocol';
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
@@ -201,12 +201,19 @@ describe('a model split across two machines with llama.cpp RPC over paired links
     }
     // A tunnel with a key the tower does not know is refused before any byte reaches the helper.
     const port = Number(tower.services.sharing.status().address!.split(':').pop());
-    const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { rejectUnauthorized: false });
-    const answer = await new Promise<string>((resolve) => {
-      ws.on('open', () => ws.send(JSON.stringify({ t: 'tunnel', v: 1, pairingId: 'a'.repeat(16), key: 'b'.repeat(43), service: 'rpc' })));
-      ws.on('message', (data) => resolve(String(data)));
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () =>
+        socket.write(
+          `GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\nX-Freehold-Pairing: ${'a'.repeat(16)}\r\nX-Freehold-Key: ${'b'.repeat(43)}\r\n\r\n`,
+        ),
+      );
+      let text = '';
+      socket.on('data', (d) => (text += d.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
     });
-    expect(JSON.parse(answer)).toMatchObject({ t: 'refused' });
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer).toMatch(/does not know this machine/);
   });
 
   it('unloads: helpers and llama-server stop, the split machine goes from the list', async () => {
