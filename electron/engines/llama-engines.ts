@@ -4,9 +4,8 @@
  * Found or obtained in this order: on the PATH; a build already made in the
  * engines folder; built here from the llama.cpp source node-llama-cpp ships
  * (its git bundle) with cmake and a C++ compiler, cached per version and
- * backend. (A managed download of llama.cpp's release needs a sha256 for each
- * release asset kept in the project; none are known to this build, so that
- * step is skipped and says so.)
+ * backend. Between the two, a managed download of llama.cpp's release for
+ * this platform where its sha256 is kept in the project (llama-releases.ts).
  */
 import { spawn } from 'node:child_process';
 import { constants, existsSync, promises as fs, readFileSync } from 'node:fs';
@@ -14,8 +13,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
+import { PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 
-export type EngineSource = 'path' | 'build';
+export type EngineSource = 'path' | 'download' | 'build';
 
 export interface EngineBinaries {
   llamaServer: string;
@@ -79,6 +79,10 @@ export function enginesRoot(dataDir: string, env: NodeJS.ProcessEnv = process.en
   return env.FREEHOLD_ENGINES_DIR ? path.resolve(env.FREEHOLD_ENGINES_DIR) : path.join(dataDir, 'engines');
 }
 
+export function releaseDirFor(root: string, version: string, backend = 'cpu'): string {
+  return path.join(root, `llama.cpp-${version.replace(/[^\w.-]/g, '_')}-${backend}-release`);
+}
+
 export function buildDirFor(root: string, version: string, backend = 'cpu'): string {
   return path.join(root, `llama.cpp-${version.replace(/[^\w.-]/g, '_')}-${backend}`);
 }
@@ -91,7 +95,7 @@ async function commandWorks(command: string, args: string[]): Promise<boolean> {
   });
 }
 
-export async function findEngines(options: { dataDir: string; env?: NodeJS.ProcessEnv }): Promise<EnginesStatus> {
+export async function findEngines(options: { dataDir: string; env?: NodeJS.ProcessEnv; releases?: ReleaseTable }): Promise<EnginesStatus> {
   const env = options.env ?? process.env;
   const { version, bundle } = bundledLlama();
   const attempts: EnginesStatus['attempts'] = [];
@@ -117,11 +121,25 @@ export async function findEngines(options: { dataDir: string; env?: NodeJS.Proce
       reason: server ? 'llama-server is on the PATH but ggml-rpc-server is not.' : 'No llama-server on the PATH.',
     });
   }
-  attempts.push({
-    source: 'download',
-    outcome: 'unavailable',
-    reason: `No verified download of llama.cpp ${version} for ${process.platform}-${process.arch} is known to this build (each would need its sha256 kept in the project).`,
-  });
+  const release = releaseDirFor(enginesRoot(options.dataDir, env), version);
+  const downloaded = {
+    llamaServer: path.join(release, 'bin', exe('llama-server')),
+    rpcServer: path.join(release, 'bin', exe('ggml-rpc-server')),
+  };
+  const pinned = (options.releases ?? PINNED_RELEASES)[version]?.[platformKey()];
+  if ((await executable(downloaded.llamaServer)) && (await executable(downloaded.rpcServer))) {
+    const reason = `llama.cpp ${version}'s release for ${platformKey()}, downloaded and verified (sha256), in ${release}.`;
+    if (!found) found = { ...downloaded, source: 'download', version, backend: 'cpu', reason };
+    attempts.push({ source: 'download', outcome: found.source === 'download' ? 'used' : 'available', reason });
+  } else {
+    attempts.push({
+      source: 'download',
+      outcome: 'unavailable',
+      reason: pinned
+        ? `Not downloaded yet: ${pinned.asset} (its sha256 is kept in the project) is fetched when first needed.`
+        : `No verified download of llama.cpp ${version} for ${process.platform}-${process.arch} is known to this build (each would need its sha256 kept in the project).`,
+    });
+  }
   const built = {
     llamaServer: path.join(buildDir, 'bin', exe('llama-server')),
     rpcServer: path.join(buildDir, 'bin', exe('ggml-rpc-server')),
@@ -133,6 +151,7 @@ export async function findEngines(options: { dataDir: string; env?: NodeJS.Proce
     attempts.push({ source: 'build', outcome: found.source === 'build' ? 'used' : 'available', reason });
   }
   let canBuild: EnginesStatus['canBuild'];
+  // (A verified download, where one is pinned, comes before a build: see SplitService.ensureEngines.)
   if (!bundle) canBuild = { ok: false, reason: "node-llama-cpp's llama.cpp source bundle is not installed." };
   else if (!(await commandWorks('cmake', ['--version'])))
     canBuild = { ok: false, reason: 'cmake is not installed (e.g. apt-get install cmake g++).' };

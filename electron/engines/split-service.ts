@@ -13,7 +13,8 @@ import { forwardToHelper } from '../machines/freehold-machine';
 import type { MachinesService } from '../machines/machines-service';
 import type { EventBus } from '../services/events';
 import type { SettingsStore } from '../services/settings-store';
-import { buildEngines, findEngines, type EngineBinaries } from './llama-engines';
+import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
+import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 import { freePort, type RpcHelperPool } from './rpc-helpers';
 
 export const THIS_MACHINE = 'this';
@@ -155,6 +156,8 @@ export class SplitService {
       pool: RpcHelperPool;
       thisName: () => string;
       log: (line: string) => void;
+      /** Release downloads: the table of verified assets and where they come from (tests: a server on 127.0.0.1). */
+      releases?: { table?: ReleaseTable; baseUrl?: string };
     },
   ) {
     // A machine in the running split that stops answering (asleep, frozen, cable out) takes its part with it.
@@ -169,7 +172,10 @@ export class SplitService {
   }
 
   async engines(): Promise<EnginesInfo> {
-    return { ...(await findEngines({ dataDir: this.deps.dataDir, env: this.deps.env })), building: this.building };
+    return {
+      ...(await findEngines({ dataDir: this.deps.dataDir, env: this.deps.env, releases: this.deps.releases?.table })),
+      building: this.building,
+    };
   }
 
   /** The programs, building them here if need be (progress as onEngines events). */

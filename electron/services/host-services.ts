@@ -62,6 +62,8 @@ export interface HostServicesOptions {
   engine?: (engine: Engine) => Engine;
   /** Sharing this machine from the command line (`serve --share`), over the stored switch. */
   share?: { enabled?: boolean; host?: string; port?: number; name?: string };
+  /** llama.cpp release downloads (tests: their own table of verified assets and a server on 127.0.0.1). */
+  engines?: { releases?: { table?: import('../engines/llama-releases').ReleaseTable; baseUrl?: string } };
   /** Link and server-machine timings, shortened by tests. */
   machines?: {
     timings?: Partial<LinkTimings>;
@@ -231,6 +233,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     pool: rpcHelpers,
     thisName: () => sharing.name(),
     log,
+    releases: options.engines?.releases,
   });
   machines.explainSplitFailure = () => split!.explainFailure();
 
