@@ -182,6 +182,27 @@ export class SplitService {
   async ensureEngines(): Promise<EngineBinaries> {
     const info = await this.engines();
     if (info.found) return info.found as EngineBinaries;
+    const table = this.deps.releases?.table ?? PINNED_RELEASES;
+    if (table[info.version]?.[platformKey()]) {
+      // A verified release download where one is pinned; a build from source otherwise.
+      this.buildPromise ??= downloadRelease({
+        version: info.version,
+        dir: releaseDirFor(enginesRoot(this.deps.dataDir, this.deps.env), info.version),
+        table,
+        baseUrl: this.deps.releases?.baseUrl ?? this.deps.env.FREEHOLD_LLAMA_RELEASES_URL,
+        onProgress: (bytes, total) => {
+          this.building = { step: 'download', fraction: total ? bytes / total : 0, line: `${bytes} of ${total} bytes` };
+          void this.engines().then((e) => this.deps.events.emit('onEngines', e));
+        },
+      })
+        .then(async () => (await this.engines()).found as EngineBinaries)
+        .finally(() => {
+          this.building = null;
+          this.buildPromise = null;
+          void this.engines().then((e) => this.deps.events.emit('onEngines', e));
+        });
+      return this.buildPromise;
+    }
     if (!info.canBuild.ok)
       throw new RpcError('unavailable', `llama.cpp's programs are not installed and cannot be built here: ${info.canBuild.reason}`);
     this.buildPromise ??= buildEngines({

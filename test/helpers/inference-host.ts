@@ -23,6 +23,7 @@ export async function inferenceHost(
     engine?: (engine: Engine) => Engine;
     share?: HostServicesOptions['share'];
     machines?: HostServicesOptions['machines'];
+    engines?: HostServicesOptions['engines'];
     /** The services' environment (HF_ENDPOINT for a fake hub), apart from the worker's. */
     hostEnv?: NodeJS.ProcessEnv;
   } = {},
@@ -41,6 +42,7 @@ export async function inferenceHost(
     engine: options.engine,
     share: options.share,
     machines: options.machines,
+    engines: options.engines,
     env: options.hostEnv,
   });
   await services.settings.update({ inference: { threads: 1 } });

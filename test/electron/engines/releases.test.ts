@@ -11,6 +11,7 @@ import { downloadRelease, platformKey, type ReleaseTable } from '../../../electr
 import { bundledLlama } from '../../../electron/engines/llama-engines';
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { makeZip } from '../../helpers/zip';
+import { inferenceHost } from '../../helpers/inference-host';
 
 /** A llama.cpp release server on 127.0.0.1: the real programs (built here) zipped as a release asset. */
 describe('llama.cpp release downloads, verified by the sha256 kept in the project', () => {
@@ -58,6 +59,23 @@ describe('llama.cpp release downloads, verified by the sha256 kept in the projec
     const after = await findEngines({ dataDir: root, env, releases: table() });
     expect(after.found?.source).toBe('download');
     expect(after.found?.reason).toMatch(/downloaded and verified/);
+  }, 120_000);
+
+  it('the app gets its engines by the verified download when one is pinned (Hardware → Engines, freehold engines --build)', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'freehold-releases-'));
+    dirs.push(root);
+    const { services } = await inferenceHost({
+      dataDir: path.join(root, 'data'),
+      hostEnv: { ...process.env, FREEHOLD_ENGINES_DIR: path.join(root, 'engines'), FREEHOLD_IGNORE_PATH_ENGINES: '1' },
+      engines: { releases: { table: table(), baseUrl } },
+    });
+    try {
+      const info = await services.handlers['engines.build'](undefined);
+      expect(info.found?.source).toBe('download');
+      expect(info.attempts.find((a) => a.source === 'download')?.outcome).toBe('used');
+    } finally {
+      await services.close();
+    }
   }, 120_000);
 
   it('refuses a tampered download: deleted, not installed, and says why', async () => {
