@@ -18,6 +18,8 @@ export interface ApiControllerOptions {
   log: (line: string) => void;
   /** `npm run serve` flags: they win over the settings. */
   override?: ApiOverride;
+  /** The split model running here, if any: the API serves it too. */
+  split?: () => import('./routes/context').SplitEndpoint | null;
 }
 
 /** Runs the API server as the settings (or the command line) say, restarting it when they change. */
@@ -78,6 +80,7 @@ export class ApiController {
           this.server = await startApiServer({
             inference: this.options.inference,
             library: this.options.library,
+            split: this.options.split,
             host: config.host,
             port: config.port,
             key: () => this.keys.get(),

@@ -13,12 +13,14 @@ import { checkAccess, closingStatuses } from './access';
 import { API_BODY_LIMIT, ApiError, errorBody, toApiError } from './responses';
 import { chatCompletionRoute } from './routes/chat-completions';
 import { completionRoute } from './routes/completions';
-import { routeContext, type ApiInference } from './routes/context';
+import { routeContext, type SplitEndpoint, type ApiInference } from './routes/context';
 import { embeddingRoute } from './routes/embeddings';
 import { modelRoutes } from './routes/models';
 
 export interface ApiServerOptions {
   inference: ApiInference;
+  /** The split model running here, if any (its llama-server): served under its own id, passed through. */
+  split?: () => SplitEndpoint | null;
   library: ModelLibrary;
   host: string;
   port: number;
@@ -89,6 +91,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   checkAccess(app, { allowedHosts: () => allowedHosts, corsOrigins: new Set(options.corsOrigins), requireKey, key: options.key });
 
   const context = routeContext({ inference: options.inference, library: options.library, log, maxWaiting: options.maxWaiting ?? 64 });
+  context.split = options.split ?? (() => null);
   modelRoutes(app, context);
   chatCompletionRoute(app, context);
   completionRoute(app, context);

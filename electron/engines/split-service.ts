@@ -245,6 +245,14 @@ export class SplitService {
     return `${this.lost.name} went away mid-reply (${this.lost.how}), so the split model stopped.${left}`;
   }
 
+  /** Where the running split's llama-server answers, for the local API to pass requests through. */
+  endpoint(): { id: string; url: string; apiKey: string } | null {
+    if (this.status.state !== 'running' || !this.status.plan || !this.endpointInfo) return null;
+    return { id: `split:${this.status.plan.modelName}`, ...this.endpointInfo };
+  }
+
+  private endpointInfo: { url: string; apiKey: string } | null = null;
+
   /** Bytes through each paired machine's tunnels while the split runs. */
   traffic(): Array<{ machineId: string; sent: number; received: number }> {
     return (this.running?.forwarders ?? []).filter((f) => f.machineId && f.bytes).map((f) => ({ machineId: f.machineId!, ...f.bytes!() }));
@@ -379,6 +387,7 @@ export class SplitService {
       this.running = { server, forwarders, remotes, log };
       await this.waitHealthy(port, () => exited);
       const name = `split: ${plan.devices.map((d) => d.name).join(' + ')}`;
+      this.endpointInfo = { url: `http://127.0.0.1:${port}`, apiKey };
       this.deps.machines.addEphemeral({
         id: SPLIT_MACHINE_ID,
         kind: 'openai',
@@ -419,6 +428,7 @@ export class SplitService {
 
   private async stopAll(running: Running, next: { state: SplitStatus['state']; detail: string }): Promise<void> {
     if (this.running === running) this.running = null;
+    this.endpointInfo = null;
     this.deps.machines.removeEphemeral(SPLIT_MACHINE_ID);
     if (running.server && running.server.exitCode === null) running.server.kill('SIGTERM');
     for (const forward of running.forwarders) forward.close();

@@ -176,6 +176,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     inference,
     library,
     log,
+    split: () => split?.endpoint() ?? null,
     // The CLI never serves the API (the desktop app or `npm run serve` may be serving it on the same port).
     override: options.api ?? (options.host === 'cli' ? { enabled: false } : undefined),
   });

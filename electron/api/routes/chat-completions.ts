@@ -1,13 +1,41 @@
-import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { chatCompletionSchema } from '../openai-schemas';
 import { chatMessages, outputFormat, parse, refuseUnsupported, samplingOf, stopsOf } from '../requests';
 import { ApiError } from '../responses';
-import type { RouteContext } from './context';
+import type { RouteContext, SplitEndpoint } from './context';
 import { answerGeneration } from './generation';
+
+/**
+ * A request for the split model goes to its llama-server (same OpenAI API) as
+ * it came, under that server's own key, and its answer (streamed or whole,
+ * errors included) comes back as it is. A client that hangs up ends it there.
+ */
+async function passThrough(split: SplitEndpoint, body: unknown, reply: FastifyReply): Promise<FastifyReply> {
+  const controller = new AbortController();
+  reply.raw.on('close', () => controller.abort());
+  let upstream: Response;
+  try {
+    upstream = await fetch(`${split.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${split.apiKey}` },
+      body: JSON.stringify({ ...(body as object), model: split.id }),
+      signal: controller.signal,
+    });
+  } catch (error) {
+    throw new ApiError(503, `The split model is not answering: ${(error as Error).message}`, 'server_error', 'unavailable');
+  }
+  reply.code(upstream.status);
+  reply.header('Content-Type', upstream.headers.get('content-type') ?? 'application/json');
+  if (!upstream.body) return reply.send('');
+  return reply.send(Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream));
+}
 
 /** POST /v1/chat/completions: a reply with the model's chat template, streamed or whole. */
 export function chatCompletionRoute(app: FastifyInstance, context: RouteContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
+    const split = context.split();
+    if (split && (request.body as { model?: unknown } | null)?.model === split.id) return passThrough(split, request.body, reply);
     const body = parse(chatCompletionSchema, request.body);
     refuseUnsupported(body);
     if ((body.tools && body.tools.length) || (body.functions && body.functions.length)) {

@@ -8,8 +8,18 @@ import { ApiError } from '../responses';
 /** What the routes use of the inference service: jobs in the queue, its status, and stopping a request. */
 export type ApiInference = Pick<InferenceService, 'run' | 'status' | 'abort'>;
 
+/** A split model's llama-server (electron/engines/split-service.ts): the API passes its requests through. */
+export interface SplitEndpoint {
+  /** Its id in /v1/models: "split:<model name>". */
+  id: string;
+  url: string;
+  apiKey: string;
+}
+
 /** What every route shares: the services, and the checks each request makes. */
 export interface RouteContext {
+  /** The split model running here, if any. */
+  split: () => SplitEndpoint | null;
   inference: ApiInference;
   library: ModelLibrary;
   log: (line: string) => void;
@@ -29,6 +39,7 @@ export function routeContext(options: {
 }): RouteContext {
   const { inference, library, maxWaiting } = options;
   return {
+    split: () => null,
     inference,
     library,
     log: options.log,

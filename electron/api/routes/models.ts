@@ -5,10 +5,16 @@ import type { RouteContext } from './context';
 
 /** GET /v1/models and /v1/models/{id}: the library. */
 export function modelRoutes(app: FastifyInstance, context: RouteContext): void {
-  app.get('/v1/models', async () => ({
-    object: 'list',
-    data: [...apiModelIds(context.library.snapshot().models)].map(([id, model]) => modelObject(id, model)),
-  }));
+  app.get('/v1/models', async () => {
+    const split = context.split();
+    return {
+      object: 'list',
+      data: [
+        ...[...apiModelIds(context.library.snapshot().models)].map(([id, model]) => modelObject(id, model)),
+        ...(split ? [{ id: split.id, object: 'model', created: 0, owned_by: 'freehold-split' }] : []),
+      ],
+    };
+  });
 
   app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
     const { id, model } = context.resolve(request.params['*']);

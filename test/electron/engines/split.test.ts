@@ -99,7 +99,13 @@ describe('a model split across two machines with llama.cpp RPC over paired links
       hostEnv: engines.env,
       share: { enabled: true, host: '127.0.0.1', port: 0, name: 'tower' },
     });
-    laptop = await inferenceHost({ dataDir: dir(), host: 'web', hostEnv: engines.env, share: { name: 'laptop' } });
+    laptop = await inferenceHost({
+      dataDir: dir(),
+      host: 'web',
+      hostEnv: engines.env,
+      share: { name: 'laptop' },
+      api: { enabled: true, port: 0 },
+    });
     const [imported] = await laptop.services.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
     modelId = imported!.model!.id;
     towerId = (await laptop.services.handlers['machines.add']({ code: tower.services.sharing.status().code! })).id;
@@ -142,6 +148,7 @@ describe('a model split across two machines with llama.cpp RPC over paired links
       const [traffic] = laptop.services.split.traffic();
       expect(traffic!.machineId).toBe(towerId);
       expect(traffic!.sent).toBeGreaterThan(((plan.totalLayers - half) / plan.totalLayers) * plan.sizeBytes * 0.5);
+      let onOneText = '';
       const viaSplit = await greedy(
         split.address,
         (laptop.services.machines as unknown as { ephemeral: Array<{ apiKey: string }> }).ephemeral[0]!.apiKey,
@@ -163,9 +170,30 @@ describe('a model split across two machines with llama.cpp RPC over paired links
         const onOne = await greedy(`http://127.0.0.1:${port}`, null, 'Once upon a time', 48);
         expect(viaSplit.length).toBeGreaterThan(0);
         expect(viaSplit).toBe(onOne);
+        onOneText = onOne;
       } finally {
         alone.kill('SIGKILL');
       }
+
+      // The local OpenAI-compatible API serves it too, under its own id.
+      const api = laptop.services.api.status();
+      const headers = { Authorization: `Bearer ${api.key}`, 'Content-Type': 'application/json' };
+      const listed = (await (await fetch(`${api.url}/models`, { headers })).json()) as { data: Array<{ id: string }> };
+      expect(listed.data.map((m) => m.id)).toContain(`split:${plan.modelName}`);
+      const viaApi = (await (
+        await fetch(`${api.url}/chat/completions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            model: `split:${plan.modelName}`,
+            messages: [{ role: 'user', content: 'Once upon a time' }],
+            temperature: 0,
+            max_tokens: 48,
+            seed: 1,
+          }),
+        })
+      ).json()) as { choices: Array<{ message: { content: string } }> };
+      expect(viaApi.choices[0]!.message.content).toBe(onOneText);
 
       // A chat on it streams through the app like any machine's model.
       const conversation = await laptop.services.handlers['chats.create']({
