@@ -148,7 +148,7 @@ describe('a model split across two machines with llama.cpp RPC over paired links
       const [traffic] = laptop.services.split.traffic();
       expect(traffic!.machineId).toBe(towerId);
       expect(traffic!.sent).toBeGreaterThan(((plan.totalLayers - half) / plan.totalLayers) * plan.sizeBytes * 0.5);
-      let onOneText = '';
+      let onOneText: string;
       const viaSplit = await greedy(
         split.address,
         (laptop.services.machines as unknown as { ephemeral: Array<{ apiKey: string }> }).ephemeral[0]!.apiKey,
