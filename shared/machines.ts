@@ -27,6 +27,8 @@ export interface MachineHardware {
   ramFreeBytes: number | null;
   vramTotalBytes: number | null;
   vramFreeBytes: number | null;
+  /** Its "max VRAM per GPU" setting, where set (what a split plan keeps within). */
+  vramCapBytes?: number | null;
 }
 
 /** A model on another machine, as that machine lists it. */

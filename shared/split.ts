@@ -4,7 +4,14 @@ import { z } from 'zod';
 export interface EnginesInfo {
   /** The llama.cpp release node-llama-cpp bundles (what a build here is made from). */
   version: string;
-  found: { llamaServer: string; rpcServer: string; source: 'path' | 'download' | 'build'; version: string; backend: string; reason: string } | null;
+  found: {
+    llamaServer: string;
+    rpcServer: string;
+    source: 'path' | 'download' | 'build';
+    version: string;
+    backend: string;
+    reason: string;
+  } | null;
   attempts: Array<{ source: 'path' | 'download' | 'build'; outcome: 'used' | 'unavailable' | 'available'; reason: string }>;
   buildDir: string;
   canBuild: { ok: boolean; reason: string };

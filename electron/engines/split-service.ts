@@ -292,12 +292,10 @@ export class SplitService {
         };
       }
       const m = this.machineOf(id);
-      return {
-        machineId: m.id,
-        name: m.name,
-        budgetBytes: budgetOf(m.hardware ?? { vramFreeBytes: null, ramFreeBytes: null }, null),
-        capBytes: null,
-      };
+      // That machine's own cap applies to its GPU (a CPU-only machine gives RAM, which no GPU cap limits).
+      const hw = m.hardware ?? { vramFreeBytes: null, ramFreeBytes: null, vramTotalBytes: null, vramCapBytes: null };
+      const cap = hw.vramCapBytes && (hw.vramTotalBytes ?? 0) > 0 ? hw.vramCapBytes : null;
+      return { machineId: m.id, name: m.name, budgetBytes: budgetOf(hw, cap), capBytes: cap };
     });
     return planSplit({ ...facts, modelId: input.modelId }, machines, input);
   }

@@ -498,6 +498,7 @@ export class FreeholdMachine implements MachineBackend {
       ramFreeBytes: system.memoryFreeBytes,
       vramTotalBytes: report.vram.totalBytes,
       vramFreeBytes: report.vram.freeBytes,
+      vramCapBytes: report.vram.capBytes,
     };
     this.busy = status.queue.running !== null;
     this.emit();

@@ -32,7 +32,7 @@ test('another Freehold as a machine: pair with its code, see it online with its 
     await page.setViewportSize({ width: 1200, height: 1000 });
     await page.goto(laptop.url);
     await page.getByRole('link', { name: 'Hardware' }).click();
-    const machines = page.getByRole('region', { name: 'Machines' });
+    const machines = page.getByRole('region', { name: 'Machines', exact: true });
     await expect(machines.getByRole('switch', { name: 'Share this machine' })).not.toBeChecked();
     await machines.getByRole('textbox', { name: 'Pairing code' }).fill(code);
     await machines.getByRole('button', { name: 'Add', exact: true }).click();
@@ -56,7 +56,7 @@ test('another Freehold as a machine: pair with its code, see it online with its 
 
     // The tower lists the laptop as paired and connected; a code is single-use, so it shows a fresh one.
     await towerPage.getByRole('link', { name: 'Hardware' }).click();
-    const sharing = towerPage.getByRole('region', { name: 'Machines' });
+    const sharing = towerPage.getByRole('region', { name: 'Machines', exact: true });
     await expect(sharing.getByRole('switch', { name: 'Share this machine' })).toBeChecked();
     const paired = sharing.getByRole('table', { name: 'Paired machines' });
     await expect(paired.getByRole('row')).toHaveCount(2, { timeout: 20_000 });
@@ -149,7 +149,7 @@ test('an OpenAI-compatible server as a machine: add it by URL and key, see its m
     await page.setViewportSize({ width: 1200, height: 1000 });
     await page.goto(laptop.url);
     await page.evaluate(() => (window.location.hash = '#/hardware/machines'));
-    const machines = page.getByRole('region', { name: 'Machines' });
+    const machines = page.getByRole('region', { name: 'Machines', exact: true });
     const form = machines.getByRole('form', { name: 'Or an OpenAI-compatible server' });
     await form.getByRole('textbox', { name: 'Server URL' }).fill(url!);
     await expect(form.getByLabel('API key (optional)')).toHaveAttribute('type', 'password');

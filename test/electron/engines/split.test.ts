@@ -11,6 +11,7 @@ import { TUNNEL_PATH, TUNNEL_PROTOCOL } from '../../../electron/machines/link-pr
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
+import { setString, setUint32, writeEditedGguf } from '../../helpers/gguf-edit';
 
 async function until<T>(what: string, check: () => T | undefined | null | false, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -77,6 +78,32 @@ describe('planning a split', () => {
     ).toMatch(/add up to 20; the model has 40/);
   });
 });
+
+/**
+ * A deeper model than stories260K, made by the test: its tokenizer and
+ * embeddings, and `layers` transformer blocks shaped like its first, with
+ * random weights (seeded; norms at 1), so that there are layers enough to split
+ * unevenly. Its text is nonsense, but the same nonsense on one machine or many.
+ */
+function writeDeepModel(target: string, layers: number): void {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  writeEditedGguf(testModelPath(), target, (gguf) => {
+    const arch = 'llama';
+    const template = gguf.tensors.filter((t) => t.name.startsWith('blk.0.'));
+    gguf.tensors = gguf.tensors.filter((t) => !t.name.startsWith('blk.'));
+    for (let layer = 0; layer < layers; layer++) {
+      for (const t of template) {
+        const data = Buffer.alloc(t.data.length);
+        const norm = t.name.endsWith('_norm.weight');
+        for (let i = 0; i + 4 <= data.length; i += 4) data.writeFloatLE(norm ? 1 : random() * 0.08, i);
+        gguf.tensors.push({ name: t.name.replace('blk.0.', `blk.${layer}.`), dims: t.dims, type: t.type, data });
+      }
+    }
+    setUint32(gguf, `${arch}.block_count`, layers);
+    setString(gguf, 'general.name', `deep-${layers}`);
+  });
+}
 
 describe('a model split across two machines with llama.cpp RPC over paired links', () => {
   const dirs: string[] = [];
@@ -243,6 +270,46 @@ describe('a model split across two machines with llama.cpp RPC over paired links
     expect(answer).toMatch(/^HTTP\/1\.1 403 /);
     expect(answer).toMatch(/does not know this machine/);
   });
+
+  it(
+    'a deeper model made by the test (24 random layers), split 16 + 8: the same greedy text as on one machine',
+    async () => {
+      const file = path.join(dir(), 'deep-24.gguf');
+      writeDeepModel(file, 24);
+      const [imported] = await laptop.services.handlers['models.import']({ paths: [file], mode: 'reference' });
+      expect(imported!.ok).toBe(true);
+      const deepId = imported!.model!.id;
+      const plan = await laptop.services.handlers['split.plan']({ modelId: deepId, machineIds: ['this', towerId], layers: [16, 8] });
+      expect(plan.totalLayers).toBe(24);
+      expect(plan.fits).toBe(true);
+      const status = await laptop.services.handlers['split.load']({ modelId: deepId, machineIds: ['this', towerId], layers: [16, 8] });
+      expect(status.state).toBe('running');
+      const split = await until('the split machine online', () =>
+        laptop.services.machines.list().find((m) => m.id === 'split' && m.state === 'online' && m.models.length),
+      );
+      const key = (laptop.services.machines as unknown as { ephemeral: Array<{ apiKey: string }> }).ephemeral[0]!.apiKey;
+      const viaSplit = await greedy(split.address, key, 'Once upon a time', 32);
+      const [traffic] = laptop.services.split.traffic();
+      expect(traffic!.sent).toBeGreaterThan((8 / 24) * plan.sizeBytes * 0.5);
+      const port = await freePort();
+      const alone = spawn(
+        engines.llamaServer,
+        ['-m', file, '-c', String(plan.contextSize), '-t', '1', '--host', '127.0.0.1', '--port', String(port), '--no-webui'],
+        { stdio: 'ignore' },
+      );
+      try {
+        await waitForPort(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
+        for (let i = 0; i < 600 && !(await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(viaSplit.length).toBeGreaterThan(0);
+        expect(viaSplit).toBe(await greedy(`http://127.0.0.1:${port}`, null, 'Once upon a time', 32));
+      } finally {
+        alone.kill('SIGKILL');
+      }
+      await laptop.services.handlers['split.unload'](undefined);
+    },
+    5 * 60_000,
+  );
 
   it('unloads: helpers and llama-server stop, the split machine goes from the list', async () => {
     const status = await laptop.services.handlers['split.unload'](undefined);
