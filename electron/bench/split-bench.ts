@@ -94,12 +94,49 @@ export async function splitBench(modelPath: string, rounds: number, maxTokens: n
     await services.settings.update({ inference: { threads } });
     return services;
   };
-  const tower = await host('tower', true);
+  // The other machine is its own process, as it would be: its end of the tunnels runs beside, not in, this one's event loop.
+  const towerDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-tower-'));
+  dirs.push(towerDir);
+  // Its settings first: the same thread count as everything else here.
+  const prepare = await createHostServices({ dataDir: towerDir, host: 'cli', env, log: () => undefined });
+  await prepare.settings.update({ inference: { threads } });
+  await prepare.close();
+  const towerProcess = spawn(
+    process.execPath,
+    [
+      path.join(here, 'serve.mjs'),
+      '--port',
+      '0',
+      '--no-api',
+      '--data-dir',
+      towerDir,
+      '--share',
+      '--share-host',
+      '127.0.0.1',
+      '--share-port',
+      '0',
+      '--name',
+      'tower',
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(towerProcess);
+  const code = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Pairing code: (FH1-\S+)/.exec(output);
+      if (match) resolve(match[1]!);
+    };
+    towerProcess.stdout!.on('data', onData);
+    towerProcess.stderr!.on('data', onData);
+    towerProcess.once('exit', () => reject(new Error(`the tower process exited: ${output}`)));
+  });
   const laptop = await host('laptop', false);
   try {
     const [imported] = await laptop.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
     const modelId = imported!.model!.id;
-    const towerId = (await laptop.handlers['machines.add']({ code: tower.sharing.status().code! })).id;
+    const towerId = (await laptop.handlers['machines.add']({ code })).id;
     for (let i = 0; i < 200 && laptop.machines.list()[0]?.state !== 'online'; i++) await new Promise((r) => setTimeout(r, 50));
     const plan = await laptop.handlers['split.plan']({ modelId, machineIds: ['this', towerId] });
     const layers = [Math.ceil(plan.totalLayers / 2), Math.floor(plan.totalLayers / 2)];
@@ -154,7 +191,6 @@ export async function splitBench(modelPath: string, rounds: number, maxTokens: n
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await laptop.close();
-    await tower.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
