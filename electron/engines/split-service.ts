@@ -16,6 +16,7 @@ import type { SettingsStore } from '../services/settings-store';
 import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
 import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 import { freePort, type RpcHelperPool } from './rpc-helpers';
+import { resolveThreads } from '../worker/threads';
 
 export const THIS_MACHINE = 'this';
 export const SPLIT_MACHINE_ID = 'split';
@@ -332,7 +333,7 @@ export class SplitService {
       }
       const port = await freePort();
       const apiKey = randomBytes(24).toString('base64url');
-      const threads = this.deps.settings.get().inference.threads || Math.max(1, Math.min(8, os.availableParallelism()));
+      const threads = resolveThreads(this.deps.settings.get().inference.threads, os.availableParallelism()).used;
       const args = [
         '-m',
         facts.path,

@@ -33,6 +33,7 @@ import { RpcHelperPool } from '../engines/rpc-helpers';
 import { SplitService } from '../engines/split-service';
 import { splitHandlers } from './handlers/split';
 import os from 'node:os';
+import { resolveThreads } from '../worker/threads';
 import { SharingService } from '../machines/sharing';
 import type { LinkTimings } from '../machines/freehold-machine';
 
@@ -199,7 +200,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   const rpcHelpers = new RpcHelperPool(
     async () => (await split!.ensureEngines()).rpcServer,
     log,
-    () => settings.get().inference.threads || Math.max(1, Math.min(8, os.availableParallelism())),
+    // The same rule as the worker's: the setting, or half the logical cores (leaving at least one free).
+    () => resolveThreads(settings.get().inference.threads, os.availableParallelism()).used,
   );
   // The CLI neither shares nor connects: it edits the list of machines that a running host follows.
   const sharing = new SharingService({
