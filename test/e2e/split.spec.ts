@@ -8,7 +8,7 @@ const engines = {
   FREEHOLD_IGNORE_PATH_ENGINES: '1',
 };
 
-test('split a model across this machine and a paired one: plan, load, chat with it, unload', async ({ page, context }) => {
+test('split a model across this machine and a paired one: plan, load, chat with it, unload', async ({ page }) => {
   test.setTimeout(180_000);
   const tower = await launchHost({ env: engines, args: ['--share', '--share-host', '127.0.0.1', '--share-port', '0', '--name', 'tower'] });
   const laptop = await launchHost({ env: engines });
