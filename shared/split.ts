@@ -52,6 +52,13 @@ export interface SplitStatus {
   ref: string | null;
   /** What is happening, or what went wrong, in words. */
   detail: string;
+  /**
+   * After a machine's part went away: where the model can go on. On this
+   * machine alone (its library model, chatted with directly), or split again
+   * on the machines left, when the plan fits there.
+   */
+  fallback?:
+    { kind: 'local'; modelId: string; name: string } | { kind: 'split'; modelId: string; machineIds: string[]; names: string[] } | null;
 }
 
 const machineList = z.array(z.string().min(1).max(40)).min(1).max(8);

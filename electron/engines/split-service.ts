@@ -380,7 +380,10 @@ export class SplitService {
         if (this.running?.server === server) {
           this.deps.log(`split: ${exited}`);
           const running = this.running;
-          void this.explainFailure().then((why) => this.stopAll(running, { detail: why ?? exited!, state: 'failed' }));
+          void this.explainFailure().then(async (why) => {
+            const fallback = why ? await this.fallbackAfterLoss().catch(() => null) : null;
+            await this.stopAll(running, { detail: why ?? exited!, state: 'failed', fallback });
+          });
         }
       });
       this.running = { server, forwarders, remotes, log };
@@ -425,7 +428,25 @@ export class SplitService {
     }
   }
 
-  private async stopAll(running: Running, next: { state: SplitStatus['state']; detail: string }): Promise<void> {
+  /** Where the model can go on once a machine's part went away: this machine alone, or a split on the machines left, if it fits. */
+  private async fallbackAfterLoss(): Promise<SplitStatus['fallback']> {
+    const plan = this.status.plan;
+    if (!plan || !this.lost) return null;
+    const left = plan.devices.filter((d) => d.name !== this.lost!.name);
+    if (left.length === 0) return null;
+    const ids = left.map((d) => d.machineId ?? THIS_MACHINE);
+    if (ids.length === 1 && ids[0] === THIS_MACHINE) {
+      const alone = await this.plan({ modelId: plan.modelId, machineIds: [THIS_MACHINE] });
+      return alone.fits ? { kind: 'local', modelId: plan.modelId, name: left[0]!.name } : null;
+    }
+    const again = await this.plan({ modelId: plan.modelId, machineIds: ids }).catch(() => null);
+    return again?.fits ? { kind: 'split', modelId: plan.modelId, machineIds: ids, names: left.map((d) => d.name) } : null;
+  }
+
+  private async stopAll(
+    running: Running,
+    next: { state: SplitStatus['state']; detail: string; fallback?: SplitStatus['fallback'] },
+  ): Promise<void> {
     if (this.running === running) this.running = null;
     this.endpointInfo = null;
     this.deps.machines.removeEphemeral(SPLIT_MACHINE_ID);
@@ -439,7 +460,13 @@ export class SplitService {
         // offline: its helper stops when the link closes
       }
     }
-    this.set({ state: next.state, plan: next.state === 'failed' ? this.status.plan : null, ref: null, detail: next.detail });
+    this.set({
+      state: next.state,
+      plan: next.state === 'failed' ? this.status.plan : null,
+      ref: null,
+      detail: next.detail,
+      fallback: next.fallback ?? null,
+    });
   }
 
   async unload(): Promise<SplitStatus> {

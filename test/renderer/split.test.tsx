@@ -299,6 +299,53 @@ describe('Hardware → Split a model across machines', () => {
     expect((within(panel).getByRole('button', { name: 'Load split' }) as HTMLButtonElement).disabled).toBe(false);
   });
 
+  it('after a machine went away, offers to go on where the model fits: alone here (chat), or split on the machines left (load)', async () => {
+    const loads: unknown[] = [];
+    const host = start({
+      'split.load': (input: unknown) => {
+        loads.push(input);
+        return { state: 'starting', plan: null, ref: null, detail: 'Getting llama.cpp ready…' };
+      },
+    } as Partial<HostHandlers>);
+    const panel = await splitPanel();
+    const plan = {
+      modelId: 'small',
+      modelName: 'Qwen2.5 7B Instruct',
+      sizeBytes: 1,
+      totalLayers: 5,
+      contextSize: 512,
+      devices: [],
+      fitsOn: 'laptop',
+      fits: true,
+      note: '',
+    };
+    act(() =>
+      host.pushSplitStatus({
+        state: 'failed',
+        plan,
+        ref: null,
+        detail: 'tower went away mid-reply (tower closed the link to its part of the split), so the split model stopped.',
+        fallback: { kind: 'local', modelId: 'small', name: 'laptop' },
+      }),
+    );
+    await userEvent.click(await within(panel).findByRole('button', { name: 'Chat with Qwen2.5 7B Instruct on laptop alone' }));
+    expect(await screen.findByRole('heading', { level: 1, name: 'Chat' })).toBeTruthy();
+    await waitFor(() => expect((screen.getByRole('combobox', { name: 'Model' }) as HTMLSelectElement).value).toBe('small'));
+    window.location.hash = '#/hardware';
+    const again = await splitPanel();
+    act(() =>
+      host.pushSplitStatus({
+        state: 'failed',
+        plan,
+        ref: null,
+        detail: 'desk went away mid-reply (desk stopped answering), so the split model stopped.',
+        fallback: { kind: 'split', modelId: 'small', machineIds: ['this', 't1'], names: ['laptop', 'tower'] },
+      }),
+    );
+    await userEvent.click(await within(again).findByRole('button', { name: 'Load it on laptop + tower' }));
+    await waitFor(() => expect(loads).toEqual([{ modelId: 'small', machineIds: ['this', 't1'] }]));
+  });
+
   it('a refused plan (a host rule) is an alert', async () => {
     start({
       'split.plan': () => {

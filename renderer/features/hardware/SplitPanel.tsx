@@ -106,11 +106,14 @@ function SplitState({
   loading,
   onChat,
   onUnload,
+  onReload,
 }: {
   status: SplitStatus | null;
   loading: boolean;
   onChat: (ref: string) => void;
   onUnload: () => void;
+  /** Loads the model split again on the machines left. */
+  onReload: (modelId: string, machineIds: string[]) => void;
 }) {
   if (status?.state === 'starting' || (loading && status?.state !== 'running'))
     return (
@@ -119,12 +122,27 @@ function SplitState({
       </p>
     );
   if (!status) return null;
-  if (status.state === 'failed')
+  if (status.state === 'failed') {
+    const fallback = status.fallback;
     return (
-      <p role="alert" className="split-state">
-        The split model failed: {status.detail}
-      </p>
+      <div className="split-state">
+        <p role="alert">The split model failed: {status.detail}</p>
+        {fallback && (
+          <div className="machine-actions">
+            {fallback.kind === 'local' ? (
+              <button type="button" onClick={() => onChat(fallback.modelId)}>
+                Chat with {status.plan?.modelName ?? 'it'} on {fallback.name} alone
+              </button>
+            ) : (
+              <button type="button" onClick={() => onReload(fallback.modelId, fallback.machineIds)}>
+                Load it on {fallback.names.join(' + ')}
+              </button>
+            )}
+          </div>
+        )}
+      </div>
     );
+  }
   if (status.state === 'stopped')
     return (
       <p role="status" className="split-state muted">
@@ -338,6 +356,20 @@ export function SplitPanel() {
         loading={loading}
         onChat={(ref) => navigate(`~/chat?model=${encodeURIComponent(ref)}`)}
         onUnload={unload}
+        onReload={(modelId, machineIds) => {
+          setLoading(true);
+          setMessage(null);
+          api['split.load']({ modelId, machineIds }).then(
+            (next) => {
+              setStatus(next);
+              setLoading(false);
+            },
+            (error: unknown) => {
+              setMessage(describeFailure(error, 'Could not load the split model'));
+              setLoading(false);
+            },
+          );
+        }}
       />
       {shownMessage && <p role="alert">{shownMessage}</p>}
     </section>

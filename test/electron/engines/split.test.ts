@@ -349,6 +349,8 @@ describe('a model split across two machines with llama.cpp RPC over paired links
       laptop.services.split.current().state === 'failed' ? laptop.services.split.current() : undefined,
     );
     expect(after.detail).toMatch(/tower went away/);
+    // It offers to go on where the model fits: here, this machine alone.
+    expect(after.fallback).toEqual({ kind: 'local', modelId, name: 'laptop' });
     expect(laptop.services.machines.list().some((m) => m.id === 'split')).toBe(false);
     // The app goes on: the same model runs here alone.
     const local = await laptop.services.handlers['chats.create']({ modelId, settings: { maxTokens: 8 } });
