@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findEngines } from '../engines/llama-engines';
-import { freePort, waitForPort } from '../engines/rpc-helpers';
+import { freePort, waitForHealth, waitForPort } from '../engines/rpc-helpers';
 import { forkLauncher } from '../inference/launcher';
 import { createHostServices, type HostServices } from '../services/host-services';
 
@@ -60,9 +60,7 @@ async function decodeTps(url: string, apiKey: string | null, maxTokens: number):
 async function startServer(binary: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(binary, [...args, '--host', '127.0.0.1', '--port', String(port), '--no-webui'], { stdio: 'ignore' });
-  await waitForPort(port, 60_000, () => (child.exitCode !== null ? 'llama-server exited' : null));
-  for (let i = 0; i < 600 && !(await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok; i++)
-    await new Promise((r) => setTimeout(r, 100));
+  await waitForHealth(port, 60_000, () => (child.exitCode !== null ? 'llama-server exited' : null));
   return { url: `http://127.0.0.1:${port}`, child };
 }
 

@@ -34,6 +34,19 @@ export async function waitForPort(port: number, ms: number, exited: () => string
   }
 }
 
+/** Resolves once llama-server at 127.0.0.1:port says it is ready (GET /health), or rejects with why not. */
+export async function waitForHealth(port: number, ms: number, exited: () => string | null): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const gone = exited();
+    if (gone) throw new RpcError('unavailable', gone);
+    const response = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+    if (response?.ok) return;
+    if (Date.now() > until) throw new RpcError('unavailable', `llama-server did not get ready within ${Math.round(ms / 1000)} s.`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 interface Helper {
   child: ChildProcess;
   port: number;

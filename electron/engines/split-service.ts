@@ -15,7 +15,7 @@ import type { EventBus } from '../services/events';
 import type { SettingsStore } from '../services/settings-store';
 import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
 import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
-import { freePort, type RpcHelperPool } from './rpc-helpers';
+import { freePort, waitForHealth, type RpcHelperPool } from './rpc-helpers';
 import { resolveThreads } from '../worker/threads';
 
 export const THIS_MACHINE = 'this';
@@ -387,7 +387,7 @@ export class SplitService {
         }
       });
       this.running = { server, forwarders, remotes, log };
-      await this.waitHealthy(port, () => exited);
+      await waitForHealth(port, 10 * 60 * 1000, () => exited);
       const name = `split: ${plan.devices.map((d) => d.name).join(' + ')}`;
       this.endpointInfo = { url: `http://127.0.0.1:${port}`, apiKey };
       this.deps.machines.addEphemeral({
@@ -409,22 +409,6 @@ export class SplitService {
       const running = this.running ?? { server: null as unknown as ChildProcess, forwarders, remotes, log: [] };
       await this.stopAll(running, { state: 'failed', detail: (error as Error).message });
       throw error instanceof RpcError ? error : new RpcError('unavailable', (error as Error).message);
-    }
-  }
-
-  private async waitHealthy(port: number, exited: () => string | null): Promise<void> {
-    const until = Date.now() + 10 * 60 * 1000;
-    for (;;) {
-      const gone = exited();
-      if (gone) throw new RpcError('unavailable', gone);
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/health`);
-        if (response.ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > until) throw new RpcError('unavailable', 'llama-server did not get ready within 10 minutes.');
-      await new Promise((r) => setTimeout(r, 200));
     }
   }
 

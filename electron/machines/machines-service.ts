@@ -252,7 +252,10 @@ export class MachinesService {
         this.backends.delete(previous.id);
       }
     } else {
-      const url = input.url.replace(/\/+$/, '');
+      const url = input.url.trim().replace(/\/+$/, '');
+      // The UI's input is checked against the contract; the CLI's is checked here.
+      if (!/^https?:\/\/[^/\s]+/i.test(url))
+        throw new RpcError('invalid_input', `"${url.slice(0, 100)}" is not a server URL: it must start with http:// or https://.`);
       const probe = await probeOpenAiServer(url, input.apiKey || null);
       record = {
         id: randomBytes(6).toString('hex'),

@@ -5,23 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
-import { freePort, waitForPort } from '../../../electron/engines/rpc-helpers';
+import { freePort, waitForHealth } from '../../../electron/engines/rpc-helpers';
 import { planSplit } from '../../../electron/engines/split-service';
 import { TUNNEL_PATH, TUNNEL_PROTOCOL } from '../../../electron/machines/link-protocol';
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
 import { setString, setUint32, writeEditedGguf } from '../../helpers/gguf-edit';
-
-async function until<T>(what: string, check: () => T | undefined | null | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../../helpers/until';
 
 /** The greedy reply of a llama-server to one prompt (OpenAI API, temperature 0). */
 async function greedy(url: string, apiKey: string | null, prompt: string, maxTokens: number): Promise<string> {
@@ -191,9 +182,7 @@ describe('a model split across two machines with llama.cpp RPC over paired links
         { stdio: 'ignore' },
       );
       try {
-        await waitForPort(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
-        for (let i = 0; i < 600 && !(await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok; i++)
-          await new Promise((r) => setTimeout(r, 100));
+        await waitForHealth(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
         const onOne = await greedy(`http://127.0.0.1:${port}`, null, 'Once upon a time', 48);
         expect(viaSplit.length).toBeGreaterThan(0);
         expect(viaSplit).toBe(onOne);
@@ -298,9 +287,7 @@ describe('a model split across two machines with llama.cpp RPC over paired links
         { stdio: 'ignore' },
       );
       try {
-        await waitForPort(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
-        for (let i = 0; i < 600 && !(await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok; i++)
-          await new Promise((r) => setTimeout(r, 100));
+        await waitForHealth(port, 60_000, () => (alone.exitCode !== null ? 'llama-server exited' : null));
         expect(viaSplit.length).toBeGreaterThan(0);
         expect(viaSplit).toBe(await greedy(`http://127.0.0.1:${port}`, null, 'Once upon a time', 32));
       } finally {

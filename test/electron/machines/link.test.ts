@@ -14,6 +14,7 @@ import type { ChatDelta } from '../../../shared/inference';
 import { inferenceHost } from '../../helpers/inference-host';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub';
 import { testModelPath, TEST_MODEL_SHA256 } from '../../helpers/test-model';
+import { until } from '../../helpers/until';
 
 // Hosts live for the whole file (tempDir folders go after each test).
 const dirs: string[] = [];
@@ -30,20 +31,6 @@ const fast = {
   timings: { heartbeatMs: 200, deadAfterMs: 1500, backoffMs: [200, 400], connectTimeoutMs: 3000, refreshMs: 1000 },
   heartbeatMs: 500,
 };
-
-async function until<T>(
-  what: string,
-  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  ms = 15_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 type Host = Awaited<ReturnType<typeof inferenceHost>>;
 
@@ -338,6 +325,20 @@ describe('paired machines over TLS links', () => {
     });
     expect(JSON.parse(answer)).toMatchObject({ t: 'refused', code: 'refused' });
     await new Promise((r) => ws.on('close', r));
+    // Garbage as the first message (not JSON, or not a hello) is answered with the reason, and the link closed.
+    for (const garbage of [
+      'not json at all',
+      JSON.stringify({ t: 'pair', v: 1 }),
+      JSON.stringify({ t: 'auth', v: 2, pairingId: 'x', key: 'y' }),
+    ]) {
+      const bad = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { rejectUnauthorized: false });
+      const reply = await new Promise<string>((resolve) => {
+        bad.on('open', () => bad.send(garbage));
+        bad.on('message', (data) => resolve(String(data)));
+      });
+      expect(JSON.parse(reply), garbage).toMatchObject({ t: 'refused', code: 'bad_message', message: 'Not a Freehold link message.' });
+      await new Promise((r) => bad.on('close', r));
+    }
     // And a browser (which always sends Origin) cannot open a link at all.
     const fromPage = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { rejectUnauthorized: false, origin: 'https://evil.example' });
     await expect(new Promise((resolve, reject) => (fromPage.on('open', resolve), fromPage.on('error', reject)))).rejects.toThrow(/404/);

@@ -7,22 +7,13 @@ import { remoteModelRef } from '../../../shared/machines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
 import { testModelPath } from '../../helpers/test-model';
+import { until } from '../../helpers/until';
 
 /**
  * The machine that shares is a real `serve --share` process, killed (SIGKILL)
  * and frozen (SIGSTOP) mid-reply: the reply fails within seconds with the
  * machine's name, its partial text is kept, and the link comes back by itself.
  */
-async function until<T>(what: string, check: () => T | undefined | null | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('a paired machine that goes away mid-reply', () => {
   const dirs: string[] = [];
   let towerDir: string;

@@ -8,16 +8,7 @@ import type { HostServices } from '../../../electron/services/host-services';
 import type { MachineInfo } from '../../../shared/machines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
-
-async function until<T>(what: string, check: () => T | undefined | null | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../../helpers/until';
 
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -118,6 +109,9 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     const garbage = await cli('machines', 'add', 'not-a-code-at-all', '--data-dir', cliDir);
     expect(garbage.code).toBe(1);
     expect(garbage.err).toMatch(/not a Freehold pairing code/);
+    const notHttp = await cli('machines', 'add', '--url', 'ftp://x', '--data-dir', cliDir);
+    expect(notHttp.code).toBe(1);
+    expect(notHttp.err).toMatch(/must start with http:\/\/ or https:\/\//);
   }, 60_000);
 
   it('a running host follows what the CLI changes in its list of machines', async () => {
