@@ -63,10 +63,60 @@ export type Sampling = z.infer<typeof samplingSchema>;
  */
 export const MAX_MESSAGE_TEXT = 8 * 1024 * 1024;
 
+/** A function name as the OpenAI API allows it. */
+export const toolNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only, at most 64');
+
+/** A tool call the model made earlier in the conversation, with its result. */
+export const historyCallSchema = z
+  .object({
+    name: toolNameSchema,
+    /** The arguments as JSON text. */
+    arguments: z.string().max(MAX_MESSAGE_TEXT),
+    result: z.string().max(MAX_MESSAGE_TEXT),
+    /** Characters of the message's text written before the call. */
+    at: z.number().int().min(0),
+  })
+  .strict();
+export type HistoryCall = z.infer<typeof historyCallSchema>;
+
+/** A function the model may call; `parameters` is a JSON schema already checked as enforceable (api/json-schema-support.ts). */
+export const toolDefinitionSchema = z
+  .object({
+    name: toolNameSchema,
+    description: z.string().max(100_000).optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type ToolDefinition = z.infer<typeof toolDefinitionSchema>;
+
+/** none: no calls; auto: the model decides; required: at least one call; { name }: that function. The last two are enforced by a grammar. */
+export const toolChoiceSchema = z.union([z.enum(['none', 'auto', 'required']), z.object({ name: toolNameSchema }).strict()]);
+export type ToolChoice = z.infer<typeof toolChoiceSchema>;
+
+/** Reasoning for models that think: off, or on with at most `budget` tokens of thought (none: unbounded). */
+export const thinkingSchema = z
+  .object({
+    enabled: z.boolean(),
+    budget: z.number().int().min(1).max(1_048_576).optional(),
+  })
+  .strict();
+export type Thinking = z.infer<typeof thinkingSchema>;
+
 export const chatMessageSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
   z.object({ role: z.literal('user'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
-  z.object({ role: z.literal('assistant'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
+  z
+    .object({
+      role: z.literal('assistant'),
+      text: z.string().max(MAX_MESSAGE_TEXT),
+      /** Tools it called along the way, each with the result it got back, in order. */
+      calls: z.array(historyCallSchema).max(1000).optional(),
+    })
+    .strict(),
 ]);
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
@@ -92,6 +142,11 @@ export const generateInputSchema = z
     system: z.string().max(200_000).optional(),
     messages: z.array(chatMessageSchema).min(1).max(10_000),
     ...outputControls,
+    tools: z.array(toolDefinitionSchema).max(128).optional(),
+    toolChoice: toolChoiceSchema.optional(),
+    /** Whether a turn may hold more than one call (default true). */
+    parallelToolCalls: z.boolean().optional(),
+    thinking: thinkingSchema.optional(),
   })
   .strict();
 export type GenerateInput = z.infer<typeof generateInputSchema>;
@@ -145,7 +200,7 @@ export interface LoadedModel {
   retried?: string;
 }
 
-export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'error';
+export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'tool-calls' | 'error';
 
 export interface GenerationStats {
   promptTokens: number;
@@ -205,13 +260,18 @@ export interface GenerateResult {
   text: string;
   reasoning: string;
   stats: GenerationStats;
+  /** The tools the model called, in order; the reply stops there (stopReason "tool-calls"). */
+  toolCalls?: Array<{ name: string; arguments: string }>;
 }
 
 /** One batch of streamed output; reasoning (e.g. <think>) is its own segment type. */
 export interface ChatDelta {
   requestId: string;
-  parts: Array<{ kind: 'text' | 'reasoning'; text: string }>;
+  parts: DeltaPart[];
 }
+
+/** Text, reasoning, or a piece of a tool call's arguments (the call's index in the reply, its name, the JSON so far in pieces). */
+export type DeltaPart = { kind: 'text' | 'reasoning'; text: string } | { kind: 'call'; index: number; name: string; text: string };
 
 export interface LoadProgress {
   modelPath: string;

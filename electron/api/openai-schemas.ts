@@ -1,8 +1,8 @@
 /**
  * Request bodies of the OpenAI endpoints Freehold serves. Fields clients send
  * that change nothing here (user, metadata, store…) are accepted and ignored;
- * fields that would change the answer in a way Freehold cannot honour (tools,
- * n > 1, logprobs, images) are refused by the server with a clear message,
+ * fields that would change the answer in a way Freehold cannot honour (legacy
+ * functions, n > 1, logprobs, images) are refused by the server with a clear message,
  * never silently ignored.
  */
 import { z } from 'zod';
@@ -30,12 +30,34 @@ const textPart = z.object({ type: z.literal('text'), text: z.string().max(4_000_
 const otherPart = z.object({ type: z.string().max(100) });
 const content = z.union([z.string().max(4_000_000), z.array(z.union([textPart, otherPart])).max(10_000)]).nullish();
 
+const toolCall = z.object({
+  id: z.string().min(1).max(200),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().min(1).max(200), arguments: z.string().max(4_000_000) }),
+});
+
 const message = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content,
   name: z.string().max(200).nullish(),
-  tool_calls: z.array(z.unknown()).nullish(),
+  tool_calls: z.array(toolCall).max(1000).nullish(),
+  tool_call_id: z.string().min(1).max(200).nullish(),
 });
+
+const tool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string().min(1).max(200),
+    description: z.string().max(100_000).nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1).max(200) }) }),
+]);
 
 export const responseFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
@@ -56,9 +78,15 @@ export const chatCompletionSchema = z.object({
   max_completion_tokens: maxTokens,
   messages: z.array(message).min(1).max(10_000),
   response_format: responseFormatSchema.nullish(),
-  tools: z.array(z.unknown()).nullish(),
+  tools: z.array(tool).max(128).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  /** Thinking, for models that reason: OpenAI's effort, the enable_thinking switch vLLM and llama-server take, and a budget in tokens. */
+  reasoning_effort: z.enum(['none', 'minimal', 'low', 'medium', 'high']).nullish(),
+  chat_template_kwargs: z.object({ enable_thinking: z.boolean().nullish() }).nullish(),
+  thinking_budget: z.number().int().min(0).max(1_048_576).nullish(),
   functions: z.array(z.unknown()).nullish(),
-  tool_choice: z.unknown().optional(),
+  function_call: z.unknown().optional(),
   top_logprobs: z.number().nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionSchema>;

@@ -88,8 +88,15 @@ export function modelObject(id: string, model: ModelEntry) {
   return { id, object: 'model', created: Math.floor(Date.parse(model.addedAt) / 1000) || 0, owned_by: model.publisher ?? 'freehold' };
 }
 
-function finishReason(stop: StopReason): 'stop' | 'length' {
-  return stop === 'max-tokens' ? 'length' : 'stop';
+type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+function finishReason(stop: StopReason): FinishReason {
+  return stop === 'max-tokens' ? 'length' : stop === 'tool-calls' ? 'tool_calls' : 'stop';
+}
+
+/** The id a tool call of a reply carries: the same in the stream and in the whole answer. */
+export function toolCallId(completionId: string, index: number): string {
+  return `call_${completionId.replace(/^chatcmpl-/, '')}_${index}`;
 }
 
 function usage(result: GenerateResult) {
@@ -116,6 +123,8 @@ export interface ChunkDelta {
   role?: string;
   content?: string;
   reasoning?: string;
+  /** A tool call starting (id and name, on its first piece) or a piece of its arguments. */
+  toolCall?: { index: number; id?: string; name?: string; arguments: string };
 }
 
 function chunkObject(ids: CompletionIds): 'chat.completion.chunk' | 'text_completion' {
@@ -123,7 +132,7 @@ function chunkObject(ids: CompletionIds): 'chat.completion.chunk' | 'text_comple
 }
 
 /** A streamed piece of the answer. */
-export function completionChunk(ids: CompletionIds, delta: ChunkDelta, finish: 'stop' | 'length' | null) {
+export function completionChunk(ids: CompletionIds, delta: ChunkDelta, finish: FinishReason | null) {
   const head = { id: ids.id, object: chunkObject(ids), created: ids.created, model: ids.model };
   if (ids.kind === 'text') return { ...head, choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] };
   return {
@@ -135,6 +144,17 @@ export function completionChunk(ids: CompletionIds, delta: ChunkDelta, finish: '
           ...(delta.role ? { role: delta.role } : {}),
           ...(delta.content !== undefined ? { content: delta.content } : {}),
           ...(delta.reasoning !== undefined ? { reasoning_content: delta.reasoning } : {}),
+          ...(delta.toolCall
+            ? {
+                tool_calls: [
+                  {
+                    index: delta.toolCall.index,
+                    ...(delta.toolCall.id ? { id: delta.toolCall.id, type: 'function' } : {}),
+                    function: { ...(delta.toolCall.name ? { name: delta.toolCall.name } : {}), arguments: delta.toolCall.arguments },
+                  },
+                ],
+              }
+            : {}),
         },
         logprobs: null,
         finish_reason: finish,
@@ -173,9 +193,19 @@ export function completionObject(ids: CompletionIds, result: GenerateResult) {
         index: 0,
         message: {
           role: 'assistant',
-          content: result.text,
+          // As OpenAI answers a reply that only calls tools: no content.
+          content: result.toolCalls?.length && result.text === '' ? null : result.text,
           refusal: null,
           ...(result.reasoning ? { reasoning_content: result.reasoning } : {}),
+          ...(result.toolCalls?.length
+            ? {
+                tool_calls: result.toolCalls.map((call, index) => ({
+                  id: toolCallId(ids.id, index),
+                  type: 'function',
+                  function: { name: call.name, arguments: call.arguments },
+                })),
+              }
+            : {}),
         },
         logprobs: null,
         finish_reason: reason,

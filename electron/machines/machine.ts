@@ -1,4 +1,4 @@
-import type { ChatMessage, GenerateResult, Sampling } from '../../shared/inference';
+import type { ChatMessage, DeltaPart, GenerateResult, Sampling } from '../../shared/inference';
 import type { MachineInfo } from '../../shared/machines';
 
 /** One reply to run on another machine: the conversation so far, as the local chat service would send its own worker. */
@@ -9,7 +9,7 @@ export interface RemoteGenerateInput {
   contextSize?: number;
 }
 
-export type DeltaParts = Array<{ kind: 'text' | 'reasoning'; text: string }>;
+export type DeltaParts = DeltaPart[];
 
 /**
  * Another machine as the machines service drives it: a paired Freehold host

@@ -1,6 +1,4 @@
-import type { ChatDelta } from '../../shared/inference';
-
-type Part = ChatDelta['parts'][number];
+import type { DeltaPart, ChatDelta } from '../../shared/inference';
 
 /**
  * Batches streamed text so that a fast model (1,000+ tokens/s) does not send a
@@ -8,7 +6,7 @@ type Part = ChatDelta['parts'][number];
  * is not delayed; later parts are gathered for up to `intervalMs`.
  */
 export class DeltaBatcher {
-  private pending: Part[] = [];
+  private pending: DeltaPart[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sentFirst = false;
 
@@ -18,11 +16,21 @@ export class DeltaBatcher {
     private readonly intervalMs = 16,
   ) {}
 
-  push(kind: Part['kind'], text: string): void {
-    if (text === '') return;
+  push(kind: 'text' | 'reasoning', text: string): void {
+    this.add({ kind, text });
+  }
+
+  /** A piece of a tool call's arguments: merged with the previous piece of the same call. */
+  pushCall(index: number, name: string, text: string): void {
+    this.add({ kind: 'call', index, name, text });
+  }
+
+  private add(part: DeltaPart): void {
+    if (part.text === '' && part.kind !== 'call') return;
     const last = this.pending[this.pending.length - 1];
-    if (last && last.kind === kind) last.text += text;
-    else this.pending.push({ kind, text });
+    if (last && last.kind === part.kind && (last.kind !== 'call' || (part.kind === 'call' && last.index === part.index)))
+      last.text += part.text;
+    else this.pending.push({ ...part });
     if (!this.sentFirst) {
       this.sentFirst = true;
       this.flush();

@@ -14,11 +14,15 @@ import {
   LlamaChat,
   LlamaCompletion,
   LlamaLogLevel,
+  LlamaText,
   LlamaVocabularyType,
   NoBinaryFoundError,
   type LlamaEmbeddingContext,
   type LlamaGrammar,
   type ChatHistoryItem,
+  type ChatModelFunctions,
+  type ChatModelResponse,
+  type ChatWrapper,
   type Llama,
   type LlamaContext,
   type LlamaGpuType,
@@ -35,6 +39,7 @@ import {
   type EmbedInput,
   type EmbedResult,
   type GenerateInput,
+  type HistoryCall,
   type OutputFormat,
   type GenerateResult,
   type HardwareReport,
@@ -137,6 +142,71 @@ class LoadStageError extends Error {
     super((cause as Error)?.message ?? String(cause));
     this.name = (cause as Error)?.name ?? 'Error';
   }
+}
+
+/** An assistant message as node-llama-cpp holds it: its text with each tool call (and result) where it was made. */
+function modelResponse(text: string, calls: HistoryCall[] | undefined): ChatModelResponse['response'] {
+  if (!calls?.length) return [text];
+  const response: ChatModelResponse['response'] = [];
+  let at = 0;
+  for (const call of calls) {
+    const offset = Math.min(Math.max(call.at, at), text.length);
+    const between = text.slice(at, offset);
+    if (between) response.push(between);
+    response.push({
+      type: 'functionCall',
+      name: call.name,
+      params: parseJson(call.arguments) ?? {},
+      result: parseJson(call.result) ?? call.result,
+      // Calls with no text between them were made together, in one turn.
+      startsNewChunk: response.length === 0 || typeof response[response.length - 1] === 'string',
+    });
+    at = offset;
+  }
+  if (at < text.length) response.push(text.slice(at));
+  return response;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The functions offered to the model, and whether a call is forced; none when the reply may not call any. */
+function toolsFor(input: GenerateInput): { functions: ChatModelFunctions; forced: boolean } | undefined {
+  const choice = input.toolChoice ?? 'auto';
+  if (!input.tools?.length || choice === 'none') return undefined;
+  const offered = typeof choice === 'object' ? input.tools.filter((tool) => tool.name === choice.name) : input.tools;
+  if (offered.length === 0)
+    throw new RpcError('invalid_input', `tool_choice names "${(choice as { name: string }).name}", which is not among the tools.`);
+  const functions: Record<string, ChatModelFunctions[string]> = {};
+  for (const tool of offered)
+    functions[tool.name] = {
+      ...(tool.description ? { description: tool.description } : {}),
+      ...(tool.parameters ? { params: tool.parameters as never } : {}),
+    };
+  return { functions, forced: choice !== 'auto' };
+}
+
+/**
+ * The model's chat wrapper with the reply opened in its function-call syntax:
+ * node-llama-cpp then holds the function name and arguments to its grammar
+ * from the first token, so the reply is a call (tool_choice required or named).
+ */
+function forcingCalls(inner: ChatWrapper): ChatWrapper {
+  const forced = Object.create(inner) as ChatWrapper;
+  forced.generateContextState = (options) => {
+    const state = inner.generateContextState(options);
+    return {
+      ...state,
+      contextText: LlamaText([state.contextText, inner.settings.functions.call.prefix]),
+      functionCall: { initiallyEngaged: true, disengageInitiallyEngaged: [] },
+    } as ReturnType<ChatWrapper['generateContextState']>;
+  };
+  return forced;
 }
 
 interface Loaded {
@@ -443,7 +513,7 @@ export class InferenceEngine {
     for (const message of input.messages) {
       if (message.role === 'system') history.push({ type: 'system', text: message.text });
       else if (message.role === 'user') history.push({ type: 'user', text: message.text });
-      else history.push({ type: 'model', response: [message.text] });
+      else history.push({ type: 'model', response: modelResponse(message.text, message.calls) });
     }
     // Ending with the assistant's words means "go on from here" (a prefill); else a fresh reply.
     if (last?.role !== 'assistant') history.push({ type: 'model', response: [] });
@@ -468,33 +538,57 @@ export class InferenceEngine {
       });
     }
     const kept = [...history.slice(0, lead), ...history.slice(plan.start)];
-    const grammar = await this.grammarFor(input.format);
+    const calling = toolsFor(input);
+    if (calling && input.format) throw new RpcError('invalid_input', 'A reply cannot both call tools and follow an output format.');
+    const grammar = calling ? undefined : await this.grammarFor(input.format);
+    // A call that must happen starts in the wrapper's call syntax, its name and arguments held to the grammar.
+    const chat = calling?.forced
+      ? new LlamaChat({ contextSequence: loaded.chat.sequence, chatWrapper: forcingCalls(loaded.chat.chatWrapper) })
+      : loaded.chat;
 
     const context = { historyLength: kept.length, droppedBefore: plan.start - lead, promptTokens: plan.promptTokens };
     return this.stream(input.requestId, loaded, onDelta, context, async (options) => {
-      const result = await loaded.chat.generateResponse(kept, {
-        ...options,
-        customStopTriggers: input.stop,
-        grammar,
-        repeatPenalty: this.repeatPenalty(input.sampling),
-        ...this.samplingOptions(input.sampling),
-        maxTokens: Math.min(maxTokens ?? Number.POSITIVE_INFINITY, plan.maxReplyTokens),
-        // When the reply fills the context, the oldest messages go, whole, by the same rule;
-        // node-llama-cpp's own strategy would cut into the last message instead.
-        contextShift: {
-          size: plan.shiftSize,
-          strategy: ({ chatHistory, maxTokensCount, tokenizer, chatWrapper: wrapper }) => {
-            const shape = historyShape(chatHistory.map((item) => item.type));
-            const count = (start: number) =>
-              wrapper
-                .generateContextState({ chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)] })
-                .contextText.tokenize(tokenizer).length;
-            const start = earliestFit(shape, count, maxTokensCount)?.start ?? shape.tail;
-            return { chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)], metadata: null };
+      const result = await chat
+        .generateResponse(kept, {
+          ...options,
+          customStopTriggers: input.stop,
+          ...(calling
+            ? {
+                functions: calling.functions,
+                documentFunctionParams: true,
+                ...(input.parallelToolCalls === false ? { maxParallelFunctionCalls: 1 } : {}),
+                onFunctionCallParamsChunk: (chunk: { callIndex: number; functionName: string; paramsChunk: string }) =>
+                  options.onCallChunk(chunk.callIndex, chunk.functionName, chunk.paramsChunk),
+              }
+            : { grammar }),
+          ...(input.thinking ? { budgets: { thoughtTokens: input.thinking.enabled ? (input.thinking.budget ?? Infinity) : 0 } } : {}),
+          repeatPenalty: this.repeatPenalty(input.sampling),
+          ...this.samplingOptions(input.sampling),
+          maxTokens: Math.min(maxTokens ?? Number.POSITIVE_INFINITY, plan.maxReplyTokens),
+          // When the reply fills the context, the oldest messages go, whole, by the same rule;
+          // node-llama-cpp's own strategy would cut into the last message instead.
+          contextShift: {
+            size: plan.shiftSize,
+            strategy: ({ chatHistory, maxTokensCount, tokenizer, chatWrapper: wrapper }) => {
+              const shape = historyShape(chatHistory.map((item) => item.type));
+              const count = (start: number) =>
+                wrapper
+                  .generateContextState({ chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)] })
+                  .contextText.tokenize(tokenizer).length;
+              const start = earliestFit(shape, count, maxTokensCount)?.start ?? shape.tail;
+              return { chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)], metadata: null };
+            },
           },
-        },
-      });
-      return { stopReason: result.metadata.stopReason, contextWindow: result.lastEvaluation?.contextWindow?.length };
+        })
+        .finally(() => {
+          if (chat !== loaded.chat) chat.dispose({ disposeSequence: false });
+        });
+      const toolCalls = result.functionCalls?.map((call) => ({ name: call.functionName, arguments: JSON.stringify(call.params ?? {}) }));
+      return {
+        stopReason: result.metadata.stopReason,
+        contextWindow: result.lastEvaluation?.contextWindow?.length,
+        ...(toolCalls?.length ? { toolCalls } : {}),
+      };
     });
   }
 
@@ -636,7 +730,8 @@ export class InferenceEngine {
       stopOnAbortSignal: true;
       onToken: (tokens: readonly unknown[]) => void;
       onResponseChunk: (chunk: { text: string; type?: string; segmentType?: string }) => void;
-    }) => Promise<{ stopReason: string; contextWindow: number | undefined }>,
+      onCallChunk: (index: number, name: string, text: string) => void;
+    }) => Promise<{ stopReason: string; contextWindow: number | undefined; toolCalls?: Array<{ name: string; arguments: string }> }>,
   ): Promise<GenerateResult> {
     const controller = new AbortController();
     this.active.set(requestId, controller);
@@ -651,6 +746,8 @@ export class InferenceEngine {
     let reasoningEndedAt = 0;
     let text = '';
     let reasoning = '';
+    const callText: string[] = [];
+    const heldSpace: string[] = [];
     const startedAt = performance.now();
 
     const running = run({
@@ -676,6 +773,16 @@ export class InferenceEngine {
           batcher.push('text', chunk.text);
         }
       },
+      onCallChunk: (index, name, chunk) => {
+        if (firstTokenAt === 0) firstTokenAt = performance.now();
+        // Whitespace after the arguments' JSON is held back until more follows, so the pieces add up to the call's arguments.
+        callText[index] = (callText[index] ?? '') + chunk;
+        const full = (heldSpace[index] ?? '') + chunk;
+        const send = full.trimEnd();
+        heldSpace[index] = full.slice(send.length);
+        if (send) batcher.pushCall(index, name, send);
+        else if (callText[index] === chunk) batcher.pushCall(index, name, '');
+      },
     });
     this.generating = running;
     try {
@@ -698,11 +805,22 @@ export class InferenceEngine {
             ? 'abort'
             : result.stopReason === 'eogToken'
               ? 'eos'
-              : 'stop-sequence';
+              : result.stopReason === 'functionCalls'
+                ? 'tool-calls'
+                : 'stop-sequence';
       return {
         requestId,
         text,
         reasoning,
+        ...(result?.toolCalls
+          ? {
+              // The arguments as the model wrote them (what streamed), where they are the JSON of the call.
+              toolCalls: result.toolCalls.map((call, index) => {
+                const raw = callText[index]?.trim();
+                return raw && parseJson(raw) !== undefined ? { ...call, arguments: raw } : call;
+              }),
+            }
+          : {}),
         stats: {
           // The whole prompt, whether read now or reused from the cache; and how much was reused.
           promptTokens: context.promptTokens,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { chatCompletionSchema } from '../openai-schemas';
-import { chatMessages, outputFormat, parse, refuseUnsupported, samplingOf, stopsOf } from '../requests';
+import { chatMessages, outputFormat, parse, refuseUnsupported, samplingOf, stopsOf, thinkingOf, toolsOf } from '../requests';
 import { ApiError } from '../responses';
 import type { RouteContext, SplitEndpoint } from './context';
 import { answerGeneration } from './generation';
@@ -38,22 +38,22 @@ export function chatCompletionRoute(app: FastifyInstance, context: RouteContext)
     if (split && (request.body as { model?: unknown } | null)?.model === split.id) return passThrough(split, request.body, reply);
     const body = parse(chatCompletionSchema, request.body);
     refuseUnsupported(body);
-    if ((body.tools && body.tools.length) || (body.functions && body.functions.length)) {
-      throw new ApiError(
-        400,
-        'Tool and function calls are not supported.',
-        'invalid_request_error',
-        'unsupported_value',
-        body.tools ? 'tools' : 'functions',
-      );
-    }
+    const tools = toolsOf(body);
     const messages = chatMessages(body);
-    const format = outputFormat(body);
+    const format = tools && tools.toolChoice !== 'none' ? undefined : outputFormat(body);
+    const thinking = thinkingOf(body);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
     const stop = stopsOf(body.stop);
     return answerGeneration(context, reply, 'chat', body, maxTokens, {
       kind: 'generate',
-      input: (max) => ({ messages, sampling: samplingOf(body, max), ...(stop ? { stop } : {}), ...(format ? { format } : {}) }),
+      input: (max) => ({
+        messages,
+        sampling: samplingOf(body, max),
+        ...(stop ? { stop } : {}),
+        ...(format ? { format } : {}),
+        ...(tools ?? {}),
+        ...(thinking ? { thinking } : {}),
+      }),
     });
   });
 }

@@ -10,6 +10,7 @@ import {
   EventStream,
   finalChunks,
   toApiError,
+  toolCallId,
   type CompletionIds,
   type CompletionKind,
 } from '../responses';
@@ -70,13 +71,24 @@ export async function answerGeneration(
     }
     return maxTokens ?? loaded.contextSize;
   };
+  /** Tool calls announced in the stream (id and name sent), and their arguments so far. */
+  const streamedCalls = new Map<number, string>();
+  const sendCall = (index: number, name: string, text: string) => {
+    const first = !streamedCalls.has(index);
+    streamedCalls.set(index, (streamedCalls.get(index) ?? '') + text);
+    stream?.send(
+      completionChunk(ids, { toolCall: { index, ...(first ? { id: toolCallId(ids.id, index), name } : {}), arguments: text } }, null),
+    );
+  };
   const options = {
     cancelled: () => connection.gone,
     onDelta: (delta: ChatDelta) => {
       openStream();
       if (!stream) return;
-      for (const part of delta.parts)
-        stream.send(completionChunk(ids, part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
+      for (const part of delta.parts) {
+        if (part.kind === 'call') sendCall(part.index, part.name, part.text);
+        else stream.send(completionChunk(ids, part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
+      }
     },
   };
   const target = { path: model.files[0]! };
@@ -101,6 +113,13 @@ export async function answerGeneration(
   connection.done = true;
   if (connection.gone) return reply;
   if (stream) {
+    // A call whose arguments did not stream (a function without parameters) is sent whole.
+    result.toolCalls?.forEach((call, index) => {
+      const sent = streamedCalls.get(index);
+      if (sent === undefined) sendCall(index, call.name, call.arguments);
+      else if (call.arguments.startsWith(sent) && call.arguments.length > sent.length)
+        sendCall(index, call.name, call.arguments.slice(sent.length));
+    });
     for (const chunk of finalChunks(ids, result, body.stream_options?.include_usage === true)) stream.send(chunk);
     stream.end();
     return reply;

@@ -369,14 +369,14 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
           { param: 'max_tokens' },
         ],
         [
-          'tools',
+          'legacy functions',
           JSON.stringify({
             model: 'stories260k',
             messages: [{ role: 'user', content: 'x' }],
-            tools: [{ type: 'function', function: { name: 'f' } }],
+            functions: [{ name: 'f' }],
           }),
           400,
-          { param: 'tools' },
+          { param: 'functions' },
         ],
         ['n > 1', JSON.stringify({ model: 'stories260k', messages: [{ role: 'user', content: 'x' }], n: 3 }), 400, { param: 'n' }],
         [

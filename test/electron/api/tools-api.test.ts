@@ -1,0 +1,431 @@
+/**
+ * The OpenAI tools API on /v1/chat/completions, driven by the official
+ * `openai` client against a real worker with stories260K: calls forced by
+ * tool_choice (required, named) are grammar-held, so even this tiny story
+ * model answers with valid calls; auto leaves it to the model (stories260K
+ * never calls); tool results continue the conversation; malformed tools and
+ * tool messages get 400s in OpenAI's shape.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import type { ChatCompletionTool } from 'openai/resources/chat/completions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostServices } from '../../../electron/services/host-services';
+import type { GenerateInput, GenerateResult } from '../../../shared/inference';
+import { inferenceHost, recordResults } from '../../helpers/inference-host';
+import { testModelPath } from '../../helpers/test-model';
+
+let services: HostServices;
+let client: OpenAI;
+let baseUrl: string;
+let key: string;
+let dataDir: string;
+const finished: GenerateResult[] = [];
+/** What the engine was asked, request by request. */
+const asked: GenerateInput[] = [];
+
+const tools: ChatCompletionTool[] = [
+  {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather for a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 40 } },
+        required: ['city'],
+        additionalProperties: false,
+      },
+    },
+  },
+  {
+    type: 'function',
+    function: {
+      name: 'add',
+      description: 'Add two integers',
+      parameters: {
+        type: 'object',
+        properties: { a: { type: 'integer' }, b: { type: 'integer' } },
+        required: ['a', 'b'],
+        additionalProperties: false,
+      },
+    },
+  },
+];
+const user = { role: 'user', content: 'What is the weather in Paris?' } as const;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-tools-api-'));
+  ({ services } = await inferenceHost({
+    api: { enabled: true, port: 0 },
+    dataDir: path.join(dataDir, 'data'),
+    watchFolders: false,
+    engine: (engine) => {
+      recordResults(finished, ['generate'])(engine);
+      const generate = engine.generate.bind(engine);
+      engine.generate = (input: GenerateInput) => {
+        asked.push(input);
+        return generate(input);
+      };
+      return engine;
+    },
+  }));
+  await services.api.apply();
+  const status = services.api.status();
+  baseUrl = status.url!;
+  key = status.key;
+  client = new OpenAI({ baseURL: baseUrl, apiKey: key, maxRetries: 0, timeout: 60_000 });
+  const models = path.join(dataDir, 'models');
+  mkdirSync(models);
+  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
+  const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
+  expect(imported.every((r) => r.ok)).toBe(true);
+});
+
+afterAll(async () => {
+  await services?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function post(body: unknown) {
+  const response = await fetch(`${baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { error?: { message: string; param: string | null; code: string | null } },
+  };
+}
+
+function argumentsOf(call: { function: { arguments: string } }) {
+  return JSON.parse(call.function.arguments) as Record<string, unknown>;
+}
+
+describe('tools on /v1/chat/completions (official openai client, stories260K)', () => {
+  it('tool_choice "required" answers with a call whose arguments match the schema, finish_reason "tool_calls"', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: 'required',
+      temperature: 0,
+      max_tokens: 80,
+    });
+    const choice = completion.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    const calls = choice.message.tool_calls!;
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    for (const call of calls) {
+      expect(call.type).toBe('function');
+      expect(call.id).toMatch(/^call_/);
+      if (call.type !== 'function') continue;
+      expect(['get_weather', 'add']).toContain(call.function.name);
+      const args = argumentsOf(call);
+      if (call.function.name === 'add') {
+        expect(Number.isInteger(args.a) && Number.isInteger(args.b)).toBe(true);
+        expect(Object.keys(args).sort()).toEqual(['a', 'b']);
+      } else {
+        expect(typeof args.city).toBe('string');
+        expect(Object.keys(args)).toEqual(['city']);
+      }
+    }
+    expect(new Set(calls.map((c) => c.id)).size).toBe(calls.length);
+  });
+
+  it('a named tool_choice calls that function, never another; no call syntax leaks into content', async () => {
+    for (const name of ['add', 'get_weather']) {
+      const completion = await client.chat.completions.create({
+        model: 'stories260k',
+        messages: [user],
+        tools,
+        tool_choice: { type: 'function', function: { name } },
+        temperature: 0,
+        max_tokens: 80,
+      });
+      const choice = completion.choices[0]!;
+      expect(choice.finish_reason).toBe('tool_calls');
+      const call = choice.message.tool_calls![0]!;
+      expect(call.type === 'function' && call.function.name).toBe(name);
+      expect(choice.message.content ?? '').not.toMatch(/\[\[call|<tool_call>|"name"/);
+    }
+    const engineInput = finished.at(-1);
+    expect(engineInput?.toolCalls?.[0]?.name).toBe('get_weather');
+  });
+
+  it('streams a call in the standard deltas: index, id and name once, arguments in pieces; the SDK helper accumulates it', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'add' } },
+      temperature: 0,
+      max_tokens: 80,
+      stream: true,
+    });
+    const pieces: string[] = [];
+    const ids: string[] = [];
+    const names: string[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      for (const delta of choice.delta.tool_calls ?? []) {
+        expect(delta.index).toBe(0);
+        if (delta.id) ids.push(delta.id);
+        if (delta.function?.name) names.push(delta.function.name);
+        if (delta.function?.arguments) pieces.push(delta.function.arguments);
+      }
+      expect(choice.delta.content ?? '').toBe('');
+      if (choice.finish_reason) finish = choice.finish_reason;
+    }
+    expect(ids).toHaveLength(1);
+    expect(names).toEqual(['add']);
+    expect(pieces.length).toBeGreaterThan(1);
+    const args = JSON.parse(pieces.join('')) as Record<string, unknown>;
+    expect(Object.keys(args).sort()).toEqual(['a', 'b']);
+    expect(finish).toBe('tool_calls');
+
+    // The SDK's own accumulator (runTools' stream helper) puts the same call together.
+    const runner = client.chat.completions.stream({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      temperature: 0,
+      max_tokens: 80,
+    });
+    const final = await runner.finalChatCompletion();
+    const call = final.choices[0]!.message.tool_calls![0]!;
+    expect(call.type === 'function' && call.function.name).toBe('get_weather');
+    expect(typeof argumentsOf(call as { function: { arguments: string } }).city).toBe('string');
+    expect(final.choices[0]!.finish_reason).toBe('tool_calls');
+  });
+
+  it('the streamed and whole answers of the same greedy call are the same call', async () => {
+    const request = {
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'add' } },
+      temperature: 0,
+      max_tokens: 80,
+    } as const;
+    const whole = await client.chat.completions.create(request);
+    const streamed = await client.chat.completions.stream(request).finalChatCompletion();
+    const a = whole.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
+    const b = streamed.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
+    expect(b.function.arguments).toBe(a.function.arguments);
+  });
+
+  it('parallel_tool_calls false gives at most one call', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const completion = await client.chat.completions.create({
+        model: 'stories260k',
+        messages: [user],
+        tools,
+        tool_choice: 'required',
+        parallel_tool_calls: false,
+        temperature: 0,
+        seed: i,
+        max_tokens: 120,
+      });
+      expect(completion.choices[0]!.message.tool_calls).toHaveLength(1);
+    }
+  });
+
+  it('auto leaves it to the model: stories260K answers in text, finish_reason "stop" or "length", no tool_calls', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      temperature: 0,
+      max_tokens: 20,
+    });
+    const choice = completion.choices[0]!;
+    expect(choice.message.tool_calls ?? []).toEqual([]);
+    expect(choice.message.content!.length).toBeGreaterThan(0);
+    expect(['stop', 'length']).toContain(choice.finish_reason);
+  });
+
+  it('tool_choice "none" does not call even though tools are listed', async () => {
+    const completion = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: 'none',
+      temperature: 0,
+      max_tokens: 10,
+    });
+    expect(completion.choices[0]!.message.tool_calls ?? []).toEqual([]);
+    expect(completion.choices[0]!.finish_reason).not.toBe('tool_calls');
+  });
+
+  it('tool results continue the conversation: the call and its result reach the model in place, and it answers', async () => {
+    const first = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      temperature: 0,
+      max_tokens: 80,
+    });
+    const message = first.choices[0]!.message;
+    const call = message.tool_calls![0]!;
+    const before = finished.length;
+    const second = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user, message, { role: 'tool', tool_call_id: call.id, content: 'Sunny, 21 °C' }],
+      tools,
+      temperature: 0,
+      max_tokens: 20,
+    });
+    expect(second.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(finished.length).toBe(before + 1);
+    // The prompt now holds the call and its result: more tokens than the question alone.
+    const alone = await client.chat.completions.create({ model: 'stories260k', messages: [user], tools, temperature: 0, max_tokens: 1 });
+    expect(second.usage!.prompt_tokens).toBeGreaterThan(alone.usage!.prompt_tokens + 5);
+  });
+
+  it('answers malformed tools and tool messages with 400s in the OpenAI shape, naming the parameter', async () => {
+    const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+      [
+        'a schema keyword the grammar cannot enforce',
+        {
+          tools: [
+            {
+              type: 'function',
+              function: { name: 'f', parameters: { type: 'object', properties: { n: { type: 'number', multipleOf: 3 } } } },
+            },
+          ],
+        },
+        'tools.0.function.parameters',
+        /multipleOf/,
+      ],
+      [
+        'a bad function name',
+        { tools: [{ type: 'function', function: { name: 'no spaces allowed' } }] },
+        'tools.0.function.name',
+        /letters, digits/,
+      ],
+      ['a tool type other than function', { tools: [{ type: 'retrieval' }] }, 'tools.0.type', /function/],
+      ['a duplicate name', { tools: [tools[0], tools[0]] }, 'tools.1.function.name', /twice/],
+      [
+        'tool_choice naming a missing function',
+        { tools, tool_choice: { type: 'function', function: { name: 'nope' } } },
+        'tool_choice.function.name',
+        /nope/,
+      ],
+      ['tool_choice without tools', { tool_choice: 'required' }, 'tool_choice', /only allowed when tools/],
+      [
+        'a tool message answering nothing',
+        { messages: [user, { role: 'tool', tool_call_id: 'call_x', content: 'hi' }] },
+        'messages.1.tool_call_id',
+        /call_x/,
+      ],
+      [
+        'a tool message without its id',
+        {
+          messages: [
+            user,
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'add', arguments: '{}' } }],
+            },
+            { role: 'tool', content: 'hi' },
+          ],
+        },
+        'messages.2.tool_call_id',
+        /tool_call_id/,
+      ],
+      [
+        'a call left unanswered',
+        {
+          messages: [
+            user,
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'add', arguments: '{}' } }],
+            },
+            { role: 'user', content: 'and?' },
+          ],
+        },
+        'messages.1',
+        /call_1/,
+      ],
+      ['legacy function role', { messages: [user, { role: 'function', name: 'f', content: '1' }] }, 'messages.1.role', /legacy/],
+      ['tools with a response_format', { tools, response_format: { type: 'json_object' } }, 'response_format', /cannot be combined/],
+    ];
+    for (const [what, extra, param, message] of cases) {
+      const { status, body } = await post({ model: 'stories260k', messages: [user], ...extra });
+      expect(status, what).toBe(400);
+      expect(body.error?.param, what).toBe(param);
+      expect(body.error?.message, what).toMatch(message);
+    }
+  });
+
+  it('thinking controls reach the engine: reasoning_effort, enable_thinking and a budget', async () => {
+    const cases: Array<[Record<string, unknown>, GenerateInput['thinking']]> = [
+      [{ reasoning_effort: 'none' }, { enabled: false }],
+      [{ chat_template_kwargs: { enable_thinking: false } }, { enabled: false }],
+      [{ reasoning_effort: 'low' }, { enabled: true, budget: 1024 }],
+      [{ thinking_budget: 64 }, { enabled: true, budget: 64 }],
+      [{ thinking_budget: 0 }, { enabled: false }],
+      [{ reasoning_effort: 'high' }, { enabled: true }],
+      [{}, undefined],
+    ];
+    for (const [extra, expected] of cases) {
+      const { status } = await post({ model: 'stories260k', messages: [user], max_tokens: 2, temperature: 0, ...extra });
+      expect(status).toBe(200);
+      expect(asked.at(-1)!.thinking, JSON.stringify(extra)).toEqual(expected);
+    }
+    const { status, body } = await post({ model: 'stories260k', messages: [user], reasoning_effort: 'extreme' });
+    expect(status).toBe(400);
+    expect(body.error?.param).toBe('reasoning_effort');
+  });
+
+  it('the engine receives the tools, the choice and the history with the call in place', async () => {
+    await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [
+        user,
+        {
+          role: 'assistant',
+          content: 'Let me look.',
+          tool_calls: [
+            { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 'call_b', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lyon"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_b', content: 'Rain' },
+        { role: 'tool', tool_call_id: 'call_a', content: 'Sunny' },
+      ],
+      tools,
+      tool_choice: 'auto',
+      parallel_tool_calls: false,
+      temperature: 0,
+      max_tokens: 2,
+    });
+    const input = asked.at(-1)!;
+    expect(input.tools?.map((t) => t.name)).toEqual(['get_weather', 'add']);
+    expect(input.toolChoice).toBe('auto');
+    expect(input.parallelToolCalls).toBe(false);
+    expect(input.messages).toEqual([
+      { role: 'user', text: user.content },
+      {
+        role: 'assistant',
+        text: 'Let me look.',
+        calls: [
+          { name: 'get_weather', arguments: '{"city":"Paris"}', result: 'Sunny', at: 12 },
+          { name: 'get_weather', arguments: '{"city":"Lyon"}', result: 'Rain', at: 12 },
+        ],
+      },
+    ]);
+  });
+});
