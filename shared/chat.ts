@@ -1,6 +1,7 @@
 /** Conversations as stored and shown: a tree of messages, the active branch shown. */
 import { z } from 'zod';
-import { samplingSchema, type ContextOverflow, type GenerationStats } from './inference';
+import { samplingSchema, thinkingSchema, type ContextOverflow, type GenerationStats } from './inference';
+import type { ToolCallRecord } from './tools';
 
 export type MessageStatus = 'complete' | 'streaming' | 'interrupted' | 'failed';
 
@@ -19,12 +20,20 @@ export interface ChatMessageRecord {
   /** A failure the chat view can act on; absent for other failures. */
   failure?: ReplyFailure;
   stats: GenerationStats | null;
+  /** The tools this reply called, in order, each placed in the text by its textOffset. */
+  toolCalls?: ToolCallRecord[];
   createdAt: string;
   updatedAt: string;
 }
 
 export const conversationSettingsSchema = samplingSchema
-  .extend({ contextSize: z.number().int().min(256).max(1_048_576).optional() })
+  .extend({
+    contextSize: z.number().int().min(256).max(1_048_576).optional(),
+    /** Thinking for models that reason: off, or on with a budget of thought tokens. Unset: as the model does. */
+    thinking: thinkingSchema.optional(),
+    /** Whether the tools of the MCP servers are offered in this conversation (default: yes). */
+    tools: z.boolean().optional(),
+  })
   .strict();
 export type ConversationSettings = z.infer<typeof conversationSettingsSchema>;
 
@@ -65,6 +74,21 @@ export interface SearchHit {
   snippet: string;
 }
 
+const toolCallRecordSchema = z
+  .object({
+    id: z.string().min(1).max(100),
+    server: z.string().max(200),
+    tool: z.string().max(200),
+    arguments: z.string().max(5_000_000),
+    status: z.enum(['pending', 'running', 'done', 'error', 'denied']),
+    result: z.string().max(5_000_000).nullable(),
+    truncated: z.boolean(),
+    textOffset: z.number().int().min(0),
+    startedAt: z.string().max(40).nullable(),
+    endedAt: z.string().max(40).nullable(),
+  })
+  .strict();
+
 /** The exported JSON format (documented in the README); import accepts exactly this. */
 export const exportedConversationSchema = z.object({
   format: z.literal('freehold-conversation'),
@@ -88,6 +112,7 @@ export const exportedConversationSchema = z.object({
         reasoning: z.string().max(5_000_000),
         status: z.enum(['complete', 'streaming', 'interrupted', 'failed']),
         error: z.string().max(10_000).nullable(),
+        toolCalls: z.array(toolCallRecordSchema).max(1000).optional(),
         createdAt: z.string().max(40),
       }),
     )

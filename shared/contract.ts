@@ -56,6 +56,16 @@ import {
 } from './chat';
 import { splitPlanSchema, type EnginesInfo, type SplitPlan, type SplitStatus } from './split';
 import {
+  addServerSchema,
+  importConfigSchema,
+  serverRefSchema,
+  setServerEnabledSchema,
+  setToolSchema,
+  toolDecisionSchema,
+  type ImportResult as ServerImportResult,
+  type ToolsSnapshot,
+} from './tools';
+import {
   addMachineSchema,
   generateOnModelSchema,
   machineDownloadIdSchema,
@@ -249,6 +259,17 @@ export const methods = {
   /** Revokes a paired machine's key (its id from SharingStatus.clients). */
   'machines.revoke': method<SharingStatus>()(machineIdSchema),
   'api.regenerateKey': method<ApiStatus>()(noInput),
+  /** MCP servers and their tools (Settings → Tools), kept in <dataDir>/mcp.json. */
+  'tools.list': method<ToolsSnapshot>()(noInput),
+  'tools.add': method<ToolsSnapshot>()(addServerSchema),
+  'tools.remove': method<ToolsSnapshot>()(serverRefSchema),
+  'tools.setEnabled': method<ToolsSnapshot>()(setServerEnabledSchema),
+  'tools.setTool': method<ToolsSnapshot>()(setToolSchema),
+  'tools.restart': method<ToolsSnapshot>()(serverRefSchema),
+  /** Servers from an mcp.json file (Claude Desktop, Cursor, LM Studio, VS Code). */
+  'tools.import': method<ServerImportResult>()(importConfigSchema),
+  /** The user's answer to a tool call waiting in a reply: allow once, always allow the tool, or deny. */
+  'chats.toolDecision': method<{ decided: boolean }>()(toolDecisionSchema),
 } as const;
 
 export type Methods = typeof methods;
@@ -274,6 +295,7 @@ export interface Events {
   onSharingChanged: SharingStatus;
   onEngines: EnginesInfo;
   onSplitStatus: SplitStatus;
+  onToolsChanged: ToolsSnapshot;
 }
 export type EventName = keyof Events;
 // A key for every event, so the compiler names any event of `Events` missing here (or any extra).
@@ -293,6 +315,7 @@ const everyEvent: { [E in EventName]: true } = {
   onSharingChanged: true,
   onEngines: true,
   onSplitStatus: true,
+  onToolsChanged: true,
 };
 export const eventNames = Object.keys(everyEvent) as readonly EventName[];
 

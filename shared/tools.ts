@@ -14,7 +14,9 @@ export const serverNameSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, spaces, "_", "-" and "." only');
 
-const envSchema = z.record(z.string().min(1).max(200), z.string().max(10_000)).refine((env) => Object.keys(env).length <= 100, 'at most 100');
+const envSchema = z
+  .record(z.string().min(1).max(200), z.string().max(10_000))
+  .refine((env) => Object.keys(env).length <= 100, 'at most 100');
 
 export const stdioServerSchema = z
   .object({
@@ -69,6 +71,10 @@ export interface ToolsSnapshot {
   servers: McpServerInfo[];
   /** Where the configuration lives. */
   configFile: string;
+  /** Why the file could not be read (it is left as it is until fixed), if so. */
+  configError: string | null;
+  /** Entries of the file left out (an SSE server, an invalid entry), with the reason. */
+  skipped: Array<{ name: string; reason: string }>;
   /** Whether this client may add or change stdio servers (not a browser on another machine). */
   canEditStdio: boolean;
 }

@@ -1,13 +1,82 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type { ChatMessageRecord, ReplyFailure } from '../../shared/chat';
-import { isContextOverflow, type ChatDelta, type ChatMessage, type ContextOverflow } from '../../shared/inference';
+import type { ChatMessageRecord, ConversationSettings, ReplyFailure } from '../../shared/chat';
+import {
+  isContextOverflow,
+  type ChatDelta,
+  type ChatMessage,
+  type ContextOverflow,
+  type GenerateInput,
+  type GenerationStats,
+  type HistoryCall,
+  type ToolDefinition,
+} from '../../shared/inference';
+import { TOOL_LIMITS, type ToolCallRecord, type ToolDecision } from '../../shared/tools';
+import { prepareJsonSchema } from '../api/json-schema-support';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
 import type { ConversationStore } from './conversation-store';
 import type { MachinesService } from '../machines/machines-service';
 import { parseModelRef } from '../../shared/machines';
+
+/** What the chat needs of the MCP servers (tools/mcp-service.ts). */
+export interface ToolProvider {
+  availableTools(): Array<{ server: string; tool: string; description: string; inputSchema: Record<string, unknown> }>;
+  isAlwaysAllowed(server: string, tool: string): boolean;
+  setTool(server: string, tool: string, change: { alwaysAllow?: boolean }): unknown;
+  call(
+    server: string,
+    tool: string,
+    args: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ ok: boolean; text: string; truncated: boolean }>;
+}
+
+/** A name the model may call: the API's alphabet, at most 64 characters. */
+function functionName(text: string): string {
+  return text.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 64) || 'tool';
+}
+
+/**
+ * The servers' tools as functions for the model: each under its own name, or
+ * "server_tool" where two servers offer the same name; each schema checked as
+ * enforceable (the call's arguments are held to it).
+ */
+export function offerTools(available: ReturnType<ToolProvider['availableTools']>): {
+  definitions: ToolDefinition[];
+  byName: Map<string, { server: string; tool: string }>;
+} {
+  const counts = new Map<string, number>();
+  for (const t of available) counts.set(functionName(t.tool), (counts.get(functionName(t.tool)) ?? 0) + 1);
+  const definitions: ToolDefinition[] = [];
+  const byName = new Map<string, { server: string; tool: string }>();
+  for (const t of available) {
+    let name = functionName(t.tool);
+    if (counts.get(name)! > 1) name = functionName(`${t.server}_${t.tool}`);
+    if (byName.has(name)) continue;
+    const prepared = t.inputSchema && Object.keys(t.inputSchema).length > 0 ? prepareJsonSchema(t.inputSchema) : undefined;
+    if (prepared && !prepared.ok) continue;
+    byName.set(name, { server: t.server, tool: t.tool });
+    definitions.push({
+      name,
+      ...(t.description ? { description: t.description.slice(0, 100_000) } : {}),
+      ...(prepared?.ok && Object.keys(prepared.schema).length ? { parameters: prepared.schema } : {}),
+    });
+  }
+  return { definitions, byName };
+}
+
+/** The calls of a stored reply as the model sees them in the history: name, arguments, result. */
+function historyCalls(calls: readonly ToolCallRecord[], nameOf: (call: ToolCallRecord) => string): HistoryCall[] {
+  return calls
+    .filter((call) => call.status !== 'pending' && call.status !== 'running')
+    .map((call) => ({ name: nameOf(call), arguments: call.arguments, result: call.result ?? '', at: call.textOffset }));
+}
+
+const DENIED = 'The user denied this tool call.';
+const STOPPED = 'The reply was stopped before this call ran.';
 
 /** How often streamed text is written to the store while a reply streams. */
 const FLUSH_MS = 250;
@@ -36,6 +105,11 @@ export class ChatService {
   /** Replies running on another machine, by reply id: stopping one aborts this. */
   private readonly remote = new Map<string, AbortController>();
   private machines: MachinesService | null = null;
+  private tools: ToolProvider | null = null;
+  /** Replies in their tool phase (waiting for approval, or a call running), by reply id: stopping one aborts this. */
+  private readonly toolPhase = new Map<string, AbortController>();
+  /** Calls waiting for the user's decision, by `${messageId}/${callId}`. */
+  private readonly waiting = new Map<string, (decision: ToolDecision['decision']) => void>();
 
   constructor(
     private readonly store: ConversationStore,
@@ -47,6 +121,21 @@ export class ChatService {
   /** Conversations on models of other machines run there (machines/machines-service.ts). */
   useMachines(machines: MachinesService): void {
     this.machines = machines;
+  }
+
+  /** Tools of the MCP servers, offered in replies on models of this machine (tools/mcp-service.ts). */
+  useTools(tools: ToolProvider): void {
+    this.tools = tools;
+  }
+
+  /** The user's answer to a call waiting in the approval card. */
+  decide(input: ToolDecision): { decided: boolean } {
+    const message = this.store.message(input.messageId);
+    if (message.conversationId !== input.conversationId) throw new RpcError('invalid_input', 'That message is not in this conversation.');
+    const resolve = this.waiting.get(`${input.messageId}/${input.callId}`);
+    if (!resolve) throw new RpcError('not_found', 'That tool call is not waiting for a decision (it was decided, or the reply ended).');
+    resolve(input.decision);
+    return { decided: true };
   }
 
   private changed(conversationId: string): void {
@@ -86,6 +175,7 @@ export class ChatService {
     const remote = this.remote.get(replyId);
     if (remote) remote.abort();
     else void this.inference.abort(replyId);
+    this.toolPhase.get(replyId)?.abort();
     return { stopped: true };
   }
 
@@ -102,8 +192,11 @@ export class ChatService {
     const byId = new Map(messages.map((m) => [m.id, m]));
     const thread: ChatMessage[] = [];
     for (let m = byId.get(leafId); m; m = m.parentId ? byId.get(m.parentId) : undefined) {
-      if (m.role === 'assistant' && (m.status === 'failed' || m.content === '')) continue;
-      thread.unshift({ role: m.role, text: m.content });
+      const calls = m.role === 'assistant' && m.toolCalls?.length ? historyCalls(m.toolCalls, (call) => functionName(call.tool)) : [];
+      if (m.role === 'assistant' && (m.status === 'failed' || (m.content === '' && calls.length === 0))) continue;
+      thread.unshift(
+        m.role === 'assistant' && calls.length ? { role: 'assistant', text: m.content, calls } : { role: m.role, text: m.content },
+      );
     }
     return thread;
   }
@@ -128,14 +221,15 @@ export class ChatService {
       if (delta.requestId !== reply.id) return;
       for (const part of delta.parts) {
         if (part.kind === 'text') text += part.text;
-        else reasoning += part.text;
+        else if (part.kind === 'reasoning') reasoning += part.text;
       }
     });
     try {
+      const { contextSize: _contextSize, thinking, tools: _tools, ...sampling } = conversation.settings;
       const input = {
         system: conversation.systemPrompt || undefined,
         messages: this.history(conversationId, parentId),
-        sampling: (({ contextSize: _contextSize, ...sampling }) => sampling)(conversation.settings),
+        sampling,
       };
       let modelId = conversation.modelId;
       if (modelId && parseModelRef(modelId)) {
@@ -168,16 +262,14 @@ export class ChatService {
         modelId = placement.modelId;
       }
       const modelPath = await this.modelFile(modelId);
-      // The model load and the reply are one turn in the queue that the UI shares with the
-      // local API, so that an API request cannot swap the model in between.
-      const result = await this.inference.run(
-        'ui',
-        reply.id,
-        { path: modelPath, contextSize: conversation.settings.contextSize },
-        { kind: 'generate', input },
+      const stats = await this.runWithTools(reply.id, conversation.settings, { ...input, ...(thinking ? { thinking } : {}) }, (run) =>
+        // The model load and each round of the reply are one turn in the queue that the UI shares
+        // with the local API, so that an API request cannot swap the model in between.
+        this.inference
+          .run('ui', reply.id, { path: modelPath, contextSize: conversation.settings.contextSize }, { kind: 'generate', input: run })
+          .finally(flush),
       );
-      flush();
-      return this.store.finishReply(reply.id, 'complete', result.stats, null);
+      return this.store.finishReply(reply.id, 'complete', stats, null);
     } catch (error) {
       flush();
       if (error instanceof RpcError && error.code === 'context_length_exceeded' && isContextOverflow(error.details)) {
@@ -192,6 +284,151 @@ export class ChatService {
       off();
       this.active.delete(conversationId);
       this.changed(conversationId);
+    }
+  }
+
+  /**
+   * A reply on this machine's model, with the MCP servers' tools offered: when
+   * the model calls tools, each call waits for the user's approval (unless the
+   * tool is always allowed), runs, and its result (or error, or the denial)
+   * goes back to the model, which goes on from there, for at most
+   * TOOL_LIMITS.maxRounds rounds; then it must answer without tools. Calls
+   * and results are stored with the reply as they happen.
+   */
+  private async runWithTools(
+    replyId: string,
+    settings: ConversationSettings,
+    input: Omit<GenerateInput, 'requestId'>,
+    generate: (
+      input: Omit<GenerateInput, 'requestId'>,
+    ) => Promise<{ stats: GenerationStats; toolCalls?: Array<{ name: string; arguments: string }> }>,
+  ): Promise<GenerationStats> {
+    const offered = this.tools && settings.tools !== false ? offerTools(this.tools.availableTools()) : null;
+    if (!offered?.definitions.length) return (await generate(input)).stats;
+    const tools = this.tools!;
+    const nameOf = new Map([...offered.byName].map(([name, t]) => [`${t.server}/${t.tool}`, name]));
+    const modelName = (call: ToolCallRecord) => nameOf.get(`${call.server}/${call.tool}`) ?? functionName(call.tool);
+    const controller = new AbortController();
+    this.toolPhase.set(replyId, controller);
+    const calls: ToolCallRecord[] = [];
+    const save = (conversationId: string) => {
+      this.store.setToolCalls(replyId, calls);
+      this.changed(conversationId);
+    };
+    try {
+      for (let round = 0; ; round += 1) {
+        const message = this.store.message(replyId);
+        const messages: ChatMessage[] = calls.length
+          ? [...input.messages, { role: 'assistant', text: message.content, calls: historyCalls(calls, modelName) }]
+          : input.messages;
+        const result = await generate({
+          ...input,
+          messages,
+          tools: offered.definitions,
+          // The last round answers in words: the number of rounds is bounded.
+          toolChoice: round >= TOOL_LIMITS.maxRounds ? 'none' : 'auto',
+        });
+        if (!result.toolCalls?.length || controller.signal.aborted) return result.stats;
+        const textOffset = this.store.message(replyId).content.length;
+        const fresh = result.toolCalls.flatMap((call): ToolCallRecord[] => {
+          const target = offered.byName.get(call.name);
+          if (!target) return [];
+          return [
+            {
+              id: `call_${randomBytes(6).toString('base64url')}`,
+              server: target.server,
+              tool: target.tool,
+              arguments: call.arguments,
+              status: tools.isAlwaysAllowed(target.server, target.tool) ? 'running' : 'pending',
+              result: null,
+              truncated: false,
+              textOffset,
+              startedAt: null,
+              endedAt: null,
+            },
+          ];
+        });
+        if (fresh.length === 0) return result.stats;
+        calls.push(...fresh);
+        save(message.conversationId);
+        for (const call of fresh) {
+          if (controller.signal.aborted) {
+            Object.assign(call, { status: 'error', result: STOPPED, endedAt: new Date().toISOString() });
+            continue;
+          }
+          if (call.status === 'pending') {
+            const decision = await this.decision(replyId, call.id, controller.signal);
+            if (decision === 'always') await tools.setTool(call.server, call.tool, { alwaysAllow: true });
+            if (decision === 'deny' || decision === 'stopped') {
+              Object.assign(call, {
+                status: decision === 'deny' ? 'denied' : 'error',
+                result: decision === 'deny' ? DENIED : STOPPED,
+                endedAt: new Date().toISOString(),
+              });
+              save(message.conversationId);
+              continue;
+            }
+          }
+          Object.assign(call, { status: 'running', startedAt: new Date().toISOString() });
+          save(message.conversationId);
+          const outcome = await this.callTool(tools, call, controller.signal);
+          Object.assign(call, {
+            status: outcome.ok ? 'done' : 'error',
+            result: outcome.text,
+            truncated: outcome.truncated,
+            endedAt: new Date().toISOString(),
+          });
+          save(message.conversationId);
+        }
+        if (controller.signal.aborted) return { ...result.stats, stopReason: 'abort' };
+      }
+    } finally {
+      this.toolPhase.delete(replyId);
+      for (const key of [...this.waiting.keys()]) if (key.startsWith(`${replyId}/`)) this.waiting.delete(key);
+      const unsettled = calls.filter((call) => call.status === 'pending' || call.status === 'running');
+      if (unsettled.length) {
+        for (const call of unsettled) Object.assign(call, { status: 'error', result: call.result ?? STOPPED });
+        this.store.setToolCalls(replyId, calls);
+      }
+    }
+  }
+
+  /** The user's decision on a call, or "stopped" when the reply is stopped first. */
+  private decision(replyId: string, callId: string, signal: AbortSignal): Promise<ToolDecision['decision'] | 'stopped'> {
+    return new Promise((resolve) => {
+      const key = `${replyId}/${callId}`;
+      const onAbort = () => {
+        this.waiting.delete(key);
+        resolve('stopped');
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(key, (decision) => {
+        signal.removeEventListener('abort', onAbort);
+        this.waiting.delete(key);
+        resolve(decision);
+      });
+    });
+  }
+
+  /** Runs one call; arguments that are not a JSON object are the model's error, returned to it. */
+  private async callTool(
+    tools: ToolProvider,
+    call: ToolCallRecord,
+    signal: AbortSignal,
+  ): Promise<{ ok: boolean; text: string; truncated: boolean }> {
+    let args: unknown;
+    try {
+      args = JSON.parse(call.arguments || '{}');
+    } catch (error) {
+      return { ok: false, text: `The arguments are not valid JSON: ${(error as Error).message}`, truncated: false };
+    }
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      return { ok: false, text: 'The arguments must be a JSON object.', truncated: false };
+    try {
+      return await tools.call(call.server, call.tool, args as Record<string, unknown>, signal);
+    } catch (error) {
+      return { ok: false, text: (error as Error).message, truncated: false };
     }
   }
 

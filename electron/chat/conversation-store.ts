@@ -14,6 +14,7 @@ import {
   type ReplyFailure,
   type SearchHit,
 } from '../../shared/chat';
+import type { ToolCallRecord } from '../../shared/tools';
 import { loadSqliteBinding, SqliteDatabase, type SqliteBinding } from './sqlite';
 
 /** Each entry moves the schema one version on; applied in order, in a transaction, never edited once shipped. */
@@ -57,6 +58,8 @@ const migrations: string[] = [
    END;`,
   // Why a reply failed, with the numbers the chat view acts on (JSON: ReplyFailure).
   `ALTER TABLE messages ADD COLUMN failure TEXT;`,
+  // The tools a reply called, with their arguments, status and results (JSON: ToolCallRecord[]).
+  `ALTER TABLE messages ADD COLUMN tool_calls TEXT;`,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
@@ -86,6 +89,7 @@ interface MessageRow {
   status: MessageStatus;
   error: string | null;
   failure: string | null;
+  tool_calls: string | null;
   stats: string | null;
   created_at: string;
   updated_at: string;
@@ -117,10 +121,38 @@ function toMessage(row: MessageRow): ChatMessageRecord {
     status: row.status,
     error: row.error,
     ...(row.failure ? { failure: JSON.parse(row.failure) as ReplyFailure } : {}),
+    ...(row.tool_calls ? { toolCalls: JSON.parse(row.tool_calls) as ToolCallRecord[] } : {}),
     stats: row.stats ? (JSON.parse(row.stats) as GenerationStats) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** A call left waiting or running (the app quit, the file was exported mid-reply) did not happen. */
+export function settledCall(call: ToolCallRecord): ToolCallRecord {
+  if (call.status !== 'pending' && call.status !== 'running') return call;
+  return { ...call, status: 'error', result: call.result ?? 'The reply ended before this call finished.' };
+}
+
+/** A reply in Markdown with its tool calls where they were made: the arguments and the result, in code blocks. */
+function markdownWithCalls(m: ChatMessageRecord): string[] {
+  const calls = m.toolCalls ?? [];
+  if (calls.length === 0) return [m.content];
+  const fence = (text: string) => {
+    const ticks = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((r) => r[0].length + 1)));
+    return [ticks, text, ticks];
+  };
+  const lines: string[] = [];
+  let at = 0;
+  for (const call of calls) {
+    const offset = Math.min(Math.max(call.textOffset, at), m.content.length);
+    if (offset > at) lines.push(m.content.slice(at, offset), '');
+    at = offset;
+    lines.push(`**Tool call** \`${call.tool}\` on ${call.server} (${call.status}):`, '', ...fence(call.arguments), '');
+    if (call.result !== null) lines.push('<details><summary>Result</summary>', '', ...fence(call.result), '', '</details>', '');
+  }
+  if (at < m.content.length) lines.push(m.content.slice(at));
+  return lines;
 }
 
 /**
@@ -306,6 +338,11 @@ export class ConversationStore {
     );
   }
 
+  /** The reply's tool calls as they stand (each change of status or result is written). */
+  setToolCalls(id: string, calls: ToolCallRecord[]): void {
+    this.db.run('UPDATE messages SET tool_calls = ?, updated_at = ? WHERE id = ?', calls.length ? JSON.stringify(calls) : null, now(), id);
+  }
+
   finishReply(
     id: string,
     status: MessageStatus,
@@ -378,6 +415,7 @@ export class ConversationStore {
         reasoning: m.reasoning,
         status: m.status,
         error: m.error,
+        ...(m.toolCalls?.length ? { toolCalls: m.toolCalls } : {}),
         createdAt: m.createdAt,
       })),
     };
@@ -392,7 +430,7 @@ export class ConversationStore {
       const m = byId.get(messageId)!;
       lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}`, '');
       if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
-      lines.push(m.content, '');
+      lines.push(...markdownWithCalls(m), '');
       if (m.status !== 'complete') lines.push(`_(${m.status}${m.error ? `: ${m.error}` : ''})_`, '');
     }
     return lines.join('\n');
@@ -413,7 +451,7 @@ export class ConversationStore {
         throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
     const id = newId();
     const insertMessage =
-      'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+      'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, tool_calls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.db.transaction(() => {
       this.db.run(
         'INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -445,6 +483,7 @@ export class ConversationStore {
             m.reasoning,
             m.status === 'streaming' ? 'interrupted' : m.status,
             m.error,
+            m.toolCalls?.length ? JSON.stringify(m.toolCalls.map(settledCall)) : null,
             m.createdAt,
             now(),
           );

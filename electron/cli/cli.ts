@@ -20,6 +20,7 @@ import { machinesCommand } from './commands/machines';
 import { enginesCommand, splitCommand } from './commands/split';
 import { modelsCommand } from './commands/models';
 import { settingsCommand } from './commands/settings';
+import { toolsCommand } from './commands/tools';
 import { printVersion, versionCommand } from './commands/version';
 
 /** Every command by name, in the order the help lists them. */
@@ -27,6 +28,7 @@ const commands: Record<string, Command> = {
   bench: benchCommand,
   models: modelsCommand,
   machines: machinesCommand,
+  tools: toolsCommand,
   split: splitCommand,
   engines: enginesCommand,
   chats: chatsCommand,

@@ -5,10 +5,11 @@ import { displayFileName } from '../../shared/file-names';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { serveConnection } from '../rpc/serve-connection';
 import type { HostServices } from '../services/host-services';
-import type { HostHandlers } from '../../shared/contract';
+import type { Events, HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import { isLoopbackAddress } from '../../shared/loopback';
 import { localOnlyMethods } from '../services/handlers/machines';
+import { redactSecrets, restrictStdioEdits } from '../services/handlers/tools';
 import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from './http-security';
 import { securityHeaders, serveStatic } from './static-files';
 import { UploadGuard, UploadRefused } from './upload-guard';
@@ -187,22 +188,26 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
     if (!secretsMatch(url.searchParams.get('token'), secret)) return refuse(401, 'Unauthorized');
     // A browser on another machine may use the paired machines, but not pair, share, or see the pairing code.
     const local = isLoopbackAddress(req.socket.remoteAddress ?? '');
+    // Programs to run as tools are added from a browser only on this machine, with the host on 127.0.0.1 alone.
+    const editsStdio = local && isLoopbackAddress(bindHost);
+    const { mcp } = options.services;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const transport = new WebSocketTransport(ws);
       let protocolErrors = 0;
-      serveConnection(
-        transport,
-        local ? options.services.handlers : remoteBrowserHandlers(options.services.handlers),
-        options.services.events,
-        {
-          filterEvent: local ? undefined : (event, payload) => (event === 'onSharingChanged' ? undefined : payload),
-          onProtocolError: (error) => {
-            protocolErrors += 1;
-            log(`rpc: ${error.code}: ${error.message}`);
-            if (protocolErrors >= MAX_PROTOCOL_ERRORS) transport.close('too many malformed messages', 1008);
-          },
+      const base = local ? options.services.handlers : remoteBrowserHandlers(options.services.handlers);
+      serveConnection(transport, editsStdio ? base : restrictStdioEdits(base, mcp), options.services.events, {
+        filterEvent: (event, payload) => {
+          if (!local && event === 'onSharingChanged') return undefined;
+          if (!editsStdio && event === 'onToolsChanged')
+            return redactSecrets({ ...(payload as Events['onToolsChanged']), canEditStdio: false }) as typeof payload;
+          return payload;
         },
-      );
+        onProtocolError: (error) => {
+          protocolErrors += 1;
+          log(`rpc: ${error.code}: ${error.message}`);
+          if (protocolErrors >= MAX_PROTOCOL_ERRORS) transport.close('too many malformed messages', 1008);
+        },
+      });
     });
   });
 

@@ -36,6 +36,8 @@ import os from 'node:os';
 import { resolveThreads } from '../worker/threads';
 import { SharingService } from '../machines/sharing';
 import type { LinkTimings } from '../machines/freehold-machine';
+import { McpService } from '../tools/mcp-service';
+import { toolHandlers, toolsSnapshot } from './handlers/tools';
 
 export interface HostServicesOptions {
   dataDir: string;
@@ -71,6 +73,8 @@ export interface HostServicesOptions {
     heartbeatMs?: number;
     openAi?: { pollMs?: number; backoffMs?: number[]; stallTimeoutMs?: number };
   };
+  /** Tool-call timings, shortened by tests. */
+  tools?: { callTimeoutMs?: number; startTimeoutMs?: number };
 }
 
 /**
@@ -92,6 +96,7 @@ export interface HostServices {
   machines: MachinesService;
   sharing: SharingService;
   split: SplitService;
+  mcp: McpService;
   close(): Promise<void>;
 }
 
@@ -239,6 +244,16 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     releases: options.engines?.releases,
   });
   machines.explainSplitFailure = () => split!.explainFailure();
+  // MCP servers: the CLI edits mcp.json; the hosts run the servers and offer their tools in chat.
+  const mcp: McpService = new McpService({
+    dataDir: options.dataDir,
+    onChanged: () => events.emit('onToolsChanged', toolsSnapshot(mcp, true)),
+    log,
+    callTimeoutMs: options.tools?.callTimeoutMs,
+    startTimeoutMs: options.tools?.startTimeoutMs,
+    connect: options.host !== 'cli',
+  });
+  chat.useTools(mcp);
 
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
@@ -250,9 +265,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...apiHandlers(api),
     ...machineHandlers({ machines, sharing }),
     ...splitHandlers(split),
+    ...toolHandlers({ mcp }),
   };
   await machines.open();
   await sharing.open();
+  await mcp.start();
 
   return {
     handlers,
@@ -269,8 +286,10 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     machines,
     sharing,
     split,
+    mcp,
     async close() {
       closed = true;
+      await mcp.close();
       await split?.close();
       rpcHelpers.close();
       await sharing.close();

@@ -42,6 +42,7 @@ export function chatHandlers({ chats, chat, events }: ChatHandlerDeps): HandlerS
     'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
+    'chats.toolDecision': (input) => chat.decide(input),
     'chats.deleteMessage': ({ id }) => {
       const message = chats.message(id);
       chats.deleteMessage(id);

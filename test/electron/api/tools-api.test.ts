@@ -207,16 +207,16 @@ describe('tools on /v1/chat/completions (official openai client, stories260K)', 
   });
 
   it('the streamed and whole answers of the same greedy call are the same call', async () => {
-    const request = {
+    const request: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
       model: 'stories260k',
       messages: [user],
       tools,
       tool_choice: { type: 'function', function: { name: 'add' } },
       temperature: 0,
       max_tokens: 80,
-    } as const;
+    };
     const whole = await client.chat.completions.create(request);
-    const streamed = await client.chat.completions.stream(request).finalChatCompletion();
+    const streamed = await client.chat.completions.stream({ ...request, stream: true }).finalChatCompletion();
     const a = whole.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
     const b = streamed.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
     expect(b.function.arguments).toBe(a.function.arguments);
