@@ -275,7 +275,12 @@ export class ChatService {
       if (error instanceof RpcError && error.code === 'context_length_exceeded' && isContextOverflow(error.details)) {
         // Kept with its numbers, so the chat view can offer a larger context.
         const failure: ReplyFailure = { code: 'context_length_exceeded', ...error.details };
-        return this.store.finishReply(reply.id, 'failed', null, describeContextOverflow(error.details), failure);
+        // After tool calls, what no longer fits is what the tools returned.
+        const called = this.store.message(reply.id).toolCalls?.length;
+        const message = called
+          ? `The tool results do not fit in the model's context: the conversation with them comes to ${n(error.details.requiredTokens)} tokens, and the ${n(error.details.contextSize)}-token context has room for ${n(error.details.maxPromptTokens)} beside a reply.${error.details.largerContextSize !== null ? ` A ${n(error.details.largerContextSize)}-token context would hold them.` : ' Ask for less, or use a tool that returns less.'}`
+          : describeContextOverflow(error.details);
+        return this.store.finishReply(reply.id, 'failed', null, message, failure);
       }
       const message = (error as Error).message;
       return this.store.finishReply(reply.id, 'failed', null, message);

@@ -24,6 +24,7 @@ export async function inferenceHost(
     share?: HostServicesOptions['share'];
     machines?: HostServicesOptions['machines'];
     engines?: HostServicesOptions['engines'];
+    tools?: HostServicesOptions['tools'];
     /** The services' environment (HF_ENDPOINT for a fake hub), apart from the worker's. */
     hostEnv?: NodeJS.ProcessEnv;
   } = {},
@@ -43,6 +44,7 @@ export async function inferenceHost(
     share: options.share,
     machines: options.machines,
     engines: options.engines,
+    tools: options.tools,
     env: options.hostEnv,
   });
   await services.settings.update({ inference: { threads: 1 } });
