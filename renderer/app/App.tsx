@@ -3,6 +3,7 @@ import { useHashLocation } from 'wouter/use-hash-location';
 import { ChatView } from '../features/chat/ChatView';
 import { HardwareView } from '../features/hardware/HardwareView';
 import { ModelsView } from '../features/models/ModelsView';
+import { SettingsView } from '../features/settings/SettingsView';
 import type { HostConnection } from '../transport/host-connection';
 import { ErrorBoundary } from './ErrorBoundary';
 import { HostProvider } from './host-context';
@@ -15,6 +16,7 @@ export const views = [
   { path: '/models', label: 'Models', component: ModelsView },
   { path: '/chat', label: 'Chat', component: ChatView },
   { path: '/hardware', label: 'Hardware', component: HardwareView },
+  { path: '/settings', label: 'Settings', component: SettingsView },
 ] as const;
 
 function Navigation() {

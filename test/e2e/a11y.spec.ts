@@ -103,8 +103,9 @@ test('every view passes an axe-core WCAG 2.1 A/AA audit in the light and the dar
       await expect(thread.getByRole('listitem', { name: 'Assistant' }).getByLabel('Reply statistics')).toBeVisible();
       // The folded parts too: the settings form and the system prompt.
       for (const summary of ['Settings', 'System prompt (none)']) {
-        const details = page.locator('details', { has: page.getByText(summary, { exact: true }) });
-        if ((await details.getAttribute('open')) === null) await page.getByText(summary, { exact: true }).click();
+        const label = page.locator('summary').getByText(summary, { exact: true });
+        const details = page.locator('details', { has: label });
+        if ((await details.getAttribute('open')) === null) await label.click();
       }
       await expect(page.getByRole('textbox', { name: 'Temperature' })).toBeVisible();
       await audit(page, `chat-${scheme}`);
@@ -115,6 +116,10 @@ test('every view passes an axe-core WCAG 2.1 A/AA audit in the light and the dar
       const api = page.getByRole('region', { name: 'Local API server' });
       await expect(api.getByRole('group', { name: 'API connection' })).toBeVisible();
       await audit(page, `hardware-${scheme}`);
+
+      await nav.getByRole('link', { name: 'Settings' }).click();
+      await expect(page.getByRole('form', { name: 'Add a server' })).toBeVisible();
+      await audit(page, `settings-${scheme}`);
 
       // A failure nothing handled is reported in the Problems region, which passes the audit too.
       await page.evaluate(() => {

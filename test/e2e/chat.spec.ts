@@ -45,7 +45,7 @@ test('chat with a model: send, watch the reply stream, regenerate, edit, and fin
     ).toBeVisible();
 
     // Settings apply to the next reply; Stop ends a long one and keeps what it had.
-    await page.getByText('Settings', { exact: true }).click();
+    await page.locator('summary').getByText('Settings', { exact: true }).click();
     await page.getByRole('textbox', { name: 'Max reply tokens' }).fill('1800');
     await page.getByRole('textbox', { name: 'Temperature' }).fill('0');
     await page.getByRole('button', { name: 'Save settings' }).click();

@@ -25,7 +25,7 @@ describe('app shell', () => {
     renderApp();
     const nav = screen.getByRole('navigation', { name: 'Main' });
     const links = within(nav).getAllByRole('link');
-    expect(links.map((l) => l.textContent)).toEqual(['Models', 'Chat', 'Hardware']);
+    expect(links.map((l) => l.textContent)).toEqual(['Models', 'Chat', 'Hardware', 'Settings']);
     expect(await screen.findByRole('heading', { level: 1, name: 'Models' })).toBeTruthy();
     expect(within(nav).getByRole('link', { name: 'Models' }).getAttribute('aria-current')).toBe('page');
 

@@ -158,7 +158,7 @@ describe('chat view: a message longer than the context', () => {
     expect(calls[1]!.input).toEqual({ conversationId: 'c1', messageId: 'r1' });
     // The retried reply is shown, and the settings show the new context size.
     expect(await screen.findByText('Lily saw a big dog.')).toBeTruthy();
-    await userEvent.click(screen.getByText('Settings', { exact: true }));
+    await userEvent.click(screen.getByText('Settings', { selector: 'summary' }));
     expect((screen.getByRole('textbox', { name: 'Context size' }) as HTMLInputElement).value).toBe('1024');
   });
 

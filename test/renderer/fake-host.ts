@@ -636,7 +636,19 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'split.helperStop': () => {
       throw new RpcError('forbidden', 'Only a paired machine asks for an RPC helper.');
     },
+    // No MCP servers unless a test gives its own handlers (test/renderer/tools-settings.test.tsx).
+    'tools.list': () => noTools,
+    'tools.add': () => noTools,
+    'tools.remove': () => noTools,
+    'tools.setEnabled': () => noTools,
+    'tools.setTool': () => noTools,
+    'tools.restart': () => noTools,
+    'tools.import': () => ({ added: [], replaced: [], skipped: [] }),
+    'chats.toolDecision': () => {
+      throw new RpcError('not_found', 'That tool call is not waiting for a decision.');
+    },
   };
+  const noTools = { servers: [], configFile: '/home/user/.config/freehold/mcp.json', configError: null, skipped: [], canEditStdio: true };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: { ...handlers, ...overrides }, remoteEventNames: eventNames });
 
   const bridge: FreeholdBridge = {

@@ -1,6 +1,7 @@
 import type { ChatMessageRecord } from '../../../shared/chat';
 import { ContextOverflowNotice } from './ContextOverflowNotice';
 import { Markdown } from './Markdown';
+import { mergeLiveText, splitAtCalls, ToolCallCard } from './ToolCallCard';
 
 function Stats({ message }: { message: ChatMessageRecord }) {
   const s = message.stats;
@@ -17,6 +18,35 @@ function Stats({ message }: { message: ChatMessageRecord }) {
           left out of this reply (the system prompt was kept).
         </div>
       ) : null}
+    </>
+  );
+}
+
+/**
+ * A reply's text with its tool calls where they were made (by their text
+ * offsets): Markdown, a card, more Markdown. While the model goes on after its
+ * calls, a line says so until its text comes.
+ */
+function ReplyWithTools({ message: m, content }: { message: ChatMessageRecord; content: string }) {
+  const calls = m.toolCalls ?? [];
+  const pieces = splitAtCalls(content, calls);
+  const live = m.status === 'streaming';
+  const last = pieces[pieces.length - 1];
+  const goingOn = live && last?.kind === 'call' && calls.every((c) => c.status !== 'pending' && c.status !== 'running');
+  return (
+    <>
+      {pieces.map((piece) =>
+        piece.kind === 'text' ? (
+          <Markdown key={piece.key} text={piece.text} />
+        ) : (
+          <ToolCallCard key={piece.key} call={piece.call} conversationId={m.conversationId} messageId={m.id} live={live} />
+        ),
+      )}
+      {goingOn && (
+        <span className="muted" role="status">
+          …
+        </span>
+      )}
     </>
   );
 }
@@ -70,6 +100,8 @@ export function MessageItem({
   top,
 }: Props) {
   const version = versions.findIndex((s) => s.id === m.id);
+  // While a reply is written, the text shown joins what is stored (where its tool calls are placed) with the streamed text.
+  const content = m.role === 'assistant' && m.status === 'streaming' ? mergeLiveText(m.content, shown.content) : shown.content;
   return (
     <li
       ref={measureRef}
@@ -133,8 +165,10 @@ export function MessageItem({
         <div className="bubble">{shown.content}</div>
       ) : (
         <div className="bubble markdown">
-          {shown.content ? (
-            <Markdown text={shown.content} />
+          {m.toolCalls?.length ? (
+            <ReplyWithTools message={m} content={content} />
+          ) : content ? (
+            <Markdown text={content} />
           ) : m.status === 'streaming' ? (
             <span className="muted" role="status">
               {apiBusy

@@ -23,7 +23,7 @@ export function useLiveReply(): { live: LiveReply | null; reset: () => void } {
       const base = pending.current?.replyId === delta.requestId ? pending.current : { replyId: delta.requestId, text: '', reasoning: '' };
       for (const part of delta.parts) {
         if (part.kind === 'text') base.text += part.text;
-        else base.reasoning += part.text;
+        else if (part.kind === 'reasoning') base.reasoning += part.text;
       }
       pending.current = base;
       frame.current ??= requestAnimationFrame(() => {

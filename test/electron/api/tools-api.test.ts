@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateInput, GenerateResult } from '../../../shared/inference';
 import { inferenceHost, recordResults } from '../../helpers/inference-host';
+import { SCRIPT, scriptedModel } from '../../helpers/scripted-models';
 import { testModelPath } from '../../helpers/test-model';
 
 let services: HostServices;
@@ -428,4 +429,122 @@ describe('tools on /v1/chat/completions (official openai client, stories260K)', 
       },
     ]);
   });
+});
+
+describe('the seed families through the API (scripted Qwen3, DeepSeek-R1 distill, Llama 3 with their real templates)', () => {
+  const ids: Record<string, string> = {};
+  const weatherTool: ChatCompletionTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather for a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  };
+
+  beforeAll(async () => {
+    const files = {
+      qwen3: await scriptedModel('qwen3', 'tool'),
+      llama3: await scriptedModel('llama3', 'tool'),
+      'qwen3-think': await scriptedModel('qwen3', 'think'),
+      'deepseek-think': await scriptedModel('deepseek-r1', 'think'),
+    };
+    await services.handlers['models.import']({ paths: Object.values(files), mode: 'reference' });
+    const list = await client.models.list();
+    for (const [key, file] of Object.entries(files)) ids[key] = list.data.find((m) => file.toLowerCase().includes(m.id))!.id;
+  }, 180_000);
+
+  for (const family of ['qwen3', 'llama3'] as const) {
+    it(`${family}: the model itself calls the tool (auto), and answers from the tool message`, async () => {
+      const first = await client.chat.completions.create({
+        model: ids[family]!,
+        messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+        tools: [weatherTool],
+        temperature: 0,
+        max_tokens: 100,
+      });
+      const choice = first.choices[0]!;
+      expect(choice.finish_reason).toBe('tool_calls');
+      expect(choice.message.content).toBeNull();
+      const call = choice.message.tool_calls![0]! as { id: string; function: { name: string; arguments: string } };
+      expect(call.function.name).toBe('get_weather');
+      expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Paris' });
+
+      const second = await client.chat.completions.create({
+        model: ids[family]!,
+        messages: [
+          { role: 'user', content: 'What is the weather in Paris?' },
+          choice.message,
+          { role: 'tool', tool_call_id: call.id, content: 'Sunny, 21 °C' },
+        ],
+        tools: [weatherTool],
+        temperature: 0,
+        max_tokens: 100,
+      });
+      expect(second.choices[0]!.message.content).toBe(SCRIPT.tool.answer);
+      expect(second.choices[0]!.finish_reason).toBe('stop');
+    });
+
+    it(`${family}: streamed, the call arrives in deltas and no call syntax in content`, async () => {
+      const stream = await client.chat.completions.create({
+        model: ids[family]!,
+        messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+        tools: [weatherTool],
+        temperature: 0,
+        max_tokens: 100,
+        stream: true,
+      });
+      let content = '';
+      let args = '';
+      let finish: string | null = null;
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        content += choice.delta.content ?? '';
+        for (const delta of choice.delta.tool_calls ?? []) args += delta.function?.arguments ?? '';
+        finish = choice.finish_reason ?? finish;
+      }
+      expect(content).toBe('');
+      expect(JSON.parse(args)).toEqual({ city: 'Paris' });
+      expect(finish).toBe('tool_calls');
+    });
+  }
+
+  it('tool_choice "none" with the Qwen3 tool model: it answers in words', async () => {
+    const completion = await client.chat.completions.create({
+      model: ids.qwen3!,
+      messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [weatherTool],
+      tool_choice: 'none',
+      temperature: 0,
+      max_tokens: 60,
+    });
+    expect(completion.choices[0]!.message.tool_calls ?? []).toEqual([]);
+    expect(completion.choices[0]!.message.content).toBe(SCRIPT.tool.noFunctionsAnswer);
+  });
+
+  for (const family of ['qwen3-think', 'deepseek-think'] as const) {
+    it(`${family}: reasoning comes as reasoning_content, the answer as content; reasoning_effort "none" turns it off`, async () => {
+      const completion = await client.chat.completions.create({
+        model: ids[family]!,
+        messages: [{ role: 'user', content: 'hello' }],
+        temperature: 0,
+        max_tokens: 60,
+      });
+      const message = completion.choices[0]!.message as { content: string; reasoning_content?: string };
+      expect(message.reasoning_content?.trim()).toBe(SCRIPT.think.thought);
+      expect(message.content).toBe(SCRIPT.think.answer);
+      const off = await post({
+        model: ids[family],
+        messages: [{ role: 'user', content: 'hello' }],
+        temperature: 0,
+        max_tokens: 60,
+        reasoning_effort: 'none',
+      });
+      const offMessage = (off.body as unknown as { choices: Array<{ message: { content: string; reasoning_content?: string } }> })
+        .choices[0]!.message;
+      expect(offMessage.reasoning_content ?? '').toBe('');
+      expect(offMessage.content).not.toContain('<think>');
+    });
+  }
 });
