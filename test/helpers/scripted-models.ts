@@ -943,7 +943,7 @@ function build(family: ScriptedFamily, behaviour: ScriptedBehaviour, cacheDir: s
   const arch = spec.architecture;
   const metadata: Array<[string, MetaValue]> = [
     ['general.architecture', { str: arch }],
-    ['general.name', { str: spec.name }],
+    ['general.name', { str: `${spec.name} (${behaviour})` }],
     ['general.file_type', { u32: 1 }],
     [`${arch}.context_length`, { u32: 4096 }],
     [`${arch}.embedding_length`, { u32: built.nEmbd }],
