@@ -66,9 +66,22 @@ beforeAll(async () => {
     engine: (engine) => {
       recordResults(finished, ['generate'])(engine);
       const generate = engine.generate.bind(engine);
-      engine.generate = (input: GenerateInput) => {
+      engine.generate = async (input: GenerateInput) => {
         asked.push(input);
-        return generate(input);
+        const result = await generate(input);
+        // A stand-in for a model that makes two calls in one turn (stories260K never does), to check their shape.
+        const last = input.messages.at(-1);
+        if (last?.role === 'user' && last.text === 'PARALLEL' && input.tools?.length)
+          return {
+            ...result,
+            text: '',
+            toolCalls: [
+              { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              { name: 'get_weather', arguments: '{"city":"Lyon"}' },
+            ],
+            stats: { ...result.stats, stopReason: 'tool-calls' as const },
+          };
+        return result;
       };
       return engine;
     },
@@ -237,6 +250,42 @@ describe('tools on /v1/chat/completions (official openai client, stories260K)', 
       });
       expect(completion.choices[0]!.message.tool_calls).toHaveLength(1);
     }
+  });
+
+  it('parallel calls in one turn: each with its own id and index, in the whole answer and in the stream', async () => {
+    const request = {
+      model: 'stories260k',
+      messages: [{ role: 'user' as const, content: 'PARALLEL' }],
+      tools,
+      temperature: 0,
+      max_tokens: 4,
+    };
+    const whole = await client.chat.completions.create(request);
+    const calls = whole.choices[0]!.message.tool_calls! as Array<{ id: string; function: { name: string; arguments: string } }>;
+    expect(calls.map((c) => JSON.parse(c.function.arguments) as unknown)).toEqual([{ city: 'Paris' }, { city: 'Lyon' }]);
+    expect(new Set(calls.map((c) => c.id)).size).toBe(2);
+    expect(whole.choices[0]!.finish_reason).toBe('tool_calls');
+    const streamed = await client.chat.completions.stream({ ...request, stream: true }).finalChatCompletion();
+    const streamedCalls = streamed.choices[0]!.message.tool_calls! as Array<{ id: string; function: { arguments: string } }>;
+    expect(streamedCalls.map((c) => JSON.parse(c.function.arguments) as unknown)).toEqual([{ city: 'Paris' }, { city: 'Lyon' }]);
+    expect(streamed.choices[0]!.finish_reason).toBe('tool_calls');
+    // Answering both continues the conversation with both results in place.
+    await client.chat.completions.create({
+      ...request,
+      messages: [
+        { role: 'user', content: 'Weather in two cities?' },
+        whole.choices[0]!.message,
+        { role: 'tool', tool_call_id: calls[0]!.id, content: 'Sunny' },
+        { role: 'tool', tool_call_id: calls[1]!.id, content: 'Rain' },
+      ],
+    });
+    expect(asked.at(-1)!.messages.at(-1)).toMatchObject({
+      role: 'assistant',
+      calls: [
+        { arguments: '{"city":"Paris"}', result: 'Sunny' },
+        { arguments: '{"city":"Lyon"}', result: 'Rain' },
+      ],
+    });
   });
 
   it('auto leaves it to the model: stories260K answers in text, finish_reason "stop" or "length", no tool_calls', async () => {

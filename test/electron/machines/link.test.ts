@@ -167,6 +167,12 @@ describe('paired machines over TLS links', () => {
       ['folders.add', { path: '/' }],
       ['machines.sharing', undefined],
       ['models.reveal', { id: towerModelId }],
+      // Paired machines never start tools on each other, nor see or change the MCP servers.
+      ['tools.list', undefined],
+      ['tools.add', { name: 'evil', config: { transport: 'stdio', command: '/bin/sh', args: ['-c', 'id'], env: {}, cwd: null } }],
+      ['tools.import', { json: '{"mcpServers": {}}' }],
+      ['tools.setEnabled', { name: 'weather', enabled: true }],
+      ['chats.toolDecision', { conversationId: 'c', messageId: 'm', callId: 'call_1', decision: 'always' }],
     ] as const) {
       await expect(api[method]!(input), method).rejects.toMatchObject({ code: 'forbidden' });
     }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../electron/cli/cli';
 import { remoteBrowserHandlers } from '../../../electron/host/server';
+import { restrictStdioEdits } from '../../../electron/services/handlers/tools';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { MachineInfo } from '../../../shared/machines';
 import { inferenceHost } from '../../helpers/inference-host';
@@ -138,5 +139,34 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
         message: expect.stringMatching(/127\.0\.0\.1/),
       });
     }
+  });
+
+  it('such a browser may switch the configured MCP servers but not add a program to run, nor import, nor read their secrets', async () => {
+    await app.services.handlers['tools.add']({
+      name: 'remote-api',
+      config: { transport: 'http', url: 'http://127.0.0.1:9/mcp', headers: { Authorization: 'Bearer s3cret-token' } },
+    });
+    const handlers = restrictStdioEdits(remoteBrowserHandlers(app.services.handlers), app.services.mcp);
+    const listed = await handlers['tools.list'](undefined);
+    expect(listed.canEditStdio).toBe(false);
+    expect(JSON.stringify(listed)).not.toContain('s3cret-token');
+    expect(listed.servers.find((s) => s.name === 'remote-api')!.config).toMatchObject({ headers: { Authorization: '(hidden)' } });
+    for (const call of <Array<() => unknown>>[
+      () =>
+        handlers['tools.add']({ name: 'x', config: { transport: 'stdio', command: '/bin/sh', args: ['-c', 'id'], env: {}, cwd: null } }),
+      () => handlers['tools.import']({ json: '{"mcpServers": {"x": {"command": "/bin/sh"}}}' }),
+    ]) {
+      await expect(Promise.resolve().then(call)).rejects.toMatchObject({
+        code: 'forbidden',
+        message: expect.stringMatching(/127\.0\.0\.1/),
+      });
+    }
+    expect(app.services.mcp.snapshot().servers.map((s) => s.name)).not.toContain('x');
+    // Switching a configured server is allowed; the desktop (local) list still has the secret for its owner.
+    await handlers['tools.setEnabled']({ name: 'remote-api', enabled: false });
+    expect((await app.services.handlers['tools.list'](undefined)).servers.find((s) => s.name === 'remote-api')!.config).toMatchObject({
+      headers: { Authorization: 'Bearer s3cret-token' },
+    });
+    await app.services.handlers['tools.remove']({ name: 'remote-api' });
   });
 });
