@@ -119,8 +119,10 @@ export interface HardwareSample {
   vramUsedBytes: number;
   /** The inference worker's own memory. */
   workerRssBytes: number | null;
-  model: { name: string; gpuLayers: number; totalLayers: number; contextSize: number } | null;
+  model: { name: string; gpuLayers: number; totalLayers: number; contextSize: number; parallel: number } | null;
   tokensPerSecond: number | null;
+  /** Replies generating now, at most model.parallel at once. */
+  running: number;
 }
 
 export interface SystemInfo {
@@ -141,7 +143,7 @@ export interface InferenceStatus {
   model: LoadedModel | null;
   loading: { modelPath: string; progress: number } | null;
   /** Generation work: which side is running now (the UI or the local API), and how many wait. */
-  queue: { running: 'ui' | 'api' | null; waiting: number };
+  queue: { running: 'ui' | 'api' | null; waiting: number; active?: number; parallel?: number };
   /** The model in the separate embedding slot (local API), if one is loaded. */
   embeddingModel: string | null;
 }

@@ -147,6 +147,8 @@ export const generateInputSchema = z
     /** Whether a turn may hold more than one call (default true). */
     parallelToolCalls: z.boolean().optional(),
     thinking: thinkingSchema.optional(),
+    /** The conversation this reply belongs to: it runs on that conversation's sequence when free, so its earlier turns are not read again. */
+    slotKey: z.string().min(1).max(200).optional(),
   })
   .strict();
 export type GenerateInput = z.infer<typeof generateInputSchema>;
@@ -183,6 +185,11 @@ export const loadInputSchema = z
       .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file'),
     gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)]).optional(),
     contextSize: z.union([z.literal('auto'), z.number().int().min(64).max(1_048_576)]).optional(),
+    /** Speculative decoding: tokens predicted by looking the recent output up in the prompt, checked by the model several at a time. */
+    speculative: z
+      .object({ kind: z.literal('prompt-lookup') })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LoadInput = z.infer<typeof loadInputSchema>;
@@ -198,6 +205,12 @@ export interface LoadedModel {
   chatWrapper: string;
   /** Set when the first attempt failed for memory and a smaller one worked. */
   retried?: string;
+  /** Replies it generates at once (sequences of its context, each of `contextSize` tokens). */
+  parallel?: number;
+  /** Why fewer replies run at once than the setting asks, if so. */
+  parallelNote?: string;
+  /** Speculative decoding in use. */
+  speculative?: 'prompt-lookup';
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'tool-calls' | 'error';
@@ -218,6 +231,9 @@ export interface GenerationStats {
   droppedMessages?: number;
   /** How long the model spent in its reasoning segment, if it had one. */
   reasoningMs?: number;
+  /** With speculative decoding: tokens predicted and checked, and of those, the ones the model accepted. */
+  predictedTokens?: number;
+  acceptedPredictions?: number;
 }
 
 /**

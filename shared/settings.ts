@@ -19,6 +19,10 @@ const inferenceSchema = z.object({
     .min(256)
     .max(16 * 1024 * 1024)
     .nullable(),
+  /** Replies a model generates at once (API requests and chats), batched by llama.cpp; fewer when memory is short. */
+  parallel: z.number().int().min(1).max(16).optional(),
+  /** Speculative decoding by prompt lookup: faster where the reply repeats its input (edits, summaries). */
+  promptLookup: z.boolean().optional(),
 });
 
 const hubSchema = z.object({
@@ -85,11 +89,14 @@ export type Settings = z.infer<typeof settingsSchema>;
 export const defaultSettings: Settings = {
   version: 1,
   appearance: { theme: 'system' },
-  inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null },
+  inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null, parallel: 4, promptLookup: false },
   hub: { endpoint: 'https://huggingface.co' },
   library: { modelsDir: null },
   api: defaultApiSettings,
 };
+
+/** Replies at once when the setting is unset (settings files from before it). */
+export const DEFAULT_PARALLEL = 4;
 
 /** A partial update: each section may be given in part; unknown keys are refused. */
 export const settingsPatchSchema = z

@@ -262,7 +262,7 @@ export class ChatService {
         modelId = placement.modelId;
       }
       const modelPath = await this.modelFile(modelId);
-      const stats = await this.runWithTools(reply.id, conversation.settings, { ...input, ...(thinking ? { thinking } : {}) }, (run) =>
+      const stats = await this.runWithTools(reply.id, conversation.settings, { ...input, slotKey: conversationId, ...(thinking ? { thinking } : {}) }, (run) =>
         // The model load and each round of the reply are one turn in the queue that the UI shares
         // with the local API, so that an API request cannot swap the model in between.
         this.inference

@@ -6,6 +6,8 @@ export type WorkSource = 'ui' | 'api';
 interface Job {
   source: WorkSource;
   requestId: string | undefined;
+  /** Asked when its turn comes: may it run beside other shareable work (a reply on the model loaded now)? */
+  shareable?: () => boolean;
   run: () => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -14,29 +16,42 @@ interface Job {
 export interface QueueState {
   running: WorkSource | null;
   waiting: number;
+  /** Jobs running now (replies at once, up to `parallel`). */
+  active: number;
+  parallel: number;
 }
 
 /**
- * One model, one generation at a time: work from every source waits here.
- * Each source has its own first-in-first-out line, and the lines take turns,
- * so a client of the API sending request after request cannot keep the user's
- * chat waiting (nor the other way round). Work still waiting can be withdrawn
- * (a stop button, a client that hung up) without ever reaching the model.
+ * Work from every source waits here. Each source has its own
+ * first-in-first-out line, and the lines take turns, so a client of the API
+ * sending request after request cannot keep the user's chat waiting (nor the
+ * other way round). Replies on the model loaded now run side by side up to
+ * `capacity()` (the model's parallel sequences); anything else (a load, a
+ * benchmark, a reply that needs another model) runs alone, once the running
+ * work is done. The head of the lines waits rather than being overtaken, so
+ * turns stay fair. Work still waiting can be withdrawn (a stop button, a
+ * client that hung up) without ever reaching the model.
  */
 export class FairQueue {
   private readonly lines = new Map<WorkSource, Job[]>([
     ['ui', []],
     ['api', []],
   ]);
-  private current: Job | undefined;
+  private readonly running = new Set<Job>();
+  private exclusive = false;
   private lastSource: WorkSource = 'api';
 
-  constructor(private readonly onChange: (state: QueueState) => void = () => undefined) {}
+  constructor(
+    private readonly onChange: (state: QueueState) => void = () => undefined,
+    private readonly capacity: () => number = () => 1,
+  ) {}
 
   state(): QueueState {
     let waiting = 0;
     for (const line of this.lines.values()) waiting += line.length;
-    return { running: this.current?.source ?? null, waiting };
+    const sources = [...this.running].map((job) => job.source);
+    const running = sources.includes('api') ? 'api' : sources.includes('ui') ? 'ui' : null;
+    return { running, waiting, active: this.running.size, parallel: Math.max(1, this.capacity()) };
   }
 
   /** Is this request waiting (not yet running)? */
@@ -45,9 +60,9 @@ export class FairQueue {
     return false;
   }
 
-  run<T>(source: WorkSource, requestId: string | undefined, run: () => Promise<T>): Promise<T> {
+  run<T>(source: WorkSource, requestId: string | undefined, run: () => Promise<T>, shareable?: () => boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.lines.get(source)!.push({ source, requestId, run, resolve: resolve as (value: unknown) => void, reject });
+      this.lines.get(source)!.push({ source, requestId, shareable, run, resolve: resolve as (value: unknown) => void, reject });
       this.onChange(this.state());
       this.next();
     });
@@ -67,20 +82,31 @@ export class FairQueue {
     return false;
   }
 
-  private pick(): Job | undefined {
+  /** The line whose turn it is, and its first job. */
+  private head(): { line: Job[]; job: Job } | undefined {
     const order: WorkSource[] = this.lastSource === 'ui' ? ['api', 'ui'] : ['ui', 'api'];
     for (const source of order) {
-      const job = this.lines.get(source)!.shift();
-      if (job) return job;
+      const line = this.lines.get(source)!;
+      if (line.length) return { line, job: line[0]! };
     }
     return undefined;
   }
 
   private next(): void {
-    if (this.current) return;
-    const job = this.pick();
-    if (!job) return;
-    this.current = job;
+    for (;;) {
+      if (this.exclusive) return;
+      const head = this.head();
+      if (!head) return;
+      const shared = head.job.shareable?.() ?? false;
+      if (shared ? this.running.size >= Math.max(1, this.capacity()) : this.running.size > 0) return;
+      head.line.shift();
+      this.start(head.job, !shared);
+    }
+  }
+
+  private start(job: Job, exclusive: boolean): void {
+    this.running.add(job);
+    this.exclusive = exclusive;
     this.lastSource = job.source;
     this.onChange(this.state());
     let settled: Promise<unknown>;
@@ -90,7 +116,8 @@ export class FairQueue {
       settled = Promise.reject(error);
     }
     settled.then(job.resolve, job.reject).finally(() => {
-      this.current = undefined;
+      this.running.delete(job);
+      if (exclusive) this.exclusive = false;
       this.onChange(this.state());
       this.next();
     });

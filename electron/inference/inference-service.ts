@@ -83,7 +83,10 @@ export class InferenceService {
 
   constructor(private readonly options: InferenceServiceOptions) {
     this.lastEngineSettings = JSON.stringify(options.settings().inference);
-    this.queue = new FairQueue(() => this.engine?.announce());
+    this.queue = new FairQueue(
+      () => this.engine?.announce(),
+      () => this.engine?.model?.parallel ?? 1,
+    );
     const supervisor = new WorkerSupervisor({
       launcher: options.launcher,
       engineOptions: () => options.settings().inference,
@@ -140,33 +143,49 @@ export class InferenceService {
     const stopIfCancelled = () => {
       if (options.cancelled?.()) throw new RpcError('aborted', 'The client went away.');
     };
-    return this.schedule(source, requestId, async () => {
-      stopIfCancelled();
-      const id = requestId ?? randomUUID();
-      if (job.kind === 'embed') {
-        if (!model) throw new RpcError('no_model_loaded', 'Name the embedding model.');
-        return (await this.engine.embed({ modelPath: model.path, inputs: job.input.inputs })) as JobResult<J>;
-      }
-      const loaded = model ? await this.ensureModel(source, model.path, model.contextSize) : this.engine.model;
-      if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
-      if (job.kind === 'benchmark') {
+    // A reply or completion on the model loaded now runs beside others (the model's parallel sequences).
+    const shareable =
+      job.kind === 'generate' || job.kind === 'complete'
+        ? () => {
+            const loaded = this.engine.model;
+            return (
+              !!loaded &&
+              (!model || (loaded.path === model.path && (model.contextSize === undefined || loaded.contextSize === model.contextSize)))
+            );
+          }
+        : undefined;
+    return this.schedule(
+      source,
+      requestId,
+      async () => {
         stopIfCancelled();
-        return (await this.engine.benchmark(job.input)) as JobResult<J>;
-      }
-      const unlisten = options.onDelta ? this.listenDeltas(id, options.onDelta) : undefined;
-      try {
-        if (job.kind === 'generate') {
+        const id = requestId ?? randomUUID();
+        if (job.kind === 'embed') {
+          if (!model) throw new RpcError('no_model_loaded', 'Name the embedding model.');
+          return (await this.engine.embed({ modelPath: model.path, inputs: job.input.inputs })) as JobResult<J>;
+        }
+        const loaded = model ? await this.ensureModel(source, model.path, model.contextSize) : this.engine.model;
+        if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
+        if (job.kind === 'benchmark') {
+          stopIfCancelled();
+          return (await this.engine.benchmark(job.input)) as JobResult<J>;
+        }
+        const unlisten = options.onDelta ? this.listenDeltas(id, options.onDelta) : undefined;
+        try {
+          if (job.kind === 'generate') {
+            const input = typeof job.input === 'function' ? job.input(loaded) : job.input;
+            stopIfCancelled();
+            return (await this.engine.generate({ ...input, requestId: id })) as JobResult<J>;
+          }
           const input = typeof job.input === 'function' ? job.input(loaded) : job.input;
           stopIfCancelled();
-          return (await this.engine.generate({ ...input, requestId: id })) as JobResult<J>;
+          return (await this.engine.complete({ ...input, requestId: id })) as JobResult<J>;
+        } finally {
+          unlisten?.();
         }
-        const input = typeof job.input === 'function' ? job.input(loaded) : job.input;
-        stopIfCancelled();
-        return (await this.engine.complete({ ...input, requestId: id })) as JobResult<J>;
-      } finally {
-        unlisten?.();
-      }
-    });
+      },
+      shareable,
+    );
   }
 
   /** Loads a model the user chose; it stays loaded (the idle unload is for the API's). */
@@ -207,16 +226,21 @@ export class InferenceService {
   }
 
   /** Runs `task` when its turn comes (see FairQueue), and keeps the idle time. */
-  private schedule<T>(source: WorkSource, requestId: string | undefined, task: () => Promise<T>): Promise<T> {
-    return this.queue.run(source, requestId, async () => {
-      clearTimeout(this.idleTimer);
-      try {
-        return await task();
-      } finally {
-        this.lastWorkAt = Date.now();
-        this.armIdleUnload();
-      }
-    });
+  private schedule<T>(source: WorkSource, requestId: string | undefined, task: () => Promise<T>, shareable?: () => boolean): Promise<T> {
+    return this.queue.run(
+      source,
+      requestId,
+      async () => {
+        clearTimeout(this.idleTimer);
+        try {
+          return await task();
+        } finally {
+          this.lastWorkAt = Date.now();
+          this.armIdleUnload();
+        }
+      },
+      shareable,
+    );
   }
 
   private async loadNow(input: LoadInput): Promise<LoadedModel> {

@@ -62,6 +62,7 @@ export class WorkerSupervisor implements Engine {
   private loadedModel: LoadedModel | undefined;
   private loading: { modelPath: string; progress: number } | undefined;
   private activity: Activity | undefined;
+  private generating = 0;
   private state: InferenceStatus['state'] = 'not-started';
   private detail = 'No model loaded.';
   private crashes = 0;
@@ -285,10 +286,13 @@ export class WorkerSupervisor implements Engine {
     const model = this.loadedModel;
     if (!model) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
     this.activity = { kind: 'generating with', modelPath: model.path };
+    this.generating += 1;
     try {
       return (await this.call(name, ...([input] as Parameters<WorkerFunctions[K]>))) as GenerateResult;
     } finally {
-      this.activity = undefined;
+      // Several replies run at once: the worker is still generating until the last one ends.
+      this.generating -= 1;
+      if (this.generating === 0) this.activity = undefined;
     }
   }
 

@@ -40,9 +40,16 @@ export class HardwareSampler {
       vramUsedBytes: worker?.vramUsedBytes ?? 0,
       workerRssBytes: worker?.rssBytes ?? null,
       model: model
-        ? { name: model.name, gpuLayers: model.gpuLayers, totalLayers: model.totalLayers, contextSize: model.contextSize }
+        ? {
+            name: model.name,
+            gpuLayers: model.gpuLayers,
+            totalLayers: model.totalLayers,
+            contextSize: model.contextSize,
+            parallel: model.parallel ?? 1,
+          }
         : null,
       tokensPerSecond: worker?.tokensPerSecond ?? null,
+      running: worker?.running ?? 0,
     };
     this.events.emit('onHardwareSample', sample);
     return sample;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import {
   getLlama,
   getLlamaGpuTypes,
+  InputLookupTokenPredictor,
   InsufficientMemoryError,
   LlamaChat,
   LlamaCompletion,
@@ -25,10 +26,12 @@ import {
   type ChatWrapper,
   type Llama,
   type LlamaContext,
+  type LlamaContextSequence,
   type LlamaGpuType,
   type LlamaModel,
 } from 'node-llama-cpp';
 import { RpcError } from '../../shared/errors';
+import { DEFAULT_PARALLEL } from '../../shared/settings';
 import { formatSize } from '../../shared/format';
 import {
   backendNames,
@@ -58,6 +61,10 @@ export interface EngineOptions {
   /** 0 = automatic. */
   threads: number;
   maxVramPerGpuMiB: number | null;
+  /** Replies generated at once (sequences of the model's context); lowered at load when memory is short. */
+  parallel?: number;
+  /** Speculative decoding by prompt lookup for every model loaded. */
+  promptLookup?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -209,28 +216,54 @@ function forcingCalls(inner: ChatWrapper): ChatWrapper {
   return forced;
 }
 
+/**
+ * One sequence of the loaded context: one reply at a time runs on it. A
+ * conversation keeps its slot while it can, so that the next turn reads only
+ * its new tokens (the rest is still in the sequence).
+ */
+interface Slot {
+  index: number;
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+  /** Created on the first plain completion on this slot. */
+  completion?: LlamaCompletion;
+  /** The conversation (or API client's) key it last served. */
+  key: string | null;
+  busy: boolean;
+  lastUsed: number;
+}
+
 interface Loaded {
   info: LoadedModel;
   model: LlamaModel;
   context: LlamaContext;
-  chat: LlamaChat;
-  /** Created on the first plain completion; shares the chat's sequence (one runs at a time). */
-  completion?: LlamaCompletion;
+  slots: Slot[];
+}
+
+/** How many tokens two token lists share from the start. */
+function sharedPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i += 1;
+  return i;
 }
 
 export class InferenceEngine {
   private loaded: Loaded | undefined;
   private readonly active = new Map<string, AbortController>();
   private embedder: { path: string; model: LlamaModel; context: LlamaEmbeddingContext; contextSize: number } | undefined;
-  private generating: Promise<unknown> = Promise.resolve();
-  /** Progress of the reply being generated, for live samples. */
-  private progress: { firstTokenAt: number; tokens: number } | null = null;
+  /** Replies and completions running now, so that an unload waits for them. */
+  private readonly generating = new Set<Promise<unknown>>();
+  /** Progress of each reply being generated, for live samples. */
+  private readonly progress = new Map<string, { firstTokenAt: number; tokens: number }>();
 
   private constructor(
     readonly llama: Llama,
     private readonly report: Omit<HardwareReport, 'vram' | 'ram' | 'gpus'>,
     private readonly threads: number,
     private readonly llamaLog: LlamaLog,
+    private readonly parallel: number,
+    private readonly promptLookup: boolean,
   ) {}
 
   /**
@@ -340,6 +373,8 @@ export class InferenceEngine {
       },
       threads.used,
       llamaLog,
+      Math.max(1, Math.min(16, Math.floor(options.parallel ?? DEFAULT_PARALLEL))),
+      options.promptLookup === true,
     );
   }
 
@@ -371,14 +406,15 @@ export class InferenceEngine {
   async load(input: LoadInput, onProgress: (progress: number) => void): Promise<LoadedModel> {
     await this.unload();
     const first = { gpuLayers: input.gpuLayers ?? 'auto', contextSize: input.contextSize ?? 'auto' } as const;
+    const speculative = input.speculative ?? (this.promptLookup ? ({ kind: 'prompt-lookup' } as const) : undefined);
     try {
-      this.loaded = await this.tryLoad(input.modelPath, first, onProgress);
+      this.loaded = await this.tryLoad(input.modelPath, first, onProgress, speculative);
     } catch (error) {
       const failure = error as LoadStageError;
       if (!isMemoryError(failure)) throw this.describeLoadError(input.modelPath, failure.cause ?? failure, failure.llamaReason);
       const smaller = await this.smallerAttempt(input.modelPath, first, failure);
       try {
-        this.loaded = await this.tryLoad(input.modelPath, smaller, onProgress);
+        this.loaded = await this.tryLoad(input.modelPath, smaller, onProgress, speculative);
         this.loaded.info.retried = `The first attempt ran out of memory (${failure.message}); loaded with ${smaller.gpuLayers} GPU layers and a ${smaller.contextSize}-token context instead.`;
       } catch (retryError) {
         throw await this.memoryError(input.modelPath, (retryError as LoadStageError).cause ?? retryError, smaller);
@@ -387,10 +423,60 @@ export class InferenceEngine {
     return this.loaded.info;
   }
 
+  /**
+   * The context with one sequence per parallel reply. Each needs a useful
+   * context of its own (the model's trained size up to 2,048 tokens at least,
+   * when the size is automatic); when that does not fit the memory free now,
+   * fewer replies run at once, and the model's info says so.
+   */
+  private async parallelContext(
+    model: LlamaModel,
+    contextSize: number | 'auto',
+  ): Promise<{ context: LlamaContext; parallelNote: string | null }> {
+    const requested = this.parallel;
+    let failure: unknown;
+    for (let sequences = requested; ; sequences = Math.max(1, Math.floor(sequences / 2))) {
+      const short = sequences > 1 ? await this.memoryShortFor(model, contextSize, sequences) : null;
+      if (short) {
+        failure = new Error(short);
+        continue;
+      }
+      try {
+        const size = contextSize === 'auto' ? (sequences > 1 ? { min: Math.min(model.trainContextSize, 2048) } : 'auto') : contextSize;
+        const context = await model.createContext({ contextSize: size, sequences, threads: this.threads });
+        const parallelNote =
+          sequences < requested
+            ? `${requested} replies at once did not fit in the memory free now (${(failure as Error).message.split('\n')[0]}); ${sequences === 1 ? 'one runs' : `${sequences} run`} at a time.`
+            : null;
+        return { context, parallelNote };
+      } catch (error) {
+        if (sequences === 1 || !isMemoryError(error)) throw error;
+        failure = error;
+      }
+    }
+  }
+
+  /** Why `sequences` contexts of this size would not fit the memory free now (RAM, and VRAM for offloaded layers), or null. */
+  private async memoryShortFor(model: LlamaModel, contextSize: number | 'auto', sequences: number): Promise<string | null> {
+    try {
+      const size = contextSize === 'auto' ? Math.min(model.trainContextSize, 2048) : contextSize;
+      const needs = await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize: size, sequences, modelGpuLayers: model.gpuLayers });
+      const [ram, vram] = await Promise.all([this.llama.getRamState(), this.llama.getVramState()]);
+      const cap = this.llama.getRamCap();
+      const freeRam = cap === null ? ram.free : Math.min(ram.free, cap);
+      if (needs.cpuRam > freeRam) return `${sequences} contexts of ${size} tokens need ${formatSize(needs.cpuRam)} of RAM, ${formatSize(freeRam)} is free`;
+      if (needs.gpuVram > vram.free) return `${sequences} contexts of ${size} tokens need ${formatSize(needs.gpuVram)} of VRAM, ${formatSize(vram.free)} is free`;
+      return null;
+    } catch {
+      return null;
+    }
+  }
+
   private async tryLoad(
     modelPath: string,
     attempt: { gpuLayers: number | 'auto'; contextSize: number | 'auto' },
     onProgress: (progress: number) => void,
+    speculative?: LoadInput['speculative'],
   ): Promise<Loaded> {
     const log = this.llamaLog.capture();
     let model: LlamaModel;
@@ -404,17 +490,19 @@ export class InferenceEngine {
       throw new LoadStageError('model', error, undefined, await log.reasonFor(error));
     }
     try {
-      const context = await model.createContext({
-        contextSize: attempt.contextSize === 'auto' ? 'auto' : attempt.contextSize,
-        threads: this.threads,
+      const { context, parallelNote } = await this.parallelContext(model, attempt.contextSize);
+      const predict = speculative?.kind === 'prompt-lookup';
+      const slots: Slot[] = Array.from({ length: context.totalSequences }, (_, index) => {
+        const sequence = context.getSequence(predict ? { tokenPredictor: new InputLookupTokenPredictor() } : {});
+        return { index, sequence, chat: new LlamaChat({ contextSequence: sequence }), key: null, busy: false, lastUsed: 0 };
       });
-      const chat = new LlamaChat({ contextSequence: context.getSequence() });
+      const chat = slots[0]!.chat;
       const metadata = model.fileInfo.metadata as { general?: { name?: string; architecture?: string } };
       log.stop();
       return {
         model,
         context,
-        chat,
+        slots,
         info: {
           path: modelPath,
           name: metadata.general?.name ?? path.basename(modelPath, path.extname(modelPath)),
@@ -424,6 +512,9 @@ export class InferenceEngine {
           totalLayers: model.fileInsights.totalLayers,
           contextSize: context.contextSize,
           chatWrapper: chat.chatWrapper.wrapperName,
+          parallel: context.totalSequences,
+          ...(parallelNote ? { parallelNote } : {}),
+          ...(speculative ? { speculative: speculative.kind } : {}),
         },
       };
     } catch (error) {
@@ -487,7 +578,7 @@ export class InferenceEngine {
 
   async unload(): Promise<void> {
     for (const controller of this.active.values()) controller.abort();
-    await this.generating.catch(() => undefined);
+    await Promise.allSettled([...this.generating]);
     const loaded = this.loaded;
     this.loaded = undefined;
     if (loaded) {
@@ -504,7 +595,7 @@ export class InferenceEngine {
 
   /** One reply to a conversation; text streams out through `onDelta` in batches. */
   async generate(input: GenerateInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
-    const loaded = this.requireIdle();
+    const loaded = this.requireLoaded();
     const last = input.messages[input.messages.length - 1];
     if (last?.role === 'system') throw new RpcError('invalid_input', 'The conversation must end with a user or assistant message.');
 
@@ -520,7 +611,7 @@ export class InferenceEngine {
 
     // Counted with the model's tokenizer and template before anything is read: a prompt that does not
     // fit is refused with the numbers, and a history that outgrew the context loses its oldest messages.
-    const { chatWrapper } = loaded.chat;
+    const { chatWrapper } = loaded.slots[0]!.chat;
     const tokensFrom = (items: readonly ChatHistoryItem[], lead: number, start: number) =>
       chatWrapper
         .generateContextState({ chatHistory: [...items.slice(0, lead), ...items.slice(start)] })
@@ -542,12 +633,14 @@ export class InferenceEngine {
     if (calling && input.format) throw new RpcError('invalid_input', 'A reply cannot both call tools and follow an output format.');
     const grammar = calling ? undefined : await this.grammarFor(input.format);
     // A call that must happen starts in the wrapper's call syntax, its name and arguments held to the grammar.
-    const chat = calling?.forced
-      ? new LlamaChat({ contextSequence: loaded.chat.sequence, chatWrapper: forcingCalls(loaded.chat.chatWrapper) })
-      : loaded.chat;
+    // A conversation's own slot if free; else the one already holding most of this prompt; else the least recently used.
+    const slot = this.acquire(loaded, input.slotKey, () =>
+      chatWrapper.generateContextState({ chatHistory: kept }).contextText.tokenize(loaded.model.tokenizer),
+    );
+    const chat = calling?.forced ? new LlamaChat({ contextSequence: slot.sequence, chatWrapper: forcingCalls(chatWrapper) }) : slot.chat;
 
     const context = { historyLength: kept.length, droppedBefore: plan.start - lead, promptTokens: plan.promptTokens };
-    return this.stream(input.requestId, loaded, onDelta, context, async (options) => {
+    return this.stream(input.requestId, loaded, slot, onDelta, context, async (options) => {
       const result = await chat
         .generateResponse(kept, {
           ...options,
@@ -581,7 +674,7 @@ export class InferenceEngine {
           },
         })
         .finally(() => {
-          if (chat !== loaded.chat) chat.dispose({ disposeSequence: false });
+          if (chat !== slot.chat) chat.dispose({ disposeSequence: false });
         });
       const toolCalls = result.functionCalls?.map((call) => ({ name: call.functionName, arguments: JSON.stringify(call.params ?? {}) }));
       return {
@@ -641,10 +734,8 @@ export class InferenceEngine {
 
   /** Plain text completion of `prompt` (no chat template), on the loaded model's context. */
   async complete(input: CompleteInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
-    const loaded = this.requireIdle();
+    const loaded = this.requireLoaded();
     const grammar = await this.grammarFor(input.format);
-    loaded.completion ??= new LlamaCompletion({ contextSequence: loaded.chat.sequence });
-    const completion = loaded.completion;
     // LlamaCompletion would keep only the prompt's last tokens; a prompt that does not fit is refused instead.
     const contextSize = loaded.context.contextSize;
     const { vocabularyType, tokens } = loaded.model;
@@ -666,7 +757,13 @@ export class InferenceEngine {
       });
     }
     const context = { historyLength: 0, droppedBefore: 0, promptTokens };
-    return this.stream(input.requestId, loaded, onDelta, context, async (options) => {
+    const slot = this.acquire(loaded, undefined, () => [
+      ...(bos === undefined ? [] : [bos]),
+      ...loaded.model.tokenize(input.prompt, false, bos === undefined ? undefined : 'trimLeadingSpace'),
+    ]);
+    slot.completion ??= new LlamaCompletion({ contextSequence: slot.sequence });
+    const completion = slot.completion;
+    return this.stream(input.requestId, loaded, slot, onDelta, context, async (options) => {
       const result = await completion.generateCompletionWithMeta(input.prompt, {
         // Its first fit keeps the context less this many tokens: never less than the whole prompt.
         contextShiftSize: Math.max(1, Math.min(shiftSize(contextSize), contextSize - promptTokens)),
@@ -683,11 +780,41 @@ export class InferenceEngine {
     });
   }
 
-  private requireIdle(): Loaded {
+  private requireLoaded(): Loaded {
     const loaded = this.loaded;
     if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded.');
-    if (this.active.size > 0) throw new RpcError('busy', 'The model is already generating a reply.');
     return loaded;
+  }
+
+  /**
+   * A free slot for a reply: the one that served `key` last (its prompt is
+   * still there), else the one whose tokens share the longest start with this
+   * prompt, else the least recently used. Held until the reply ends.
+   */
+  private acquire(loaded: Loaded, key: string | undefined, promptTokens: () => readonly number[]): Slot {
+    const free = loaded.slots.filter((slot) => !slot.busy);
+    if (free.length === 0)
+      throw new RpcError(
+        'busy',
+        `The model is already generating ${loaded.slots.length === 1 ? 'a reply' : `${loaded.slots.length} replies`}.`,
+      );
+    let slot = key === undefined ? undefined : free.find((s) => s.key === key);
+    if (!slot && free.length > 1) {
+      const tokens = promptTokens();
+      let best = -1;
+      for (const candidate of free) {
+        const shared = sharedPrefix(candidate.sequence.contextTokens, tokens);
+        if (shared > best || (shared === best && candidate.lastUsed < slot!.lastUsed)) {
+          best = shared;
+          slot = candidate;
+        }
+      }
+    }
+    slot ??= free[0]!;
+    slot.busy = true;
+    slot.key = key ?? null;
+    slot.lastUsed = performance.now();
+    return slot;
   }
 
   private repeatPenalty(sampling: GenerateInput['sampling']) {
@@ -722,6 +849,7 @@ export class InferenceEngine {
   private async stream(
     requestId: string,
     loaded: Loaded,
+    slot: Slot,
     onDelta: (delta: ChatDelta) => void,
     /** The history passed (its items), the messages left out before it, and its tokens as counted. */
     context: { historyLength: number; droppedBefore: number; promptTokens: number },
@@ -736,7 +864,8 @@ export class InferenceEngine {
     const controller = new AbortController();
     this.active.set(requestId, controller);
     const batcher = new DeltaBatcher(requestId, onDelta);
-    const meter = loaded.chat.sequence.tokenMeter;
+    const meter = slot.sequence.tokenMeter;
+    const predictionsBefore = slot.sequence.tokenPredictions;
     const inputBefore = meter.usedInputTokens;
     let generatedTokens = 0;
     /** Prompt tokens read (not reused from the cache) by the first token; later shifts read again. */
@@ -756,8 +885,9 @@ export class InferenceEngine {
       onToken: (tokens) => {
         if (generatedTokens === 0) inputAtFirstToken = meter.usedInputTokens - inputBefore;
         generatedTokens += tokens.length;
-        if (!this.progress) this.progress = { firstTokenAt: performance.now(), tokens: 0 };
-        this.progress.tokens = generatedTokens;
+        const progress = this.progress.get(requestId) ?? { firstTokenAt: performance.now(), tokens: 0 };
+        progress.tokens = generatedTokens;
+        this.progress.set(requestId, progress);
       },
       onResponseChunk: (chunk) => {
         if (chunk.text === '') return;
@@ -784,7 +914,7 @@ export class InferenceEngine {
         else if (callText[index] === chunk) batcher.pushCall(index, name, '');
       },
     });
-    this.generating = running;
+    this.generating.add(running);
     try {
       let result: Awaited<typeof running> | undefined;
       try {
@@ -830,8 +960,18 @@ export class InferenceEngine {
           tokensPerSecond: decodeMs > 0 && generatedTokens > 1 ? (generatedTokens - 1) / (decodeMs / 1000) : 0,
           totalMs: endedAt - startedAt,
           stopReason,
-          contextTokens: loaded.chat.sequence.contextTokens.length,
+          contextTokens: slot.sequence.contextTokens.length,
           contextSize: loaded.context.contextSize,
+          ...(slot.sequence.tokenPredictor
+            ? {
+                predictedTokens:
+                  slot.sequence.tokenPredictions.validated +
+                  slot.sequence.tokenPredictions.refuted -
+                  predictionsBefore.validated -
+                  predictionsBefore.refuted,
+                acceptedPredictions: slot.sequence.tokenPredictions.used - predictionsBefore.used,
+              }
+            : {}),
           // Older messages left out: before the first token (counted above), and by shifts on the
           // way (the window node-llama-cpp kept at the end).
           droppedMessages: context.droppedBefore + Math.max(0, context.historyLength - (result?.contextWindow ?? context.historyLength)),
@@ -841,7 +981,9 @@ export class InferenceEngine {
     } finally {
       batcher.flush();
       this.active.delete(requestId);
-      this.progress = null;
+      this.progress.delete(requestId);
+      this.generating.delete(running);
+      slot.busy = false;
     }
   }
 
@@ -913,7 +1055,8 @@ export class InferenceEngine {
     const loaded = this.loaded;
     if (!loaded) throw new RpcError('no_model_loaded', 'Load a model to benchmark it.');
     if (this.active.size > 0) throw new RpcError('busy', 'The model is generating a reply.');
-    const sequence = loaded.chat.sequence;
+    const sequence = loaded.slots[0]!.sequence;
+    loaded.slots[0]!.key = null;
     const maxPrompt = Math.max(16, Math.min(promptTokens, loaded.context.contextSize - generateTokens - 8));
     let tokens = loaded.model.tokenize('Once upon a time, in a small village by the sea, there lived a curious child. ');
     while (tokens.length < maxPrompt) tokens = [...tokens, ...tokens];
@@ -938,15 +1081,26 @@ export class InferenceEngine {
     };
   }
 
-  async sample(): Promise<{ rssBytes: number; vramUsedBytes: number; vramTotalBytes: number; tokensPerSecond: number | null }> {
+  async sample(): Promise<{
+    rssBytes: number;
+    vramUsedBytes: number;
+    vramTotalBytes: number;
+    tokensPerSecond: number | null;
+    running: number;
+  }> {
     const vram = await this.llama.getVramState();
-    const p = this.progress;
-    const elapsed = p ? (performance.now() - p.firstTokenAt) / 1000 : 0;
+    // Every reply running now, added up.
+    let tokensPerSecond: number | null = null;
+    for (const p of this.progress.values()) {
+      const elapsed = (performance.now() - p.firstTokenAt) / 1000;
+      if (elapsed > 0.2 && p.tokens > 1) tokensPerSecond = (tokensPerSecond ?? 0) + (p.tokens - 1) / elapsed;
+    }
     return {
       rssBytes: process.memoryUsage().rss,
       vramUsedBytes: vram.used,
       vramTotalBytes: vram.total,
-      tokensPerSecond: p && elapsed > 0.2 && p.tokens > 1 ? (p.tokens - 1) / elapsed : null,
+      tokensPerSecond,
+      running: this.active.size,
     };
   }
 

@@ -17,8 +17,10 @@ export interface WorkerSample {
   rssBytes: number;
   vramUsedBytes: number;
   vramTotalBytes: number;
-  /** Decode speed of the reply being generated, if one is. */
+  /** Decode speed of the replies being generated (added up), if any is. */
   tokensPerSecond: number | null;
+  /** Replies generating now. */
+  running?: number;
 }
 
 /** What the host may call in the worker process. */

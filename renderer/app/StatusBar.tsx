@@ -24,7 +24,15 @@ function inferenceText(status: InferenceStatus | undefined): string {
       return `Inference: starting${backend}`;
     case 'ready': {
       const queue = status.queue;
-      const busy = queue?.running === 'api' ? ' · answering an API request' : queue?.running === 'ui' ? ' · generating' : '';
+      const active = queue?.active ?? (queue?.running ? 1 : 0);
+      const busy =
+        active > 1
+          ? ` · ${active} replies at once`
+          : queue?.running === 'api'
+            ? ' · answering an API request'
+            : queue?.running === 'ui'
+              ? ' · generating'
+              : '';
       const waiting = queue?.waiting ? ` · ${queue.waiting} waiting` : '';
       return `Inference: ready${backend}${busy}${waiting}`;
     }

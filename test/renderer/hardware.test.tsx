@@ -77,8 +77,9 @@ describe('live readings', () => {
         vramTotalBytes: 8 * GB,
         vramUsedBytes: 5 * GB,
         workerRssBytes: 1.5 * GB,
-        model: { name: 'Qwen2.5 7B', gpuLayers: 28, totalLayers: 29, contextSize: 8192 },
+        model: { name: 'Qwen2.5 7B', gpuLayers: 28, totalLayers: 29, contextSize: 8192, parallel: 1 },
         tokensPerSecond: i === 2 ? 42.5 : null,
+        running: i === 2 ? 1 : 0,
       });
     }
     const live = await screen.findByRole('region', { name: 'Live' });

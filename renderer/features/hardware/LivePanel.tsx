@@ -75,12 +75,14 @@ export function LivePanel() {
         <dt>Loaded model</dt>
         <dd>
           {last.model
-            ? `${last.model.name}: ${last.model.gpuLayers}/${last.model.totalLayers} layers on the GPU, ${last.model.contextSize.toLocaleString()}-token context`
+            ? `${last.model.name}: ${last.model.gpuLayers}/${last.model.totalLayers} layers on the GPU, ${last.model.contextSize.toLocaleString()}-token context${last.model.parallel > 1 ? `, up to ${last.model.parallel} replies at once` : ''}`
             : 'none'}
         </dd>
         <dt>Generating</dt>
         <dd>
-          {last.tokensPerSecond === null ? 'idle' : `${last.tokensPerSecond.toFixed(1)} tokens/s`}
+          {last.tokensPerSecond === null
+            ? 'idle'
+            : `${last.tokensPerSecond.toFixed(1)} tokens/s${(last.running ?? 0) > 1 ? ` (${last.running} replies)` : ''}`}
           <Sparkline values={samples.map((s) => s.tokensPerSecond)} label="Tokens per second, last minutes" />
         </dd>
       </dl>

@@ -34,7 +34,8 @@ beforeAll(async () => {
     watchFolders: false,
     engine: recordResults(finished),
   }));
-  await services.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] } });
+  // One reply at a time: these tests are about the queue's turns (test/electron/inference/parallel.test.ts runs several at once).
+  await services.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] }, inference: { parallel: 1 } });
   await services.api.apply();
   const status = services.api.status();
   expect(status).toMatchObject({ running: true, requireKey: true, corsOrigins: [ALLOWED_ORIGIN] });
@@ -522,7 +523,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     expect(result.choices[0]!.finish_reason).toBe('length');
     expect(result.usage!.completion_tokens).toBe(800);
     // The restart came after it, and the model is back.
-    await expect.poll(() => services.inference.status().queue, { timeout: 20_000 }).toEqual({ running: null, waiting: 0 });
+    await expect.poll(() => services.inference.status().queue, { timeout: 20_000 }).toMatchObject({ running: null, waiting: 0 });
     expect((await services.handlers['inference.hardware'](undefined)).requested).toBe('cpu');
     expect(services.inference.status().model).not.toBeNull();
   });
