@@ -185,10 +185,24 @@ export const loadInputSchema = z
       .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file'),
     gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)]).optional(),
     contextSize: z.union([z.literal('auto'), z.number().int().min(64).max(1_048_576)]).optional(),
-    /** Speculative decoding: tokens predicted by looking the recent output up in the prompt, checked by the model several at a time. */
+    /**
+     * Speculative decoding: tokens predicted by looking the recent output up in the prompt, or by a smaller
+     * draft model of the same vocabulary, then checked by the model several at a time.
+     */
     speculative: z
-      .object({ kind: z.literal('prompt-lookup') })
-      .strict()
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('prompt-lookup') }).strict(),
+        z
+          .object({
+            kind: z.literal('draft'),
+            modelPath: z
+              .string()
+              .min(1)
+              .max(4096)
+              .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file'),
+          })
+          .strict(),
+      ])
       .optional(),
   })
   .strict();
@@ -209,8 +223,11 @@ export interface LoadedModel {
   parallel?: number;
   /** Why fewer replies run at once than the setting asks, if so. */
   parallelNote?: string;
-  /** Speculative decoding in use. */
-  speculative?: 'prompt-lookup';
+  /** Speculative decoding in use (with the draft model's name). */
+  speculative?: 'prompt-lookup' | 'draft';
+  draftModel?: string;
+  /** Why the speculative decoding asked for is not in use, if so. */
+  speculativeNote?: string;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'abort' | 'stop-sequence' | 'tool-calls' | 'error';

@@ -7,6 +7,12 @@ const appearanceSchema = z.object({
   theme: z.enum(themes),
 });
 
+export const speculativeSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('prompt-lookup') }).strict(),
+  z.object({ mode: z.literal('draft'), draftModelId: z.string().min(1).max(100) }).strict(),
+]);
+export type SpeculativeSetting = z.infer<typeof speculativeSchema>;
+
 const inferenceSchema = z.object({
   /** Which llama.cpp backend the worker uses; "auto" picks the best that loads. */
   backend: z.enum(backends),
@@ -21,8 +27,13 @@ const inferenceSchema = z.object({
     .nullable(),
   /** Replies a model generates at once (API requests and chats), batched by llama.cpp; fewer when memory is short. */
   parallel: z.number().int().min(1).max(16).optional(),
-  /** Speculative decoding by prompt lookup: faster where the reply repeats its input (edits, summaries). */
-  promptLookup: z.boolean().optional(),
+  /**
+   * Speculative decoding, per model (by library id): prompt lookup (predicts
+   * from the prompt and the reply so far: faster where the reply repeats its
+   * input, as edits and summaries do) or a smaller draft model of the same
+   * vocabulary from the library. Off for models not listed.
+   */
+  speculative: z.record(z.string().min(1).max(100), speculativeSchema).optional(),
 });
 
 const hubSchema = z.object({
@@ -89,7 +100,7 @@ export type Settings = z.infer<typeof settingsSchema>;
 export const defaultSettings: Settings = {
   version: 1,
   appearance: { theme: 'system' },
-  inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null, parallel: 4, promptLookup: false },
+  inference: { backend: 'auto', threads: 0, maxVramPerGpuMiB: null, parallel: 4 },
   hub: { endpoint: 'https://huggingface.co' },
   library: { modelsDir: null },
   api: defaultApiSettings,

@@ -33,6 +33,8 @@ export interface InferenceServiceOptions {
   backoffMs?: number[];
   /** For tests: wraps (or watches) the engine the service runs on. */
   engine?: (engine: Engine) => Engine;
+  /** The speculative decoding set for the model at this path (settings, by library id). */
+  speculativeFor?: (modelPath: string) => LoadInput['speculative'];
 }
 
 /** The model a job needs: a chat model (with this context size, if given) or one in the embedding slot. */
@@ -90,6 +92,7 @@ export class InferenceService {
     const supervisor = new WorkerSupervisor({
       launcher: options.launcher,
       engineOptions: () => options.settings().inference,
+      speculativeFor: options.speculativeFor,
       onStatus: (status) => options.events.emit('onInferenceStatus', status),
       onDelta: (delta) => {
         const own = this.deltaListeners.get(delta.requestId);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
-import type { ChatDelta, GenerateResult, HardwareReport, LoadedModel, LoadProgress } from '../../shared/inference';
+import type { ChatDelta, GenerateResult, HardwareReport, LoadedModel, LoadInput, LoadProgress } from '../../shared/inference';
 import { createPeer, type Peer } from '../../shared/rpc/peer';
 import { MAX_TRUSTED_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import type { EngineOptions } from '../worker/engine';
@@ -12,6 +12,8 @@ import type { WorkerExit, WorkerHandle, WorkerLauncher } from './launcher';
 export interface SupervisorOptions {
   launcher: WorkerLauncher;
   engineOptions: () => EngineOptions;
+  /** The speculative decoding set for the model at this path, if any. */
+  speculativeFor?: (modelPath: string) => LoadInput['speculative'];
   onStatus: (status: InferenceStatus) => void;
   onDelta: (delta: ChatDelta) => void;
   onLoadProgress: (progress: LoadProgress) => void;
@@ -63,6 +65,8 @@ export class WorkerSupervisor implements Engine {
   private loading: { modelPath: string; progress: number } | undefined;
   private activity: Activity | undefined;
   private generating = 0;
+  /** How the loaded model was loaded (its context size, speculative decoding), to load it the same way after a restart. */
+  private loadedWith: Parameters<WorkerFunctions['load']>[0] | undefined;
   private state: InferenceStatus['state'] = 'not-started';
   private detail = 'No model loaded.';
   private crashes = 0;
@@ -245,6 +249,9 @@ export class WorkerSupervisor implements Engine {
 
   async load(input: Parameters<WorkerFunctions['load']>[0]): Promise<LoadedModel> {
     await this.ensureStarted();
+    // The model's speculative decoding as the settings say now (a restart after they changed reloads with the new one).
+    const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
+    if (speculative) input = { ...input, speculative };
     this.activity = { kind: 'loading', modelPath: input.modelPath };
     this.loading = { modelPath: input.modelPath, progress: 0 };
     this.loadedModel = undefined;
@@ -252,6 +259,7 @@ export class WorkerSupervisor implements Engine {
     try {
       const model = await this.call('load', input);
       this.loadedModel = model;
+      this.loadedWith = input;
       return model;
     } finally {
       this.activity = undefined;
@@ -345,7 +353,8 @@ export class WorkerSupervisor implements Engine {
     this.optionsOverride = override;
     const report = await this.ensureStarted();
     if (reload) {
-      await this.load({ modelPath: reload.path }).catch((error: unknown) =>
+      const contextSize = this.loadedWith?.modelPath === reload.path ? this.loadedWith.contextSize : undefined;
+      await this.load({ modelPath: reload.path, ...(contextSize !== undefined ? { contextSize } : {}) }).catch((error: unknown) =>
         this.options.onCrash(`Could not reload ${reload.name} after the restart: ${(error as Error).message}`),
       );
     }

@@ -119,6 +119,16 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     watchdog: options.watchdog,
     backoffMs: options.backoffMs,
     engine: options.engine,
+    // Speculative decoding is set per library model; the draft model is another library model.
+    speculativeFor: (modelPath) => {
+      const models = library.snapshot().models;
+      const model = models.find((m) => m.files[0] === modelPath);
+      const setting = model ? settings.get().inference.speculative?.[model.id] : undefined;
+      if (!setting) return undefined;
+      if (setting.mode === 'prompt-lookup') return { kind: 'prompt-lookup' };
+      const draft = models.find((m) => m.id === setting.draftModelId);
+      return draft ? { kind: 'draft', modelPath: draft.files[0]! } : undefined;
+    },
   });
 
   // Downloads and copies go here; the setting moves them off a full system drive.

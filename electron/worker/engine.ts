@@ -10,6 +10,7 @@ import path from 'node:path';
 import {
   getLlama,
   getLlamaGpuTypes,
+  DraftSequenceTokenPredictor,
   InputLookupTokenPredictor,
   InsufficientMemoryError,
   LlamaChat,
@@ -63,8 +64,6 @@ export interface EngineOptions {
   maxVramPerGpuMiB: number | null;
   /** Replies generated at once (sequences of the model's context); lowered at load when memory is short. */
   parallel?: number;
-  /** Speculative decoding by prompt lookup for every model loaded. */
-  promptLookup?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -238,6 +237,36 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   slots: Slot[];
+  /** The draft model for speculative decoding, with a sequence per slot. */
+  draft?: { model: LlamaModel; context: LlamaContext };
+}
+
+/**
+ * Why a draft model cannot predict for the target, or null: speculative
+ * decoding compares token ids, so both must have the same vocabulary (the
+ * same tokens for the same ids, the same special tokens).
+ */
+export function vocabularyMismatch(target: LlamaModel, draft: LlamaModel): string | null {
+  const a = target.tokens;
+  const b = draft.tokens;
+  if (target.vocabularyType !== draft.vocabularyType)
+    return `their tokenizers differ (${target.vocabularyType} and ${draft.vocabularyType})`;
+  const vocabSize = (m: LlamaModel) =>
+    (m.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length;
+  const sizeA = vocabSize(target);
+  const sizeB = vocabSize(draft);
+  if (sizeA !== undefined && sizeB !== undefined && sizeA !== sizeB)
+    return `their vocabularies differ in size (${sizeA} and ${sizeB} tokens)`;
+  if (a.bos !== b.bos || a.eos !== b.eos) return 'their beginning or end tokens differ';
+  const probe = 'The quick brown fox jumps over the lazy dog. 1234 {"key": [true]}\n\tdef main():';
+  const ta = target.tokenize(probe);
+  const tb = draft.tokenize(probe);
+  if (ta.length !== tb.length || ta.some((t, i) => t !== tb[i])) return 'they tokenize the same text differently';
+  const count = sizeA ?? 0;
+  for (let id = 0; id < count; id += Math.max(1, Math.floor(count / 997))) {
+    if (target.detokenize([id as never], true) !== draft.detokenize([id as never], true)) return `token ${id} differs`;
+  }
+  return null;
 }
 
 /** How many tokens two token lists share from the start. */
@@ -263,7 +292,6 @@ export class InferenceEngine {
     private readonly threads: number,
     private readonly llamaLog: LlamaLog,
     private readonly parallel: number,
-    private readonly promptLookup: boolean,
   ) {}
 
   /**
@@ -374,7 +402,6 @@ export class InferenceEngine {
       threads.used,
       llamaLog,
       Math.max(1, Math.min(16, Math.floor(options.parallel ?? DEFAULT_PARALLEL))),
-      options.promptLookup === true,
     );
   }
 
@@ -406,7 +433,7 @@ export class InferenceEngine {
   async load(input: LoadInput, onProgress: (progress: number) => void): Promise<LoadedModel> {
     await this.unload();
     const first = { gpuLayers: input.gpuLayers ?? 'auto', contextSize: input.contextSize ?? 'auto' } as const;
-    const speculative = input.speculative ?? (this.promptLookup ? ({ kind: 'prompt-lookup' } as const) : undefined);
+    const speculative = input.speculative;
     try {
       this.loaded = await this.tryLoad(input.modelPath, first, onProgress, speculative);
     } catch (error) {
@@ -456,16 +483,56 @@ export class InferenceEngine {
     }
   }
 
+  /**
+   * The draft model for speculative decoding, checked to share the target's
+   * vocabulary, with a context of as many sequences. When it cannot be used,
+   * the target loads without it and the note says why.
+   */
+  private async draftFor(
+    target: LlamaModel,
+    draftPath: string,
+    context: LlamaContext,
+  ): Promise<{ model?: LlamaModel; context?: LlamaContext; name: string; note?: string }> {
+    const name = path.basename(draftPath, path.extname(draftPath));
+    let draft: LlamaModel | undefined;
+    try {
+      draft = await this.llama.loadModel({ modelPath: draftPath, gpuLayers: 'auto' });
+      const mismatch = vocabularyMismatch(target, draft);
+      if (mismatch) {
+        await draft.dispose();
+        return { name, note: `${name} cannot draft for this model: ${mismatch}. It runs without a draft model.` };
+      }
+      const draftContext = await draft.createContext({
+        contextSize: context.contextSize,
+        sequences: context.totalSequences,
+        threads: this.threads,
+      });
+      return { model: draft, context: draftContext, name };
+    } catch (error) {
+      await draft?.dispose().catch(() => undefined);
+      return {
+        name,
+        note: `The draft model ${name} could not be loaded (${(error as Error).message.split('\n')[0]}). It runs without a draft model.`,
+      };
+    }
+  }
+
   /** Why `sequences` contexts of this size would not fit the memory free now (RAM, and VRAM for offloaded layers), or null. */
   private async memoryShortFor(model: LlamaModel, contextSize: number | 'auto', sequences: number): Promise<string | null> {
     try {
       const size = contextSize === 'auto' ? Math.min(model.trainContextSize, 2048) : contextSize;
-      const needs = await model.fileInsights.estimateContextResourceRequirementsV2({ contextSize: size, sequences, modelGpuLayers: model.gpuLayers });
+      const needs = await model.fileInsights.estimateContextResourceRequirementsV2({
+        contextSize: size,
+        sequences,
+        modelGpuLayers: model.gpuLayers,
+      });
       const [ram, vram] = await Promise.all([this.llama.getRamState(), this.llama.getVramState()]);
       const cap = this.llama.getRamCap();
       const freeRam = cap === null ? ram.free : Math.min(ram.free, cap);
-      if (needs.cpuRam > freeRam) return `${sequences} contexts of ${size} tokens need ${formatSize(needs.cpuRam)} of RAM, ${formatSize(freeRam)} is free`;
-      if (needs.gpuVram > vram.free) return `${sequences} contexts of ${size} tokens need ${formatSize(needs.gpuVram)} of VRAM, ${formatSize(vram.free)} is free`;
+      if (needs.cpuRam > freeRam)
+        return `${sequences} contexts of ${size} tokens need ${formatSize(needs.cpuRam)} of RAM, ${formatSize(freeRam)} is free`;
+      if (needs.gpuVram > vram.free)
+        return `${sequences} contexts of ${size} tokens need ${formatSize(needs.gpuVram)} of VRAM, ${formatSize(vram.free)} is free`;
       return null;
     } catch {
       return null;
@@ -491,9 +558,18 @@ export class InferenceEngine {
     }
     try {
       const { context, parallelNote } = await this.parallelContext(model, attempt.contextSize);
-      const predict = speculative?.kind === 'prompt-lookup';
+      const draft = speculative?.kind === 'draft' ? await this.draftFor(model, speculative.modelPath, context) : undefined;
+      const predictor = () =>
+        speculative?.kind === 'prompt-lookup'
+          ? new InputLookupTokenPredictor()
+          : draft?.context
+            ? // The draft runs beside the model and never holds it up (waiting for a minimum of drafted tokens
+              // deadlocked now and then in node-llama-cpp 3.22); its guesses are used when they are ready.
+              new DraftSequenceTokenPredictor(draft.context.getSequence(), { maxTokens: 8 })
+            : undefined;
       const slots: Slot[] = Array.from({ length: context.totalSequences }, (_, index) => {
-        const sequence = context.getSequence(predict ? { tokenPredictor: new InputLookupTokenPredictor() } : {});
+        const tokenPredictor = predictor();
+        const sequence = context.getSequence(tokenPredictor ? { tokenPredictor } : {});
         return { index, sequence, chat: new LlamaChat({ contextSequence: sequence }), key: null, busy: false, lastUsed: 0 };
       });
       const chat = slots[0]!.chat;
@@ -503,6 +579,7 @@ export class InferenceEngine {
         model,
         context,
         slots,
+        ...(draft?.context ? { draft: { model: draft.model!, context: draft.context } } : {}),
         info: {
           path: modelPath,
           name: metadata.general?.name ?? path.basename(modelPath, path.extname(modelPath)),
@@ -514,7 +591,9 @@ export class InferenceEngine {
           chatWrapper: chat.chatWrapper.wrapperName,
           parallel: context.totalSequences,
           ...(parallelNote ? { parallelNote } : {}),
-          ...(speculative ? { speculative: speculative.kind } : {}),
+          ...(speculative?.kind === 'prompt-lookup' ? { speculative: 'prompt-lookup' as const } : {}),
+          ...(draft?.context ? { speculative: 'draft' as const, draftModel: draft.name } : {}),
+          ...(draft?.note ? { speculativeNote: draft.note } : {}),
         },
       };
     } catch (error) {
@@ -584,6 +663,8 @@ export class InferenceEngine {
     if (loaded) {
       await loaded.context.dispose();
       await loaded.model.dispose();
+      await loaded.draft?.context.dispose();
+      await loaded.draft?.model.dispose();
     }
   }
 

@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import { inferenceHost } from '../../helpers/inference-host';
+import { scriptedModel } from '../../helpers/scripted-models';
 import { testModelPath } from '../../helpers/test-model';
 
 let services: HostServices;
@@ -109,31 +110,85 @@ describe('fewer parallel replies when memory is short', () => {
   });
 });
 
-describe('speculative decoding by prompt lookup', () => {
-  it('gives the same greedy text as without it, and counts the predicted tokens', async () => {
-    const prompt = 'Lily had a red ball. Lily had a red ball. Lily had a red ball. Lily had a red ball.';
-    const generate = (host: HostServices, requestId: string) =>
-      host.handlers['chat.generate']({
-        requestId,
-        messages: [{ role: 'user', text: prompt }],
-        sampling: { temperature: 0, maxTokens: 200 },
-      });
+describe('speculative decoding (per model: prompt lookup, or a draft model from the library)', () => {
+  const prompt = 'Lily had a red ball. Lily had a red ball. Lily had a red ball. Lily had a red ball.';
+  const generate = (host: HostServices, requestId: string) =>
+    host.handlers['chat.generate']({ requestId, messages: [{ role: 'user', text: prompt }], sampling: { temperature: 0, maxTokens: 200 } });
+
+  /** A reply on the model at `file` (loaded through the inference service, with the speculative decoding set for it). */
+  const generateOn = (host: HostServices, file: string, requestId: string) =>
+    host.inference.run(
+      'ui',
+      requestId,
+      { path: file },
+      { kind: 'generate', input: { messages: [{ role: 'user', text: 'hello' }], sampling: { temperature: 0, maxTokens: 40 } } },
+    );
+
+  async function hostWithModels() {
+    const host = await inferenceHost();
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'freehold-spec-'));
+    copyFileSync(testModelPath(), path.join(folder, 'stories260K.gguf'));
+    copyFileSync(testModelPath(), path.join(folder, 'draft-stories.gguf'));
+    // A copy of the scripted Qwen3 can draft for it (the same vocabulary).
+    copyFileSync(await scriptedModel('qwen3', 'think'), path.join(folder, 'qwen3-a.gguf'));
+    copyFileSync(await scriptedModel('qwen3', 'think'), path.join(folder, 'qwen3-b.gguf'));
+    await host.services.handlers['models.import']({
+      paths: ['stories260K.gguf', 'draft-stories.gguf', 'qwen3-a.gguf', 'qwen3-b.gguf'].map((f) => path.join(folder, f)),
+      mode: 'reference',
+    });
+    const models = host.services.library.snapshot().models;
+    const id = (name: string) => models.find((m) => m.files[0]!.includes(name))!.id;
+    return { host, folder, target: id('stories260K'), draft: id('draft-stories'), qwenA: id('qwen3-a'), qwenB: id('qwen3-b') };
+  }
+
+  it('prompt lookup and a draft model give the same greedy text as without, and count predicted and accepted tokens', async () => {
     const plain = await inferenceHost();
-    const lookup = await inferenceHost();
+    const { host, folder, target, qwenA, qwenB } = await hostWithModels();
     try {
-      await lookup.services.settings.update({ inference: { promptLookup: true } });
       await plain.services.inference.load({ modelPath: testModelPath() });
-      const loaded = await lookup.services.inference.load({ modelPath: testModelPath() });
-      expect(loaded.speculative).toBe('prompt-lookup');
       const without = await generate(plain.services, 'p1');
-      const withLookup = await generate(lookup.services, 'l1');
-      expect(withLookup.text).toBe(without.text);
-      expect(withLookup.stats.predictedTokens).toBeGreaterThan(0);
-      expect(withLookup.stats.acceptedPredictions).toBeGreaterThanOrEqual(0);
       expect(without.stats.predictedTokens).toBeUndefined();
+
+      await host.services.settings.update({ inference: { speculative: { [target]: { mode: 'prompt-lookup' } } } });
+      const lookupModel = await host.services.handlers['models.load']({ id: target });
+      expect(lookupModel.speculative).toBe('prompt-lookup');
+      const lookup = await generate(host.services, 'l1');
+      expect(lookup.text).toBe(without.text);
+      expect(lookup.stats.predictedTokens).toBeGreaterThan(0);
+      expect(lookup.stats.acceptedPredictions).toBeGreaterThanOrEqual(0);
+
+      // A draft model of the same vocabulary.
+      await host.services.handlers['settings.update']({ inference: { speculative: { [qwenA]: { mode: 'draft', draftModelId: qwenB } } } });
+      const qwenFile = host.services.library.get(qwenA)!.files[0]!;
+      const reference = await generateOn(plain.services, qwenFile, 'q0');
+      const drafted = await generateOn(host.services, qwenFile, 'd1');
+      expect(host.services.inference.status().model).toMatchObject({ speculative: 'draft', draftModel: 'qwen3-b' });
+      expect(drafted.text).toBe(reference.text);
+      expect(drafted.reasoning).toBe(reference.reasoning);
+      // The draft runs beside the model without holding it up: on one CPU thread it seldom gets ahead, so the
+      // counts are reported (0 or more), and the text is the model's own.
+      expect(drafted.stats.predictedTokens).toBeGreaterThanOrEqual(0);
+      expect(drafted.stats.acceptedPredictions).toBeLessThanOrEqual(drafted.stats.predictedTokens!);
     } finally {
       await plain.services.close();
-      await lookup.services.close();
+      await host.services.close();
+      rmSync(folder, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
+
+  it('a draft model with another vocabulary is refused with the reason; the model runs without it', async () => {
+    const { host, folder, target, qwenA: foreign } = await hostWithModels();
+    try {
+      await host.services.settings.update({ inference: { speculative: { [target]: { mode: 'draft', draftModelId: foreign } } } });
+      const loaded = await host.services.handlers['models.load']({ id: target });
+      expect(loaded.speculative).toBeUndefined();
+      expect(loaded.speculativeNote).toMatch(
+        /^qwen3-a cannot draft for this model: their tokenizers differ \(spm and bpe\)\. It runs without a draft model\.$/,
+      );
+      expect((await generate(host.services, 'x')).text.length).toBeGreaterThan(0);
+    } finally {
+      await host.services.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
