@@ -11,6 +11,7 @@ const settingKeys: Record<string, (value: string) => SettingsPatch> = {
   theme: (value) => ({ appearance: { theme: value as never } }),
   backend: (value) => ({ inference: { backend: value as never } }),
   threads: (value) => ({ inference: { threads: value === 'auto' ? 0 : Number(value) } }),
+  parallel: (value) => ({ inference: { parallel: Number(value) } }),
   'max-vram-per-gpu': (value) => ({ inference: { maxVramPerGpuMiB: value === 'none' ? null : Number(value) } }),
   'hub-endpoint': (value) => ({ hub: { endpoint: value } }),
   api: (value) => ({ api: { enabled: choice('api', value, { on: true, off: false }) } }),
