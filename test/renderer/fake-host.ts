@@ -125,7 +125,7 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
   let settings: Settings = defaultSettings;
   let notices: Notice[] = [];
   const calls: Array<{ method: string; input: unknown }> = [];
-  const inference: InferenceStatus = {
+  let inference: InferenceStatus = {
     state: 'not-started',
     backend: null,
     detail: 'No model loaded.',
@@ -682,6 +682,11 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     },
     pushInference(status: InferenceStatus) {
       void peer.onInferenceStatus.asEvent(status);
+    },
+    /** The engine's status from now on (what inference.status answers), told to the UI as onInferenceStatus. */
+    setInference(patch: Partial<InferenceStatus>) {
+      inference = { ...inference, ...patch };
+      void peer.onInferenceStatus.asEvent(inference);
     },
     /** The other machines as the host now sees them, told to the UI as onMachinesChanged. */
     setMachines(next: MachineInfo[]) {

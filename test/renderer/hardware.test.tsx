@@ -52,7 +52,7 @@ describe('hardware panel on recorded machines', () => {
     await waitFor(() =>
       expect(host.calls).toContainEqual({
         method: 'settings.update',
-        input: { inference: { backend: 'vulkan', threads: 6, maxVramPerGpuMiB: 8192 } },
+        input: { inference: { backend: 'vulkan', threads: 6, maxVramPerGpuMiB: 8192, parallel: 4 } },
       }),
     );
     expect(await within(controls).findByText(/restarts with these settings/)).toBeTruthy();

@@ -10,6 +10,7 @@ function Stats({ message }: { message: ChatMessageRecord }) {
     <>
       <div className="stats muted" aria-label="Reply statistics">
         {s.generatedTokens} tokens · {s.tokensPerSecond.toFixed(1)} tokens/s · first token {s.timeToFirstTokenMs.toFixed(0)} ms
+        {s.predictedTokens !== undefined && ` · ${s.acceptedPredictions ?? 0} of ${s.predictedTokens} predicted tokens accepted`}
         {s.stopReason === 'abort' ? ' · stopped' : s.stopReason === 'max-tokens' ? ' · hit the length limit' : ''}
       </div>
       {s.droppedMessages ? (

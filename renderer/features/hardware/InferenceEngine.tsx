@@ -1,6 +1,6 @@
-import type { HardwareReport } from '../../../shared/inference';
+import type { HardwareReport, LoadedModel } from '../../../shared/inference';
 import { formatBytes } from '../../../shared/format';
-import { useHostQuery } from '../../app/host-context';
+import { useHostEvent, useHostQuery } from '../../app/host-context';
 
 const labels: Record<string, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
 
@@ -15,10 +15,41 @@ function Vram({ report }: { report: HardwareReport }) {
   );
 }
 
+/** The model loaded now: how many replies it writes at once, and its speculative decoding (with why not, if asked for and not used). */
+function LoadedModelFacts({ model }: { model: LoadedModel }) {
+  return (
+    <div role="group" aria-label="Loaded model" className="loaded-model">
+      <p>
+        <strong>{model.name}</strong> is loaded: {model.gpuLayers}/{model.totalLayers} layers on the GPU,{' '}
+        {model.contextSize.toLocaleString()}-token context{model.parallel && model.parallel > 1 ? ' for each reply' : ''}.
+      </p>
+      {model.parallel !== undefined && <p>{model.parallel > 1 ? `Up to ${model.parallel} replies at once.` : 'One reply at a time.'}</p>}
+      {model.parallelNote && (
+        <p role="note" className="notice notice-info">
+          {model.parallelNote}
+        </p>
+      )}
+      {model.speculative && (
+        <p>
+          Speculative decoding: {model.speculative === 'prompt-lookup' ? 'prompt lookup' : `draft model ${model.draftModel ?? '(unnamed)'}`}
+        </p>
+      )}
+      {model.speculativeNote && (
+        <p role="note" className="notice">
+          {model.speculativeNote}
+        </p>
+      )}
+    </div>
+  );
+}
+
 /** What Freehold runs on, and why: the backend chosen and why the others were not. */
 export function InferenceEngine() {
   // Refetched whenever the worker reports a new status (a restart, a changed backend).
   const [hardware] = useHostQuery('inference.hardware', 'onInferenceStatus', { showsError: true });
+  const [status, setStatus] = useHostQuery('inference.status');
+  useHostEvent('onInferenceStatus', setStatus);
+  const model = status.status === 'ready' ? status.data.model : null;
   if (hardware.status === 'loading') return <p aria-busy="true">Detecting the inference backend…</p>;
   if (hardware.status === 'error') return <p role="alert">The inference engine is not available: {hardware.message}</p>;
   const report = hardware.data;
@@ -29,6 +60,7 @@ export function InferenceEngine() {
         Running on <strong>{labels[report.backend]}</strong>
         {report.requested === 'auto' ? ' (chosen automatically)' : ` (selected: ${labels[report.requested]})`}. {report.reason}
       </p>
+      {model && <LoadedModelFacts model={model} />}
       <table className="attempts">
         <caption>Backends in this install</caption>
         <thead>

@@ -2,6 +2,8 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
 import type { LibrarySnapshot, ModelEntry } from '../../../shared/library';
 import { formatBytes, formatParams } from '../../../shared/format';
+import type { Settings, SpeculativeSetting } from '../../../shared/settings';
+import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 
 type SortKey = 'added' | 'name' | 'size' | 'params';
 
@@ -20,10 +22,140 @@ interface Props {
   onRemove: (model: ModelEntry) => void;
 }
 
+type SpeculativeMap = NonNullable<Settings['inference']['speculative']>;
+
+/** A speculative-decoding setting as a select's value: "off", "prompt-lookup" or "draft:<model id>". */
+function choiceOf(setting: SpeculativeSetting | undefined): string {
+  if (!setting) return 'off';
+  return setting.mode === 'draft' ? `draft:${setting.draftModelId}` : 'prompt-lookup';
+}
+
+function settingOf(choice: string): SpeculativeSetting | undefined {
+  if (choice === 'prompt-lookup') return { mode: 'prompt-lookup' };
+  if (choice.startsWith('draft:')) return { mode: 'draft', draftModelId: choice.slice('draft:'.length) };
+  return undefined;
+}
+
+/** What a row's badge says of the model's speculative decoding, if it is on. */
+function speculativeBadge(setting: SpeculativeSetting | undefined, models: ModelEntry[]): string | null {
+  if (!setting) return null;
+  if (setting.mode === 'prompt-lookup') return 'prompt lookup';
+  return `draft: ${models.find((m) => m.id === setting.draftModelId)?.name ?? 'missing model'}`;
+}
+
+interface OptionsProps {
+  model: ModelEntry;
+  models: ModelEntry[];
+  id: string;
+  speculative: SpeculativeMap | null;
+  onSaved: (settings: Settings) => void;
+}
+
+/**
+ * A model's options, under its row: speculative decoding off, by prompt lookup,
+ * or with another library model as the draft. Saving sends the whole map
+ * (settings.update replaces it), and the engine restarts with it.
+ */
+function ModelOptions({ model, models, id, speculative, onSaved }: OptionsProps) {
+  const api = useHostApi();
+  const current = choiceOf(speculative?.[model.id]);
+  const [draft, setDraft] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const choice = draft ?? current;
+  const others = models.filter((m) => m.id !== model.id).sort((a, b) => a.sizeBytes - b.sizeBytes || a.name.localeCompare(b.name));
+  // A draft model that left the library stays choosable as it is, so the select shows what is saved.
+  const missingDraft = choice.startsWith('draft:') && !others.some((m) => `draft:${m.id}` === choice);
+  const hint = `${id}-hint`;
+  return (
+    <div id={id} className="model-options" role="group" aria-label={`Options for ${model.name}`}>
+      {speculative === null ? (
+        <p className="muted" aria-busy="true">
+          Reading settings…
+        </p>
+      ) : (
+        <form
+          className="model-options-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const next: SpeculativeMap = { ...speculative };
+            const setting = settingOf(choice);
+            if (setting) next[model.id] = setting;
+            else delete next[model.id];
+            setBusy(true);
+            setOutcome(null);
+            api['settings.update']({ inference: { speculative: next } })
+              .then(
+                (saved) => {
+                  onSaved(saved);
+                  setDraft(null);
+                  setOutcome({
+                    ok: true,
+                    text: 'Saved. The inference engine restarts with it; a loaded model is loaded again.',
+                  });
+                },
+                (error: Error) => setOutcome({ ok: false, text: error.message }),
+              )
+              .finally(() => setBusy(false));
+          }}
+        >
+          <label className="inline-field">
+            <span>Speculative decoding</span>
+            <select
+              aria-label={`Speculative decoding for ${model.name}`}
+              aria-describedby={hint}
+              value={choice}
+              onChange={(e) => setDraft(e.target.value)}
+            >
+              <option value="off">Off</option>
+              <option value="prompt-lookup">Prompt lookup (for edits and summaries)</option>
+              {others.map((m) => (
+                <option key={m.id} value={`draft:${m.id}`}>
+                  Draft model: {m.name}
+                </option>
+              ))}
+              {missingDraft && <option value={choice}>Draft model: no longer in the library</option>}
+            </select>
+          </label>
+          <button
+            type="submit"
+            className="secondary"
+            disabled={busy || choice === current}
+            aria-label={`Save speculative decoding for ${model.name}`}
+          >
+            Save
+          </button>
+          <p id={hint} className="muted field-hint">
+            The model checks several predicted tokens at once: the same reply, sooner. Prompt lookup predicts from the prompt, which suits
+            replies that repeat it (edits, summaries). A draft model should be a smaller model of the same family: one with a different
+            vocabulary is not used, and Hardware → Inference engine says so once the model is loaded.
+          </p>
+          {outcome && (
+            <p role={outcome.ok ? 'status' : 'alert'} className={outcome.ok ? 'field-hint' : 'field-error tone-bad'}>
+              {outcome.text}
+            </p>
+          )}
+        </form>
+      )}
+    </div>
+  );
+}
+
 /** The library, virtualized so that hundreds of models scroll smoothly. */
 export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: Props) {
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<SortKey>('added');
+  // Rows whose options are open; settings hold each model's speculative decoding.
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const [settings, setSettings] = useHostQuery('settings.get');
+  useHostEvent('onSettingsChanged', setSettings);
+  const speculative = settings.status === 'ready' ? (settings.data.inference.speculative ?? {}) : null;
+  const toggle = (id: string) =>
+    setOpen((previous) => {
+      const next = new Set(previous);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
   const models = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     const list = library.models.filter((m) =>
@@ -46,6 +178,8 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
     getScrollElement: () => scroller.current,
     estimateSize: () => 76,
     overscan: 8,
+    // Rows are measured: one with its options open is taller.
+    getItemKey: (index) => models[index]?.id ?? index,
   });
 
   return (
@@ -82,13 +216,18 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {virtualizer.getVirtualItems().map((row) => {
               const m = models[row.index]!;
+              const expanded = open.has(m.id);
+              const optionsId = `model-options-${row.index}`;
+              const badge = speculative ? speculativeBadge(speculative[m.id], library.models) : null;
               return (
                 <div
                   key={m.id}
+                  ref={virtualizer.measureElement}
+                  data-index={row.index}
                   role="listitem"
                   aria-label={m.name}
-                  className="model-row"
-                  style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${row.start}px)`, height: row.size }}
+                  className="model-row library-row"
+                  style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${row.start}px)`, minHeight: 76 }}
                 >
                   <div className="model-main">
                     <div className="model-name">
@@ -98,6 +237,11 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                         <span className="badge">chat template</span>
                       ) : (
                         <span className="badge badge-muted">no chat template</span>
+                      )}
+                      {badge && (
+                        <span className="badge badge-ok" title="Speculative decoding">
+                          {badge}
+                        </span>
                       )}
                     </div>
                     <div className="model-facts muted">
@@ -123,6 +267,16 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                     <button type="button" onClick={() => onChat(m)} aria-label={`Chat with ${m.name}`}>
                       Chat
                     </button>
+                    <button
+                      type="button"
+                      className="secondary"
+                      aria-expanded={expanded}
+                      aria-controls={expanded ? optionsId : undefined}
+                      aria-label={`Options for ${m.name}`}
+                      onClick={() => toggle(m.id)}
+                    >
+                      Options
+                    </button>
                     {canReveal && (
                       <button type="button" className="secondary" onClick={() => onReveal(m)} aria-label={`Show ${m.name} in its folder`}>
                         Show
@@ -137,6 +291,9 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                       {m.owned ? 'Delete' : 'Forget'}
                     </button>
                   </div>
+                  {expanded && (
+                    <ModelOptions model={m} models={library.models} id={optionsId} speculative={speculative} onSaved={setSettings} />
+                  )}
                 </div>
               );
             })}
