@@ -25,6 +25,8 @@ import { libraryUiBench } from './library-ui-bench';
 import { chatUiBench } from './chat-ui-bench';
 import { remoteBench } from './remote-bench';
 import { splitBench } from './split-bench';
+import { ensureBenchModel } from './bench-model';
+import { peerBenches } from './peer-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -62,10 +64,26 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'auto' },
       only: { type: 'string', default: 'inference,remote,split,download,import,library-ui,chat-ui' },
       'download-mb': { type: 'string', default: '512' },
+      // bench peer: the 0.7B bench model's rounds and tokens (0 rounds: stories260K only).
+      'big-rounds': { type: 'string', default: '5' },
+      'big-tokens': { type: 'string', default: '96' },
     },
   });
   const only = new Set(values.only.split(','));
   const modelPath = findModel(values.model);
+  // Not in the default set: the first run builds llama-quantize and writes a 0.7B model (minutes).
+  if (only.has('bench-model')) {
+    const made = await ensureBenchModel(modelPath);
+    console.log(`bench model: ${made.path} (${(made.parameters / 1e9).toFixed(2)}B parameters, ${made.quantization}; ${made.note})`);
+  }
+  if (only.has('peer')) {
+    const bigRounds = Number(values['big-rounds']);
+    await peerBenches(
+      modelPath,
+      { rounds: Math.max(5, Number(values.rounds)), tokens: Number(values.tokens) },
+      bigRounds > 0 ? { rounds: bigRounds, tokens: Number(values['big-tokens']) } : null,
+    );
+  }
   if (only.has('remote') && !only.has('inference'))
     await remoteBench(modelPath, Math.max(5, Number(values.rounds)), Number(values.tokens), Number(values.threads));
   if (only.has('split') && !only.has('inference'))

@@ -145,7 +145,9 @@ export async function parallelBench(
       const theirTps = await theirs(4, maxTokens);
       peer = ` peer_ratio ${(ours / theirTps).toFixed(3)} ours_tps ${ours.toFixed(0)} llama_server_tps ${theirTps.toFixed(0)}`;
     }
-    console.log(`bench parallel: streams 4 aggregate_ratio ${ratio.toFixed(3)} one_stream_tps ${median(one).toFixed(0)}${peer || ` aggregate_tps ${ours.toFixed(0)}`}`);
+    console.log(
+      `bench parallel: streams 4 aggregate_ratio ${ratio.toFixed(3)} one_stream_tps ${median(one).toFixed(0)}${peer || ` aggregate_tps ${ours.toFixed(0)}`}`,
+    );
   } finally {
     await host.close();
   }
