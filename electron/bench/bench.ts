@@ -9,6 +9,9 @@
  *       stream: true, read as server-sent events by a client in this process.
  * remote: a reply through a paired machine's TLS link against the same host
  *   asked directly (remote-bench.ts).
+ * parallel, prefix, speculative: replies at once, follow-up turns, prompt
+ *   lookup (parallel-bench.ts); peer: Freehold's API against llama-server on
+ *   stories260K and a generated 0.7B model (peer-bench.ts, bench-model.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +29,8 @@ import { chatUiBench } from './chat-ui-bench';
 import { remoteBench } from './remote-bench';
 import { splitBench } from './split-bench';
 import { ensureBenchModel } from './bench-model';
-import { peerBenches } from './peer-bench';
+import { llamaServerParallelTps, peerBenches } from './peer-bench';
+import { parallelBench, prefixBench, speculativeBench } from './parallel-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -62,11 +66,14 @@ async function main(): Promise<void> {
       tokens: { type: 'string', default: '500' },
       threads: { type: 'string', default: '1' },
       backend: { type: 'string', default: 'auto' },
-      only: { type: 'string', default: 'inference,remote,split,download,import,library-ui,chat-ui' },
+      only: {
+        type: 'string',
+        default: 'inference,parallel,prefix,speculative,peer,remote,split,download,import,library-ui,chat-ui',
+      },
       'download-mb': { type: 'string', default: '512' },
       // bench peer: the 0.7B bench model's rounds and tokens (0 rounds: stories260K only).
-      'big-rounds': { type: 'string', default: '5' },
-      'big-tokens': { type: 'string', default: '96' },
+      'big-rounds': { type: 'string', default: '7' },
+      'big-tokens': { type: 'string', default: '64' },
     },
   });
   const only = new Set(values.only.split(','));
@@ -84,6 +91,22 @@ async function main(): Promise<void> {
       bigRounds > 0 ? { rounds: bigRounds, tokens: Number(values['big-tokens']) } : null,
     );
   }
+  const rounds0 = Math.max(5, Number(values.rounds));
+  if (only.has('parallel')) {
+    // Against llama-server --parallel 4 (the split-model build), where it can be had.
+    const theirs = async (streams: number, tokens: number) =>
+      (await llamaServerParallelTps(modelPath, streams, tokens, { threads: Number(values.threads) })).decodeTps;
+    await parallelBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads), theirs).catch((error: unknown) =>
+      console.log(`bench parallel: failed: ${(error as Error).message}`),
+    );
+    const big = Number(values['big-rounds']) > 0 ? await ensureBenchModel(modelPath).catch(() => null) : null;
+    if (big)
+      await parallelBench(big.path, 3, Number(values['big-tokens']), Number(values.threads)).catch((error: unknown) =>
+        console.log(`bench parallel (0.7B): failed: ${(error as Error).message}`),
+      );
+  }
+  if (only.has('prefix')) await prefixBench(modelPath, Math.min(rounds0, 5), Number(values.threads));
+  if (only.has('speculative')) await speculativeBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads));
   if (only.has('remote') && !only.has('inference'))
     await remoteBench(modelPath, Math.max(5, Number(values.rounds)), Number(values.tokens), Number(values.threads));
   if (only.has('split') && !only.has('inference'))

@@ -22,6 +22,50 @@ function deferred() {
 }
 
 describe('fair queue', () => {
+  it('runs shareable jobs side by side up to the capacity; other work waits until they are done, and nothing overtakes it', async () => {
+    const running = new Set<string>();
+    let most = 0;
+    const gates = new Map<string, () => void>();
+    const job = (id: string) => async () => {
+      running.add(id);
+      most = Math.max(most, running.size);
+      await new Promise<void>((resolve) => gates.set(id, resolve));
+      running.delete(id);
+    };
+    const release = async (id: string) => {
+      while (!gates.has(id)) await new Promise((r) => setTimeout(r, 1));
+      gates.get(id)!();
+      gates.delete(id);
+    };
+    const queue = new FairQueue(undefined, () => 3);
+    const yes = () => true;
+    const done = [
+      queue.run('api', 'a1', job('a1'), yes),
+      queue.run('ui', 'u1', job('u1'), yes),
+      queue.run('api', 'a2', job('a2'), yes),
+      queue.run('ui', 'u2', job('u2'), yes),
+      queue.run('api', 'load', job('load')), // not shareable: a load
+    ];
+    await new Promise((r) => setTimeout(r, 10));
+    expect([...running].sort()).toEqual(['a1', 'a2', 'u1']);
+    expect(queue.state()).toMatchObject({ active: 3, parallel: 3, waiting: 2 });
+    await release('a1');
+    await new Promise((r) => setTimeout(r, 10));
+    // The UI's turn: u2 joins. The load (the API's next) then waits for all of them, and runs alone.
+    expect([...running].sort()).toEqual(['a2', 'u1', 'u2']);
+    await release('a2');
+    await release('u1');
+    await new Promise((r) => setTimeout(r, 10));
+    expect([...running]).toEqual(['u2']);
+    await release('u2');
+    await new Promise((r) => setTimeout(r, 10));
+    expect([...running]).toEqual(['load']);
+    expect(queue.state()).toMatchObject({ active: 1, waiting: 0 });
+    await release('load');
+    await Promise.all(done);
+    expect(most).toBe(3);
+  });
+
   it('runs one job at a time and lets the UI and the API take turns', async () => {
     const order: string[] = [];
     const queue = new FairQueue();
@@ -34,12 +78,12 @@ describe('fair queue', () => {
       ...['a1', 'a2', 'a3'].map((id) => queue.run('api', id, async () => void order.push(id))),
       ...['u1', 'u2'].map((id) => queue.run('ui', id, async () => void order.push(id))),
     ];
-    expect(queue.state()).toEqual({ running: 'api', waiting: 5 });
+    expect(queue.state()).toEqual({ running: 'api', waiting: 5, active: 1, parallel: 1 });
     gate.resolve();
     await Promise.all([first, ...jobs]);
     // The API sent four in a row, yet the UI's first goes next, then they alternate.
     expect(order).toEqual(['a0', 'u1', 'a1', 'u2', 'a2', 'a3']);
-    expect(queue.state()).toEqual({ running: null, waiting: 0 });
+    expect(queue.state()).toMatchObject({ running: null, waiting: 0, active: 0 });
   });
 
   it('withdraws a waiting job (its caller gets "aborted") and survives a failing one', async () => {

@@ -194,7 +194,7 @@ describe('CLI settings', () => {
     expect(set.code).toBe(0);
     expect(set.out).toMatch(/backend +vulkan/);
     const saved = JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out);
-    expect(saved.inference).toEqual({ backend: 'vulkan', threads: 3, maxVramPerGpuMiB: 4096 });
+    expect(saved.inference).toEqual({ backend: 'vulkan', threads: 3, maxVramPerGpuMiB: 4096, parallel: 4 });
     const bad = await cli('settings', 'set', 'backend=rocm', 'threads=1', '--data-dir', dir);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/inference\.backend/);
@@ -206,7 +206,12 @@ describe('CLI settings', () => {
       backend: 'vulkan',
       threads: 0,
       maxVramPerGpuMiB: null,
+      parallel: 4,
     });
+    // Replies at once: a number from 1 to 16.
+    expect((await cli('settings', 'set', 'parallel=2', '--data-dir', dir)).code).toBe(0);
+    expect(JSON.parse((await cli('settings', '--json', '--data-dir', dir)).out).inference.parallel).toBe(2);
+    expect((await cli('settings', 'set', 'parallel=0', '--data-dir', dir)).code).toBe(2);
   });
 });
 

@@ -20,7 +20,7 @@ describe('SettingsStore', () => {
     await store.update({ inference: { backend: 'vulkan', threads: 3 } });
     const reopened = new SettingsStore(dir);
     const { settings } = await reopened.load();
-    expect(settings.inference).toEqual({ backend: 'vulkan', threads: 3, maxVramPerGpuMiB: null });
+    expect(settings.inference).toEqual({ backend: 'vulkan', threads: 3, maxVramPerGpuMiB: null, parallel: 4 });
     expect(settings.appearance.theme).toBe('system');
   });
 
