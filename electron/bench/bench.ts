@@ -105,7 +105,12 @@ async function main(): Promise<void> {
         console.log(`bench parallel (0.7B): failed: ${(error as Error).message}`),
       );
   }
-  if (only.has('prefix')) await prefixBench(modelPath, Math.min(rounds0, 5), Number(values.threads));
+  if (only.has('prefix')) {
+    await prefixBench(modelPath, Math.min(rounds0, 5), Number(values.threads));
+    // On the compute-bound model, reading the prompt is most of the first turn's wait.
+    const big = Number(values['big-rounds']) > 0 ? await ensureBenchModel(modelPath).catch(() => null) : null;
+    if (big) await prefixBench(big.path, 1, Number(values.threads));
+  }
   if (only.has('speculative')) await speculativeBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads));
   if (only.has('remote') && !only.has('inference'))
     await remoteBench(modelPath, Math.max(5, Number(values.rounds)), Number(values.tokens), Number(values.threads));

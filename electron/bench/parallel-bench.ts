@@ -168,6 +168,8 @@ export async function prefixBench(modelPath: string, rounds: number, threads: nu
   const host = await startHost(modelPath, threads, 4, 4096);
   try {
     const ratios: number[] = [];
+    const firsts: number[] = [];
+    const lasts: number[] = [];
     let promptTokens = 0;
     for (let r = 0; r < rounds; r += 1) {
       // A fresh conversation each round (a new first message), then nine follow-ups on it.
@@ -179,9 +181,13 @@ export async function prefixBench(modelPath: string, rounds: number, threads: nu
         last = await stream(host, messages, 8);
       }
       ratios.push((last.firstAt - last.startedAt) / (first.firstAt - first.startedAt));
+      firsts.push(first.firstAt - first.startedAt);
+      lasts.push(last.firstAt - last.startedAt);
       promptTokens = Math.round(messages.reduce((n, m) => n + m.content.length, 0) / 3.5);
     }
-    console.log(`bench prefix: follow_up_ttft_ratio ${median(ratios).toFixed(3)} conversation_tokens ~${promptTokens}`);
+    console.log(
+      `bench prefix: model ${path.basename(modelPath)} follow_up_ttft_ratio ${median(ratios).toFixed(3)} first_ttft_ms ${median(firsts).toFixed(1)} tenth_ttft_ms ${median(lasts).toFixed(1)} conversation_tokens ~${promptTokens}`,
+    );
   } finally {
     await host.close();
   }

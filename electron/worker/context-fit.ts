@@ -122,7 +122,9 @@ export function planContext(
   const shift = shiftSize(contextSize);
   const requiredTokens = count(shape.tail);
   if (requiredTokens > limit) return { fits: false, requiredTokens, replyTokens: room, maxPromptTokens: limit };
-  let kept = earliestFit(shape, count, limit)!;
+  // Most conversations fit whole: one count settles it (each count renders and tokenizes the history).
+  const whole = shape.tail === shape.lead ? requiredTokens : count(shape.lead);
+  let kept = whole <= limit ? { start: shape.lead, tokens: whole } : earliestFit(shape, count, limit)!;
   if (kept.start !== shape.lead) {
     // Outgrown: leave out enough to give the reply a shift's worth of room, as node-llama-cpp would.
     kept = earliestFit(shape, count, contextSize - Math.max(shift, room) - CONTEXT_MARGIN) ?? { start: shape.tail, tokens: requiredTokens };
