@@ -262,12 +262,16 @@ export class ChatService {
         modelId = placement.modelId;
       }
       const modelPath = await this.modelFile(modelId);
-      const stats = await this.runWithTools(reply.id, conversation.settings, { ...input, slotKey: conversationId, ...(thinking ? { thinking } : {}) }, (run) =>
-        // The model load and each round of the reply are one turn in the queue that the UI shares
-        // with the local API, so that an API request cannot swap the model in between.
-        this.inference
-          .run('ui', reply.id, { path: modelPath, contextSize: conversation.settings.contextSize }, { kind: 'generate', input: run })
-          .finally(flush),
+      const stats = await this.runWithTools(
+        reply.id,
+        conversation.settings,
+        { ...input, slotKey: conversationId, ...(thinking ? { thinking } : {}) },
+        (run) =>
+          // The model load and each round of the reply are one turn in the queue that the UI shares
+          // with the local API, so that an API request cannot swap the model in between.
+          this.inference
+            .run('ui', reply.id, { path: modelPath, contextSize: conversation.settings.contextSize }, { kind: 'generate', input: run })
+            .finally(flush),
       );
       return this.store.finishReply(reply.id, 'complete', stats, null);
     } catch (error) {
