@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, promises as fs, openSync, readFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundledLlama } from '../engines/llama-engines';
+import { bundledLlama, LLAMA_CMAKE_FLAGS } from '../engines/llama-engines';
 
 /** Bumped when the file it makes changes, so an old cached one is not reused. */
 const GENERATION = 1;
@@ -429,23 +429,7 @@ export async function findOrBuildQuantize(
   try {
     log(`bench model: building llama-quantize from llama.cpp ${version}'s bundled source (once; a few minutes on 2 cores)`);
     await runQuiet('git', ['clone', '--quiet', bundle, path.join(work, 'src')], { log: lines });
-    await runQuiet(
-      'cmake',
-      [
-        '-S',
-        path.join(work, 'src'),
-        '-B',
-        path.join(work, 'build'),
-        '-DCMAKE_BUILD_TYPE=Release',
-        '-DGGML_RPC=ON',
-        '-DLLAMA_CURL=OFF',
-        '-DGGML_NATIVE=OFF',
-        '-DBUILD_SHARED_LIBS=OFF',
-        '-DLLAMA_BUILD_TESTS=OFF',
-        '-DLLAMA_BUILD_EXAMPLES=OFF',
-      ],
-      { log: lines },
-    );
+    await runQuiet('cmake', ['-S', path.join(work, 'src'), '-B', path.join(work, 'build'), ...LLAMA_CMAKE_FLAGS], { log: lines });
     const jobs = String(Math.max(1, os.availableParallelism()));
     await runQuiet('cmake', ['--build', path.join(work, 'build'), '--config', 'Release', '-j', jobs, '--target', 'llama-quantize'], {
       log: lines,

@@ -202,6 +202,21 @@ function run(command: string, args: string[], options: { cwd?: string; onLine?: 
 }
 
 /**
+ * How llama.cpp is configured for Freehold's own builds (the programs for split models here, llama-quantize for
+ * the benchmark): the configuration tested. GGML_NATIVE stays off: a native build of this version crashed while
+ * repacking Q4_K weights.
+ */
+export const LLAMA_CMAKE_FLAGS = [
+  '-DCMAKE_BUILD_TYPE=Release',
+  '-DGGML_RPC=ON',
+  '-DLLAMA_CURL=OFF',
+  '-DGGML_NATIVE=OFF',
+  '-DBUILD_SHARED_LIBS=OFF',
+  '-DLLAMA_BUILD_TESTS=OFF',
+  '-DLLAMA_BUILD_EXAMPLES=OFF',
+] as const;
+
+/**
  * Builds `llama-server` and `ggml-rpc-server` from the bundled source into the
  * engines folder: the CPU backend, RPC on, no curl, and no -march=native (a
  * native build of this version crashes repacking Q4_K weights on some CPUs).
@@ -225,23 +240,7 @@ export async function buildEngines(options: {
     progress('unpack', 0, `Unpacking llama.cpp ${version}'s source`);
     await run('git', ['clone', '--quiet', bundle, path.join(work, 'src')], { log });
     progress('configure', 0, 'Configuring (cmake)');
-    await run(
-      'cmake',
-      [
-        '-S',
-        path.join(work, 'src'),
-        '-B',
-        path.join(work, 'build'),
-        '-DCMAKE_BUILD_TYPE=Release',
-        '-DGGML_RPC=ON',
-        '-DLLAMA_CURL=OFF',
-        '-DGGML_NATIVE=OFF',
-        '-DBUILD_SHARED_LIBS=OFF',
-        '-DLLAMA_BUILD_TESTS=OFF',
-        '-DLLAMA_BUILD_EXAMPLES=OFF',
-      ],
-      { log },
-    );
+    await run('cmake', ['-S', path.join(work, 'src'), '-B', path.join(work, 'build'), ...LLAMA_CMAKE_FLAGS], { log });
     const jobs = String(options.jobs ?? Math.max(1, os.availableParallelism()));
     await run(
       'cmake',
