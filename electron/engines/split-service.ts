@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { RpcError } from '../../shared/errors';
@@ -16,6 +16,7 @@ import type { SettingsStore } from '../services/settings-store';
 import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
 import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 import { freePort, waitForHealth, type RpcHelperPool } from './rpc-helpers';
+import { spawnTethered } from './tethered-process';
 import { resolveThreads } from '../worker/threads';
 
 export const THIS_MACHINE = 'this';
@@ -359,7 +360,8 @@ export class SplitService {
       ];
       this.set({ state: 'starting', plan, ref: null, detail: 'Loading the model across the machines…' });
       const log: string[] = [];
-      const server = spawn(binaries.llamaServer, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Tethered: a llama-server left behind by a crashed host would keep the model's memory.
+      const server = spawnTethered(binaries.llamaServer, args).child;
       const keep = (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) {
           if (!line.trim()) continue;

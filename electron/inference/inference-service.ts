@@ -42,6 +42,14 @@ export interface ModelRequest {
   path: string;
   contextSize?: number;
   slot?: 'chat' | 'embedding';
+  /** When it must be loaded: an automatic context of at most this many tokens (what fits the memory free now). */
+  maxContextSize?: number;
+  /**
+   * A paired machine's request: it runs on the model as loaded (never reloaded
+   * for another context size), and never replaces a model this machine's user
+   * loaded; the model it loads is unloaded when idle, like the API's.
+   */
+  guest?: boolean;
 }
 
 /** An input, or how to make it from the model loaded for it (its context size, say). */
@@ -167,7 +175,7 @@ export class InferenceService {
           if (!model) throw new RpcError('no_model_loaded', 'Name the embedding model.');
           return (await this.engine.embed({ modelPath: model.path, inputs: job.input.inputs })) as JobResult<J>;
         }
-        const loaded = model ? await this.ensureModel(source, model.path, model.contextSize) : this.engine.model;
+        const loaded = model ? await this.ensureModel(source, model) : this.engine.model;
         if (!loaded) throw new RpcError('no_model_loaded', 'No model is loaded: load one first.');
         if (job.kind === 'benchmark') {
           stopIfCancelled();
@@ -256,11 +264,22 @@ export class InferenceService {
    * if given), loading it if another is loaded. A model the API loads this way
    * is unloaded again after the idle time in settings.
    */
-  private async ensureModel(source: WorkSource, modelPath: string, contextSize?: number): Promise<LoadedModel> {
+  private async ensureModel(source: WorkSource, request: ModelRequest): Promise<LoadedModel> {
+    const { path: modelPath, contextSize } = request;
     const loaded = this.engine.model;
     if (loaded && loaded.path === modelPath && (contextSize === undefined || loaded.contextSize === contextSize)) return loaded;
-    const model = await this.loadNow({ modelPath, contextSize });
-    this.jitModelPath = source === 'api' ? modelPath : undefined;
+    if (request.guest && loaded && loaded.path !== this.jitModelPath) {
+      throw new RpcError(
+        'busy',
+        `This machine's user has ${loaded.name} loaded; a paired machine's reply on another model waits until it is unloaded.`,
+      );
+    }
+    const model = await this.loadNow({
+      modelPath,
+      ...(contextSize !== undefined ? { contextSize } : {}),
+      ...(request.maxContextSize !== undefined ? { maxContextSize: request.maxContextSize } : {}),
+    });
+    this.jitModelPath = source === 'api' || request.guest ? modelPath : undefined;
     if (source === 'api') this.options.log(`api: loaded ${path.basename(modelPath)} just in time`);
     return model;
   }

@@ -81,6 +81,10 @@ export function peerSession(
     hiddenPaths: string[];
     /** This pairing's RPC helper (a split model), reachable only through its link's tunnels. */
     helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
+    /** The downloads this pairing started (kept across its links): the only ones it sees and controls. */
+    downloads?: Set<string>;
+    /** Replies for paired machines (bounded, on the model as loaded): used instead of the host's own `models.generate`. */
+    generate?: HostHandlers['models.generate'];
   },
 ): PeerSession {
   const prefix = `peer-${options.pairingId.slice(0, 12)}-`;
@@ -117,7 +121,7 @@ export function peerSession(
     if (mine.has(internal)) throw new RpcError('busy', 'A reply with that request id is already running.');
     mine.set(internal, request.requestId);
     try {
-      const result = await base['models.generate']({ ...request, requestId: internal });
+      const result = await (options.generate ?? base['models.generate'])({ ...request, requestId: internal });
       return { ...result, requestId: request.requestId };
     } finally {
       mine.delete(internal);
@@ -135,6 +139,25 @@ export function peerSession(
     return { ready: true };
   });
   handlers['split.helperStop'] = guarded(async () => ({ stopped: options.helpers?.stop(options.pairingId) ?? false }));
+
+  // A peer sees and controls only the downloads it started, never this machine's own.
+  const downloads = options.downloads ?? new Set<string>();
+  const ownDownload = (input: unknown) => {
+    const id = (input as { id: string }).id;
+    if (!downloads.has(id)) throw new RpcError('not_found', 'No such download.');
+    return input;
+  };
+  handlers['downloads.list'] = guarded(async () => (await base['downloads.list'](undefined)).filter((job) => downloads.has(job.id)));
+  handlers['downloads.start'] = guarded(async (input) => {
+    const before = new Set((await base['downloads.list'](undefined)).map((job) => job.id));
+    const job = await base['downloads.start'](input as Parameters<HostHandlers['downloads.start']>[0]);
+    // The same file already coming down for someone else stays theirs.
+    if (!before.has(job.id)) downloads.add(job.id);
+    return job;
+  });
+  for (const name of ['downloads.pause', 'downloads.resume', 'downloads.cancel'] as const) {
+    handlers[name] = guarded(async (input) => call[name](ownDownload(input)));
+  }
 
   // A peer may send pieces only to the imports it began.
   const uploads = new Set<string>();
@@ -181,8 +204,9 @@ export function peerSession(
         const progress = payload as Events['onImportProgress'];
         return { ...progress, path: fileName(progress.path) } as Events[E];
       }
-      case 'onLibraryChanged':
       case 'onDownloadProgress':
+        return downloads.has((payload as Events['onDownloadProgress']).id) ? payload : undefined;
+      case 'onLibraryChanged':
       case 'onHardwareSample':
         return payload;
       default:

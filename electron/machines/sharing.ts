@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -36,11 +37,21 @@ export const DEFAULT_SHARE_PORT = 4850;
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 /** The first message must come within this time of connecting. */
 const HELLO_TIMEOUT_MS = 10_000;
-/** Pairing attempts per address, and in all, per minute. */
+/**
+ * Pairing attempts per address per minute. There is no limit in all: the
+ * secret has 128 bits, so a global limit protects nothing and would let
+ * anyone on the network block the right code by sending wrong ones.
+ */
 const PAIR_ATTEMPTS_PER_ADDRESS = 5;
-const PAIR_ATTEMPTS_IN_ALL = 20;
-/** Failed session attempts per address per minute, before that address is turned away for the rest of the minute. */
+/** Failed attempts (wrong keys or secrets, malformed or oversized hellos) per address per minute, before that address is turned away for the rest of the minute. */
 const AUTH_FAILURES_PER_ADDRESS = 20;
+/** Until a peer is welcomed, it may send this much (its hello is a few hundred bytes). */
+export const MAX_UNWELCOMED_BYTES = 8 * 1024;
+/** Connections not yet welcomed (TLS done, no session yet), per address and in all. */
+export const MAX_UNWELCOMED_PER_ADDRESS = 8;
+export const MAX_UNWELCOMED_IN_ALL = 64;
+/** Addresses remembered by the attempt counters; the oldest are forgotten first. */
+const MAX_TRACKED_ADDRESSES = 10_000;
 
 interface PairingRecord {
   id: string;
@@ -77,6 +88,8 @@ export interface SharingOptions {
   onPairingGone?: (pairingId: string) => void;
   /** Starts and stops a pairing's RPC helper (split models). */
   helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
+  /** Replies for paired machines (see guestGenerate). */
+  generateForPeer?: HostHandlers['models.generate'];
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -91,23 +104,47 @@ function advertisedHost(bindHost: string): string {
   return '127.0.0.1';
 }
 
-class AttemptCounter {
+/**
+ * Whom attempts are counted against: an IPv4 address, or an IPv6 /64 (one
+ * machine usually holds a whole /64, and could otherwise pick a fresh address
+ * per attempt).
+ */
+export function addressKey(address: string): string {
+  const plain = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  if (!plain.includes(':')) return plain;
+  const [head = '', tail] = plain.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+/** Attempts per key in a sliding window; a bounded table that forgets the least recently seen keys, never all at once. */
+export class AttemptCounter {
   private readonly hits = new Map<string, number[]>();
-  constructor(private readonly windowMs = 60_000) {}
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly maxKeys = MAX_TRACKED_ADDRESSES,
+  ) {}
   /** Counts an attempt by `key`; false when there were already `limit` in the window. */
   take(key: string, limit: number, now = Date.now()): boolean {
     const recent = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (recent.length >= limit) {
-      this.hits.set(key, recent);
-      return false;
-    }
-    recent.push(now);
+    const allowed = recent.length < limit;
+    if (allowed) recent.push(now);
+    // Re-inserted: the Map's order is least recently seen first.
+    this.hits.delete(key);
     this.hits.set(key, recent);
-    if (this.hits.size > 10_000) this.hits.clear();
-    return true;
+    while (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value!);
+    return allowed;
   }
   count(key: string, now = Date.now()): number {
     return (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs).length;
+  }
+  size(): number {
+    return this.hits.size;
   }
 }
 
@@ -128,9 +165,13 @@ export class SharingService {
   private error: string | null = null;
   private code: { secret: string; expiresAt: number } | null = null;
   private readonly sessions = new Map<string, Set<WebSocket>>(); // pairing id → live links
+  private readonly peerDownloads = new Map<string, Set<string>>(); // pairing id → the downloads it started
   private readonly sockets = new Set<Socket>();
   private readonly pairAttempts = new AttemptCounter();
   private readonly authFailures = new AttemptCounter();
+  /** TLS connections with no session yet: what each has sent, counted against a small limit. */
+  private readonly unwelcomed = new Map<Socket, { key: string; bytes: number; onData: (chunk: Buffer) => void }>();
+  private readonly unwelcomedBy = new Map<string, number>();
   private readonly hiddenPaths: string[];
 
   constructor(private readonly options: SharingOptions) {
@@ -249,11 +290,14 @@ export class SharingService {
     // Port 0 (any free port) is chosen once and then kept, so that paired machines find this one again.
     const wanted = this.options.override?.port ?? DEFAULT_SHARE_PORT;
     const port = wanted === 0 && this.state.port ? this.state.port : wanted;
-    const server = https.createServer({ key: identity.key, cert: identity.cert, minVersion: 'TLSv1.3' }, (_req, res) => {
-      // Nothing is served over plain requests: the link is a WebSocket, and only for paired machines.
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
-      res.end('Not found');
-    });
+    const server = https.createServer(
+      { key: identity.key, cert: identity.cert, minVersion: 'TLSv1.3', handshakeTimeout: 10_000 },
+      (_req, res) => {
+        // Nothing is served over plain requests: the link is a WebSocket, and only for paired machines.
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+        res.end('Not found');
+      },
+    );
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
     server.on('connection', (socket: Socket) => {
@@ -261,8 +305,12 @@ export class SharingService {
       socket.on('close', () => this.sockets.delete(socket));
     });
     server.on('tlsClientError', () => undefined);
+    server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES, perMessageDeflate: false });
     server.on('upgrade', (req, socket, head) => {
+      // From here on the socket is ours alone (the HTTP server has let go of it): its errors too.
+      socket.on('error', () => socket.destroy());
+      if (!this.countUnwelcomed(socket as Socket, head.length)) return;
       const url = new URL(req.url ?? '/', 'https://link');
       if (url.pathname === TUNNEL_PATH && req.headers.origin === undefined && req.headers.upgrade === TUNNEL_PROTOCOL) {
         this.tunnel(req, socket as Socket, head);
@@ -273,7 +321,7 @@ export class SharingService {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req.socket.remoteAddress ?? 'unknown'));
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req.socket));
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -326,7 +374,57 @@ export class SharingService {
     }
   }
 
-  private accept(ws: WebSocket, address: string): void {
+  /**
+   * A TLS connection, not yet welcomed: turned away if its address (or
+   * everyone) already has too many such, and cut off (counted as a failure)
+   * once it sends more than a hello could need. Nothing of a stranger's is
+   * held beyond a few KiB.
+   */
+  private admit(socket: Socket): void {
+    const key = addressKey(socket.remoteAddress ?? 'unknown');
+    const mine = this.unwelcomedBy.get(key) ?? 0;
+    if (mine >= MAX_UNWELCOMED_PER_ADDRESS || this.unwelcomed.size >= MAX_UNWELCOMED_IN_ALL) {
+      socket.destroy();
+      return;
+    }
+    this.unwelcomedBy.set(key, mine + 1);
+    const entry = { key, bytes: 0, onData: (chunk: Buffer) => void this.countUnwelcomed(socket, chunk.length) };
+    this.unwelcomed.set(socket, entry);
+    socket.on('data', entry.onData);
+    socket.once('close', () => this.welcomed(socket));
+  }
+
+  /** Adds bytes a stranger sent; false (and the connection cut) past the limit. */
+  private countUnwelcomed(socket: Socket, bytes: number): boolean {
+    const entry = this.unwelcomed.get(socket);
+    if (!entry) return true;
+    entry.bytes += bytes;
+    if (entry.bytes <= MAX_UNWELCOMED_BYTES) return true;
+    this.authFailures.take(entry.key, Number.POSITIVE_INFINITY);
+    this.welcomed(socket);
+    socket.destroy();
+    return false;
+  }
+
+  /** The connection is a paired machine's session (or tunnel), or gone: no longer counted as a stranger's. */
+  private welcomed(socket: Socket): void {
+    const entry = this.unwelcomed.get(socket);
+    if (!entry) return;
+    this.unwelcomed.delete(socket);
+    socket.off('data', entry.onData);
+    const left = (this.unwelcomedBy.get(entry.key) ?? 1) - 1;
+    if (left > 0) this.unwelcomedBy.set(entry.key, left);
+    else this.unwelcomedBy.delete(entry.key);
+  }
+
+  private accept(ws: WebSocket, socket: Socket): void {
+    const address = addressKey(socket.remoteAddress ?? 'unknown');
+    let inSession = false;
+    // Frames the ws library rejects (oversized, unmasked, bad UTF-8) arrive here, from the first byte on.
+    ws.on('error', () => {
+      if (!inSession) this.authFailures.take(address, Number.POSITIVE_INFINITY);
+      ws.terminate();
+    });
     const answer = (message: Answer) => ws.send(JSON.stringify(message));
     const refuse = (code: 'refused' | 'rate_limited' | 'bad_message', message: string) => {
       answer({ t: 'refused', code, message });
@@ -344,10 +442,13 @@ export class SharingService {
       } catch {
         hello = null;
       }
-      if (!hello?.success) return refuse('bad_message', 'Not a Freehold link message.');
+      if (!hello?.success) {
+        this.authFailures.take(address, Number.POSITIVE_INFINITY);
+        return refuse('bad_message', 'Not a Freehold link message.');
+      }
       const message = hello.data;
       if (message.t === 'pair') {
-        if (!this.pairAttempts.take(`addr:${address}`, PAIR_ATTEMPTS_PER_ADDRESS) || !this.pairAttempts.take('all', PAIR_ATTEMPTS_IN_ALL)) {
+        if (!this.pairAttempts.take(address, PAIR_ATTEMPTS_PER_ADDRESS)) {
           return refuse('rate_limited', 'Too many pairing attempts: wait a minute and try again.');
         }
         const code = this.code;
@@ -397,6 +498,8 @@ export class SharingService {
       }
       void this.machineId().then((id) => {
         if (ws.readyState !== ws.OPEN) return;
+        inSession = true;
+        this.welcomed(socket);
         answer({ t: 'welcome', machine: { id, name: this.name() } });
         this.startSession(ws, record);
       });
@@ -410,7 +513,7 @@ export class SharingService {
    * of llama.cpp's small RPC messages costs only the relay.
    */
   private tunnel(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = addressKey(req.socket.remoteAddress ?? 'unknown');
     const deny = (status: number, text: string) => {
       socket.end(
         `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
@@ -426,6 +529,8 @@ export class SharingService {
     }
     const port = this.options.tunnelPort?.(record.id) ?? null;
     if (port === null) return deny(403, `${this.name()} is not running a split-model helper for this machine.`);
+    // Authenticated: the helper's traffic (tensors, megabytes) is not a stranger's.
+    this.welcomed(socket);
     const helper = net.connect({ host: '127.0.0.1', port });
     helper.setNoDelay(true);
     socket.setNoDelay(true);
@@ -452,6 +557,8 @@ export class SharingService {
       pairingId: record.id,
       hiddenPaths: this.hiddenPaths,
       helpers: this.options.helpers,
+      generate: this.options.generateForPeer,
+      downloads: this.peerDownloads.get(record.id) ?? this.peerDownloads.set(record.id, new Set()).get(record.id)!,
     });
     let protocolErrors = 0;
     serveConnection(transport, session.handlers, this.options.events, {

@@ -41,11 +41,19 @@ export const toolsCommand: Command = {
     if (action === 'list') {
       const host = await services();
       const snapshot = host.mcp.snapshot();
-      if (json) io.out(JSON.stringify(snapshot));
-      else if (snapshot.configError) io.err(`${snapshot.configFile}: ${snapshot.configError}`);
-      else if (snapshot.servers.length === 0)
+      if (json) {
+        io.out(JSON.stringify(snapshot));
+        return snapshot.configError ? 1 : 0;
+      }
+      // A file Freehold cannot read is said as such, never as "no servers".
+      if (snapshot.configError) {
+        io.err(`${snapshot.configFile}: ${snapshot.configError}`);
+        return 1;
+      }
+      for (const server of snapshot.servers) for (const line of describe(server)) io.out(line);
+      for (const { name, reason } of snapshot.skipped) io.err(`${name}  left out: ${reason}`);
+      if (snapshot.servers.length === 0 && snapshot.skipped.length === 0)
         io.out(`No MCP servers yet. Add one: ${program} tools add <name> -- <command> [args...], or ${program} tools import <mcp.json>.`);
-      else for (const server of snapshot.servers) for (const line of describe(server)) io.out(line);
       return 0;
     }
     if (action === 'add') {
@@ -67,7 +75,16 @@ export const toolsCommand: Command = {
       const host = await services();
       await host.handlers['tools.add']({ name, config });
       if (json) io.out(JSON.stringify(host.mcp.snapshot().servers.find((s) => s.name === name) ?? null));
-      else io.out(`Added ${name}. A running Freehold starts it; its tools are offered in chats (each call asks you first).`);
+      else
+        io.out(
+          `Added ${name} to ${host.mcp.snapshot().configFile}. A running Freehold starts it; its tools are offered in chats (each call asks you first).`,
+        );
+      // Everything after -- is the program's: Freehold's own options there are passed on, not used.
+      const ours = argv.filter((a) => /^--(data-dir|json)(=|$)/.test(a));
+      if (ours.length)
+        io.err(
+          `note: ${ours.join(', ')} came after -- and was passed to the program; Freehold's own options go before -- (${program} tools add ${name} --data-dir DIR -- <command> …).`,
+        );
       return 0;
     }
     if (action === 'import') {

@@ -1,4 +1,6 @@
 import { RpcError } from '../../../shared/errors';
+import type { GenerateResult } from '../../../shared/inference';
+import type { GenerateOnModelInput } from '../../../shared/machines';
 import type { InferenceService } from '../../inference/inference-service';
 import type { ModelLibrary } from '../../library/model-library';
 import type { UploadSessions } from '../../library/uploads';
@@ -58,5 +60,29 @@ export function libraryHandlers({
       return library.snapshot();
     },
     'folders.suggestions': () => library.suggestions(),
+  };
+}
+
+/** A paired machine's reply is this long at most, and this long when it does not say. */
+export const PEER_MAX_REPLY_TOKENS = 8192;
+export const PEER_DEFAULT_REPLY_TOKENS = 2048;
+
+/**
+ * `models.generate` for a paired machine: a guest's reply. It runs on the
+ * model as loaded (a context size it asks for is a most, used only when the
+ * model must be loaded, and then only as far as the trained context and the
+ * memory free now allow), never replaces a model this machine's user loaded,
+ * and is bounded in length, so that no peer holds the queue indefinitely.
+ */
+export function guestGenerate({ library, inference }: Pick<LibraryHandlerDeps, 'library' | 'inference'>) {
+  return async ({ modelId, requestId, contextSize, sampling, ...input }: GenerateOnModelInput): Promise<GenerateResult> => {
+    const model = await library.checkBeforeLoad(modelId);
+    const maxTokens = Math.min(sampling?.maxTokens ?? PEER_DEFAULT_REPLY_TOKENS, PEER_MAX_REPLY_TOKENS);
+    return inference.run(
+      'api',
+      requestId,
+      { path: model.files[0]!, guest: true, ...(contextSize !== undefined ? { maxContextSize: contextSize } : {}) },
+      { kind: 'generate', input: { ...input, sampling: { ...sampling, maxTokens } } },
+    );
   };
 }

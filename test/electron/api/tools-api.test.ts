@@ -478,6 +478,66 @@ describe('tools on /v1/chat/completions (official openai client, stories260K)', 
       },
     ]);
   });
+  it('counts the tools in the prompt: too long a definition is a 400 with the numbers, never a 500', async () => {
+    const huge: ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'lookup', description: 'word '.repeat(6000), parameters: { type: 'object', properties: {} } } },
+    ];
+    const long = await post({ model: 'stories260k', messages: [user], tools: huge, max_tokens: 8, temperature: 0 });
+    expect(long.status).toBe(400);
+    expect(long.body.error?.code).toBe('context_length_exceeded');
+    expect(long.body.error?.message).toMatch(/maximum context length is \d+ tokens\. However, your messages resulted in \d+ tokens/);
+
+    // A forced call to a tool whose schema lists a thousand values: the same.
+    const values = Array.from({ length: 1000 }, (_, i) => `value_${i}`);
+    const forced = await post({
+      model: 'stories260k',
+      messages: [user],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'pick', parameters: { type: 'object', properties: { v: { enum: values } }, required: ['v'] } },
+        },
+      ],
+      tool_choice: 'required',
+      max_tokens: 20,
+      temperature: 0,
+    });
+    expect(forced.status).toBe(400);
+    expect(forced.body.error?.code).toBe('context_length_exceeded');
+  });
+
+  it('tools that leave little room and no max_tokens: the reply ends with finish_reason "length" inside the context', async () => {
+    const withDescription = (words: number): ChatCompletionTool[] => [
+      {
+        type: 'function',
+        function: { name: 'lookup', description: 'once upon a time '.repeat(words), parameters: { type: 'object', properties: {} } },
+      },
+    ];
+    // Sized by what the server counts: the prompt with the tool comes to about four fifths of the context.
+    const contextSize = async () => services.inference.status().model?.contextSize ?? 0;
+    const promptOf = async (words: number) =>
+      (
+        await client.chat.completions.create({
+          model: 'stories260k',
+          messages: [user],
+          tools: withDescription(words),
+          max_tokens: 1,
+          temperature: 0,
+        })
+      ).usage!.prompt_tokens;
+    const [small, large] = [await promptOf(20), await promptOf(120)];
+    const size = await contextSize();
+    const words = Math.floor(20 + ((size * 0.8 - small) * 100) / (large - small));
+    const completion = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools: withDescription(words),
+      temperature: 0,
+    });
+    expect(['length', 'stop']).toContain(completion.choices[0]!.finish_reason);
+    expect(completion.usage!.prompt_tokens).toBeGreaterThan(size * 0.7);
+    expect(completion.usage!.total_tokens).toBeLessThanOrEqual(size);
+  });
 });
 
 describe('the seed families through the API (scripted Qwen3, DeepSeek-R1 distill, Llama 3 with their real templates)', () => {

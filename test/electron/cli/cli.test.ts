@@ -1,12 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../electron/cli/cli';
 import { tempDir } from '../../helpers/temp';
 import pkg from '../../../package.json' with { type: 'json' };
 import { testModelPath } from '../../helpers/test-model';
-import type { HardwareReport } from '../../../shared/inference';
+import { backendLabels, type HardwareReport } from '../../../shared/inference';
 
 async function cliAs(program: string | undefined, args: string[]) {
   const out: string[] = [];
@@ -107,9 +107,18 @@ describe('CLI inference commands', () => {
     expect(json.attempts.map((a) => a.backend)).toEqual(['cuda', 'vulkan', 'metal', 'cpu']);
     expect(json.attempts.filter((a) => a.outcome === 'chosen').map((a) => a.backend)).toEqual([json.backend]);
     const human = execFileSync(process.execPath, ['dist/electron/cli.mjs', 'hardware'], { env, encoding: 'utf8' });
-    const name = json.backend.toUpperCase();
+    // Spelled as everywhere else: "Vulkan", "CUDA", "Metal", "CPU".
+    const name = backendLabels[json.backend];
     expect(human).toMatch(new RegExp(`^Backend: +${name} \\(automatic\\)`, 'm'));
-    expect(human).toMatch(new RegExp(`^Why: +${name} is the first that loaded`, 'm'));
+    // A GPU backend that loaded without a GPU to run on (Vulkan with only lavapipe) is not chosen, and the reason starts with it.
+    const deviceless = json.attempts.find((a) => a.reason.startsWith('loaded but found no GPU'));
+    expect(human).toMatch(
+      deviceless
+        ? new RegExp(`^Why: +${backendLabels[deviceless.backend]} loaded but found no GPU.*: running on`, 'm')
+        : new RegExp(`^Why: +${name} is the first that loaded`, 'm'),
+    );
+    for (const attempt of json.attempts)
+      expect(human).toContain(`${backendLabels[attempt.backend].padEnd(7)} ${attempt.outcome}: ${attempt.reason}`);
     expect(human).toMatch(/^Threads: +\d+ \(/m);
   });
 
@@ -262,4 +271,31 @@ describe('CLI models commands (fake hub on 127.0.0.1)', () => {
       await hub.close();
     }
   }, 60_000);
+});
+
+describe('CLI: tools', () => {
+  it("options before -- are Freehold's, after it the program's; the file written is named", async () => {
+    const dir = tempDir();
+    const added = await cli('tools', 'add', 'files', '--data-dir', dir, '--', 'node', 'server.js', '--data-dir', '/srv/x');
+    expect(added.code).toBe(0);
+    expect(added.out).toContain(`Added files to ${path.join(dir, 'mcp.json')}`);
+    // The program's own --data-dir went to the program; a note says Freehold did not take it.
+    const config = JSON.parse(readFileSync(path.join(dir, 'mcp.json'), 'utf8')) as { mcpServers: Record<string, { command: string; args: string[] }> };
+    expect(config.mcpServers.files).toMatchObject({ command: 'node', args: ['server.js', '--data-dir', '/srv/x'] });
+    expect(added.err).toMatch(/--data-dir came after -- and was passed to the program; Freehold's own options go before --/);
+  });
+
+  it('a malformed mcp.json is reported as such (exit 1), never as "no servers"; unusable entries are named', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'mcp.json'), '{ "mcpServers": { "a": ');
+    const broken = await cli('tools', 'list', '--data-dir', dir);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toMatch(/mcp\.json.*not valid JSON/);
+    expect(broken.out).not.toMatch(/No MCP servers yet/);
+    writeFileSync(path.join(dir, 'mcp.json'), JSON.stringify({ mcpServers: { a: { command: 5 } } }));
+    const skipped = await cli('tools', 'list', '--data-dir', dir);
+    expect(skipped.code).toBe(0);
+    expect(skipped.err).toMatch(/^a {2}left out: /m);
+    expect(skipped.out).not.toMatch(/No MCP servers yet/);
+  });
 });

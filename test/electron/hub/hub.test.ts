@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { groupByQuantization, isSafeRepoPath, quantizationOf, recommendQuantization } from '../../../electron/hub/hub-client';
@@ -308,10 +308,50 @@ describe('downloads', () => {
     const job = await services.handlers['downloads.start']({ repo: 'someone/llama-gguf' });
     const failed = await waitFor(services, job.id, ['done', 'failed']);
     expect(failed.error).toMatch(/access denied \(401\)/);
-    expect(await services.handlers['hub.setToken']({ token: 'hf_testtoken123' })).toEqual({ set: true, storage: 'file' });
+    expect(await services.handlers['hub.setToken']({ token: 'hf_testtoken123' })).toMatchObject({ set: true, storage: 'file' });
     expect(readdirSync(dataDir)).toContain('hub-token');
     await services.handlers['downloads.resume']({ id: job.id });
     expect((await waitFor(services, job.id, ['done', 'failed'])).state).toBe('done');
+  });
+
+  it('sends the token only to the endpoint it was saved for, whoever changes the setting', async () => {
+    const [mine, theirs] = [await startFakeHub(repos()), await startFakeHub(repos())];
+    hubs.push(mine, theirs);
+    const dataDir = tempDir();
+    const services = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: {}, workerScript: WORKER_SCRIPT });
+    hosts.push(services);
+    await services.settings.update({ hub: { endpoint: mine.url } });
+    expect(await services.handlers['hub.setToken']({ token: 'hf_secret_token' })).toMatchObject({ set: true, endpoint: mine.url });
+    await services.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
+    expect(mine.requests.at(-1)!.authorization).toBe('Bearer hf_secret_token');
+    // The endpoint changed (say, by a browser that should not have): searches go there, the token does not.
+    await services.settings.update({ hub: { endpoint: theirs.url } });
+    await services.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
+    expect(theirs.requests.length).toBeGreaterThan(0);
+    expect(theirs.requests.every((r) => r.authorization === undefined)).toBe(true);
+    // Nor after a restart; and back on its own endpoint it is sent again.
+    await services.close();
+    hosts.splice(hosts.indexOf(services), 1);
+    const again = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: {}, workerScript: WORKER_SCRIPT });
+    hosts.push(again);
+    await again.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
+    expect(theirs.requests.every((r) => r.authorization === undefined)).toBe(true);
+    await again.settings.update({ hub: { endpoint: `${mine.url}/` } });
+    await again.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
+    expect(mine.requests.at(-1)!.authorization).toBe('Bearer hf_secret_token');
+  });
+
+  it('a token saved before tokens were bound to an endpoint is bound to the one in use', async () => {
+    const hub = await startFakeHub(repos());
+    const other = await startFakeHub(repos());
+    hubs.push(hub, other);
+    const dataDir = tempDir();
+    writeFileSync(path.join(dataDir, 'hub-token'), 'hf_old_token');
+    const services = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: { HF_ENDPOINT: hub.url }, workerScript: WORKER_SCRIPT });
+    hosts.push(services);
+    await services.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
+    expect(hub.requests.at(-1)!.authorization).toBe('Bearer hf_old_token');
+    expect(JSON.parse(readFileSync(path.join(dataDir, 'hub-token'), 'utf8'))).toEqual({ token: 'hf_old_token', endpoint: hub.url });
   });
 
   it('refuses a download when the disk cannot hold it, before fetching anything', async () => {

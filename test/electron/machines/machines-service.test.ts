@@ -141,6 +141,19 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     }
   });
 
+  it("such a browser cannot move the hub endpoint (where the token would go), though it may change other settings", async () => {
+    const handlers = remoteBrowserHandlers(app.services.handlers);
+    const before = (await app.services.handlers['settings.get'](undefined)).hub.endpoint;
+    await expect(handlers['settings.update']({ hub: { endpoint: 'https://attacker.example' } })).rejects.toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/changed only from the machine Freehold runs on/),
+    });
+    expect((await app.services.handlers['settings.get'](undefined)).hub.endpoint).toBe(before);
+    // The same endpoint again, and other settings, pass.
+    await handlers['settings.update']({ hub: { endpoint: before }, appearance: { theme: 'dark' } });
+    expect((await app.services.handlers['settings.get'](undefined)).appearance.theme).toBe('dark');
+  });
+
   it('such a browser may switch the configured MCP servers but not add a program to run, nor import, nor read their secrets', async () => {
     await app.services.handlers['tools.add']({
       name: 'remote-api',
