@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { settingsPatchSchema, type Settings } from './settings';
-import type { ApiStatus } from './api';
+import { apiKeyIdSchema, createApiKeySchema, type ApiKeyInfo, type ApiStatus, type CreatedApiKey } from './api';
 import {
   generateInputSchema,
   loadInputSchema,
@@ -200,8 +200,8 @@ export const methods = {
   'hub.recommended': method<RecommendedModel[]>()(noInput),
   'hub.starter': method<StarterChoice>()(noInput),
   'hub.repo': method<RepoDetails>()(repoInputSchema),
-  'hub.tokenStatus': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(noInput),
-  'hub.setToken': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null }>()(tokenInputSchema),
+  'hub.tokenStatus': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null; endpoint?: string }>()(noInput),
+  'hub.setToken': method<{ set: boolean; storage: 'keychain' | 'file' | 'environment' | null; endpoint?: string }>()(tokenInputSchema),
   'downloads.list': method<DownloadJob[]>()(noInput),
   'downloads.start': method<DownloadJob>()(downloadInputSchema),
   'downloads.pause': method<DownloadJob>()(downloadIdSchema),
@@ -261,6 +261,12 @@ export const methods = {
   /** Revokes a paired machine's key (its id from SharingStatus.clients). */
   'machines.revoke': method<SharingStatus>()(machineIdSchema),
   'api.regenerateKey': method<ApiStatus>()(noInput),
+  /** The local API's named keys: name, dates and use, never the keys themselves. */
+  'api.keys.list': method<ApiKeyInfo[]>()(noInput),
+  /** A new named key; its secret is in this answer only (only the hash is kept). Local UI and CLI only. */
+  'api.keys.create': method<CreatedApiKey>()(createApiKeySchema),
+  /** Revokes a key: its requests get 401 from now on, and its streams still open end with an error. Local UI and CLI only. */
+  'api.keys.revoke': method<ApiKeyInfo[]>()(apiKeyIdSchema),
   /** MCP servers and their tools (Settings → Tools), kept in <dataDir>/mcp.json. */
   'tools.list': method<ToolsSnapshot>()(noInput),
   'tools.add': method<ToolsSnapshot>()(addServerSchema),
@@ -293,6 +299,7 @@ export interface Events {
   onConversationChanged: { id: string };
   onHardwareSample: HardwareSample;
   onApiStatus: ApiStatus;
+  onApiKeys: ApiKeyInfo[];
   onMachinesChanged: MachineInfo[];
   onSharingChanged: SharingStatus;
   onEngines: EnginesInfo;
@@ -313,6 +320,7 @@ const everyEvent: { [E in EventName]: true } = {
   onConversationChanged: true,
   onHardwareSample: true,
   onApiStatus: true,
+  onApiKeys: true,
   onMachinesChanged: true,
   onSharingChanged: true,
   onEngines: true,

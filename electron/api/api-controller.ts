@@ -1,9 +1,9 @@
-import type { ApiStatus } from '../../shared/api';
+import type { ApiKeyInfo, ApiStatus, CreatedApiKey } from '../../shared/api';
 import type { Settings } from '../../shared/settings';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
-import { ApiKeyStore } from './api-key';
+import { ApiKeyring } from './api-keys';
 import { startApiServer, type ApiServer } from './api-server';
 import { apiConfig, apiStatus, type ApiOverride } from './api-status';
 
@@ -24,8 +24,10 @@ export interface ApiControllerOptions {
 
 /** Runs the API server as the settings (or the command line) say, restarting it when they change. */
 export class ApiController {
-  private readonly keys: ApiKeyStore;
+  readonly keys: ApiKeyring;
   private server: ApiServer | undefined;
+  private stopWatching: (() => void) | undefined;
+  private stopKeyEvents: (() => void) | undefined;
   private runningConfig = '';
   private error: string | null = null;
   private applying: Promise<void> = Promise.resolve();
@@ -33,11 +35,12 @@ export class ApiController {
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: ApiControllerOptions) {
-    this.keys = new ApiKeyStore(options.dataDir);
+    this.keys = new ApiKeyring(options.dataDir, { log: options.log });
   }
 
   async open(): Promise<void> {
-    await this.keys.load();
+    await this.keys.open();
+    this.stopKeyEvents = this.keys.onChange((keys) => this.options.events.emit('onApiKeys', keys));
     this.unsubscribe = this.options.events.subscribeAll((event) => {
       if (event === 'onSettingsChanged') void this.apply();
     });
@@ -51,16 +54,29 @@ export class ApiController {
   status(): ApiStatus {
     return apiStatus(this.options.settings().api, this.options.override, {
       server: this.server,
-      key: this.keys.get(),
+      key: this.keys.defaultSecret(),
       error: this.error,
     });
   }
 
+  /** A new secret for the key named "default": clients using the old one get 401 at once, and its open streams end. */
   async regenerateKey(): Promise<ApiStatus> {
-    await this.keys.regenerate();
+    await this.keys.regenerateDefault();
     const status = this.status();
     this.options.events.emit('onApiStatus', status);
     return status;
+  }
+
+  listKeys(): ApiKeyInfo[] {
+    return this.keys.list();
+  }
+
+  createKey(name: string): Promise<CreatedApiKey> {
+    return this.keys.create(name);
+  }
+
+  revokeKey(id: string): Promise<ApiKeyInfo[]> {
+    return this.keys.revoke(id);
   }
 
   /** Starts, stops or restarts the server to match the configuration; one change at a time. */
@@ -70,6 +86,8 @@ export class ApiController {
       const wanted = config.enabled && !this.closed ? JSON.stringify(config) : '';
       if (wanted === this.runningConfig && (this.server || !wanted)) return;
       if (this.server) {
+        this.stopWatching?.();
+        this.stopWatching = undefined;
         await this.server.close();
         this.server = undefined;
       }
@@ -83,11 +101,13 @@ export class ApiController {
             split: this.options.split,
             host: config.host,
             port: config.port,
-            key: () => this.keys.get(),
+            keys: this.keys,
             requireKey: config.requireKey,
             corsOrigins: config.corsOrigins,
             log: this.options.log,
           });
+          // Another process (the CLI) may revoke a key: followed while serving.
+          this.stopWatching = this.keys.watch();
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           this.error =
@@ -108,5 +128,8 @@ export class ApiController {
     this.closed = true;
     this.unsubscribe?.();
     await this.apply();
+    this.stopKeyEvents?.();
+    // The usage counted since the last write reaches the disk.
+    await this.keys.close();
   }
 }

@@ -3,13 +3,15 @@
  * /v1/completions and /v1/embeddings over the same engine, queue and library
  * as the UI. Secure by default: loopback only unless asked otherwise (then
  * the key is always required), a Host allow-list against DNS rebinding, CORS
- * only for listed origins, a bearer key compared in constant time, bounded
- * bodies and max_tokens, no file paths in or out.
+ * only for listed origins, named bearer keys found by hash in constant time
+ * (a revoked one refused at once, its open streams ended), bounded bodies and
+ * max_tokens, no file paths in or out. Each request is logged with the name
+ * of the key it came with, never the key.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { allowedHostHeaders, isLoopbackAddress } from '../host/http-security';
 import type { ModelLibrary } from '../library/model-library';
-import { checkAccess, closingStatuses } from './access';
+import { checkAccess, closingStatuses, revokedKeyError, servedRequest, singleKey, type ApiKeyAuthority, type RunningByKey } from './access';
 import { API_BODY_LIMIT, ApiError, errorBody, toApiError } from './responses';
 import { chatCompletionRoute } from './routes/chat-completions';
 import { completionRoute } from './routes/completions';
@@ -24,7 +26,9 @@ export interface ApiServerOptions {
   library: ModelLibrary;
   host: string;
   port: number;
-  key: () => string;
+  /** The keys that open it (the named keys); or `key`, one key named "default". */
+  keys?: ApiKeyAuthority;
+  key?: () => string;
   requireKey: boolean;
   corsOrigins: string[];
   log?: (line: string) => void;
@@ -88,9 +92,40 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       );
   });
 
-  checkAccess(app, { allowedHosts: () => allowedHosts, corsOrigins: new Set(options.corsOrigins), requireKey, key: options.key });
+  const keys = options.keys ?? singleKey(options.key ?? (() => ''));
+  // Requests running now, by key id: revoking a key aborts them (a 401 for those not answering yet, an error event for streams).
+  const running: RunningByKey = new Map();
+  const stopRevoked = keys.onRevoked((ids) => {
+    for (const id of ids) {
+      const entry = running.get(id);
+      running.delete(id);
+      for (const request of entry?.requests ?? []) request.abort(revokedKeyError(entry!.name));
+    }
+  });
 
-  const context = routeContext({ inference: options.inference, library: options.library, log, maxWaiting: options.maxWaiting ?? 64 });
+  // One line per request, when it ends: what, the answer's status, the key's name (never the key), time and tokens.
+  app.addHook('onRequest', async (request, reply) => {
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      const served = servedRequest(request.raw);
+      const revoked = served?.revoked.aborted === true;
+      const cut = !revoked && !reply.raw.writableFinished;
+      const ms = Math.round(performance.now() - started);
+      log(
+        `api: ${request.method} ${request.url.split('?')[0]} ${reply.raw.statusCode} key=${served?.key?.name ?? 'none'} ${ms}ms` +
+          `${served?.tokens ? ` tokens=${served.tokens}` : ''}${revoked ? ' (ended: key revoked)' : cut ? ' (client went away)' : ''}`,
+      );
+    });
+  });
+  checkAccess(app, { allowedHosts: () => allowedHosts, corsOrigins: new Set(options.corsOrigins), requireKey, keys, running });
+
+  const context = routeContext({
+    inference: options.inference,
+    library: options.library,
+    log,
+    maxWaiting: options.maxWaiting ?? 64,
+    recordTokens: (id, tokens) => keys.recordUse(id, { tokens }),
+  });
   context.split = options.split ?? (() => null);
   modelRoutes(app, context);
   chatCompletionRoute(app, context);
@@ -107,6 +142,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     url: `http://${displayHost}:${port}/v1`,
     port,
-    close: () => app.close(),
+    close: async () => {
+      stopRevoked();
+      await app.close();
+    },
   };
 }

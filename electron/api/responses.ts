@@ -250,4 +250,9 @@ export class EventStream {
   end(): void {
     if (!this.res.writableEnded && !this.res.destroyed) this.res.end('data: [DONE]\n\n');
   }
+
+  /** Ends the stream with an error event and no [DONE]: the answer did not complete (its key was revoked, say). */
+  fail(error: unknown): void {
+    if (!this.res.writableEnded && !this.res.destroyed) this.res.end(`data: ${JSON.stringify(error)}\n\n`);
+  }
 }

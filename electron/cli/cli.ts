@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { createHostServices, type HostServices } from '../services/host-services';
 import { ensureDataDir, resolveDataDir } from '../services/data-dir';
 import { UsageError, type CliContext, type CliIo, type Command, type Options, type Values } from './command';
+import { apiCommand } from './commands/api';
 import { benchCommand } from './commands/bench';
 import { chatCommand } from './commands/chat';
 import { chatsCommand } from './commands/chats';
@@ -33,6 +34,7 @@ const commands: Record<string, Command> = {
   engines: enginesCommand,
   chats: chatsCommand,
   settings: settingsCommand,
+  api: apiCommand,
   hardware: hardwareCommand,
   chat: chatCommand,
   version: versionCommand,

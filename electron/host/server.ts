@@ -8,6 +8,7 @@ import type { HostServices } from '../services/host-services';
 import type { Events, HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import { isLoopbackAddress } from '../../shared/loopback';
+import { LOCAL_ONLY_API_MESSAGE, localOnlyApiMethods } from '../services/handlers/api';
 import { localOnlyMethods } from '../services/handlers/machines';
 import { redactSecrets, restrictStdioEdits } from '../services/handlers/tools';
 import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from './http-security';
@@ -56,7 +57,7 @@ export interface HeadlessHost {
 
 export const RPC_PATH = '/rpc';
 
-/** The handlers for a browser UI that is not on this machine: pairing and sharing refused, with the reason. */
+/** The handlers for a browser UI that is not on this machine: pairing, sharing and making or revoking API keys refused, with the reason. */
 export function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
   const copy = { ...handlers } as Record<string, unknown>;
   for (const name of localOnlyMethods) {
@@ -64,6 +65,25 @@ export function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
       throw new RpcError('forbidden', 'Pairing and sharing are only possible from a browser on the machine Freehold runs on (127.0.0.1).');
     };
   }
+  for (const name of localOnlyApiMethods) {
+    copy[name] = () => {
+      throw new RpcError('forbidden', LOCAL_ONLY_API_MESSAGE);
+    };
+  }
+  // Where the hub's requests go decides where the Hugging Face token would go: set on this machine only.
+  copy['settings.update'] = async (patch: Parameters<HostHandlers['settings.update']>[0]) => {
+    const endpoint = patch.hub?.endpoint;
+    if (endpoint !== undefined) {
+      const now = (await handlers['settings.get'](undefined)).hub.endpoint;
+      if (endpoint.replace(/\/+$/, '') !== now.replace(/\/+$/, '')) {
+        throw new RpcError(
+          'forbidden',
+          'The Hugging Face endpoint (where searches, downloads and the access token go) is changed only from the machine Freehold runs on.',
+        );
+      }
+    }
+    return handlers['settings.update'](patch);
+  };
   return copy as HostHandlers;
 }
 export const UPLOAD_PATH = '/api/upload';
@@ -178,6 +198,8 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
   server.on('upgrade', (req, socket, head) => {
+    // The HTTP server has let go of an upgraded socket: its errors are ours from here (a reset must not end the host).
+    socket.on('error', () => socket.destroy());
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };

@@ -169,6 +169,8 @@ export async function forwardToHelper(
   const where = `${record.name} (${addressOf(record.host, record.port)})`;
   const server = net.createServer((local) => {
     sockets.add(local);
+    local.on('close', () => sockets.delete(local));
+    local.on('error', () => undefined);
     local.setNoDelay(true);
     local.pause();
     const fail = (error: Error) => {
@@ -184,6 +186,7 @@ export async function forwardToHelper(
       servername: undefined,
     });
     remote.setNoDelay(true);
+    local.once('close', () => remote.destroy());
     remote.once('secureConnect', () => {
       const raw = remote.getPeerCertificate()?.raw;
       if (!raw || fingerprintOf(raw) !== record.fingerprint) {
@@ -231,7 +234,13 @@ export async function forwardToHelper(
       local.resume();
     };
     remote.on('data', onHead);
-    remote.once('error', (error) => fail(new Error(`${where} could not be reached for the tunnel: ${error.message}`)));
+    // Errors handled from the first byte, on both sides (a second one, after the first, too).
+    let reported = false;
+    remote.on('error', (error) => {
+      if (reported) return local.destroy();
+      reported = true;
+      fail(new Error(`${where} could not be reached for the tunnel: ${error.message}`));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

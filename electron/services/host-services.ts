@@ -25,7 +25,7 @@ import { chatHandlers } from './handlers/chats';
 import { hardwareHandlers } from './handlers/hardware';
 import { hubHandlers } from './handlers/hub';
 import { inferenceHandlers } from './handlers/inference';
-import { libraryHandlers } from './handlers/library';
+import { guestGenerate, libraryHandlers } from './handlers/library';
 import { machineHandlers } from './handlers/machines';
 import { MachinesService } from '../machines/machines-service';
 import { UploadSessions } from '../library/uploads';
@@ -144,11 +144,13 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   await library.open();
 
   const env = options.env ?? process.env;
-  const tokens = new TokenStore(options.dataDir, options.cipher, env);
+  // HF_ENDPOINT (a mirror, as with Hugging Face's own tools) wins over the setting.
+  const hubEndpoint = () => (env.HF_ENDPOINT || settings.get().hub.endpoint).replace(/\/+$/, '');
+  // The token goes only to the endpoint it was saved for.
+  const tokens = new TokenStore(options.dataDir, options.cipher, env, hubEndpoint);
   await tokens.load();
   const hub = new HubClient({
-    // HF_ENDPOINT (a mirror, as with Hugging Face's own tools) wins over the setting.
-    endpoint: () => (env.HF_ENDPOINT || settings.get().hub.endpoint).replace(/\/+$/, ''),
+    endpoint: hubEndpoint,
     token: () => tokens.get(),
     hardware: () => inference.knownHardware(),
   });
@@ -229,6 +231,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     tunnelPort: (pairingId) => rpcHelpers.port(pairingId),
     onPairingGone: (pairingId) => rpcHelpers.stop(pairingId),
     helpers: { start: (pairingId) => rpcHelpers.start(pairingId), stop: (pairingId) => rpcHelpers.stop(pairingId) },
+    generateForPeer: guestGenerate({ library, inference }),
   });
   const machines = new MachinesService({
     dataDir: options.dataDir,

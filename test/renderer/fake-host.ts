@@ -1,4 +1,4 @@
-import type { ApiStatus } from '../../shared/api';
+import type { ApiKeyInfo, ApiStatus } from '../../shared/api';
 import { chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
 import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
@@ -135,6 +135,20 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     embeddingModel: null,
   };
   let apiKey = 'fh-firstkeyfirstkeyfirstkeyfirstkey0000000';
+  // The named keys as the real host lists them: "default" first, never a key itself; made keys get numbered secrets.
+  let apiKeys: ApiKeyInfo[] = [
+    {
+      id: 'key_default',
+      name: 'default',
+      prefix: 'firstk',
+      createdAt: '2026-01-01T09:00:00.000Z',
+      lastUsedAt: null,
+      requests: 0,
+      tokens: 0,
+      isDefault: true,
+    },
+  ];
+  let keysMade = 0;
   // The real host's rules (apiStatus); only the server is simulated: port 1 stands for a port in use.
   const apiStatus = (): ApiStatus => {
     const a = settings.api;
@@ -302,6 +316,33 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       calls.push({ method: 'api.regenerateKey', input: undefined });
       apiKey = 'fh-secondkeysecondkeysecondkeysecondkey00';
       return apiStatus();
+    },
+    'api.keys.list': () => apiKeys,
+    'api.keys.create': ({ name }) => {
+      calls.push({ method: 'api.keys.create', input: { name } });
+      if (apiKeys.some((k) => k.name.toLowerCase() === name.toLowerCase()))
+        throw new RpcError('conflict', `There is already a key named "${name}"; choose another name.`);
+      keysMade += 1;
+      const secret = `fh-made${keysMade}${'x'.repeat(38)}`;
+      const key: ApiKeyInfo = {
+        id: `key_${keysMade}`,
+        name,
+        prefix: secret.slice(3, 9),
+        createdAt: new Date().toISOString(),
+        lastUsedAt: null,
+        requests: 0,
+        tokens: 0,
+        isDefault: false,
+      };
+      apiKeys = [...apiKeys, key];
+      void peer.onApiKeys.asEvent(apiKeys);
+      return { key, secret };
+    },
+    'api.keys.revoke': ({ id }) => {
+      calls.push({ method: 'api.keys.revoke', input: { id } });
+      apiKeys = apiKeys.filter((k) => k.id !== id);
+      void peer.onApiKeys.asEvent(apiKeys);
+      return apiKeys;
     },
     'system.info': () => ({
       os: 'Linux 6.1',
@@ -675,6 +716,11 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     },
     pushSample(sample: HardwareSample) {
       void peer.onHardwareSample.asEvent(sample);
+    },
+    /** The API keys as the host now lists them (their use counted, say), told to the UI as onApiKeys. */
+    pushApiKeys(next: ApiKeyInfo[]) {
+      apiKeys = next;
+      void peer.onApiKeys.asEvent(next);
     },
     setLibrary(next: LibrarySnapshot) {
       library = next;

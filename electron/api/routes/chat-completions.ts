@@ -1,21 +1,29 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { chatCompletionSchema } from '../openai-schemas';
 import { chatMessages, outputFormat, parse, refuseUnsupported, samplingOf, stopsOf, thinkingOf, toolsOf } from '../requests';
-import { ApiError } from '../responses';
+import { servedRequest } from '../access';
+import { ApiError, errorBody } from '../responses';
 import type { RouteContext, SplitEndpoint } from './context';
 import { answerGeneration } from './generation';
 
 /**
  * A request for the split model goes to its llama-server (same OpenAI API) as
  * it came, under that server's own key, and its answer (streamed or whole,
- * errors included) comes back as it is. A client that hangs up ends it there.
+ * errors included) comes back as it is. A client that hangs up ends it there;
+ * a key revoked meanwhile ends it too, a stream with an error event.
  */
 async function passThrough(split: SplitEndpoint, body: unknown, reply: FastifyReply): Promise<FastifyReply> {
   const controller = new AbortController();
   reply.raw.on('close', () => controller.abort());
+  const revocation = servedRequest(reply.request.raw)?.revoked;
+  const revoked = () => (revocation?.aborted ? (revocation.reason as ApiError) : null);
+  const onRevoked = () => controller.abort();
+  revocation?.addEventListener('abort', onRevoked, { once: true });
+  reply.raw.once('close', () => revocation?.removeEventListener('abort', onRevoked));
   let upstream: Response;
   try {
+    if (revoked()) throw revoked();
     upstream = await fetch(`${split.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${split.apiKey}` },
@@ -23,12 +31,24 @@ async function passThrough(split: SplitEndpoint, body: unknown, reply: FastifyRe
       signal: controller.signal,
     });
   } catch (error) {
-    throw new ApiError(503, `The split model is not answering: ${(error as Error).message}`, 'server_error', 'unavailable');
+    throw revoked() ?? new ApiError(503, `The split model is not answering: ${(error as Error).message}`, 'server_error', 'unavailable');
   }
   reply.code(upstream.status);
   reply.header('Content-Type', upstream.headers.get('content-type') ?? 'application/json');
   if (!upstream.body) return reply.send('');
-  return reply.send(Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream));
+  const streaming = /^text\/event-stream/i.test(upstream.headers.get('content-type') ?? '');
+  const source = Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream);
+  const out = new PassThrough();
+  source.pipe(out, { end: false });
+  source.on('end', () => out.end());
+  source.on('error', () => {
+    source.unpipe(out);
+    const error = revoked();
+    // A stream ends with the error event (after any event cut short); a whole answer cut short can only be dropped.
+    if (error && streaming) out.end(`\n\ndata: ${JSON.stringify(errorBody(error))}\n\n`);
+    else out.destroy();
+  });
+  return reply.send(out);
 }
 
 /** POST /v1/chat/completions: a reply with the model's chat template, streamed or whole. */

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { ModelEntry } from '../../../shared/library';
 import type { InferenceService } from '../../inference/inference-service';
 import type { ModelLibrary } from '../../library/model-library';
+import { servedRequest } from '../access';
 import { resolveApiModel } from '../model-ids';
 import { ApiError } from '../responses';
 
@@ -27,8 +28,25 @@ export interface RouteContext {
   resolve(requested: string): { id: string; model: ModelEntry };
   /** 429 when too many requests already wait for the model. */
   checkQueue(): void;
-  /** Stops the request's generation (or withdraws it from the queue) if the client hangs up first. */
-  watchDisconnect(reply: FastifyReply, requestId: string): { gone: boolean; done: boolean };
+  /**
+   * Stops the request's generation (or withdraws it from the queue) if the client hangs up first, or if
+   * the key it came with is revoked meanwhile: then `revoked` holds the 401 to answer and `onRevoked`
+   * (set by the route) ends a stream already open.
+   */
+  watchDisconnect(reply: FastifyReply, requestId: string): Connection;
+  /** Counts tokens served to the request's key (its counters and its log line). */
+  countTokens(reply: FastifyReply, tokens: number): void;
+}
+
+/** A request's state as its route follows it. */
+export interface Connection {
+  /** The client hung up. */
+  gone: boolean;
+  /** The answer is complete. */
+  done: boolean;
+  /** The key it came with was revoked: the error to answer (or to end the stream with). */
+  revoked: ApiError | null;
+  onRevoked?: (error: ApiError) => void;
 }
 
 export function routeContext(options: {
@@ -36,6 +54,8 @@ export function routeContext(options: {
   library: ModelLibrary;
   log: (line: string) => void;
   maxWaiting: number;
+  /** Counts tokens served with a key (its id). */
+  recordTokens?: (keyId: string, tokens: number) => void;
 }): RouteContext {
   const { inference, library, maxWaiting } = options;
   return {
@@ -65,13 +85,28 @@ export function routeContext(options: {
         );
     },
     watchDisconnect(reply, requestId) {
-      const state = { gone: false, done: false };
+      const state: Connection = { gone: false, done: false, revoked: null };
       reply.raw.on('close', () => {
         if (state.done || reply.raw.writableFinished) return;
         state.gone = true;
         void inference.abort(requestId).catch(() => undefined);
       });
+      const signal = servedRequest(reply.request.raw)?.revoked;
+      const onRevoked = () => {
+        if (state.done || state.gone || state.revoked) return;
+        state.revoked = signal!.reason as ApiError;
+        void inference.abort(requestId).catch(() => undefined);
+        state.onRevoked?.(state.revoked);
+      };
+      if (signal?.aborted) onRevoked();
+      else signal?.addEventListener('abort', onRevoked, { once: true });
       return state;
+    },
+    countTokens(reply, tokens) {
+      const served = servedRequest(reply.request.raw);
+      if (!served || !Number.isFinite(tokens) || tokens <= 0) return;
+      served.tokens += tokens;
+      if (served.key) options.recordTokens?.(served.key.id, tokens);
     },
   };
 }

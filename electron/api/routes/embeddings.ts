@@ -79,14 +79,20 @@ export function embeddingRoute(app: FastifyInstance, context: RouteContext): voi
     context.checkQueue();
     const requestId = `embd-${randomBytes(9).toString('base64url')}`;
     const connection = context.watchDisconnect(reply, requestId);
-    const result = await context.inference.run(
-      'api',
-      requestId,
-      { path: file, slot: 'embedding' },
-      { kind: 'embed', input: { inputs } },
-      { cancelled: () => connection.gone },
-    );
+    const result = await context.inference
+      .run(
+        'api',
+        requestId,
+        { path: file, slot: 'embedding' },
+        { kind: 'embed', input: { inputs } },
+        { cancelled: () => connection.gone || connection.revoked !== null },
+      )
+      .catch((error: unknown) => {
+        throw connection.revoked ?? error;
+      });
     connection.done = true;
+    if (connection.revoked) throw connection.revoked;
+    context.countTokens(reply, result.promptTokens);
     return embeddingList(modelId, result.vectors, result.promptTokens, body.encoding_format === 'base64');
   });
 }

@@ -53,7 +53,7 @@ export async function answerGeneration(
   // The stream opens with the first output, so that a prompt the worker refuses before reading it
   // (longer than the context) still gets its 400 before any header is out.
   const openStream = () => {
-    if (!streaming || stream || connection.gone) return;
+    if (!streaming || stream || connection.gone || connection.revoked) return;
     reply.hijack();
     stream = new EventStream(reply.raw);
     stream.open();
@@ -80,11 +80,15 @@ export async function answerGeneration(
       completionChunk(ids, { toolCall: { index, ...(first ? { id: toolCallId(ids.id, index), name } : {}), arguments: text } }, null),
     );
   };
+  // A key revoked mid-stream: the stream ends at once with the error, without waiting for the model to stop.
+  connection.onRevoked = (error) => {
+    if (stream) stream.fail(errorBody(error));
+  };
   const options = {
-    cancelled: () => connection.gone,
+    cancelled: () => connection.gone || connection.revoked !== null,
     onDelta: (delta: ChatDelta) => {
       openStream();
-      if (!stream) return;
+      if (!stream || connection.revoked) return;
       for (const part of delta.parts) {
         if (part.kind === 'call') sendCall(part.index, part.name, part.text);
         else stream.send(completionChunk(ids, part.kind === 'text' ? { content: part.text } : { reasoning: part.text }, null));
@@ -99,8 +103,15 @@ export async function answerGeneration(
         ? context.inference.run('api', ids.id, target, { kind: 'generate', input: (loaded) => job.input(tokensFor(loaded)) }, options)
         : context.inference.run('api', ids.id, target, { kind: 'complete', input: (loaded) => job.input(tokensFor(loaded)) }, options)
     ).catch(contextLengthError(kind === 'chat' ? 'messages' : 'prompt'));
+    context.countTokens(reply, result.stats.promptTokens + result.stats.generatedTokens);
     openStream();
   } catch (error) {
+    if (connection.revoked) {
+      connection.done = true;
+      // Not streaming yet: a plain 401. Streaming: the stream has already ended with it.
+      if (!stream) throw connection.revoked;
+      return reply;
+    }
     if (!stream) throw error;
     // Headers are out: the error goes in the stream, as OpenAI's own server does.
     const apiError = toApiError(error);
@@ -112,6 +123,10 @@ export async function answerGeneration(
   }
   connection.done = true;
   if (connection.gone) return reply;
+  if (connection.revoked) {
+    if (!stream) throw connection.revoked;
+    return reply;
+  }
   if (stream) {
     // A call whose arguments did not stream (a function without parameters) is sent whole.
     result.toolCalls?.forEach((call, index) => {

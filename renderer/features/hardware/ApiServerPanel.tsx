@@ -3,6 +3,7 @@ import type { ApiStatus } from '../../../shared/api';
 import { isLoopbackAddress as isLoopback } from '../../../shared/loopback';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { CopyButton } from '../../components/CopyButton';
+import { ApiKeysPanel } from './ApiKeysPanel';
 
 interface Draft {
   host: string;
@@ -14,7 +15,8 @@ interface Draft {
 
 /**
  * The local OpenAI-compatible API: a switch (off by default in the desktop
- * app), the URL and key to give editors and scripts, and where it listens.
+ * app), the URL and default key to give editors and scripts, the named keys
+ * (who may use it), and where it listens.
  */
 export function ApiServerPanel() {
   const api = useHostApi();
@@ -79,7 +81,7 @@ export function ApiServerPanel() {
             <dd>
               <code className="mono">{s.url}</code> <CopyButton text={s.url} label="Copy the API base URL" />
             </dd>
-            <dt>API key</dt>
+            <dt>Default key</dt>
             <dd>
               {s.requireKey ? (
                 <>
@@ -120,6 +122,7 @@ export function ApiServerPanel() {
           </dl>
         </div>
       )}
+      <ApiKeysPanel />
       <form
         className="settings-grid"
         aria-label="API server settings"

@@ -280,7 +280,9 @@ describe('CLI: tools', () => {
     expect(added.code).toBe(0);
     expect(added.out).toContain(`Added files to ${path.join(dir, 'mcp.json')}`);
     // The program's own --data-dir went to the program; a note says Freehold did not take it.
-    const config = JSON.parse(readFileSync(path.join(dir, 'mcp.json'), 'utf8')) as { mcpServers: Record<string, { command: string; args: string[] }> };
+    const config = JSON.parse(readFileSync(path.join(dir, 'mcp.json'), 'utf8')) as {
+      mcpServers: Record<string, { command: string; args: string[] }>;
+    };
     expect(config.mcpServers.files).toMatchObject({ command: 'node', args: ['server.js', '--data-dir', '/srv/x'] });
     expect(added.err).toMatch(/--data-dir came after -- and was passed to the program; Freehold's own options go before --/);
   });

@@ -347,7 +347,13 @@ describe('downloads', () => {
     hubs.push(hub, other);
     const dataDir = tempDir();
     writeFileSync(path.join(dataDir, 'hub-token'), 'hf_old_token');
-    const services = await createHostServices({ dataDir, host: 'cli', log: () => undefined, env: { HF_ENDPOINT: hub.url }, workerScript: WORKER_SCRIPT });
+    const services = await createHostServices({
+      dataDir,
+      host: 'cli',
+      log: () => undefined,
+      env: { HF_ENDPOINT: hub.url },
+      workerScript: WORKER_SCRIPT,
+    });
     hosts.push(services);
     await services.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
     expect(hub.requests.at(-1)!.authorization).toBe('Bearer hf_old_token');

@@ -141,7 +141,7 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
     }
   });
 
-  it("such a browser cannot move the hub endpoint (where the token would go), though it may change other settings", async () => {
+  it('such a browser cannot move the hub endpoint (where the token would go), though it may change other settings', async () => {
     const handlers = remoteBrowserHandlers(app.services.handlers);
     const before = (await app.services.handlers['settings.get'](undefined)).hub.endpoint;
     await expect(handlers['settings.update']({ hub: { endpoint: 'https://attacker.example' } })).rejects.toMatchObject({

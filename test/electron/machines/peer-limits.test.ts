@@ -80,7 +80,9 @@ describe('a paired machine asks too much', () => {
     const imported = await tower.services.handlers['models.import']({ paths: [testModelPath(), other], mode: 'copy' });
     [storyId, otherId] = imported.map((r) => r.model!.id) as [string, string];
     await laptop.services.handlers['machines.add']({ code: tower.services.sharing.status().code! });
-    const machine = await until('the tower online', () => laptop.services.machines.list().find((m) => m.name === 'tower' && m.state === 'online'));
+    const machine = await until('the tower online', () =>
+      laptop.services.machines.list().find((m) => m.name === 'tower' && m.state === 'online'),
+    );
     remote = laptop.services.machines.remote(machine!.id);
   }, 60_000);
 
@@ -118,7 +120,9 @@ describe('a paired machine asks too much', () => {
   }, 120_000);
 
   it("never replaces the user's model with another: refused, with the reason", async () => {
-    await expect(remote['models.generate']({ modelId: otherId, requestId: 'r3', messages, sampling: { maxTokens: 4 } })).rejects.toMatchObject({
+    await expect(
+      remote['models.generate']({ modelId: otherId, requestId: 'r3', messages, sampling: { maxTokens: 4 } }),
+    ).rejects.toMatchObject({
       code: 'busy',
       message: expect.stringMatching(/This machine's user has .* loaded/),
     });
@@ -153,7 +157,9 @@ describe('a paired machine asks too much', () => {
     // Its own: listed and followed.
     const theirs = await remote['downloads.start']({ repo: 'acme/third-GGUF', file: 'third-Q8_0.gguf' });
     expect((await remote['downloads.list']()).map((j) => j.id)).toEqual([theirs.id]);
-    await until('the peer download finished', async () => (await remote['downloads.list']()).find((j) => j.id === theirs.id && j.state === 'done'));
+    await until('the peer download finished', async () =>
+      (await remote['downloads.list']()).find((j) => j.id === theirs.id && j.state === 'done'),
+    );
     await until('the tower download finished', () => tower.services.downloads.list().find((j) => j.id === mine.id && j.state === 'done'));
   }, 60_000);
 });
