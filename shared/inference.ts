@@ -7,6 +7,14 @@ import { z } from 'zod';
 export const backendNames = ['cuda', 'vulkan', 'metal', 'cpu'] as const;
 export type BackendName = (typeof backendNames)[number];
 
+/** How every view spells a backend: the status bar, the Hardware view, the CLI and the worker's reasons. */
+export const backendLabels: Record<BackendName, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
+
+/** A backend's label, for names that come as plain strings (another machine's report): unknown ones as they are. */
+export function backendLabel(name: string): string {
+  return (backendLabels as Record<string, string | undefined>)[name] ?? name;
+}
+
 export interface BackendAttempt {
   backend: BackendName;
   /** "chosen", "available" (works but a better one was chosen), or "unavailable" with a reason. */
@@ -185,6 +193,11 @@ export const loadInputSchema = z
       .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file'),
     gpuLayers: z.union([z.literal('auto'), z.number().int().min(0).max(10_000)]).optional(),
     contextSize: z.union([z.literal('auto'), z.number().int().min(64).max(1_048_576)]).optional(),
+    /**
+     * With an automatic context size: at most this many tokens (what fits the memory free now, up to the
+     * trained size, as for any automatic load). A paired machine's request is held to this, never to an exact size.
+     */
+    maxContextSize: z.number().int().min(64).max(1_048_576).optional(),
     /**
      * Speculative decoding: tokens predicted by looking the recent output up in the prompt, or by a smaller
      * draft model of the same vocabulary, then checked by the model several at a time.

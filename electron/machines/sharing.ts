@@ -50,6 +50,9 @@ export const MAX_UNWELCOMED_BYTES = 8 * 1024;
 /** Connections not yet welcomed (TLS done, no session yet), per address and in all. */
 export const MAX_UNWELCOMED_PER_ADDRESS = 8;
 export const MAX_UNWELCOMED_IN_ALL = 64;
+/** Connections of any kind from one address (a paired machine needs its link and a tunnel per split device), and in all. */
+const MAX_CONNECTIONS_PER_ADDRESS = 32;
+const MAX_CONNECTIONS_IN_ALL = 1024;
 /** Addresses remembered by the attempt counters; the oldest are forgotten first. */
 const MAX_TRACKED_ADDRESSES = 10_000;
 
@@ -300,9 +303,25 @@ export class SharingService {
     );
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
+    // Connections of any kind (a handshake not done yet included) per address, and in all.
+    server.maxConnections = MAX_CONNECTIONS_IN_ALL;
+    const perAddress = new Map<string, number>();
     server.on('connection', (socket: Socket) => {
+      const key = addressKey(socket.remoteAddress ?? 'unknown');
+      const open = perAddress.get(key) ?? 0;
+      if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
+        socket.destroy();
+        return;
+      }
+      perAddress.set(key, open + 1);
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        const left = (perAddress.get(key) ?? 1) - 1;
+        if (left > 0) perAddress.set(key, left);
+        else perAddress.delete(key);
+      });
     });
     server.on('tlsClientError', () => undefined);
     server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));

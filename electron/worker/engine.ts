@@ -3,22 +3,16 @@
  * run in the main process or the renderer: llama.cpp aborts the whole process
  * on some malformed models and out-of-memory conditions.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  getLlama,
-  getLlamaGpuTypes,
   DraftSequenceTokenPredictor,
   InputLookupTokenPredictor,
   InsufficientMemoryError,
   LlamaChat,
   LlamaCompletion,
-  LlamaLogLevel,
   LlamaText,
   LlamaVocabularyType,
-  NoBinaryFoundError,
   type LlamaEmbeddingContext,
   type LlamaGrammar,
   type ChatHistoryItem,
@@ -28,15 +22,12 @@ import {
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
-  type LlamaGpuType,
   type LlamaModel,
 } from 'node-llama-cpp';
 import { RpcError } from '../../shared/errors';
 import { DEFAULT_PARALLEL } from '../../shared/settings';
 import { formatSize } from '../../shared/format';
 import {
-  backendNames,
-  type BackendAttempt,
   type BackendName,
   type CompleteInput,
   type ContextOverflow,
@@ -51,6 +42,7 @@ import {
   type LoadInput,
   type StopReason,
 } from '../../shared/inference';
+import { detectBackend, nodeLlamaCppVersion, type LlamaLogger } from './backend-detect';
 import { earliestFit, historyShape, largerContextFor, maxPromptTokens, planContext, replyRoom, shiftSize } from './context-fit';
 import { DeltaBatcher } from './delta-batcher';
 import { LlamaLog } from './llama-log';
@@ -67,65 +59,6 @@ export interface EngineOptions {
 }
 
 const MiB = 1024 * 1024;
-
-function gpuTypeOf(backend: BackendName): LlamaGpuType {
-  return backend === 'cpu' ? false : backend;
-}
-
-function backendOf(gpu: LlamaGpuType): BackendName {
-  return gpu === false ? 'cpu' : gpu;
-}
-
-const label: Record<BackendName, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
-
-function nodeLlamaCppRoot(): string | undefined {
-  try {
-    return path.join(path.dirname(createRequire(import.meta.url).resolve('node-llama-cpp')), '..');
-  } catch {
-    return undefined;
-  }
-}
-
-function nodeLlamaCppVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.join(nodeLlamaCppRoot() ?? '', 'package.json'), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-type LlamaLogger = (level: LlamaLogLevel, message: string) => void;
-
-/**
- * A backend the user compiled with `npx node-llama-cpp source build --gpu …`
- * (custom CUDA architectures, say) is the "last build". It is used only when
- * its folder still exists, so that nothing here ever starts a compile.
- */
-async function lastLocalBuild(backend: BackendName, maxThreads: number, logger: LlamaLogger): Promise<Llama | undefined> {
-  const root = nodeLlamaCppRoot();
-  if (!root) return undefined;
-  try {
-    const info = JSON.parse(readFileSync(path.join(root, 'llama', 'lastBuild.json'), 'utf8')) as { folderName?: string };
-    if (!info.folderName || !existsSync(path.join(root, 'llama', 'localBuilds', info.folderName))) return undefined;
-  } catch {
-    return undefined;
-  }
-  const llama = await getLlama('lastBuild', { skipDownload: true, maxThreads, logLevel: LlamaLogLevel.error, logger, progressLogs: false });
-  if (llama.gpu === gpuTypeOf(backend)) return llama;
-  await llama.dispose();
-  return undefined;
-}
-
-/** node-llama-cpp's errors name a class; say what it means for the user. */
-function explainLoadFailure(backend: BackendName, error: unknown): string {
-  const message = (error as Error).message ?? String(error);
-  if (error instanceof NoBinaryFoundError) {
-    const pkg = `@node-llama-cpp/${process.platform === 'win32' ? 'win' : process.platform === 'darwin' ? 'mac' : 'linux'}-${process.arch}-${backend}`;
-    return `its drivers are present, but no ${label[backend]} build of llama.cpp is installed for ${process.platform}-${process.arch} (the ${pkg} package is missing; reinstall Freehold, or build one with "npx node-llama-cpp source build --gpu ${backend}")`;
-  }
-  return `failed to load: ${message}`;
-}
 
 function isMemoryError(error: unknown): boolean {
   if (error instanceof InsufficientMemoryError) return true;
@@ -280,6 +213,8 @@ function sharedPrefix(a: readonly number[], b: readonly number[]): number {
 export class InferenceEngine {
   private loaded: Loaded | undefined;
   private readonly active = new Map<string, AbortController>();
+  /** The most tokens an automatic context of the model being loaded may have (LoadInput.maxContextSize). */
+  private contextCap: number | undefined;
   private embedder: { path: string; model: LlamaModel; context: LlamaEmbeddingContext; contextSize: number } | undefined;
   /** Replies and completions running now, so that an unload waits for them. */
   private readonly generating = new Set<Promise<unknown>>();
@@ -301,77 +236,13 @@ export class InferenceEngine {
   static async start(options: EngineOptions): Promise<InferenceEngine> {
     const logicalCores = os.availableParallelism();
     const threads = resolveThreads(options.threads, logicalCores);
-    const [allValid, supported] = await Promise.all([getLlamaGpuTypes('allValid'), getLlamaGpuTypes('supported')]);
-    const order: BackendName[] =
-      options.backend === 'auto' ? [...backendNames] : [options.backend, ...backendNames.filter((b) => b !== options.backend)];
-    const attempts: BackendAttempt[] = [];
-    let llama: Llama | undefined;
-    let overrideFailure: string | undefined;
     const llamaLog = new LlamaLog();
     const logger: LlamaLogger = (level, message) => {
       process.stderr.write(`[llama.cpp ${level}] ${message}\n`);
       llamaLog.record(level, message);
     };
 
-    for (const backend of order) {
-      if (llama) {
-        const works = backend === 'cpu' || supported.includes(gpuTypeOf(backend));
-        attempts.push({
-          backend,
-          outcome: works ? 'available' : allValid.includes(gpuTypeOf(backend)) ? 'not-tried' : 'unavailable',
-          reason: works
-            ? `available, but ${label[backendOf(llama.gpu)]} comes first`
-            : allValid.includes(gpuTypeOf(backend))
-              ? 'its drivers or libraries were not found on this machine'
-              : `not available on ${process.platform}-${process.arch}`,
-        });
-        continue;
-      }
-      let reason: string | undefined;
-      if (backend !== 'cpu' && !allValid.includes(gpuTypeOf(backend))) reason = `not available on ${process.platform}-${process.arch}`;
-      else if (backend !== 'cpu' && !supported.includes(gpuTypeOf(backend)))
-        reason = 'its drivers or libraries were not found on this machine';
-      if (!reason) {
-        try {
-          llama = await getLlama({
-            gpu: gpuTypeOf(backend),
-            build: 'never',
-            maxThreads: threads.used,
-            logLevel: LlamaLogLevel.error,
-            logger,
-          });
-          attempts.push({ backend, outcome: 'chosen', reason: 'loaded' });
-          continue;
-        } catch (error) {
-          reason = explainLoadFailure(backend, error);
-          // A local build that exists but does not load is the real reason, not "none is installed".
-          llama = await lastLocalBuild(backend, threads.used, logger).catch((localError: unknown) => {
-            reason = `${reason}; the local build (npx node-llama-cpp source build) exists but did not load: ${(localError as Error).message.split('\n')[0]}`;
-            return undefined;
-          });
-          if (llama) {
-            attempts.push({ backend, outcome: 'chosen', reason: 'loaded from a local build (npx node-llama-cpp source build)' });
-            continue;
-          }
-        }
-      }
-      attempts.push({ backend, outcome: 'unavailable', reason });
-      if (backend === options.backend) overrideFailure = `${label[backend]} was selected in settings but ${reason}`;
-    }
-    if (!llama)
-      throw new RpcError(
-        'unavailable',
-        `No inference backend could be loaded: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`,
-      );
-
-    const chosen = backendOf(llama.gpu);
-    const skipped = attempts.filter((a) => a.outcome === 'unavailable').map((a) => `${label[a.backend]}: ${a.reason}`);
-    const reason =
-      options.backend !== 'auto'
-        ? overrideFailure
-          ? `${overrideFailure}; fell back to ${label[chosen]}.`
-          : `${label[chosen]} was selected in settings.`
-        : `${label[chosen]} is the first that loaded, in the order CUDA, Vulkan, Metal, CPU${skipped.length ? `. Not used: ${skipped.join('; ')}` : ''}.`;
+    const { llama, backend: chosen, attempts, reason } = await detectBackend(options.backend, threads.used, logger);
 
     if (options.maxVramPerGpuMiB !== null && chosen !== 'cpu') {
       const gpuCount = Math.max(1, (await llama.getGpuDeviceNames()).length);
@@ -433,6 +304,7 @@ export class InferenceEngine {
   async load(input: LoadInput, onProgress: (progress: number) => void): Promise<LoadedModel> {
     await this.unload();
     const first = { gpuLayers: input.gpuLayers ?? 'auto', contextSize: input.contextSize ?? 'auto' } as const;
+    this.contextCap = input.maxContextSize;
     const speculative = input.speculative;
     try {
       this.loaded = await this.tryLoad(input.modelPath, first, onProgress, speculative);
@@ -469,7 +341,15 @@ export class InferenceEngine {
         continue;
       }
       try {
-        const size = contextSize === 'auto' ? (sequences > 1 ? { min: Math.min(model.trainContextSize, 2048) } : 'auto') : contextSize;
+        const cap = this.contextCap === undefined ? undefined : Math.min(this.contextCap, model.trainContextSize);
+        const size =
+          contextSize !== 'auto'
+            ? contextSize
+            : cap !== undefined
+              ? { min: Math.min(cap, sequences > 1 ? 2048 : 256), max: cap }
+              : sequences > 1
+                ? { min: Math.min(model.trainContextSize, 2048) }
+                : 'auto';
         const context = await model.createContext({ contextSize: size, sequences, threads: this.threads });
         const parallelNote =
           sequences < requested
@@ -520,7 +400,7 @@ export class InferenceEngine {
   /** Why `sequences` contexts of this size would not fit the memory free now (RAM, and VRAM for offloaded layers), or null. */
   private async memoryShortFor(model: LlamaModel, contextSize: number | 'auto', sequences: number): Promise<string | null> {
     try {
-      const size = contextSize === 'auto' ? Math.min(model.trainContextSize, 2048) : contextSize;
+      const size = contextSize === 'auto' ? Math.min(model.trainContextSize, 2048, this.contextCap ?? Infinity) : contextSize;
       const needs = await model.fileInsights.estimateContextResourceRequirementsV2({
         contextSize: size,
         sequences,
@@ -692,11 +572,16 @@ export class InferenceEngine {
 
     // Counted with the model's tokenizer and template before anything is read: a prompt that does not
     // fit is refused with the numbers, and a history that outgrew the context loses its oldest messages.
+    // The tools offered are part of the prompt (the template renders their names, descriptions and
+    // parameters): counted with it, as is the call syntax a forced call opens the reply with.
+    const calling = toolsFor(input);
+    if (calling && input.format) throw new RpcError('invalid_input', 'A reply cannot both call tools and follow an output format.');
     const { chatWrapper } = loaded.slots[0]!.chat;
+    const promptWrapper = calling?.forced ? forcingCalls(chatWrapper) : chatWrapper;
+    const offered = calling ? { availableFunctions: calling.functions, documentFunctionParams: true } : {};
+    const render = (wrapper: ChatWrapper, chatHistory: ChatHistoryItem[]) => wrapper.generateContextState({ chatHistory, ...offered });
     const tokensFrom = (items: readonly ChatHistoryItem[], lead: number, start: number) =>
-      chatWrapper
-        .generateContextState({ chatHistory: [...items.slice(0, lead), ...items.slice(start)] })
-        .contextText.tokenize(loaded.model.tokenizer).length;
+      render(promptWrapper, [...items.slice(0, lead), ...items.slice(start)]).contextText.tokenize(loaded.model.tokenizer).length;
     const types = history.map((item) => item.type);
     const { lead } = historyShape(types);
     const maxTokens = input.sampling?.maxTokens;
@@ -710,14 +595,10 @@ export class InferenceEngine {
       });
     }
     const kept = [...history.slice(0, lead), ...history.slice(plan.start)];
-    const calling = toolsFor(input);
-    if (calling && input.format) throw new RpcError('invalid_input', 'A reply cannot both call tools and follow an output format.');
     const grammar = calling ? undefined : await this.grammarFor(input.format);
     // A call that must happen starts in the wrapper's call syntax, its name and arguments held to the grammar.
     // A conversation's own slot if free; else the one already holding most of this prompt; else the least recently used.
-    const slot = this.acquire(loaded, input.slotKey, () =>
-      chatWrapper.generateContextState({ chatHistory: kept }).contextText.tokenize(loaded.model.tokenizer),
-    );
+    const slot = this.acquire(loaded, input.slotKey, () => render(promptWrapper, kept).contextText.tokenize(loaded.model.tokenizer));
     const chat = calling?.forced ? new LlamaChat({ contextSequence: slot.sequence, chatWrapper: forcingCalls(chatWrapper) }) : slot.chat;
 
     const context = { historyLength: kept.length, droppedBefore: plan.start - lead, promptTokens: plan.promptTokens };
@@ -746,9 +627,7 @@ export class InferenceEngine {
             strategy: ({ chatHistory, maxTokensCount, tokenizer, chatWrapper: wrapper }) => {
               const shape = historyShape(chatHistory.map((item) => item.type));
               const count = (start: number) =>
-                wrapper
-                  .generateContextState({ chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)] })
-                  .contextText.tokenize(tokenizer).length;
+                render(wrapper, [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)]).contextText.tokenize(tokenizer).length;
               const start = earliestFit(shape, count, maxTokensCount)?.start ?? shape.tail;
               return { chatHistory: [...chatHistory.slice(0, shape.lead), ...chatHistory.slice(start)], metadata: null };
             },

@@ -1,4 +1,5 @@
 import type { InferenceStatus } from '../../shared/contract';
+import { backendLabel } from '../../shared/inference';
 import { useConnectionState, useHostEvent, useHostQuery } from './host-context';
 
 function connectionText(state: ReturnType<typeof useConnectionState>): { text: string; tone: 'ok' | 'warn' | 'bad' } {
@@ -16,7 +17,7 @@ function connectionText(state: ReturnType<typeof useConnectionState>): { text: s
 
 function inferenceText(status: InferenceStatus | undefined): string {
   if (!status) return 'Inference: unknown';
-  const backend = status.backend ? ` on ${status.backend.toUpperCase()}` : '';
+  const backend = status.backend ? ` on ${backendLabel(status.backend)}` : '';
   switch (status.state) {
     case 'not-started':
       return `Inference: idle${backend} (${status.detail})`;

@@ -63,7 +63,12 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
-    requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search, range: req.headers.range, authorization: req.headers.authorization });
+    requests.push({
+      method: req.method ?? 'GET',
+      url: url.pathname + url.search,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+    });
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
       res.end(JSON.stringify(body));

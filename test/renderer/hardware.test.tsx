@@ -1,8 +1,9 @@
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { App } from '../../renderer/app/App';
 import { HostConnection } from '../../renderer/transport/host-connection';
+import { backendLabels } from '../../shared/inference';
 import { recordedReports } from '../fixtures/hardware-reports';
 import { createFakeHost } from './fake-host';
 
@@ -10,8 +11,6 @@ beforeEach(() => {
   window.location.hash = '#/hardware';
 });
 afterEach(cleanup);
-
-const labels: Record<string, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
 
 describe('hardware panel on recorded machines', () => {
   for (const [machine, report] of Object.entries(recordedReports)) {
@@ -27,11 +26,11 @@ describe('hardware panel on recorded machines', () => {
       ]);
       render(<App connection={new HostConnection({ bridge: host.bridge })} />);
       const engine = await screen.findByRole('region', { name: 'Inference engine' });
-      expect(within(engine).getByText(/Running on/).textContent).toContain(`Running on ${labels[report.backend]}`);
+      expect(within(engine).getByText(/Running on/).textContent).toContain(`Running on ${backendLabels[report.backend]}`);
       const rows = within(within(engine).getByRole('table')).getAllByRole('row').slice(1);
       expect(rows.map((r) => within(r).getByRole('rowheader').textContent)).toEqual(['CUDA', 'Vulkan', 'Metal', 'CPU']);
       const chosen = report.attempts.find((a) => a.outcome === 'chosen')!;
-      expect(within(engine).getByRole('row', { name: new RegExp(`^${labels[chosen.backend]} chosen`) })).toBeTruthy();
+      expect(within(engine).getByRole('row', { name: new RegExp(`^${backendLabels[chosen.backend]} chosen`) })).toBeTruthy();
       if (report.gpus.length === 0) expect(within(engine).getByText('none detected')).toBeTruthy();
       else expect(within(engine).getByText(report.gpus.map((g) => g.name).join(', '))).toBeTruthy();
       if (report.vram.unifiedBytes > 0) expect(within(engine).getByText(/shared with the CPU/)).toBeTruthy();
@@ -40,6 +39,41 @@ describe('hardware panel on recorded machines', () => {
       expect(within(fits).getByText('Fits on GPU')).toBeTruthy();
     });
   }
+
+  it('says when Vulkan loaded but found no GPU, and that it runs on the CPU', async () => {
+    const host = createFakeHost();
+    host.setHardware(recordedReports['Linux box with only lavapipe']!);
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const engine = await screen.findByRole('region', { name: 'Inference engine' });
+    expect(within(engine).getByText(/Running on/).textContent).toMatch(
+      /^Running on CPU \(chosen automatically\)\. Vulkan loaded but found no GPU \(only llvmpipe, a CPU renderer\): running on the CPU\./,
+    );
+    expect(
+      within(engine).getByRole('row', { name: /^Vulkan unavailable loaded but found no GPU \(only llvmpipe, a CPU renderer\)$/ }),
+    ).toBeTruthy();
+    expect(within(engine).getByText('none detected')).toBeTruthy();
+  });
+
+  it('spells the backend the same in the status bar as in the panel', async () => {
+    const host = createFakeHost();
+    host.setHardware(recordedReports['AMD GPU on Vulkan']!);
+    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const engine = await screen.findByRole('region', { name: 'Inference engine' });
+    expect(within(engine).getByText(/Running on/).textContent).toMatch(/^Running on Vulkan /);
+    act(() =>
+      host.pushInference({
+        state: 'ready',
+        backend: 'vulkan',
+        detail: '',
+        model: null,
+        loading: null,
+        queue: { running: null, waiting: 0 },
+        embeddingModel: null,
+      }),
+    );
+    const status = screen.getByRole('status', { name: 'Inference backend' });
+    await waitFor(() => expect(status.textContent).toBe('Inference: ready on Vulkan'));
+  });
 
   it('saves engine settings and says the engine restarts', async () => {
     const host = createFakeHost();

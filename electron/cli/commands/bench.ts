@@ -1,3 +1,4 @@
+import { backendLabel } from '../../../shared/inference';
 import { UsageError, type Command } from '../command';
 
 export const benchCommand: Command = {
@@ -13,7 +14,7 @@ export const benchCommand: Command = {
     else {
       for (const result of results) {
         io.out(
-          `${result.modelName} on ${result.backend.toUpperCase()}${result.gpus.length ? ` (${result.gpus.join(', ')})` : ''}, ${result.threads} thread(s)`,
+          `${result.modelName} on ${backendLabel(result.backend)}${result.gpus.length ? ` (${result.gpus.join(', ')})` : ''}, ${result.threads} thread(s)`,
         );
         io.out(`  pp${result.promptTokens}: ${result.promptTokensPerSecond.toFixed(1)} tokens/s`);
         io.out(`  tg${result.generatedTokens}: ${result.generationTokensPerSecond.toFixed(1)} tokens/s`);

@@ -1,12 +1,13 @@
 import { formatGb } from '../../../shared/format';
-import type { HardwareReport } from '../../../shared/inference';
+import { backendLabels, type HardwareReport } from '../../../shared/inference';
 import type { CliIo, Command } from '../command';
 
 function printHardware(io: CliIo, report: HardwareReport): void {
-  const label = report.backend.toUpperCase();
-  io.out(`Backend:   ${label}${report.requested === 'auto' ? ' (automatic)' : ` (selected: ${report.requested})`}`);
+  const label = backendLabels[report.backend];
+  io.out(`Backend:   ${label}${report.requested === 'auto' ? ' (automatic)' : ` (selected: ${backendLabels[report.requested]})`}`);
   io.out(`Why:       ${report.reason}`);
-  for (const attempt of report.attempts) io.out(`           ${attempt.backend.padEnd(7)} ${attempt.outcome}: ${attempt.reason}`);
+  for (const attempt of report.attempts)
+    io.out(`           ${backendLabels[attempt.backend].padEnd(7)} ${attempt.outcome}: ${attempt.reason}`);
   io.out(`GPUs:      ${report.gpus.length ? report.gpus.map((g) => g.name).join(', ') : 'none'}`);
   if (report.vram.totalBytes > 0) {
     io.out(

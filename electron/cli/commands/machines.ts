@@ -3,6 +3,7 @@ import path from 'node:path';
 import { formatSize } from '../../../shared/format';
 import type { ModelEntry } from '../../../shared/library';
 import type { HostServices } from '../../services/host-services';
+import { backendLabel } from '../../../shared/inference';
 import type { MachineInfo } from '../../../shared/machines';
 import { UsageError, type Command } from '../command';
 
@@ -24,7 +25,7 @@ function describe(m: MachineInfo): string[] {
       hw.vramTotalBytes ? `VRAM ${formatSize(hw.vramFreeBytes ?? 0)} free of ${formatSize(hw.vramTotalBytes)}` : null,
     ].filter(Boolean);
     lines.push(
-      `    ${(hw.backend ?? '?').toUpperCase()}${hw.gpus.length ? ` (${hw.gpus.join(', ')})` : ''}${memory.length ? `, ${memory.join(', ')}` : ''}`,
+      `    ${hw.backend ? backendLabel(hw.backend) : '?'}${hw.gpus.length ? ` (${hw.gpus.join(', ')})` : ''}${memory.length ? `, ${memory.join(', ')}` : ''}`,
     );
   }
   for (const model of m.models) {

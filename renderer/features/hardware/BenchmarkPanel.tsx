@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { backendLabel } from '../../../shared/inference';
 import { useHostApi, useHostQuery } from '../../app/host-context';
 
 /** pp512/tg128 on the active backend; results kept with the hardware they ran on. */
@@ -81,7 +82,7 @@ export function BenchmarkPanel() {
                 <td>{new Date(r.at).toLocaleString()}</td>
                 <th scope="row">{r.modelName}</th>
                 <td>
-                  {r.backend.toUpperCase()}
+                  {backendLabel(r.backend)}
                   {r.gpus.length ? ` (${r.gpus.join(', ')})` : ''}
                 </td>
                 <td>{r.threads}</td>

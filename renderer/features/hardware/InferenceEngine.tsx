@@ -1,8 +1,6 @@
-import type { HardwareReport, LoadedModel } from '../../../shared/inference';
+import { backendLabels as labels, type HardwareReport, type LoadedModel } from '../../../shared/inference';
 import { formatBytes } from '../../../shared/format';
 import { useHostEvent, useHostQuery } from '../../app/host-context';
-
-const labels: Record<string, string> = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal', cpu: 'CPU' };
 
 function Vram({ report }: { report: HardwareReport }) {
   if (report.vram.totalBytes === 0) return <>none (no GPU in use)</>;

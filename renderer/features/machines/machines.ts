@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { Fit } from '../../../shared/hub';
 import { formatGb } from '../../../shared/format';
+import { backendLabel } from '../../../shared/inference';
 import { parseModelRef, type MachineHardware, type MachineInfo, type MachineKind, type RemoteModel } from '../../../shared/machines';
 import { useHostEvent, useHostQuery, type QueryState } from '../../app/host-context';
 
@@ -85,9 +86,9 @@ export function stateTone(machine: MachineInfo): 'ok' | 'warn' | 'bad' {
   return machine.state === 'online' ? 'ok' : machine.state === 'refused' ? 'bad' : 'warn';
 }
 
-/** "cuda" → "CUDA"; "not reported" where a server does not say. */
+/** "cuda" → "CUDA", "vulkan" → "Vulkan"; "not reported" where a server does not say. */
 export function backendText(hardware: MachineHardware | null): string {
-  return hardware?.backend ? hardware.backend.toUpperCase() : 'not reported';
+  return hardware?.backend ? backendLabel(hardware.backend) : 'not reported';
 }
 
 /** "RAM 9.0 GB free of 16.0 GB · VRAM 7.0 GB free of 8.0 GB", with what is known. */
