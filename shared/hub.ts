@@ -124,3 +124,15 @@ export const downloadInputSchema = z
 
 export const downloadIdSchema = z.object({ id: z.string().min(1).max(100) }).strict();
 export const tokenInputSchema = z.object({ token: z.string().min(1).max(500).nullable() }).strict();
+
+/**
+ * The Hugging Face token: whether one is set and where it is kept. A saved
+ * token is bound to the endpoint it was saved for (`endpoint`) and sent only
+ * there: `active` is false while the hub endpoint in use is another.
+ */
+export interface HubTokenStatus {
+  set: boolean;
+  storage: 'keychain' | 'file' | 'environment' | null;
+  endpoint?: string;
+  active: boolean;
+}

@@ -94,7 +94,8 @@ export class RpcHelperPool {
     const running = this.port(key);
     if (running !== null) return Promise.resolve(running);
     const pending = this.starting.get(key);
-    if (pending) return pending.promise;
+    // A start stopped half-way (its link closed, then came back) is not joined: a fresh one begins.
+    if (pending && !pending.cancelled) return pending.promise;
     if (this.count() >= this.max) {
       return Promise.reject(
         new RpcError(
@@ -103,6 +104,7 @@ export class RpcHelperPool {
         ),
       );
     }
+    if (pending) this.starting.delete(key);
     const entry = { promise: Promise.resolve(0), cancelled: false };
     entry.promise = this.launch(key, entry).finally(() => {
       if (this.starting.get(key) === entry) this.starting.delete(key);

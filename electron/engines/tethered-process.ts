@@ -57,7 +57,9 @@ export function spawnTethered(binary: string, args: string[], options: Omit<Spaw
     stop(graceMs = 2000) {
       if (stopping || child.exitCode !== null || child.signalCode !== null) return;
       stopping = true;
-      signalGroup(child, 'SIGTERM');
+      // The program alone: its watchdog stays until it has gone (the 'exit' handler ends the group), so a
+      // host killed during the grace time still takes a program that ignored SIGTERM with it.
+      child.kill('SIGTERM');
       setTimeout(() => {
         if (child.exitCode === null && child.signalCode === null) signalGroup(child, 'SIGKILL');
       }, graceMs).unref();

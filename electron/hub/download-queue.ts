@@ -126,6 +126,16 @@ export class DownloadQueue {
     file: string | undefined,
     quantization: string | undefined,
   ): Promise<DownloadJob> {
+    return (await this.startOrJoin(repo, revision, file, quantization)).job;
+  }
+
+  /** As start(), saying whether the job was made now or one already under way for the same file was joined. */
+  async startOrJoin(
+    repo: string,
+    revision: string | undefined,
+    file: string | undefined,
+    quantization: string | undefined,
+  ): Promise<{ job: DownloadJob; created: boolean }> {
     const details = await this.options.hub.repo(repo, revision ?? 'main');
     let option: QuantOption | undefined;
     if (file) {
@@ -149,7 +159,7 @@ export class DownloadQueue {
       (j) =>
         j.repo === repo && j.files[0]?.name === option.files[0]?.name && ['queued', 'downloading', 'paused', 'verifying'].includes(j.state),
     );
-    if (existing) return existing;
+    if (existing) return { job: existing, created: false };
     const job: DownloadJob = {
       id: newId(),
       repo,
@@ -171,7 +181,7 @@ export class DownloadQueue {
     this.jobs.push(job);
     this.update(job, {});
     this.pump();
-    return job;
+    return { job, created: true };
   }
 
   private get(id: string): DownloadJob {

@@ -8,6 +8,7 @@ export interface SecretCipher {
 }
 
 export type TokenStorage = 'keychain' | 'file' | 'environment' | null;
+export type TokenStatus = import('../../shared/hub').HubTokenStatus;
 
 /** An endpoint as compared for the token: no trailing slash, lower-case scheme and host. */
 function normalEndpoint(url: string): string {
@@ -71,13 +72,19 @@ export class TokenStore {
     return this.saved && this.saved.endpoint === normalEndpoint(this.endpoint()) ? this.saved.token : null;
   }
 
-  status(): { set: boolean; storage: TokenStorage; endpoint?: string } {
-    if (this.env.HF_TOKEN) return { set: true, storage: 'environment' };
-    if (this.saved === null) return { set: false, storage: null };
-    return { set: true, storage: this.cipher ? 'keychain' : 'file', endpoint: this.saved.endpoint };
+  /** Whether a token is saved, where, for which endpoint, and whether it is sent to the endpoint in use now. */
+  status(): TokenStatus {
+    if (this.env.HF_TOKEN) return { set: true, storage: 'environment', active: true };
+    if (this.saved === null) return { set: false, storage: null, active: false };
+    return {
+      set: true,
+      storage: this.cipher ? 'keychain' : 'file',
+      endpoint: this.saved.endpoint,
+      active: this.saved.endpoint === normalEndpoint(this.endpoint()),
+    };
   }
 
-  async set(token: string | null): Promise<{ set: boolean; storage: TokenStorage; endpoint?: string }> {
+  async set(token: string | null): Promise<TokenStatus> {
     if (token === null) {
       this.saved = null;
       await fs.rm(this.file, { force: true });

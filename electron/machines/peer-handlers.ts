@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { methods, type EventName, type Events, type HostHandlers, type InferenceStatus, type MethodName } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
+import type { DownloadJob } from '../../shared/hub';
 import type { LibrarySnapshot } from '../../shared/library';
 
 /**
@@ -81,8 +82,13 @@ export function peerSession(
     hiddenPaths: string[];
     /** This pairing's RPC helper (a split model), reachable only through its link's tunnels. */
     helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
+    /** Starts a download, saying whether this call made the job (or joined one already under way). */
+    startDownload?: (input: Parameters<HostHandlers['downloads.start']>[0]) => Promise<{ job: DownloadJob; created: boolean }>;
     /** The downloads this pairing started (kept across its links): the only ones it sees and controls. */
     downloads?: Set<string>;
+    /** This pairing's replies running or waiting (kept across its links), and how many it may have at once. */
+    replies?: { count: number };
+    maxReplies?: number;
     /** Replies for paired machines (bounded, on the model as loaded): used instead of the host's own `models.generate`. */
     generate?: HostHandlers['models.generate'];
   },
@@ -119,11 +125,17 @@ export function peerSession(
     const request = input as Parameters<HostHandlers['models.generate']>[0];
     const internal = prefix + request.requestId;
     if (mine.has(internal)) throw new RpcError('busy', 'A reply with that request id is already running.');
+    const replies = options.replies ?? { count: 0 };
+    const most = options.maxReplies ?? Number.POSITIVE_INFINITY;
+    if (replies.count >= most)
+      throw new RpcError('busy', `This machine is already running or holding ${most} replies for yours; send more when one has finished.`);
+    replies.count += 1;
     mine.set(internal, request.requestId);
     try {
       const result = await (options.generate ?? base['models.generate'])({ ...request, requestId: internal });
       return { ...result, requestId: request.requestId };
     } finally {
+      replies.count -= 1;
       mine.delete(internal);
     }
   });
@@ -149,10 +161,10 @@ export function peerSession(
   };
   handlers['downloads.list'] = guarded(async () => (await base['downloads.list'](undefined)).filter((job) => downloads.has(job.id)));
   handlers['downloads.start'] = guarded(async (input) => {
-    const before = new Set((await base['downloads.list'](undefined)).map((job) => job.id));
-    const job = await base['downloads.start'](input as Parameters<HostHandlers['downloads.start']>[0]);
-    // The same file already coming down for someone else stays theirs.
-    if (!before.has(job.id)) downloads.add(job.id);
+    if (!options.startDownload) throw new RpcError('unavailable', 'This machine cannot download for others.');
+    // The same file already coming down for someone else stays theirs: only a job made for this call is the peer's.
+    const { job, created } = await options.startDownload(input as Parameters<HostHandlers['downloads.start']>[0]);
+    if (created) downloads.add(job.id);
     return job;
   });
   for (const name of ['downloads.pause', 'downloads.resume', 'downloads.cancel'] as const) {

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,9 +51,12 @@ export const MAX_UNWELCOMED_BYTES = 8 * 1024;
 /** Connections not yet welcomed (TLS done, no session yet), per address and in all. */
 export const MAX_UNWELCOMED_PER_ADDRESS = 8;
 export const MAX_UNWELCOMED_IN_ALL = 64;
-/** Connections of any kind from one address (a paired machine needs its link and a tunnel per split device), and in all. */
+/** Connections of any kind from one address (a paired machine needs its link and a tunnel per split device). */
 const MAX_CONNECTIONS_PER_ADDRESS = 32;
-const MAX_CONNECTIONS_IN_ALL = 1024;
+/** A connection not welcomed within this time of its handshake is closed (the hello itself must come within 10 s of the upgrade). */
+const UNWELCOMED_DEADLINE_MS = 20_000;
+/** A paired machine's replies running or waiting here at once, over all its links. */
+export const MAX_GUEST_REPLIES = 4;
 /** Addresses remembered by the attempt counters; the oldest are forgotten first. */
 const MAX_TRACKED_ADDRESSES = 10_000;
 
@@ -93,6 +97,10 @@ export interface SharingOptions {
   helpers?: { start(pairingId: string): Promise<unknown>; stop(pairingId: string): boolean };
   /** Replies for paired machines (see guestGenerate). */
   generateForPeer?: HostHandlers['models.generate'];
+  /** Downloads for paired machines, saying whether the call made the job (see peer-handlers). */
+  startDownloadForPeer?: (
+    input: Parameters<HostHandlers['downloads.start']>[0],
+  ) => Promise<{ job: import('../../shared/hub').DownloadJob; created: boolean }>;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -107,6 +115,13 @@ function advertisedHost(bindHost: string): string {
   return '127.0.0.1';
 }
 
+/** Answers and closes: the socket goes once the answer is written, whether or not the other side closes its end. */
+function endThenDestroy(socket: Duplex, text: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(text);
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
 /**
  * Whom attempts are counted against: an IPv4 address, or an IPv6 /64 (one
  * machine usually holds a whole /64, and could otherwise pick a fresh address
@@ -115,6 +130,8 @@ function advertisedHost(bindHost: string): string {
 export function addressKey(address: string): string {
   const plain = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   if (!plain.includes(':')) return plain;
+  // Link-local and unique local addresses are machines on this LAN, each with its own address (a /64 is the whole LAN).
+  if (/^f[cde]/i.test(plain)) return plain.toLowerCase();
   const [head = '', tail] = plain.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
@@ -169,11 +186,15 @@ export class SharingService {
   private code: { secret: string; expiresAt: number } | null = null;
   private readonly sessions = new Map<string, Set<WebSocket>>(); // pairing id → live links
   private readonly peerDownloads = new Map<string, Set<string>>(); // pairing id → the downloads it started
+  private readonly guestReplies = new Map<string, { count: number }>(); // pairing id → its replies running or waiting
   private readonly sockets = new Set<Socket>();
   private readonly pairAttempts = new AttemptCounter();
   private readonly authFailures = new AttemptCounter();
   /** TLS connections with no session yet: what each has sent, counted against a small limit. */
-  private readonly unwelcomed = new Map<Socket, { key: string; bytes: number; onData: (chunk: Buffer) => void }>();
+  private readonly unwelcomed = new Map<
+    Socket,
+    { key: string; bytes: number; onData: (chunk: Buffer) => void; deadline: ReturnType<typeof setTimeout> }
+  >();
   private readonly unwelcomedBy = new Map<string, number>();
   private readonly hiddenPaths: string[];
 
@@ -282,6 +303,8 @@ export class SharingService {
     await this.save();
     for (const ws of this.sessions.get(pairingId) ?? []) ws.close(CLOSE_REFUSED, 'pairing revoked');
     this.sessions.delete(pairingId);
+    this.peerDownloads.delete(pairingId);
+    this.guestReplies.delete(pairingId);
     this.options.log('sharing: a pairing was revoked');
     this.changed();
     return this.status();
@@ -303,8 +326,8 @@ export class SharingService {
     );
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
-    // Connections of any kind (a handshake not done yet included) per address, and in all.
-    server.maxConnections = MAX_CONNECTIONS_IN_ALL;
+    // Connections of any kind (a handshake not done yet included) per address. None in all: a stranger
+    // with many addresses could fill it and keep paired machines out (the handshake times out in 10 s).
     const perAddress = new Map<string, number>();
     server.on('connection', (socket: Socket) => {
       const key = addressKey(socket.remoteAddress ?? 'unknown');
@@ -329,7 +352,6 @@ export class SharingService {
     server.on('upgrade', (req, socket, head) => {
       // From here on the socket is ours alone (the HTTP server has let go of it): its errors too.
       socket.on('error', () => socket.destroy());
-      if (!this.countUnwelcomed(socket as Socket, head.length)) return;
       const url = new URL(req.url ?? '/', 'https://link');
       if (url.pathname === TUNNEL_PATH && req.headers.origin === undefined && req.headers.upgrade === TUNNEL_PROTOCOL) {
         this.tunnel(req, socket as Socket, head);
@@ -337,7 +359,7 @@ export class SharingService {
       }
       // A browser always sends Origin: no web page may open a link.
       if (url.pathname !== LINK_PATH || req.headers.origin !== undefined) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        endThenDestroy(socket, 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req.socket));
@@ -402,12 +424,22 @@ export class SharingService {
   private admit(socket: Socket): void {
     const key = addressKey(socket.remoteAddress ?? 'unknown');
     const mine = this.unwelcomedBy.get(key) ?? 0;
-    if (mine >= MAX_UNWELCOMED_PER_ADDRESS || this.unwelcomed.size >= MAX_UNWELCOMED_IN_ALL) {
+    if (mine >= MAX_UNWELCOMED_PER_ADDRESS) {
       socket.destroy();
       return;
     }
+    // Full in all: the stranger waiting longest goes, never the newcomer (who may be a paired machine),
+    // so that a flood from many addresses can delay a link, not keep it out.
+    if (this.unwelcomed.size >= MAX_UNWELCOMED_IN_ALL) this.unwelcomed.keys().next().value?.destroy();
     this.unwelcomedBy.set(key, mine + 1);
-    const entry = { key, bytes: 0, onData: (chunk: Buffer) => void this.countUnwelcomed(socket, chunk.length) };
+    const entry = {
+      key,
+      bytes: 0,
+      onData: (chunk: Buffer) => void this.countUnwelcomed(socket, chunk.length),
+      // Welcomed by then, or gone: whatever the stage (an upgrade request never finished, a refusal never read).
+      deadline: setTimeout(() => socket.destroy(), UNWELCOMED_DEADLINE_MS),
+    };
+    entry.deadline.unref();
     this.unwelcomed.set(socket, entry);
     socket.on('data', entry.onData);
     socket.once('close', () => this.welcomed(socket));
@@ -430,6 +462,7 @@ export class SharingService {
     const entry = this.unwelcomed.get(socket);
     if (!entry) return;
     this.unwelcomed.delete(socket);
+    clearTimeout(entry.deadline);
     socket.off('data', entry.onData);
     const left = (this.unwelcomedBy.get(entry.key) ?? 1) - 1;
     if (left > 0) this.unwelcomedBy.set(entry.key, left);
@@ -534,7 +567,8 @@ export class SharingService {
   private tunnel(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     const address = addressKey(req.socket.remoteAddress ?? 'unknown');
     const deny = (status: number, text: string) => {
-      socket.end(
+      endThenDestroy(
+        socket,
         `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
       );
     };
@@ -577,7 +611,10 @@ export class SharingService {
       hiddenPaths: this.hiddenPaths,
       helpers: this.options.helpers,
       generate: this.options.generateForPeer,
+      startDownload: this.options.startDownloadForPeer,
       downloads: this.peerDownloads.get(record.id) ?? this.peerDownloads.set(record.id, new Set()).get(record.id)!,
+      replies: this.guestReplies.get(record.id) ?? this.guestReplies.set(record.id, { count: 0 }).get(record.id)!,
+      maxReplies: MAX_GUEST_REPLIES,
     });
     let protocolErrors = 0;
     serveConnection(transport, session.handlers, this.options.events, {

@@ -232,6 +232,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     onPairingGone: (pairingId) => rpcHelpers.stop(pairingId),
     helpers: { start: (pairingId) => rpcHelpers.start(pairingId), stop: (pairingId) => rpcHelpers.stop(pairingId) },
     generateForPeer: guestGenerate({ library, inference }),
+    startDownloadForPeer: ({ repo, revision, file, quantization }) => downloads.startOrJoin(repo, revision, file, quantization),
   });
   const machines = new MachinesService({
     dataDir: options.dataDir,

@@ -298,8 +298,13 @@ async function lastLocalBuild(backend: BackendName, maxThreads: number, logger: 
 /** The devices a GPU backend that loaded can run on; none means it would run every layer on the CPU. */
 async function gpuDevices(llama: Llama): Promise<string[]> {
   if (llama.gpu === false || !llama.supportsGpuOffloading) return [];
-  const [names, vram] = await Promise.all([llama.getGpuDeviceNames(), llama.getVramState()]);
-  return vram.total > 0 ? names : [];
+  try {
+    const [names, vram] = await Promise.all([llama.getGpuDeviceNames(), llama.getVramState()]);
+    return vram.total > 0 ? names : [];
+  } catch {
+    // The devices could not be asked: not known to be none, so the backend is kept (as before this check).
+    return ['unknown GPU'];
+  }
 }
 
 export interface Detection {

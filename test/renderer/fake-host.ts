@@ -384,8 +384,8 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'hub.repo': () => {
       throw new RpcError('unavailable', 'no hub in renderer tests');
     },
-    'hub.tokenStatus': () => ({ set: false, storage: null }),
-    'hub.setToken': () => ({ set: false, storage: null }),
+    'hub.tokenStatus': () => ({ set: false, storage: null, active: false }),
+    'hub.setToken': () => ({ set: false, storage: null, active: false }),
     'downloads.list': () => [],
     'downloads.start': () => {
       throw new RpcError('unavailable', 'no hub in renderer tests');

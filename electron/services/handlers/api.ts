@@ -18,7 +18,7 @@ export function apiHandlers(api: ApiController): HandlerSlice<'api'> {
  * another machine; paired machines cannot call them either (their allow-list
  * in electron/machines/peer-handlers.ts leaves them out).
  */
-export const localOnlyApiMethods = new Set(['api.keys.create', 'api.keys.revoke'] as const);
+export const localOnlyApiMethods = new Set(['api.keys.create', 'api.keys.revoke', 'api.regenerateKey'] as const);
 
 export const LOCAL_ONLY_API_MESSAGE =
   'API keys are made and revoked only from this computer (the desktop app, `freehold api keys`, or a browser on 127.0.0.1).';

@@ -82,7 +82,11 @@ export function Folders({ library }: { library: LibrarySnapshot }) {
       <p className="muted">
         Needed only for gated models.{' '}
         {token.status === 'ready' && token.data.set
-          ? `A token is set (stored ${token.data.storage === 'keychain' ? 'with the OS keychain' : token.data.storage === 'environment' ? 'in HF_TOKEN' : 'in a file only you can read'}).`
+          ? `A token is set (stored ${token.data.storage === 'keychain' ? 'with the OS keychain' : token.data.storage === 'environment' ? 'in HF_TOKEN' : 'in a file only you can read'}).${
+              token.data.active
+                ? ''
+                : ` It was saved for ${token.data.endpoint} and is not sent to the hub endpoint in use now; save it again to use it there.`
+            }`
           : 'No token is set.'}
       </p>
       <form

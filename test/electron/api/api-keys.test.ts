@@ -313,6 +313,8 @@ describe('who may make and revoke API keys', () => {
       message: expect.stringMatching(/only from this computer/),
     });
     await expect(Promise.resolve().then(() => remote['api.keys.revoke']({ id: 'y' }))).rejects.toMatchObject({ code: 'forbidden' });
+    // Replacing the default key revokes it and hands the new one over: the same rule.
+    await expect(Promise.resolve().then(() => remote['api.regenerateKey'](undefined))).rejects.toMatchObject({ code: 'forbidden' });
     expect(await remote['api.keys.list'](undefined)).toEqual([]);
   });
 });

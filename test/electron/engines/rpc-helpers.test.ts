@@ -98,6 +98,15 @@ describe('RPC helpers', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(running(binary)).toEqual([]);
     expect(pool.count()).toBe(0);
+    // Stopped while starting, then asked again at once (a link that dropped and came back): a fresh start, not the stopped one.
+    const again = pool.start('peer-a');
+    expect(pool.stop('peer-a')).toBe(true);
+    const fresh = pool.start('peer-a');
+    await expect(again).rejects.toMatchObject({ code: 'aborted' });
+    expect(await fresh).toBeGreaterThan(0);
+    expect(running(binary)).toHaveLength(1);
+    pool.close();
+    await until('stopped', () => running(binary).length === 0);
   });
 
   it('a helper dies with its host, even when the host is killed outright', async () => {

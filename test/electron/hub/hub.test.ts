@@ -329,6 +329,8 @@ describe('downloads', () => {
     await services.handlers['hub.search']({ query: 'llama', sort: 'downloads', limit: 10 });
     expect(theirs.requests.length).toBeGreaterThan(0);
     expect(theirs.requests.every((r) => r.authorization === undefined)).toBe(true);
+    // And the user is told: saved, but not sent to this endpoint.
+    expect(await services.handlers['hub.tokenStatus'](undefined)).toMatchObject({ set: true, active: false, endpoint: mine.url });
     // Nor after a restart; and back on its own endpoint it is sent again.
     await services.close();
     hosts.splice(hosts.indexOf(services), 1);

@@ -119,6 +119,23 @@ describe('a paired machine asks too much', () => {
     expect(long.stats.generatedTokens).toBeLessThanOrEqual(8192);
   }, 120_000);
 
+  it('holds at most four replies for a paired machine at once; the rest are refused, not queued', async () => {
+    const sent = Array.from({ length: 6 }, (_, i) =>
+      remote['models.generate']({ modelId: storyId, requestId: `many-${i}`, messages, sampling: { maxTokens: 8 } }).then(
+        () => 'done',
+        (error: { code: string; message: string }) => `${error.code}: ${error.message}`,
+      ),
+    );
+    const outcomes = await Promise.all(sent);
+    expect(outcomes.filter((o) => o === 'done')).toHaveLength(4);
+    expect(outcomes.filter((o) => /^busy: .*already running or holding 4 replies/.test(o))).toHaveLength(2);
+    // Once they finish, there is room again.
+    expect(
+      (await remote['models.generate']({ modelId: storyId, requestId: 'after', messages, sampling: { maxTokens: 4 } })).stats
+        .generatedTokens,
+    ).toBeGreaterThan(0);
+  }, 60_000);
+
   it("never replaces the user's model with another: refused, with the reason", async () => {
     await expect(
       remote['models.generate']({ modelId: otherId, requestId: 'r3', messages, sampling: { maxTokens: 4 } }),

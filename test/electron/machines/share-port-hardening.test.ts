@@ -227,6 +227,26 @@ describe('the share port, attacked', () => {
     // Another address is not affected.
     await alive();
     for (const socket of held) socket.destroy();
+
+    // A refused upgrade whose sender never closes its end is closed by the host all the same, and not held.
+    const halfOpen = tls.connect({
+      socket: net.connect({ host: '127.0.0.1', port, localAddress: '127.0.2.3', allowHalfOpen: true }),
+      rejectUnauthorized: false,
+      allowHalfOpen: true,
+    } as tls.ConnectionOptions);
+    halfOpen.on('error', () => undefined);
+    halfOpen.resume();
+    await new Promise((r) => halfOpen.once('secureConnect', r));
+    const ended = new Promise((r) => halfOpen.once('end', r)); // the host's answer ends; this side keeps its own end open
+    const closed = new Promise((r) => halfOpen.once('close', r));
+    halfOpen.write('GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await ended;
+    // Still writing: a socket the host only half-closed would take it all; one it let go of resets (EPIPE).
+    for (let i = 0; i < 10 && !halfOpen.destroyed; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      halfOpen.write('still here');
+    }
+    await closed;
   }, 60_000);
 
   it('wrong secrets from other addresses do not block the right code', async () => {
