@@ -190,7 +190,9 @@ export class ApiKeyring {
 
   /** The key `secret` is, compared by hash in constant time; null if none (wrong, or revoked). Another process's changes are read first. */
   async identify(secret: string): Promise<KeyIdentity | null> {
-    await this.refresh();
+    // A file that cannot be read again now (its folder gone, a full disk) leaves the keys as last read: a request
+    // is never failed for it, and a revocation read before still holds.
+    await this.refresh().catch((error: unknown) => this.options.log?.(`api: could not re-read the API keys: ${(error as Error).message}`));
     const given = createHash('sha256').update(secret).digest();
     let found: KeyRecord | null = null;
     // Every stored hash is compared, so the time does not say which key (or how many) there are.

@@ -34,6 +34,18 @@ async function opened(dir: string, options: ConstructorParameters<typeof ApiKeyr
 }
 
 describe('API keys on disk', () => {
+  it('a data folder that goes away under a running host fails no request: the keys as last read still answer', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const keyring = await opened(dir, { log: (line) => lines.push(line) });
+    const { key, secret } = await keyring.create('alice');
+    await fs.rm(dir, { recursive: true, force: true });
+    expect(await keyring.identify(secret)).toEqual({ id: key.id, name: 'alice' });
+    expect(await keyring.identify('fh-wrong')).toBeNull();
+    expect(lines.join('\n')).toMatch(/could not re-read the API keys/);
+    await keyring.close();
+  });
+
   it('keeps only a hash of each named key, readable by this user only, and shows the key once', async () => {
     const dir = tempDir();
     const keyring = await opened(dir);

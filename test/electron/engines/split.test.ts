@@ -325,9 +325,11 @@ describe('a model split across two machines with llama.cpp RPC over paired links
     const sending = laptop.services.handlers['chats.send']({ conversationId: conversation.id, parentId: null, text: 'Once upon a time' });
     await until('text streaming', () => laptop.deltas.some((d) => d.parts.some((p) => p.text.length > 0)), 60_000);
     const pool = (
-      tower.services as unknown as { split: { deps: { pool: { helpers: Map<string, { child: { kill(s: string): void } }> } } } }
+      tower.services as unknown as {
+        split: { deps: { pool: { helpers: Map<string, { tether: { child: { kill(s: string): void } } }> } } };
+      }
     ).split.deps.pool;
-    [...pool.helpers.values()][0]!.child.kill('SIGKILL');
+    [...pool.helpers.values()][0]!.tether.child.kill('SIGKILL');
     const { reply } = await sending;
     expect(reply.status).toBe('failed');
     expect(reply.error).toMatch(/^tower went away mid-reply/);

@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +98,8 @@ describe('the share port, attacked', () => {
   let port: number;
   let rpcServer: string;
   const tag = `t${process.pid}${Date.now()}`;
+  // The host lives for the whole file: its folder goes at the end, not after each test (tempDir's way).
+  const hostDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-share-'));
 
   const newCode = async () => (await ui.api['machines.newCode']()).code!;
   /** Pairs like a machine would, from `from`: the pairing's id and key. */
@@ -118,7 +122,7 @@ describe('the share port, attacked', () => {
     const engines = await ensureTestEngines();
     rpcServer = engines.rpcServer;
     host = await startServeProcess(
-      ['--data-dir', tempDir(), '--no-api', '--share', '--share-host', '127.0.0.1', '--share-port', '0', '--name', 'tower'],
+      ['--data-dir', hostDir, '--no-api', '--share', '--share-host', '127.0.0.1', '--share-port', '0', '--name', 'tower'],
       { ...engines.env, FREEHOLD_TEST_TAG: tag },
     );
     await until('the pairing code', () => /Pairing code: /.test(host.output()), 10_000);
@@ -134,6 +138,7 @@ describe('the share port, attacked', () => {
       host.child.kill('SIGKILL');
       await host.exited;
     }
+    rmSync(hostDir, { recursive: true, force: true });
   });
 
   it('a frame the WebSocket library rejects, before or after the hello, closes that link and nothing else', async () => {
