@@ -566,6 +566,11 @@ export class FreeholdMachine implements MachineBackend {
     } finally {
       off();
       signal.removeEventListener('abort', onAbort);
+      // Asked again once the reply is over: a status event sent while it ended may have overtaken the last one.
+      if (!client.closed)
+        void client.api['inference.status']()
+          .then((status) => this.setBusy(status))
+          .catch(() => undefined);
     }
   }
 
