@@ -37,6 +37,9 @@ export interface InferenceServiceOptions {
   speculativeFor?: (modelPath: string) => LoadInput['speculative'];
 }
 
+/** A paired machine's requests swap the loaded model at most once in this time (a load per request would hold the machine). */
+export const GUEST_RELOAD_INTERVAL_MS = 30_000;
+
 /** The model a job needs: a chat model (with this context size, if given) or one in the embedding slot. */
 export interface ModelRequest {
   path: string;
@@ -90,6 +93,8 @@ export class InferenceService {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private lastWorkAt = Date.now();
   private readonly deltaListeners = new Map<string, (delta: ChatDelta) => void>();
+  /** When a paired machine's request last loaded a model (see GUEST_RELOAD_INTERVAL_MS). */
+  private guestLoadedAt = 0;
 
   constructor(private readonly options: InferenceServiceOptions) {
     this.lastEngineSettings = JSON.stringify(options.settings().inference);
@@ -274,12 +279,21 @@ export class InferenceService {
         `This machine's user has ${loaded.name} loaded; a paired machine's reply on another model waits until it is unloaded.`,
       );
     }
+    // Paired machines cannot make this one reload per request: one model swap for them per interval.
+    const sinceGuestLoad = Date.now() - this.guestLoadedAt;
+    if (request.guest && loaded && sinceGuestLoad < GUEST_RELOAD_INTERVAL_MS) {
+      throw new RpcError(
+        'busy',
+        `${loaded.name} was loaded for a paired machine ${Math.round(sinceGuestLoad / 1000)} s ago; another model can be loaded for one in ${Math.ceil((GUEST_RELOAD_INTERVAL_MS - sinceGuestLoad) / 1000)} s.`,
+      );
+    }
     const model = await this.loadNow({
       modelPath,
       ...(contextSize !== undefined ? { contextSize } : {}),
       ...(request.maxContextSize !== undefined ? { maxContextSize: request.maxContextSize } : {}),
     });
     this.jitModelPath = source === 'api' || request.guest ? modelPath : undefined;
+    if (request.guest) this.guestLoadedAt = Date.now();
     if (source === 'api') this.options.log(`api: loaded ${path.basename(modelPath)} just in time`);
     return model;
   }

@@ -58,7 +58,8 @@ function lastReply(conversationId: string): ChatMessageRecord | undefined {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-chat-tools-'));
-  ({ services } = await inferenceHost({ dataDir, watchFolders: false, host: 'web', tools: { callTimeoutMs: 3000 } }));
+  // 8 s: long enough for the 10 MB answer to cross stdio (the SDK's reader copies its buffer per chunk) on a busy 2-core machine.
+  ({ services } = await inferenceHost({ dataDir, watchFolders: false, host: 'web', tools: { callTimeoutMs: 8000 } }));
   const files = await Promise.all([scriptedModel('qwen3', 'tool'), scriptedModel('qwen3', 'think'), scriptedModel('deepseek-r1', 'think')]);
   const imported = await services.handlers['models.import']({ paths: files, mode: 'reference' });
   expect(imported.every((r) => r.ok)).toBe(true);
@@ -177,7 +178,7 @@ describe('tools in chat (scripted Qwen3, real MCP server over stdio)', () => {
     const cases: Array<[string, RegExp]> = [
       ['fail', /no weather station in Paris/],
       ['crash', /stopped while running get_weather[\s\S]*(code 3|weather station exploded)/],
-      ['hang', /did not answer within 3 s/],
+      ['hang', /did not answer within 8 s/],
     ];
     for (const [mode, expected] of cases) {
       await serverRunning('weather', weather({ WEATHER_MODE: mode }), true);

@@ -160,9 +160,17 @@ describe('a paired machine asks too much', () => {
     expect(model.path).toBe(tower.services.library.get(otherId)!.files[0]);
     const trained = tower.services.library.get(otherId)!.contextLength!;
     expect(model.contextSize).toBeLessThanOrEqual(trained);
-    // Loaded for a peer: another peer request for a different model may replace it.
-    const back = await remote['models.generate']({ modelId: storyId, requestId: 'r5', messages, sampling: { maxTokens: 4 } });
-    expect(back.stats.generatedTokens).toBeGreaterThan(0);
+    // Loaded for a peer: another peer request for a different model may replace it, but not at once (no reload per request).
+    await expect(
+      remote['models.generate']({ modelId: storyId, requestId: 'r5', messages, sampling: { maxTokens: 4 } }),
+    ).rejects.toMatchObject({
+      code: 'busy',
+      message: expect.stringMatching(/was loaded for a paired machine \d+ s ago; another model can be loaded for one in \d+ s/),
+    });
+    expect(tower.services.inference.status().model!.path).toBe(tower.services.library.get(otherId)!.files[0]);
+    // The same model goes on at once.
+    const same = await remote['models.generate']({ modelId: otherId, requestId: 'r6', messages, sampling: { maxTokens: 4 } });
+    expect(same.stats.generatedTokens).toBeGreaterThan(0);
   }, 120_000);
 
   it("sees and controls only its own downloads, never this machine's", async () => {
