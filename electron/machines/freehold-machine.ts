@@ -1,3 +1,7 @@
+/*
+ * Over 500 lines with two purposes, the link's client (open, pair, tunnel) and
+ * the machine it presents (state, models, replies): to be split by issue 24.
+ */
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import net from 'node:net';

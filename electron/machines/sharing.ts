@@ -1,9 +1,13 @@
+/*
+ * Over 500 lines, one purpose: the sharing side of a link (listening, pairing,
+ * sessions, tunnels). Strangers' limits live in link-admission.ts; what a peer
+ * may call lives in peer-handlers.ts.
+ */
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +34,7 @@ import {
   MAX_LINK_MESSAGE_BYTES,
   type Answer,
 } from './link-protocol';
+import { addressKey, endThenDestroy, MAX_GUEST_REPLIES, StrangerGate } from './link-admission';
 import { encodePairingCode } from './pairing-code';
 import { peerSession } from './peer-handlers';
 
@@ -38,27 +43,6 @@ export const DEFAULT_SHARE_PORT = 4850;
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 /** The first message must come within this time of connecting. */
 const HELLO_TIMEOUT_MS = 10_000;
-/**
- * Pairing attempts per address per minute. There is no limit in all: the
- * secret has 128 bits, so a global limit protects nothing and would let
- * anyone on the network block the right code by sending wrong ones.
- */
-const PAIR_ATTEMPTS_PER_ADDRESS = 5;
-/** Failed attempts (wrong keys or secrets, malformed or oversized hellos) per address per minute, before that address is turned away for the rest of the minute. */
-const AUTH_FAILURES_PER_ADDRESS = 20;
-/** Until a peer is welcomed, it may send this much (its hello is a few hundred bytes). */
-export const MAX_UNWELCOMED_BYTES = 8 * 1024;
-/** Connections not yet welcomed (TLS done, no session yet), per address and in all. */
-export const MAX_UNWELCOMED_PER_ADDRESS = 8;
-export const MAX_UNWELCOMED_IN_ALL = 64;
-/** Connections of any kind from one address (a paired machine needs its link and a tunnel per split device). */
-const MAX_CONNECTIONS_PER_ADDRESS = 32;
-/** A connection not welcomed within this time of its handshake is closed (the hello itself must come within 10 s of the upgrade). */
-const UNWELCOMED_DEADLINE_MS = 20_000;
-/** A paired machine's replies running or waiting here at once, over all its links. */
-export const MAX_GUEST_REPLIES = 4;
-/** Addresses remembered by the attempt counters; the oldest are forgotten first. */
-const MAX_TRACKED_ADDRESSES = 10_000;
 
 interface PairingRecord {
   id: string;
@@ -115,59 +99,6 @@ function advertisedHost(bindHost: string): string {
   return '127.0.0.1';
 }
 
-/** Answers and closes: the socket goes once the answer is written, whether or not the other side closes its end. */
-function endThenDestroy(socket: Duplex, text: string): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(text);
-  setTimeout(() => socket.destroy(), 2000).unref();
-}
-
-/**
- * Whom attempts are counted against: an IPv4 address, or an IPv6 /64 (one
- * machine usually holds a whole /64, and could otherwise pick a fresh address
- * per attempt).
- */
-export function addressKey(address: string): string {
-  const plain = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-  if (!plain.includes(':')) return plain;
-  // Link-local and unique local addresses are machines on this LAN, each with its own address (a /64 is the whole LAN).
-  if (/^f[cde]/i.test(plain)) return plain.toLowerCase();
-  const [head = '', tail] = plain.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
-}
-
-/** Attempts per key in a sliding window; a bounded table that forgets the least recently seen keys, never all at once. */
-export class AttemptCounter {
-  private readonly hits = new Map<string, number[]>();
-  constructor(
-    private readonly windowMs = 60_000,
-    private readonly maxKeys = MAX_TRACKED_ADDRESSES,
-  ) {}
-  /** Counts an attempt by `key`; false when there were already `limit` in the window. */
-  take(key: string, limit: number, now = Date.now()): boolean {
-    const recent = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    const allowed = recent.length < limit;
-    if (allowed) recent.push(now);
-    // Re-inserted: the Map's order is least recently seen first.
-    this.hits.delete(key);
-    this.hits.set(key, recent);
-    while (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value!);
-    return allowed;
-  }
-  count(key: string, now = Date.now()): number {
-    return (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs).length;
-  }
-  size(): number {
-    return this.hits.size;
-  }
-}
-
 /**
  * "Share this machine": a TLS WebSocket server (the certificate made once and
  * kept; paired machines pin its fingerprint) that takes paired machines only.
@@ -188,14 +119,8 @@ export class SharingService {
   private readonly peerDownloads = new Map<string, Set<string>>(); // pairing id → the downloads it started
   private readonly guestReplies = new Map<string, { count: number }>(); // pairing id → its replies running or waiting
   private readonly sockets = new Set<Socket>();
-  private readonly pairAttempts = new AttemptCounter();
-  private readonly authFailures = new AttemptCounter();
-  /** TLS connections with no session yet: what each has sent, counted against a small limit. */
-  private readonly unwelcomed = new Map<
-    Socket,
-    { key: string; bytes: number; onData: (chunk: Buffer) => void; deadline: ReturnType<typeof setTimeout> }
-  >();
-  private readonly unwelcomedBy = new Map<string, number>();
+  /** Strangers' connections and attempts, and their limits (link-admission.ts). */
+  private readonly gate = new StrangerGate();
   private readonly hiddenPaths: string[];
 
   constructor(private readonly options: SharingOptions) {
@@ -326,28 +251,13 @@ export class SharingService {
     );
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
-    // Connections of any kind (a handshake not done yet included) per address. None in all: a stranger
-    // with many addresses could fill it and keep paired machines out (the handshake times out in 10 s).
-    const perAddress = new Map<string, number>();
     server.on('connection', (socket: Socket) => {
-      const key = addressKey(socket.remoteAddress ?? 'unknown');
-      const open = perAddress.get(key) ?? 0;
-      if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
-        socket.destroy();
-        return;
-      }
-      perAddress.set(key, open + 1);
+      if (!this.gate.connection(socket)) return;
       this.sockets.add(socket);
-      socket.on('error', () => socket.destroy());
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        const left = (perAddress.get(key) ?? 1) - 1;
-        if (left > 0) perAddress.set(key, left);
-        else perAddress.delete(key);
-      });
+      socket.on('close', () => this.sockets.delete(socket));
     });
     server.on('tlsClientError', () => undefined);
-    server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
+    server.on('secureConnection', (socket: TLSSocket) => this.gate.admit(socket));
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_LINK_MESSAGE_BYTES, perMessageDeflate: false });
     server.on('upgrade', (req, socket, head) => {
       // From here on the socket is ours alone (the HTTP server has let go of it): its errors too.
@@ -415,66 +325,12 @@ export class SharingService {
     }
   }
 
-  /**
-   * A TLS connection, not yet welcomed: turned away if its address (or
-   * everyone) already has too many such, and cut off (counted as a failure)
-   * once it sends more than a hello could need. Nothing of a stranger's is
-   * held beyond a few KiB.
-   */
-  private admit(socket: Socket): void {
-    const key = addressKey(socket.remoteAddress ?? 'unknown');
-    const mine = this.unwelcomedBy.get(key) ?? 0;
-    if (mine >= MAX_UNWELCOMED_PER_ADDRESS) {
-      socket.destroy();
-      return;
-    }
-    // Full in all: the stranger waiting longest goes, never the newcomer (who may be a paired machine),
-    // so that a flood from many addresses can delay a link, not keep it out.
-    if (this.unwelcomed.size >= MAX_UNWELCOMED_IN_ALL) this.unwelcomed.keys().next().value?.destroy();
-    this.unwelcomedBy.set(key, mine + 1);
-    const entry = {
-      key,
-      bytes: 0,
-      onData: (chunk: Buffer) => void this.countUnwelcomed(socket, chunk.length),
-      // Welcomed by then, or gone: whatever the stage (an upgrade request never finished, a refusal never read).
-      deadline: setTimeout(() => socket.destroy(), UNWELCOMED_DEADLINE_MS),
-    };
-    entry.deadline.unref();
-    this.unwelcomed.set(socket, entry);
-    socket.on('data', entry.onData);
-    socket.once('close', () => this.welcomed(socket));
-  }
-
-  /** Adds bytes a stranger sent; false (and the connection cut) past the limit. */
-  private countUnwelcomed(socket: Socket, bytes: number): boolean {
-    const entry = this.unwelcomed.get(socket);
-    if (!entry) return true;
-    entry.bytes += bytes;
-    if (entry.bytes <= MAX_UNWELCOMED_BYTES) return true;
-    this.authFailures.take(entry.key, Number.POSITIVE_INFINITY);
-    this.welcomed(socket);
-    socket.destroy();
-    return false;
-  }
-
-  /** The connection is a paired machine's session (or tunnel), or gone: no longer counted as a stranger's. */
-  private welcomed(socket: Socket): void {
-    const entry = this.unwelcomed.get(socket);
-    if (!entry) return;
-    this.unwelcomed.delete(socket);
-    clearTimeout(entry.deadline);
-    socket.off('data', entry.onData);
-    const left = (this.unwelcomedBy.get(entry.key) ?? 1) - 1;
-    if (left > 0) this.unwelcomedBy.set(entry.key, left);
-    else this.unwelcomedBy.delete(entry.key);
-  }
-
   private accept(ws: WebSocket, socket: Socket): void {
     const address = addressKey(socket.remoteAddress ?? 'unknown');
     let inSession = false;
     // Frames the ws library rejects (oversized, unmasked, bad UTF-8) arrive here, from the first byte on.
     ws.on('error', () => {
-      if (!inSession) this.authFailures.take(address, Number.POSITIVE_INFINITY);
+      if (!inSession) this.gate.failed(address);
       ws.terminate();
     });
     const answer = (message: Answer) => ws.send(JSON.stringify(message));
@@ -485,7 +341,7 @@ export class SharingService {
     const timer = setTimeout(() => ws.terminate(), HELLO_TIMEOUT_MS);
     ws.once('message', (data, isBinary) => {
       clearTimeout(timer);
-      if (this.authFailures.count(address) >= AUTH_FAILURES_PER_ADDRESS) {
+      if (this.gate.turnedAway(address)) {
         return refuse('rate_limited', 'Too many failed attempts from this address: wait a minute and try again.');
       }
       let hello;
@@ -495,17 +351,17 @@ export class SharingService {
         hello = null;
       }
       if (!hello?.success) {
-        this.authFailures.take(address, Number.POSITIVE_INFINITY);
+        this.gate.failed(address);
         return refuse('bad_message', 'Not a Freehold link message.');
       }
       const message = hello.data;
       if (message.t === 'pair') {
-        if (!this.pairAttempts.take(address, PAIR_ATTEMPTS_PER_ADDRESS)) {
+        if (!this.gate.pairAttempt(address)) {
           return refuse('rate_limited', 'Too many pairing attempts: wait a minute and try again.');
         }
         const code = this.code;
         if (!code || code.expiresAt <= Date.now() || !secretsMatch(message.secret, code.secret)) {
-          this.authFailures.take(address, Number.POSITIVE_INFINITY);
+          this.gate.failed(address);
           return refuse(
             'refused',
             `${this.name()} refused the pairing: the code is wrong, expired or already used. Make a new code on ${this.name()}.`,
@@ -536,7 +392,7 @@ export class SharingService {
       const record = this.state.pairings.find((p) => p.id === message.pairingId);
       const expected = record?.keyHash ?? sha256(token(32));
       if (!record || !secretsMatch(sha256(message.key), expected)) {
-        this.authFailures.take(address, Number.POSITIVE_INFINITY);
+        this.gate.failed(address);
         return refuse(
           'refused',
           `${this.name()} does not know this machine: the pairing was revoked (or never made). Pair again with a new code.`,
@@ -551,7 +407,7 @@ export class SharingService {
       void this.machineId().then((id) => {
         if (ws.readyState !== ws.OPEN) return;
         inSession = true;
-        this.welcomed(socket);
+        this.gate.welcomed(socket);
         answer({ t: 'welcome', machine: { id, name: this.name() } });
         this.startSession(ws, record);
       });
@@ -572,18 +428,18 @@ export class SharingService {
         `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
       );
     };
-    if (this.authFailures.count(address) >= AUTH_FAILURES_PER_ADDRESS) return deny(429, 'Too many failed attempts from this address.');
+    if (this.gate.turnedAway(address)) return deny(429, 'Too many failed attempts from this address.');
     const pairingId = String(req.headers['x-freehold-pairing'] ?? '');
     const key = String(req.headers['x-freehold-key'] ?? '');
     const record = this.state.pairings.find((p) => p.id === pairingId);
     if (!record || !secretsMatch(sha256(key), record.keyHash)) {
-      this.authFailures.take(address, Number.POSITIVE_INFINITY);
+      this.gate.failed(address);
       return deny(403, `${this.name()} does not know this machine: the pairing was revoked (or never made).`);
     }
     const port = this.options.tunnelPort?.(record.id) ?? null;
     if (port === null) return deny(403, `${this.name()} is not running a split-model helper for this machine.`);
     // Authenticated: the helper's traffic (tensors, megabytes) is not a stranger's.
-    this.welcomed(socket);
+    this.gate.welcomed(socket);
     const helper = net.connect({ host: '127.0.0.1', port });
     helper.setNoDelay(true);
     socket.setNoDelay(true);

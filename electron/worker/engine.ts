@@ -1,3 +1,8 @@
+/*
+ * Over 500 lines (loading and fit, chat, completions, tools, speculative
+ * decoding, embeddings, benchmarks in one class): issue 24 splits it by what it
+ * does; backend detection is already in backend-detect.ts.
+ */
 /**
  * node-llama-cpp, driven inside the inference worker process. Nothing here may
  * run in the main process or the renderer: llama.cpp aborts the whole process

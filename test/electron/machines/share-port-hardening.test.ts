@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LINK_PATH } from '../../../electron/machines/link-protocol';
 import { decodePairingCode } from '../../../electron/machines/pairing-code';
-import { AttemptCounter, addressKey, MAX_UNWELCOMED_PER_ADDRESS } from '../../../electron/machines/sharing';
+import { AttemptCounter, addressKey, MAX_UNWELCOMED_PER_ADDRESS } from '../../../electron/machines/link-admission';
 import { RPC_PATH } from '../../../electron/host/server';
 import { createHostClient, type HostClient } from '../../../shared/rpc/client';
 import { inferenceHost } from '../../helpers/inference-host';
