@@ -9,6 +9,7 @@ import { RpcError } from '../../shared/errors';
 import type { RepoDetails } from '../../shared/hub';
 import type { ModelEntry } from '../../shared/library';
 import { UPLOAD_CHUNK_BYTES, type MachineInfo } from '../../shared/machines';
+import { formatWhen } from '../../renderer/features/machines/machines';
 import { createFakeHost, machineFixture } from './fake-host';
 
 // The library and the thread are virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
@@ -160,7 +161,8 @@ describe('Hardware → Machines: state, live', () => {
     const item = (name: string) => within(panel).getByRole('listitem', { name });
     await waitFor(() => expect(within(item('tower')).getByText('Busy')).toBeTruthy());
     expect(within(item('attic')).getByText('Connecting…')).toBeTruthy();
-    const time = since.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    // Five minutes ago is yesterday just after midnight: then the date is shown too.
+    const time = formatWhen(since.toISOString());
     const offline = within(item('laptop2')).getByText(/^Offline since/);
     await waitFor(() => expect(offline.textContent).toMatch(new RegExp(`^Offline since ${time} — retrying in (1[0-2]|[89]) s$`)));
     expect(within(item('laptop2')).getByText('connect ECONNREFUSED 192.168.1.30:4850')).toBeTruthy();
@@ -173,6 +175,18 @@ describe('Hardware → Machines: state, live', () => {
     ).toEqual(['tower', 'attic', 'laptop2', 'old-pc']);
     // The countdown moves on its own.
     await waitFor(() => expect(offline.textContent).not.toMatch(/retrying in 12 s$/), { timeout: 2500 });
+  });
+
+  it('gives the time alone for today, and the day too for an earlier day (just after midnight)', () => {
+    const now = new Date(2026, 11, 7, 0, 2).getTime();
+    const earlier = new Date(2026, 11, 7, 0, 1);
+    const yesterday = new Date(2026, 11, 6, 23, 58);
+    const hm = (d: Date) => d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    expect(formatWhen(earlier.toISOString(), now)).toBe(hm(earlier));
+    expect(formatWhen(yesterday.toISOString(), now)).toBe(
+      `${yesterday.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })}, ${hm(yesterday)}`,
+    );
+    expect(formatWhen(null, now)).toBe('never');
   });
 
   it('reconnects, renames, and removes a machine after confirming', async () => {
