@@ -80,7 +80,7 @@ const toolCallRecordSchema = z
     server: z.string().max(200),
     tool: z.string().max(200),
     arguments: z.string().max(5_000_000),
-    status: z.enum(['pending', 'running', 'done', 'error', 'denied']),
+    status: z.enum(['pending', 'running', 'done', 'error', 'denied', 'invalid']),
     result: z.string().max(5_000_000).nullable(),
     truncated: z.boolean(),
     textOffset: z.number().int().min(0),

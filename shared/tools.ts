@@ -53,8 +53,15 @@ export interface McpToolInfo {
   inputSchema: Record<string, unknown>;
   enabled: boolean;
   alwaysAllow: boolean;
-  /** Why the tool cannot be offered to a model (its schema cannot be enforced), if so. */
+  /** Why the tool cannot be offered to a model (its schema is past the bounds, or cannot be checked), if so. */
   unusable: string | null;
+  /**
+   * Keywords of its schema the grammar does not hold, checked against each call
+   * once the model has written it, in words: "pattern (at url)".
+   */
+  checkedAfter: string[];
+  /** Keywords neither holds nor checks (not validation keywords, or a format no validator knows). */
+  unchecked: string[];
 }
 
 export interface McpServerInfo {
@@ -100,7 +107,8 @@ export interface ImportResult {
 }
 
 /** A tool call in a chat reply, stored with the message. */
-export type ToolCallStatus = 'pending' | 'running' | 'done' | 'error' | 'denied';
+/** `invalid`: not run, because its arguments do not match the tool's schema (the model was told why). */
+export type ToolCallStatus = 'pending' | 'running' | 'done' | 'error' | 'denied' | 'invalid';
 
 export interface ToolCallRecord {
   /** Unique within the message (call_…). */

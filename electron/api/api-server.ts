@@ -145,6 +145,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     close: async () => {
       stopRevoked();
       await app.close();
+      await context.checker.close();
     },
   };
 }

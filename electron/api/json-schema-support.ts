@@ -42,18 +42,23 @@ const annotations = new Set([
   'examples',
   '$schema',
   '$id',
+  'id',
   '$comment',
   'strict',
   'nullable',
   'readOnly',
   'writeOnly',
   'deprecated',
+  'contentEncoding',
+  'contentMediaType',
 ]);
 const keywordsFor = {
   object: ['properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties'],
   array: ['items', 'prefixItems', 'minItems', 'maxItems'],
   string: ['minLength', 'maxLength', 'format'],
 } as const;
+/** Bounds the grammar holds on an integer (integer-range-grammar.ts); on a number they are checked after generation. */
+const boundKeys = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'] as const;
 const alternatives = new Set(['anyOf', 'oneOf']);
 const literalKeys = new Set(['enum', 'const']);
 const structural = new Set([
@@ -61,19 +66,104 @@ const structural = new Set([
   ...keywordsFor.object,
   ...keywordsFor.array,
   ...keywordsFor.string,
+  ...boundKeys,
   ...literalKeys,
   ...alternatives,
   '$ref',
   '$defs',
   'definitions',
+  'additionalItems',
+]);
+/**
+ * Keywords a grammar cannot hold that a validator checks: without `strict`
+ * they are left out of the grammar (the value keeps its type) and the value is
+ * checked against the whole schema once written (json-schema-check.ts). Those
+ * whose values are schemas are bounded like the rest.
+ */
+const checkedAfter = new Set([
+  'pattern',
+  'format',
+  'multipleOf',
+  'uniqueItems',
+  'contains',
+  'minContains',
+  'maxContains',
+  'patternProperties',
+  'propertyNames',
+  'dependentRequired',
+  'dependentSchemas',
+  'dependencies',
+  'not',
+  'allOf',
+  'if',
+  'then',
+  'else',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  ...boundKeys,
+  ...alternatives,
+  ...literalKeys,
+  '$ref',
+  'required',
 ]);
 const types = ['string', 'number', 'integer', 'boolean', 'null', 'object', 'array'] as const;
 type JsonType = (typeof types)[number];
 const formats = new Set(['date-time', 'date', 'time']);
+/** The formats ajv-formats checks (its "full" set); another format is checked by nobody. */
+const checkableFormats = new Set([
+  ...formats,
+  'iso-time',
+  'iso-date-time',
+  'duration',
+  'uri',
+  'uri-reference',
+  'uri-template',
+  'url',
+  'email',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'regex',
+  'uuid',
+  'json-pointer',
+  'json-pointer-uri-fragment',
+  'relative-json-pointer',
+  'byte',
+  'int32',
+  'int64',
+  'float',
+  'double',
+  'password',
+  'binary',
+]);
 const repetitionKeys = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
 
 type Schema = Record<string, unknown>;
-export type PreparedSchema = { ok: true; schema: Schema } | { ok: false; problem: string };
+/** A keyword of the schema, and where: e.g. `{ keyword: 'pattern', at: 'schema.properties.url' }`. */
+export interface SchemaKeyword {
+  keyword: string;
+  at: string;
+}
+export type PreparedSchema =
+  | {
+      ok: true;
+      /** The form node-llama-cpp builds the grammar from. */
+      schema: Schema;
+      /** Keywords the grammar does not hold and the validator checks after generation (never with `strict`). */
+      relaxed: SchemaKeyword[];
+      /** Keywords neither holds: not JSON Schema validation keywords (`x-…`, `discriminator`), or a format nobody checks. */
+      ignored: SchemaKeyword[];
+    }
+  | { ok: false; problem: string };
+
+export interface PrepareOptions {
+  /**
+   * Everything enforced by the grammar, or refused naming the keyword
+   * (OpenAI's `strict: true`); without it, what the grammar cannot hold is
+   * relaxed to its type and listed in `relaxed`. Default true.
+   */
+  strict?: boolean;
+}
 
 class SchemaProblem extends Error {}
 
@@ -99,13 +189,47 @@ function refTarget(ref: unknown): string | null {
   return match ? match[1]!.replace(/~1/g, '/').replace(/~0/g, '~') : null;
 }
 
+/** Magnitudes past 16 digits are past what the integer grammar writes (integer-range-grammar.ts). */
+const INTEGER_LIMIT = 10n ** 16n - 1n;
+const toBig = (value: number) => BigInt(value);
+
+/**
+ * The whole-number bounds a schema's `minimum`, `maximum` and exclusive bounds
+ * (numbers, or draft-04's booleans beside minimum/maximum) give an integer;
+ * null for no bound, or one past 16 digits.
+ */
+export function integerBounds(node: Record<string, unknown>): { min: bigint | null; max: bigint | null } {
+  let min: bigint | null = null;
+  let max: bigint | null = null;
+  const raise = (value: bigint) => (min = min === null || value > min ? value : min);
+  const lower = (value: bigint) => (max = max === null || value < max ? value : max);
+  const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+  if (finite(node.minimum)) {
+    const exclusive = node.exclusiveMinimum === true && Number.isInteger(node.minimum);
+    raise(toBig(Math.ceil(node.minimum)) + (exclusive ? 1n : 0n));
+  }
+  if (finite(node.maximum)) {
+    const exclusive = node.exclusiveMaximum === true && Number.isInteger(node.maximum);
+    lower(toBig(Math.floor(node.maximum)) - (exclusive ? 1n : 0n));
+  }
+  if (finite(node.exclusiveMinimum)) raise(toBig(Math.floor(node.exclusiveMinimum)) + 1n);
+  if (finite(node.exclusiveMaximum)) lower(toBig(Math.ceil(node.exclusiveMaximum)) - 1n);
+  return {
+    min: min !== null && (min as bigint) < -INTEGER_LIMIT ? null : min,
+    max: max !== null && (max as bigint) > INTEGER_LIMIT ? null : max,
+  };
+}
+
 /**
  * Checks `input` against the subset the grammar enforces and the limits above,
  * and returns it in the form to hand node-llama-cpp: annotations dropped,
  * `anyOf` as `oneOf`, definitions in root `$defs`, a list of types as
- * alternatives, a schema without a type as "any value".
+ * alternatives, a schema without a type as "any value", an integer's bounds as
+ * whole-number `minimum`/`maximum`. With `strict: false`, what the grammar
+ * cannot hold is relaxed to its type and listed, for the validator to check.
  */
-export function prepareJsonSchema(input: unknown): PreparedSchema {
+export function prepareJsonSchema(input: unknown, options: PrepareOptions = {}): PreparedSchema {
+  const strict = options.strict ?? true;
   let parts = 0;
   let literals = 0;
   let literalChars = 0;
@@ -113,15 +237,46 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
   const defs = new Map<string, unknown>();
   /** For each definition, how deep it nests and which definitions it names. */
   const trees = new Map<string, { height: number; refs: Set<string> }>();
+  const relaxed: SchemaKeyword[] = [];
+  const ignored: SchemaKeyword[] = [];
 
   const fail = (message: string): never => {
     throw new SchemaProblem(message);
+  };
+  /** A keyword the grammar cannot hold: refused with `strict`, else noted for the validator. */
+  const relax = (keyword: string, at: string, message: string) => {
+    if (strict) fail(message);
+    if (!relaxed.some((k) => k.keyword === keyword && k.at === at)) relaxed.push({ keyword, at });
   };
   const countChars = (text: string) => {
     if ((literalChars += text.length) > SCHEMA_LIMITS.literalChars)
       fail(
         `its enum and const strings and property names add up to more than ${SCHEMA_LIMITS.literalChars.toLocaleString('en-US')} characters`,
       );
+  };
+  const countPart = (at: string, depth: number) => {
+    if (depth > SCHEMA_LIMITS.depth) fail(`${at} is nested more than ${SCHEMA_LIMITS.depth} levels deep`);
+    if ((parts += 1) > SCHEMA_LIMITS.parts) fail(`the schema has more than ${SCHEMA_LIMITS.parts.toLocaleString('en-US')} parts`);
+  };
+  /**
+   * A value the grammar leaves to the validator, which compiles every schema
+   * in it: bounded by the same counts, never recursed past the depth limit.
+   */
+  const countUnchecked = (value: unknown, at: string, depth: number): void => {
+    if (Array.isArray(value)) {
+      if (depth > SCHEMA_LIMITS.depth) fail(`${at} is nested more than ${SCHEMA_LIMITS.depth} levels deep`);
+      value.forEach((item, index) => countUnchecked(item, `${at}[${index}]`, depth + 1));
+      return;
+    }
+    if (!isRecord(value)) {
+      if (typeof value === 'string') countChars(value);
+      return;
+    }
+    countPart(at, depth);
+    for (const [key, child] of Object.entries(value)) {
+      countChars(key);
+      countUnchecked(child, `${at}.${key}`, depth + 1);
+    }
   };
   const literal = (value: unknown, at: string, allowed: Set<JsonType> | null): unknown => {
     const type = jsonTypeOf(value);
@@ -133,20 +288,28 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
       fail(`${at} is ${JSON.stringify(value).slice(0, 100)}, which is not of the schema's type`);
     return value;
   };
+  const isLiteral = (value: unknown) => jsonTypeOf(value) !== 'other';
 
   const visit = (node: unknown, at: string, depth: number, tree: { height: number; refs: Set<string> }): Schema => {
-    if (depth > SCHEMA_LIMITS.depth) fail(`${at} is nested more than ${SCHEMA_LIMITS.depth} levels deep`);
+    countPart(at, depth);
     tree.height = Math.max(tree.height, depth);
-    if ((parts += 1) > SCHEMA_LIMITS.parts) fail(`the schema has more than ${SCHEMA_LIMITS.parts.toLocaleString('en-US')} parts`);
     if (node === true) return anyValue();
     if (!isRecord(node)) return fail(`${at} is not a schema object`);
-    const keys = Object.keys(node).filter((key) => !annotations.has(key));
+    let keys = Object.keys(node).filter((key) => !annotations.has(key));
     for (const key of keys) {
-      if (!structural.has(key)) fail(`"${key}" (at ${at}) is not supported; supported: ${[...structural].join(', ')}`);
-      if ((key === '$defs' || key === 'definitions') && depth > 0)
-        fail(`${at}.${key}: definitions are supported at the root of the schema only`);
+      if ((key === '$defs' || key === 'definitions') && depth > 0) {
+        relax(key, at, `${at}.${key}: definitions are supported at the root of the schema only`);
+        countUnchecked(node[key], `${at}.${key}`, depth + 1);
+      } else if (!structural.has(key)) {
+        if (checkedAfter.has(key)) {
+          relax(key, at, `"${key}" (at ${at}) is not supported; supported: ${[...structural].join(', ')}`);
+          countUnchecked(node[key], `${at}.${key}`, depth + 1);
+        } else if (strict) fail(`"${key}" (at ${at}) is not supported; supported: ${[...structural].join(', ')}`);
+        else ignored.push({ keyword: key, at });
+      }
     }
-    const own = keys.filter((key) => key !== '$defs' && key !== 'definitions');
+    keys = keys.filter((key) => structural.has(key) && !((key === '$defs' || key === 'definitions') && depth > 0));
+    let own = keys.filter((key) => key !== '$defs' && key !== 'definitions');
 
     let typeList: JsonType[] | null = null;
     if (node.type !== undefined) {
@@ -160,31 +323,77 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
     // A reference or a list of alternatives stands alone: node-llama-cpp would ignore anything beside it.
     if (node.$ref !== undefined) {
       const name = refTarget(node.$ref);
-      if (name === null) fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) must point into #/$defs`);
-      if (!defs.has(name!)) fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) names no definition in the schema's $defs`);
-      if (own.length > 1)
-        fail(`$ref (at ${at}) cannot be combined with ${own.filter((k) => k !== '$ref').join(', ')}; put those in the definition`);
-      tree.refs.add(name!);
-      return { $ref: `#/$defs/${name!}` };
+      const others = own.filter((k) => k !== '$ref');
+      if (name === null) {
+        // Another pointer into this schema (`#`, `#/properties/…`): the validator follows it; one elsewhere fails its compiling.
+        relax('$ref', at, `$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) must point into #/$defs`);
+        if (typeof node.$ref !== 'string' || !node.$ref.startsWith('#'))
+          fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) points outside the schema`);
+        return anyValue();
+      }
+      if (!defs.has(name)) fail(`$ref ${JSON.stringify(node.$ref).slice(0, 200)} (at ${at}) names no definition in the schema's $defs`);
+      if (others.length > 0) {
+        relax(others.join(', '), at, `$ref (at ${at}) cannot be combined with ${others.join(', ')}; put those in the definition`);
+        for (const key of others) countUnchecked(node[key], `${at}.${key}`, depth + 1);
+      }
+      tree.refs.add(name);
+      return { $ref: `#/$defs/${name}` };
     }
     const alternativeKey = own.find((key) => alternatives.has(key));
     if (alternativeKey) {
-      if (own.length > 1)
-        fail(
-          `${alternativeKey} (at ${at}) cannot be combined with ${own.filter((k) => k !== alternativeKey).join(', ')}; put those in each alternative`,
-        );
       const list = node[alternativeKey];
       if (!Array.isArray(list) || list.length === 0) fail(`${at}.${alternativeKey} must be a non-empty array`);
-      return { oneOf: (list as unknown[]).map((child, index) => visit(child, `${at}.${alternativeKey}[${index}]`, depth + 1, tree)) };
+      const others = own.filter((k) => k !== alternativeKey);
+      const message = `${alternativeKey} (at ${at}) cannot be combined with ${others.join(', ')}; put those in each alternative`;
+      if (others.length === 0) {
+        return { oneOf: (list as unknown[]).map((child, index) => visit(child, `${at}.${alternativeKey}[${index}]`, depth + 1, tree)) };
+      }
+      // Beside a type or properties, the alternatives usually narrow them ("one of these required"): the grammar keeps
+      // the rest and the validator the alternatives; otherwise the alternatives are the value and the rest is checked.
+      if (others.some((k) => k === 'type' || k === 'properties' || k === 'items')) {
+        relax(alternativeKey, at, message);
+        countUnchecked(list, `${at}.${alternativeKey}`, depth + 1);
+        own = others;
+      } else {
+        relax(others.join(', '), at, message);
+        for (const key of others) countUnchecked(node[key], `${at}.${key}`, depth + 1);
+        return { oneOf: (list as unknown[]).map((child, index) => visit(child, `${at}.${alternativeKey}[${index}]`, depth + 1, tree)) };
+      }
     }
     // enum and const win over every other keyword in node-llama-cpp, so their values must satisfy the type.
-    if (node.const !== undefined) return { const: literal(node.const, `${at}.const`, allowed) };
-    if (node.enum !== undefined) {
-      if (!Array.isArray(node.enum) || node.enum.length === 0) fail(`${at}.enum must be a non-empty array`);
-      return { enum: (node.enum as unknown[]).map((value, index) => literal(value, `${at}.enum[${index}]`, allowed)) };
+    for (const key of ['const', 'enum'] as const) {
+      if (node[key] === undefined || !own.includes(key)) continue;
+      const values = key === 'const' ? [node.const] : node.enum;
+      if (!Array.isArray(values) || values.length === 0) fail(`${at}.enum must be a non-empty array`);
+      const list = values as unknown[];
+      const where = (index: number) => (key === 'const' ? `${at}.const` : `${at}.enum[${index}]`);
+      if (!strict) {
+        // Objects and arrays are beyond the grammar's literals, and values not of the type can never be valid:
+        // such a list leaves the grammar to the type and the validator to the list.
+        const fits = (value: unknown) => {
+          const type = jsonTypeOf(value);
+          return type !== 'other' && (!allowed || allowed.has(type as JsonType) || (type === 'integer' && allowed.has('number')));
+        };
+        if (!list.every(fits)) {
+          relax(key, at, '');
+          countUnchecked(list, where(0), depth + 1);
+          own = own.filter((k) => !literalKeys.has(k));
+          break;
+        }
+      } else if (!list.every(isLiteral)) {
+        literal(
+          list.find((value) => !isLiteral(value)),
+          where(list.findIndex((value) => !isLiteral(value))),
+          allowed,
+        );
+      }
+      if (key === 'const') return { const: literal(node.const, `${at}.const`, allowed) };
+      return { enum: list.map((value, index) => literal(value, `${at}.enum[${index}]`, allowed)) };
     }
 
     const out: Schema = {};
+    let tupleItems: unknown[] | null = null;
+    let missingRequired: string[] = [];
     for (const key of own) {
       const value = node[key];
       if (repetitionKeys.has(key)) {
@@ -197,9 +406,20 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
           );
         out[key] = value;
       } else if (key === 'format') {
-        if (typeof value !== 'string' || !formats.has(value))
-          fail(`format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`);
-        out.format = value;
+        if (typeof value === 'string' && formats.has(value)) out.format = value;
+        else if (!strict && typeof value === 'string' && !checkableFormats.has(value)) ignored.push({ keyword: `format ${value}`, at });
+        else
+          relax(
+            `format ${typeof value === 'string' ? value : ''}`.trim(),
+            at,
+            `format ${JSON.stringify(value)} (at ${at}) is not supported; supported: ${[...formats].join(', ')}`,
+          );
+      } else if ((boundKeys as readonly string[]).includes(key)) {
+        const bound = value;
+        if (typeof bound !== 'number' && typeof bound !== 'boolean') fail(`${at}.${key} must be a number`);
+        if (typeof bound === 'boolean' && !(key === 'exclusiveMinimum' || key === 'exclusiveMaximum'))
+          fail(`${at}.${key} must be a number`);
+        if (typeof bound === 'number' && !Number.isFinite(bound)) fail(`${at}.${key} must be a finite number`);
       } else if (key === 'properties') {
         if (!isRecord(value)) fail(`${at}.properties must be an object`);
         // fromEntries: a property named __proto__ stays a property.
@@ -213,33 +433,72 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
         if (!Array.isArray(value) || value.some((name) => typeof name !== 'string'))
           fail(`${at}.required must be an array of property names`);
         // node-llama-cpp writes every listed property; a required one that is not listed would be left out.
-        const missing = (value as string[]).find((name) => !isRecord(node.properties) || !Object.hasOwn(node.properties, name));
-        if (missing !== undefined) fail(`${at}.required names "${missing.slice(0, 100)}", which is not in its properties`);
+        const missing = (value as string[]).filter((name) => !isRecord(node.properties) || !Object.hasOwn(node.properties, name));
+        if (missing.length && strict) fail(`${at}.required names "${missing[0]!.slice(0, 100)}", which is not in its properties`);
+        // Without strict, it is listed as any value, so that the grammar writes it.
+        for (const name of missing) countChars(name);
+        missingRequired = missing;
       } else if (key === 'additionalProperties') {
         if (typeof value === 'boolean') out.additionalProperties = value;
         else out.additionalProperties = visit(value, `${at}.additionalProperties`, depth + 1, tree);
       } else if (key === 'items') {
-        if (value !== true && value !== false) out.items = visit(value, `${at}.items`, depth + 1, tree);
+        // Before 2020-12 a list of items was a tuple (now prefixItems), and additionalItems what follows it.
+        if (Array.isArray(value)) tupleItems = value;
+        else if (value !== true && value !== false) out.items = visit(value, `${at}.items`, depth + 1, tree);
+      } else if (key === 'additionalItems') {
+        if (!Array.isArray(node.items)) continue;
+        if (value !== true && value !== false) out.items = visit(value, `${at}.additionalItems`, depth + 1, tree);
       } else if (key === 'prefixItems') {
         if (!Array.isArray(value)) fail(`${at}.prefixItems must be an array`);
-        out.prefixItems = (value as unknown[]).map((child, index) => visit(child, `${at}.prefixItems[${index}]`, depth + 1, tree));
+        tupleItems = value as unknown[];
       }
     }
-    if (node.items === false) {
-      // No items past the prefix.
-      const closed = Array.isArray(node.prefixItems) ? node.prefixItems.length : 0;
-      out.maxItems = typeof out.maxItems === 'number' ? Math.min(out.maxItems, closed) : closed;
+    if (tupleItems) out.prefixItems = tupleItems.map((child, index) => visit(child, `${at}.prefixItems[${index}]`, depth + 1, tree));
+    // No items past the prefix.
+    const closed = Array.isArray(node.items) ? node.additionalItems === false : node.items === false;
+    if (closed) {
+      const count = tupleItems?.length ?? 0;
+      out.maxItems = typeof out.maxItems === 'number' ? Math.min(out.maxItems, count) : count;
     }
+    if (missingRequired.length)
+      out.properties = {
+        ...((out.properties as Schema | undefined) ?? {}),
+        ...Object.fromEntries(missingRequired.map((name) => [name, anyValue()])),
+      };
 
     // Without a type node-llama-cpp allows only null: take it from the keywords, else any value.
     const implied = (Object.keys(keywordsFor) as Array<keyof typeof keywordsFor>).filter((type) =>
       keywordsFor[type].some((key) => key in out || (key === 'required' && key in node)),
     );
+    const hasBounds = boundKeys.some((key) => own.includes(key));
     const list = typeList ?? (implied.length ? implied : null);
-    if (!list) return anyValue();
+    if (!list) {
+      if (hasBounds)
+        relax('minimum/maximum', at, `"${boundKeys.find((key) => own.includes(key))!}" (at ${at}) needs a type of integer to be enforced`);
+      return anyValue();
+    }
     const only = (type: JsonType): Schema => {
       const branch: Schema = { type };
       for (const key of (keywordsFor as Record<string, readonly string[]>)[type] ?? []) if (key in out) branch[key] = out[key];
+      if (type === 'integer' && hasBounds) {
+        const { min, max } = integerBounds(node);
+        if (min !== null && max !== null && min > max)
+          fail(`no integer is within its bounds at ${at} (at least ${String(min)} and at most ${String(max)})`);
+        if ((min !== null && min > INTEGER_LIMIT) || (max !== null && max < -INTEGER_LIMIT))
+          relax('minimum/maximum', at, `the bounds at ${at} are beyond the 16 digits the grammar writes`);
+        else {
+          if (min !== null) branch.minimum = Number(min);
+          if (max !== null) branch.maximum = Number(max);
+        }
+      }
+      if (type === 'number' && hasBounds) {
+        const key = boundKeys.find((k) => own.includes(k))!;
+        relax(
+          boundKeys.filter((k) => own.includes(k)).join(', '),
+          at,
+          `"${key}" (at ${at}) is not supported on a number; on an integer it is`,
+        );
+      }
       return branch;
     };
     // node-llama-cpp reads a list of types as plain values only (no objects, arrays or string bounds): one alternative each.
@@ -272,7 +531,7 @@ export function prepareJsonSchema(input: unknown): PreparedSchema {
     const depth = rootTree.height + Math.max(0, ...[...rootTree.refs].map(longestFrom(trees)));
     if (depth > SCHEMA_LIMITS.refDepth)
       fail(`it nests more than ${SCHEMA_LIMITS.refDepth} levels deep when its $refs are followed (a $ref chain too long)`);
-    return { ok: true, schema: defs.size ? { ...root, $defs: outDefs } : root };
+    return { ok: true, schema: defs.size ? { ...root, $defs: outDefs } : root, relaxed, ignored };
   } catch (error) {
     // A path 30 levels deep says no more than its end does.
     if (error instanceof SchemaProblem)
@@ -334,6 +593,14 @@ function longestFrom(trees: Map<string, { height: number; refs: Set<string> }>):
     memo.set(id, weight + next);
   }
   return (name) => memo.get(component.get(name)!) ?? 0;
+}
+
+/** Keywords as a person reads them: "pattern (at url)", "format uri (at items.link)". */
+export function describeKeywords(keywords: readonly SchemaKeyword[]): string[] {
+  return keywords.map(({ keyword, at }) => {
+    const where = at.replace(/^schema\.?/, '').replace(/(^|\.)properties\./g, '$1');
+    return where ? `${keyword} (at ${where})` : keyword;
+  });
 }
 
 /** The reason a schema cannot be enforced, or null. */

@@ -10,7 +10,7 @@ import {
   type ToolDefinition,
   type Thinking,
 } from '../../shared/inference';
-import { prepareJsonSchema } from './json-schema-support';
+import { prepareCheckedSchema } from './json-schema-check';
 import type { ChatCompletionRequest, CompletionRequest } from './openai-schemas';
 import { ApiError } from './responses';
 
@@ -159,13 +159,21 @@ export function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
 }
 
 /**
- * The tools a request offers, each function's parameters checked as
- * enforceable (the call's arguments are held to them by a grammar), and its
- * tool_choice; none when it offers none.
+ * The tools a request offers and its tool_choice; none when it offers none.
+ * A function with `strict: true` is held whole by the grammar, or refused
+ * naming the keyword it cannot hold (OpenAI's rule); without it, such keywords
+ * are relaxed to their type and the function's schema is in `checks`, for the
+ * call to be checked against once written.
  */
-export function toolsOf(
-  body: ChatCompletionRequest,
-): { tools: ToolDefinition[]; toolChoice: ToolChoice; parallelToolCalls: boolean } | undefined {
+export function toolsOf(body: ChatCompletionRequest):
+  | {
+      tools: ToolDefinition[];
+      toolChoice: ToolChoice;
+      parallelToolCalls: boolean;
+      /** The whole schemas of the functions whose calls the grammar does not hold entirely, by name. */
+      checks: Map<string, unknown>;
+    }
+  | undefined {
   if (body.functions?.length || body.function_call !== undefined)
     throw new ApiError(
       400,
@@ -181,6 +189,7 @@ export function toolsOf(
     return undefined;
   }
   const names = new Set<string>();
+  const checks = new Map<string, unknown>();
   const tools = body.tools.map((tool, index): ToolDefinition => {
     const fn = tool.function;
     const name = toolNameSchema.safeParse(fn.name);
@@ -189,7 +198,8 @@ export function toolsOf(
     names.add(fn.name);
     let parameters: Record<string, unknown> | undefined;
     if (fn.parameters && Object.keys(fn.parameters).length > 0) {
-      const prepared = prepareJsonSchema(fn.parameters);
+      const prepared = prepareCheckedSchema(fn.parameters, fn.strict === true);
+      if (prepared.ok && prepared.relaxed.length) checks.set(fn.name, fn.parameters);
       if (!prepared.ok)
         throw new ApiError(
           400,
@@ -222,7 +232,7 @@ export function toolsOf(
       'unsupported_value',
       'response_format',
     );
-  return { tools, toolChoice, parallelToolCalls: body.parallel_tool_calls ?? true };
+  return { tools, toolChoice, parallelToolCalls: body.parallel_tool_calls ?? true, checks };
 }
 
 export function outputFormat(body: Pick<ChatCompletionRequest, 'response_format'>): OutputFormat | undefined {
@@ -232,7 +242,7 @@ export function outputFormat(body: Pick<ChatCompletionRequest, 'response_format'
   const schema = format.json_schema.schema;
   if (!schema) return { type: 'json' };
   // Checked and bounded here, so that the worker only ever builds a grammar it can build quickly.
-  const prepared = prepareJsonSchema(schema);
+  const prepared = prepareCheckedSchema(schema, format.json_schema.strict === true);
   if (!prepared.ok)
     throw new ApiError(
       400,

@@ -13,7 +13,7 @@ import {
   type ToolDefinition,
 } from '../../shared/inference';
 import { TOOL_LIMITS, type ToolCallRecord, type ToolDecision } from '../../shared/tools';
-import { prepareJsonSchema } from '../api/json-schema-support';
+import { prepareCheckedSchema } from '../api/json-schema-check';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../services/events';
@@ -32,6 +32,8 @@ export interface ToolProvider {
     args: Record<string, unknown>,
     signal?: AbortSignal,
   ): Promise<{ ok: boolean; text: string; truncated: boolean }>;
+  /** Checks a call's arguments against the tool's whole input schema (the grammar may not have held all of it). */
+  checkArguments(server: string, tool: string, args: Record<string, unknown>): Promise<{ valid: true } | { valid: false; message: string }>;
 }
 
 /** A name the model may call: the API's alphabet, at most 64 characters. */
@@ -41,8 +43,8 @@ function functionName(text: string): string {
 
 /**
  * The servers' tools as functions for the model: each under its own name, or
- * "server_tool" where two servers offer the same name; each schema checked as
- * enforceable (the call's arguments are held to it).
+ * "server_tool" where two servers offer the same name; each schema prepared for
+ * the grammar (what it cannot hold is checked once the call is written).
  */
 export function offerTools(available: ReturnType<ToolProvider['availableTools']>): {
   definitions: ToolDefinition[];
@@ -56,7 +58,7 @@ export function offerTools(available: ReturnType<ToolProvider['availableTools']>
     let name = functionName(t.tool);
     if (counts.get(name)! > 1) name = functionName(`${t.server}_${t.tool}`);
     if (byName.has(name)) continue;
-    const prepared = t.inputSchema && Object.keys(t.inputSchema).length > 0 ? prepareJsonSchema(t.inputSchema) : undefined;
+    const prepared = t.inputSchema && Object.keys(t.inputSchema).length > 0 ? prepareCheckedSchema(t.inputSchema, false) : undefined;
     if (prepared && !prepared.ok) continue;
     byName.set(name, { server: t.server, tool: t.tool });
     definitions.push({
@@ -66,6 +68,28 @@ export function offerTools(available: ReturnType<ToolProvider['availableTools']>
     });
   }
   return { definitions, byName };
+}
+
+/** A call's arguments as an object, or why they are not one (in words for the model). */
+function parseArguments(text: string): Record<string, unknown> | string {
+  let args: unknown;
+  try {
+    args = JSON.parse(text || '{}');
+  } catch (error) {
+    return `The arguments are not valid JSON: ${(error as Error).message}`;
+  }
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return 'The arguments must be a JSON object.';
+  return args as Record<string, unknown>;
+}
+
+/** Why a call's arguments cannot be run (not an object, or not matching the tool's schema), or null. */
+async function argumentsProblem(tools: ToolProvider, server: string, tool: string, text: string): Promise<string | null> {
+  const args = parseArguments(text);
+  if (typeof args === 'string') return `${args} The call was not run.`;
+  const checked = await tools.checkArguments(server, tool, args);
+  return checked.valid
+    ? null
+    : `The arguments do not match the input schema of ${tool}, so it was not run: ${checked.message}. Call it again with arguments that match.`;
 }
 
 /** The calls of a stored reply as the model sees them in the history: name, arguments, result. */
@@ -339,28 +363,30 @@ export class ChatService {
         });
         if (!result.toolCalls?.length || controller.signal.aborted) return result.stats;
         const textOffset = this.store.message(replyId).content.length;
-        const fresh = result.toolCalls.flatMap((call): ToolCallRecord[] => {
+        const fresh: ToolCallRecord[] = [];
+        for (const call of result.toolCalls) {
           const target = offered.byName.get(call.name);
-          if (!target) return [];
-          return [
-            {
-              id: `call_${randomBytes(6).toString('base64url')}`,
-              server: target.server,
-              tool: target.tool,
-              arguments: call.arguments,
-              status: tools.isAlwaysAllowed(target.server, target.tool) ? 'running' : 'pending',
-              result: null,
-              truncated: false,
-              textOffset,
-              startedAt: null,
-              endedAt: null,
-            },
-          ];
-        });
+          if (!target) continue;
+          // Arguments that do not match the tool's schema are not run (nor asked about): the model is told why.
+          const problem = await argumentsProblem(tools, target.server, target.tool, call.arguments);
+          fresh.push({
+            id: `call_${randomBytes(6).toString('base64url')}`,
+            server: target.server,
+            tool: target.tool,
+            arguments: call.arguments,
+            status: problem ? 'invalid' : tools.isAlwaysAllowed(target.server, target.tool) ? 'running' : 'pending',
+            result: problem,
+            truncated: false,
+            textOffset,
+            startedAt: null,
+            endedAt: problem ? new Date().toISOString() : null,
+          });
+        }
         if (fresh.length === 0) return result.stats;
         calls.push(...fresh);
         save(message.conversationId);
         for (const call of fresh) {
+          if (call.status === 'invalid') continue;
           if (controller.signal.aborted) {
             Object.assign(call, { status: 'error', result: STOPPED, endedAt: new Date().toISOString() });
             continue;
@@ -426,16 +452,10 @@ export class ChatService {
     call: ToolCallRecord,
     signal: AbortSignal,
   ): Promise<{ ok: boolean; text: string; truncated: boolean }> {
-    let args: unknown;
+    const args = parseArguments(call.arguments);
+    if (typeof args === 'string') return { ok: false, text: args, truncated: false };
     try {
-      args = JSON.parse(call.arguments || '{}');
-    } catch (error) {
-      return { ok: false, text: `The arguments are not valid JSON: ${(error as Error).message}`, truncated: false };
-    }
-    if (typeof args !== 'object' || args === null || Array.isArray(args))
-      return { ok: false, text: 'The arguments must be a JSON object.', truncated: false };
-    try {
-      return await tools.call(call.server, call.tool, args as Record<string, unknown>, signal);
+      return await tools.call(call.server, call.tool, args, signal);
     } catch (error) {
       return { ok: false, text: (error as Error).message, truncated: false };
     }

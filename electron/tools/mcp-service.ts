@@ -17,7 +17,8 @@ import {
   type McpServerInfo,
   type McpToolInfo,
 } from '../../shared/tools';
-import { prepareJsonSchema } from '../api/json-schema-support';
+import { prepareCheckedSchema, SchemaChecker, type CheckResult } from '../api/json-schema-check';
+import { describeKeywords } from '../api/json-schema-support';
 import { SerialFileWriter } from '../services/atomic-file';
 import { parseMcpJson, serializeMcpJson, type McpJson, type McpServerEntry } from './mcp-config';
 
@@ -47,7 +48,7 @@ export interface AvailableTool {
   server: string;
   tool: string;
   description: string;
-  /** The tool's JSON schema as the server gave it (it passes prepareJsonSchema). */
+  /** The tool's JSON schema as the server gave it (it passes prepareCheckedSchema, without strict). */
   inputSchema: Record<string, unknown>;
 }
 
@@ -105,6 +106,9 @@ class ObservedStdioTransport extends StdioClientTransport {
 interface ListedTool {
   tool: Tool;
   unusable: string | null;
+  /** Keywords of its schema checked after the model writes a call, and those nobody checks (in words). */
+  checkedAfter: string[];
+  unchecked: string[];
 }
 
 /** A server of the configuration that runs (or ran and failed) here. */
@@ -267,9 +271,11 @@ export class McpService {
   private closed = false;
   private readonly callTimeoutMs: number;
   private readonly startTimeoutMs: number;
+  private readonly checker: SchemaChecker;
 
   constructor(private readonly options: McpServiceOptions) {
     this.writer = new SerialFileWriter(path.join(options.dataDir, 'mcp.json'));
+    this.checker = new SchemaChecker({ log: options.log });
     this.callTimeoutMs = options.callTimeoutMs ?? TOOL_LIMITS.callTimeoutMs;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }
@@ -510,8 +516,14 @@ export class McpService {
     for (const tool of tools) {
       if (seen.has(tool.name) || live.tools.length >= MAX_TOOLS) continue;
       seen.add(tool.name);
-      const prepared = prepareJsonSchema(tool.inputSchema);
-      live.tools.push({ tool, unusable: prepared.ok ? null : `its arguments' schema cannot be enforced: ${prepared.problem}` });
+      // What the grammar cannot hold is relaxed and checked after the model writes the call; refused only when
+      // the schema is past the bounds or the validator cannot read it.
+      const prepared = prepareCheckedSchema(tool.inputSchema, false);
+      live.tools.push(
+        prepared.ok
+          ? { tool, unusable: null, checkedAfter: describeKeywords(prepared.relaxed), unchecked: describeKeywords(prepared.ignored) }
+          : { tool, unusable: `its arguments' schema cannot be used: ${prepared.problem}`, checkedAfter: [], unchecked: [] },
+      );
     }
   }
 
@@ -556,13 +568,15 @@ export class McpService {
       state: entry.disabled ? 'disabled' : (live?.state ?? 'starting'),
       error: live && !entry.disabled ? this.errorOf(live) : null,
       tools: running
-        ? live.tools.map(({ tool, unusable }): McpToolInfo => ({
+        ? live.tools.map(({ tool, unusable, checkedAfter, unchecked }): McpToolInfo => ({
             name: tool.name,
             description: tool.description ?? tool.title ?? '',
             inputSchema: tool.inputSchema as Record<string, unknown>,
             enabled: !entry.disabledTools.includes(tool.name),
             alwaysAllow: entry.alwaysAllow.includes(tool.name),
             unusable,
+            checkedAfter,
+            unchecked,
           }))
         : [],
     };
@@ -610,6 +624,17 @@ export class McpService {
    * result, a server that is not running or stops, a timeout, arguments it
    * refuses, an abort): those are `ok: false` with a message for the model.
    */
+  /**
+   * Checks a call's arguments against the tool's whole input schema, on the
+   * checker's thread (json-schema-check.ts). A tool no longer listed passes:
+   * `call` says what became of it.
+   */
+  checkArguments(server: string, tool: string, args: Record<string, unknown>): Promise<CheckResult> {
+    const listed = this.live.get(server)?.tools.find((t) => t.tool.name === tool);
+    if (!listed) return Promise.resolve({ valid: true });
+    return this.checker.check(listed.tool.inputSchema, args);
+  }
+
   async call(server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<ToolCallOutcome> {
     const failed = (text: string): ToolCallOutcome => ({ ok: false, text, truncated: false });
     const entry = this.doc.servers.get(server);
@@ -782,5 +807,6 @@ export class McpService {
     this.live.clear();
     await Promise.all([...this.closing]);
     await this.writer.flush();
+    await this.checker.close();
   }
 }

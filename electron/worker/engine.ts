@@ -51,6 +51,7 @@ import { detectBackend, nodeLlamaCppVersion, type LlamaLogger } from './backend-
 import { earliestFit, historyShape, largerContextFor, maxPromptTokens, planContext, replyRoom, shiftSize } from './context-fit';
 import { DeltaBatcher } from './delta-batcher';
 import { LlamaLog } from './llama-log';
+import { installIntegerRanges, markIntegerRanges } from './schema-grammar';
 import { resolveThreads } from './threads';
 import type { ChatDelta } from '../../shared/inference';
 
@@ -119,20 +120,39 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** The functions offered to the model, and whether a call is forced; none when the reply may not call any. */
-function toolsFor(input: GenerateInput): { functions: ChatModelFunctions; forced: boolean } | undefined {
+/**
+ * The functions offered to the model, and whether a call is forced; none when
+ * the reply may not call any. `functions` is what node-llama-cpp builds the
+ * arguments' grammar from (integer ranges marked, see schema-grammar.ts),
+ * `documented` what the model is shown (the schemas as given), when they differ.
+ */
+function toolsFor(
+  input: GenerateInput,
+): { functions: ChatModelFunctions; documented: ChatModelFunctions | null; forced: boolean } | undefined {
   const choice = input.toolChoice ?? 'auto';
   if (!input.tools?.length || choice === 'none') return undefined;
   const offered = typeof choice === 'object' ? input.tools.filter((tool) => tool.name === choice.name) : input.tools;
   if (offered.length === 0)
     throw new RpcError('invalid_input', `tool_choice names "${(choice as { name: string }).name}", which is not among the tools.`);
   const functions: Record<string, ChatModelFunctions[string]> = {};
-  for (const tool of offered)
-    functions[tool.name] = {
-      ...(tool.description ? { description: tool.description } : {}),
-      ...(tool.parameters ? { params: tool.parameters as never } : {}),
-    };
-  return { functions, forced: choice !== 'auto' };
+  const documented: Record<string, ChatModelFunctions[string]> = {};
+  let marked = false;
+  for (const tool of offered) {
+    const description = tool.description ? { description: tool.description } : {};
+    const params = tool.parameters ? markIntegerRanges(tool.parameters) : undefined;
+    if (params !== tool.parameters) marked = true;
+    functions[tool.name] = { ...description, ...(params ? { params: params as never } : {}) };
+    documented[tool.name] = { ...description, ...(tool.parameters ? { params: tool.parameters as never } : {}) };
+  }
+  return { functions, documented: marked ? documented : null, forced: choice !== 'auto' };
+}
+
+/** The model's chat wrapper, showing the model `documented` wherever the offered functions are rendered. */
+function documentedAs(inner: ChatWrapper, documented: ChatModelFunctions): ChatWrapper {
+  const wrapper = Object.create(inner) as ChatWrapper;
+  wrapper.generateContextState = (options) =>
+    inner.generateContextState(options.availableFunctions ? { ...options, availableFunctions: documented } : options);
+  return wrapper;
 }
 
 /**
@@ -248,6 +268,11 @@ export class InferenceEngine {
     };
 
     const { llama, backend: chosen, attempts, reason } = await detectBackend(options.backend, threads.used, logger);
+    // Integer ranges held by tool-call and response_format grammars; without them they are only checked after generation.
+    if (!(await installIntegerRanges()))
+      process.stderr.write(
+        '[freehold] integer ranges cannot be held by grammars with this node-llama-cpp; they are checked after generation\n',
+      );
 
     if (options.maxVramPerGpuMiB !== null && chosen !== 'cpu') {
       const gpuCount = Math.max(1, (await llama.getGpuDeviceNames()).length);
@@ -582,7 +607,8 @@ export class InferenceEngine {
     const calling = toolsFor(input);
     if (calling && input.format) throw new RpcError('invalid_input', 'A reply cannot both call tools and follow an output format.');
     const { chatWrapper } = loaded.slots[0]!.chat;
-    const promptWrapper = calling?.forced ? forcingCalls(chatWrapper) : chatWrapper;
+    const shown = calling?.documented ? documentedAs(chatWrapper, calling.documented) : chatWrapper;
+    const promptWrapper = calling?.forced ? forcingCalls(shown) : shown;
     const offered = calling ? { availableFunctions: calling.functions, documentFunctionParams: true } : {};
     const render = (wrapper: ChatWrapper, chatHistory: ChatHistoryItem[]) => wrapper.generateContextState({ chatHistory, ...offered });
     const tokensFrom = (items: readonly ChatHistoryItem[], lead: number, start: number) =>
@@ -604,7 +630,7 @@ export class InferenceEngine {
     // A call that must happen starts in the wrapper's call syntax, its name and arguments held to the grammar.
     // A conversation's own slot if free; else the one already holding most of this prompt; else the least recently used.
     const slot = this.acquire(loaded, input.slotKey, () => render(promptWrapper, kept).contextText.tokenize(loaded.model.tokenizer));
-    const chat = calling?.forced ? new LlamaChat({ contextSequence: slot.sequence, chatWrapper: forcingCalls(chatWrapper) }) : slot.chat;
+    const chat = promptWrapper !== chatWrapper ? new LlamaChat({ contextSequence: slot.sequence, chatWrapper: promptWrapper }) : slot.chat;
 
     const context = { historyLength: kept.length, droppedBefore: plan.start - lead, promptTokens: plan.promptTokens };
     return this.stream(input.requestId, loaded, slot, onDelta, context, async (options) => {
@@ -804,7 +830,7 @@ export class InferenceEngine {
     if (!format) return undefined;
     try {
       if (format.type === 'json') return await this.llama.getGrammarFor('json');
-      return await this.llama.createGrammarForJsonSchema(format.schema as never);
+      return await this.llama.createGrammarForJsonSchema(markIntegerRanges(format.schema) as never);
     } catch (error) {
       throw new RpcError('invalid_input', `The JSON schema cannot be turned into a grammar: ${(error as Error).message}`);
     }

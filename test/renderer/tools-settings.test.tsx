@@ -31,6 +31,8 @@ function weather(overrides: Partial<McpServerInfo> = {}): McpServerInfo {
         enabled: true,
         alwaysAllow: false,
         unusable: null,
+        checkedAfter: ['pattern (at city)', 'minimum, maximum (at days)'],
+        unchecked: ['x-units (at units)'],
       },
       {
         name: 'odd_tool',
@@ -39,6 +41,8 @@ function weather(overrides: Partial<McpServerInfo> = {}): McpServerInfo {
         enabled: true,
         alwaysAllow: false,
         unusable: 'its schema uses "$ref", which cannot be enforced',
+        checkedAfter: [],
+        unchecked: [],
       },
     ],
     ...overrides,
@@ -188,6 +192,13 @@ describe('Settings → Tools: the MCP servers', () => {
     expect(use.disabled).toBe(false);
     expect((within(toolList).getByRole('checkbox', { name: 'Always allow get_weather' }) as HTMLInputElement).checked).toBe(false);
     expect(within(toolList).getByText('The weather now in a city.')).toBeTruthy();
+    // What the grammar does not hold is named, and so is what nobody checks; both are part of the switch's description.
+    expect(use.getAttribute('aria-describedby')).toBeTruthy();
+    const described = document.getElementById(use.getAttribute('aria-describedby')!)!.textContent;
+    expect(described).toContain(
+      'Checked after the model writes a call (calls that do not match are not run): pattern (at city), minimum, maximum (at days)',
+    );
+    expect(described).toContain('Not checked: x-units (at units)');
     // A tool whose schema cannot be enforced says why, and cannot be switched on.
     const odd = within(toolList).getByRole('switch', { name: 'Use odd_tool' }) as HTMLInputElement;
     expect(odd.disabled).toBe(true);

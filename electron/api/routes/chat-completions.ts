@@ -51,6 +51,14 @@ async function passThrough(split: SplitEndpoint, body: unknown, reply: FastifyRe
   return reply.send(out);
 }
 
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** POST /v1/chat/completions: a reply with the model's chat template, streamed or whole. */
 export function chatCompletionRoute(app: FastifyInstance, context: RouteContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
@@ -58,7 +66,11 @@ export function chatCompletionRoute(app: FastifyInstance, context: RouteContext)
     if (split && (request.body as { model?: unknown } | null)?.model === split.id) return passThrough(split, request.body, reply);
     const body = parse(chatCompletionSchema, request.body);
     refuseUnsupported(body);
-    const tools = toolsOf(body);
+    const offered = toolsOf(body);
+    const checks = offered?.checks ?? new Map<string, unknown>();
+    const tools = offered
+      ? { tools: offered.tools, toolChoice: offered.toolChoice, parallelToolCalls: offered.parallelToolCalls }
+      : undefined;
     const messages = chatMessages(body);
     const format = tools && tools.toolChoice !== 'none' ? undefined : outputFormat(body);
     const thinking = thinkingOf(body);
@@ -74,6 +86,18 @@ export function chatCompletionRoute(app: FastifyInstance, context: RouteContext)
         ...(tools ?? {}),
         ...(thinking ? { thinking } : {}),
       }),
+      // A call of a function whose schema the grammar did not hold whole is checked: one that does not match is
+      // returned as the model wrote it (as OpenAI does without strict), and the log says so.
+      onResult: (result) => {
+        for (const call of result.toolCalls ?? []) {
+          const schema = checks.get(call.name);
+          if (schema === undefined) continue;
+          void context.checker.check(schema, parseArguments(call.arguments)).then((checked) => {
+            if (!checked.valid)
+              context.log(`api: a call of "${call.name}" does not match its schema (returned as written): ${checked.message}`);
+          });
+        }
+      },
     });
   });
 }

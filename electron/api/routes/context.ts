@@ -1,3 +1,4 @@
+import { SchemaChecker } from '../json-schema-check';
 import type { FastifyReply } from 'fastify';
 import type { ModelEntry } from '../../../shared/library';
 import type { InferenceService } from '../../inference/inference-service';
@@ -24,6 +25,8 @@ export interface RouteContext {
   inference: ApiInference;
   library: ModelLibrary;
   log: (line: string) => void;
+  /** Checks a tool call's arguments against its function's whole schema (json-schema-check.ts). */
+  checker: SchemaChecker;
   /** The library model a request names; 404 if none. */
   resolve(requested: string): { id: string; model: ModelEntry };
   /** 429 when too many requests already wait for the model. */
@@ -63,6 +66,7 @@ export function routeContext(options: {
     inference,
     library,
     log: options.log,
+    checker: new SchemaChecker({ log: options.log }),
     resolve(requested) {
       const found = resolveApiModel(library.snapshot().models, requested);
       if (!found)

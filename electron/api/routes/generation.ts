@@ -17,7 +17,12 @@ import {
 import type { RouteContext } from './context';
 
 export type GenerationJob =
-  | { kind: 'generate'; input: (maxTokens: number) => Omit<GenerateInput, 'requestId'> }
+  | {
+      kind: 'generate';
+      input: (maxTokens: number) => Omit<GenerateInput, 'requestId'>;
+      /** Sees the result before it is answered (not waited for). */
+      onResult?: (result: GenerateResult) => void;
+    }
   | { kind: 'complete'; input: (maxTokens: number) => Omit<CompleteInput, 'requestId'> };
 
 export interface GenerationRequest {
@@ -104,6 +109,7 @@ export async function answerGeneration(
         : context.inference.run('api', ids.id, target, { kind: 'complete', input: (loaded) => job.input(tokensFor(loaded)) }, options)
     ).catch(contextLengthError(kind === 'chat' ? 'messages' : 'prompt'));
     context.countTokens(reply, result.stats.promptTokens + result.stats.generatedTokens);
+    if (job.kind === 'generate') job.onResult?.(result);
     openStream();
   } catch (error) {
     if (connection.revoked) {

@@ -9,6 +9,7 @@ const statusText: Record<ToolCallRecord['status'], string> = {
   done: 'Done',
   error: 'Error',
   denied: 'Denied',
+  invalid: 'Not run: the arguments do not match the tool’s schema',
 };
 
 const statusTone: Record<ToolCallRecord['status'], string> = {
@@ -17,6 +18,7 @@ const statusTone: Record<ToolCallRecord['status'], string> = {
   done: 'tone-ok',
   error: 'tone-bad',
   denied: 'tone-bad',
+  invalid: 'tone-bad',
 };
 
 /** The arguments as the model wrote them, pretty-printed when they are JSON; all of them, never cut. */
@@ -67,7 +69,7 @@ export function ToolCallCard({ call, conversationId, messageId, live }: Props) {
     );
   };
 
-  const failed = call.status === 'error' || call.status === 'denied';
+  const failed = call.status === 'error' || call.status === 'denied' || call.status === 'invalid';
   return (
     <article className={`tool-call tool-call-${call.status}`} aria-label={`Tool call ${call.tool} on ${call.server}`}>
       <header className="tool-call-head">
@@ -103,7 +105,8 @@ export function ToolCallCard({ call, conversationId, messageId, live }: Props) {
       )}
       {error && <p role="alert">{error}</p>}
       {call.result !== null && (
-        <details className={failed ? 'tool-call-result tool-call-failed' : 'tool-call-result'}>
+        // What the validator said is why the call did not run: shown open.
+        <details className={failed ? 'tool-call-result tool-call-failed' : 'tool-call-result'} open={call.status === 'invalid'}>
           <summary>
             Result ({call.result.length.toLocaleString('en-US')} characters{call.truncated ? ', cut' : ''})
           </summary>

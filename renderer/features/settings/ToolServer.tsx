@@ -57,6 +57,12 @@ function ToolItem({ tool: t, busy, onChange }: ToolProps) {
       <div id={descriptionId}>
         {t.description && <p className="muted mcp-tool-description">{t.description}</p>}
         {t.unusable && <p className="tone-warn mcp-tool-description">Cannot be offered to a model: {t.unusable}</p>}
+        {t.checkedAfter.length > 0 && (
+          <p className="muted mcp-tool-description mcp-tool-checks">
+            Checked after the model writes a call (calls that do not match are not run): {t.checkedAfter.join(', ')}
+          </p>
+        )}
+        {t.unchecked.length > 0 && <p className="muted mcp-tool-description mcp-tool-checks">Not checked: {t.unchecked.join(', ')}</p>}
       </div>
     </li>
   );

@@ -87,12 +87,25 @@ describe('a stdio server', () => {
     });
   });
 
-  it('lists a tool whose schema cannot be enforced as unusable, and does not offer it', () => {
+  it('offers a tool with a pattern, naming it as checked after generation; lists one past the bounds as unusable', async () => {
     const lookup = server(mcp, 'fixture')!.tools.find((t) => t.name === 'lookup')!;
-    expect(lookup.unusable).toMatch(/"pattern".*not supported/);
+    expect(lookup).toMatchObject({ unusable: null, checkedAfter: ['pattern (at code)'], unchecked: [] });
+    const wide = server(mcp, 'fixture')!.tools.find((t) => t.name === 'wide')!;
+    expect(wide.unusable).toMatch(/^its arguments' schema cannot be used: the schema has more than 5,000 parts/);
     const offered = mcp.availableTools().map((t) => t.tool);
     expect(offered).toContain('get_weather');
-    expect(offered).not.toContain('lookup');
+    expect(offered).toContain('lookup');
+    expect(offered).not.toContain('wide');
+    // The whole schema is checked: the pattern, and the type the grammar holds too.
+    expect(await mcp.checkArguments('fixture', 'lookup', { code: 'ABC' })).toEqual({ valid: true });
+    expect(await mcp.checkArguments('fixture', 'lookup', { code: 'abcd' })).toEqual({
+      valid: false,
+      message: 'code must match pattern "^[A-Z]{3}$"',
+    });
+    expect(await mcp.checkArguments('fixture', 'add', { a: 1 })).toEqual({
+      valid: false,
+      message: "the arguments must have required property 'b'",
+    });
     expect(mcp.availableTools().find((t) => t.tool === 'add')).toMatchObject({
       server: 'fixture',
       description: 'Adds two numbers.',
