@@ -296,6 +296,9 @@ export function prepareJsonSchema(input: unknown, options: PrepareOptions = {}):
     if (node === true) return anyValue();
     if (!isRecord(node)) return fail(`${at} is not a schema object`);
     let keys = Object.keys(node).filter((key) => !annotations.has(key));
+    // allOf of one schema alone is that schema (pydantic v1 writes a field's $ref so, beside its description).
+    if (keys.length === 1 && keys[0] === 'allOf' && Array.isArray(node.allOf) && node.allOf.length === 1)
+      return visit(node.allOf[0], `${at}.allOf[0]`, depth + 1, tree);
     for (const key of keys) {
       if ((key === '$defs' || key === 'definitions') && depth > 0) {
         relax(key, at, `${at}.${key}: definitions are supported at the root of the schema only`);

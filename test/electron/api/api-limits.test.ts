@@ -129,7 +129,8 @@ describe('JSON schemas are bounded before they reach the worker', () => {
       `{"model":"stories260k","max_tokens":8,"messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${schema}}}}`;
     const inEnum = await post('/v1/chat/completions', body(`{"enum":[${deep}]}`));
     expect(inEnum.status).toBe(400);
-    expect(inEnum.body.error!.message).toMatch(/enum\[0\] must be a string, number, boolean or null/);
+    // Without strict an enum of arrays is left to the validator, which is bounded like the grammar.
+    expect(inEnum.body.error!.message).toMatch(/enum\[0\]\S* is nested more than 32 levels deep/);
     const inConst = await post('/v1/chat/completions', body(`{"const":${deep}}`));
     expect(inConst.status).toBe(400);
     // An annotation describes and does not constrain: it never travels to the worker.

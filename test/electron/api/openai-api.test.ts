@@ -240,7 +240,7 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       client.chat.completions.create({
         model: 'stories260k',
         messages: [{ role: 'user', content: 'Hi' }],
-        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
+        response_format: { type: 'json_schema', json_schema: { name: 'x', strict: true, schema: { type: 'string', pattern: '^a+$' } } },
       }),
     ).rejects.toMatchObject({
       status: 400,
@@ -248,6 +248,15 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
       param: 'response_format.json_schema.schema',
       message: expect.stringMatching(/pattern/),
     });
+    // Without strict the pattern is relaxed (the grammar holds a string) and the answer comes as the model wrote it.
+    const relaxed = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 12,
+      temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
+    });
+    expect(relaxed.choices[0]!.message.content!.startsWith('"')).toBe(true);
   });
 
   it('completes plain text on /v1/completions, streaming too', async () => {

@@ -10,12 +10,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import type { ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionFunctionTool, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateInput, GenerateResult } from '../../../shared/inference';
 import { inferenceHost, recordResults } from '../../helpers/inference-host';
 import { SCRIPT, scriptedModel } from '../../helpers/scripted-models';
+import { until } from '../../helpers/until';
 import { testModelPath } from '../../helpers/test-model';
 
 let services: HostServices;
@@ -23,6 +24,7 @@ let client: OpenAI;
 let baseUrl: string;
 let key: string;
 let dataDir: string;
+let hostLogs: string[];
 const finished: GenerateResult[] = [];
 /** What the engine was asked, request by request. */
 const asked: GenerateInput[] = [];
@@ -59,7 +61,7 @@ const user = { role: 'user', content: 'What is the weather in Paris?' } as const
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-tools-api-'));
-  ({ services } = await inferenceHost({
+  ({ services, logs: hostLogs } = await inferenceHost({
     api: { enabled: true, port: 0 },
     dataDir: path.join(dataDir, 'data'),
     watchFolders: false,
@@ -341,15 +343,110 @@ describe('tools on /v1/chat/completions (official openai client, stories260K)', 
     expect(second.usage!.prompt_tokens).toBeGreaterThan(alone.usage!.prompt_tokens + 5);
   });
 
+  it('holds integer ranges in the grammar: a forced call at temperature 1 stays inside them, seed after seed', async () => {
+    const ranged: ChatCompletionTool[] = [
+      {
+        type: 'function',
+        function: {
+          name: 'pick',
+          strict: true,
+          parameters: {
+            type: 'object',
+            properties: {
+              count: { type: 'integer', minimum: 1, maximum: 10 },
+              offset: { type: 'integer', minimum: -300, exclusiveMaximum: -20 },
+              page: { type: 'integer', exclusiveMinimum: 999 },
+              floor: { type: 'integer', maximum: -5 },
+            },
+            required: ['count', 'offset', 'page', 'floor'],
+            additionalProperties: false,
+          },
+        },
+      },
+    ];
+    const seen: Array<Record<string, unknown>> = [];
+    for (let seed = 1; seed <= 12; seed++) {
+      const answer = await client.chat.completions.create({
+        model: 'stories260k',
+        messages: [user],
+        tools: ranged,
+        tool_choice: 'required',
+        temperature: 1,
+        seed,
+        max_tokens: 200,
+      });
+      const call = answer.choices[0]!.message.tool_calls?.[0];
+      if (!call || call.type !== 'function') throw new Error('no call');
+      seen.push(argumentsOf(call));
+    }
+    for (const args of seen) {
+      const { count, offset, page, floor } = args as { count: number; offset: number; page: number; floor: number };
+      expect([count, offset, page, floor].every(Number.isInteger), JSON.stringify(args)).toBe(true);
+      expect(count >= 1 && count <= 10, `count ${count}`).toBe(true);
+      expect(offset >= -300 && offset < -20, `offset ${offset}`).toBe(true);
+      expect(page > 999, `page ${page}`).toBe(true);
+      expect(floor <= -5, `floor ${floor}`).toBe(true);
+    }
+    // Temperature 1 gave different calls, each inside the ranges.
+    expect(new Set(seen.map((args) => JSON.stringify(args))).size).toBeGreaterThan(1);
+  });
+
+  it('without strict, pattern and format "uri" are accepted and relaxed; a call that does not match is returned as written, and the log says so', async () => {
+    const loose: ChatCompletionFunctionTool[] = [
+      {
+        type: 'function',
+        function: {
+          name: 'fetch_page',
+          parameters: {
+            type: 'object',
+            properties: {
+              url: { type: 'string', format: 'uri', maxLength: 30 },
+              code: { type: 'string', pattern: '^[0-9]{3}$', maxLength: 8 },
+            },
+            required: ['url', 'code'],
+            additionalProperties: false,
+          },
+        },
+      },
+    ];
+    const answer = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [user],
+      tools: loose,
+      tool_choice: 'required',
+      temperature: 0,
+      max_tokens: 200,
+    });
+    const call = answer.choices[0]!.message.tool_calls?.[0];
+    if (!call || call.type !== 'function') throw new Error('no call');
+    expect(answer.choices[0]!.finish_reason).toBe('tool_calls');
+    const args = argumentsOf(call) as { url: string; code: string };
+    expect(Object.keys(args)).toEqual(['url', 'code']);
+    // stories260K writes story words, never a URI and three digits: the call is returned as it is, and logged.
+    expect(/^[0-9]{3}$/.test(args.code) && /^[a-z]+:/i.test(args.url)).toBe(false);
+    await until('the check of the call to be logged', () =>
+      hostLogs.find((line) => line.startsWith('api: a call of "fetch_page" does not match its schema (returned as written):')),
+    );
+    // The same with strict is refused, naming the keyword.
+    const refused = await post({
+      model: 'stories260k',
+      messages: [user],
+      tools: [{ ...loose[0], function: { ...loose[0]!.function, strict: true } }],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'unsupported_schema', param: 'tools.0.function.parameters' });
+    expect(refused.body.error!.message).toMatch(/format "uri" \(at schema.properties.url\) is not supported/);
+  });
+
   it('answers malformed tools and tool messages with 400s in the OpenAI shape, naming the parameter', async () => {
     const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
       [
-        'a schema keyword the grammar cannot enforce',
+        'a schema keyword the grammar cannot enforce, with strict',
         {
           tools: [
             {
               type: 'function',
-              function: { name: 'f', parameters: { type: 'object', properties: { n: { type: 'number', multipleOf: 3 } } } },
+              function: { name: 'f', strict: true, parameters: { type: 'object', properties: { n: { type: 'number', multipleOf: 3 } } } },
             },
           ],
         },
