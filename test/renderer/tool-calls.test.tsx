@@ -264,6 +264,12 @@ describe('tool calls in a reply', () => {
         call({ id: 'call_2', tool: 'get_forecast', status: 'error', result: 'Tool failed: city not found' }),
         call({ id: 'call_3', tool: 'delete_files', server: 'files', status: 'denied', result: 'The user denied this call.' }),
         call({ id: 'call_4', tool: 'get_time', status: 'done', result: '12:00' }),
+        call({
+          id: 'call_5',
+          tool: 'lookup',
+          status: 'invalid',
+          result: 'The arguments do not match the input schema of lookup, so it was not run: code must match pattern "^[A-Z]{3}$".',
+        }),
       ],
     });
     const reply = await openReply();
@@ -280,6 +286,12 @@ describe('tool calls in a reply', () => {
     const done = card(reply, 'get_time');
     expect(within(done).getByText('Done').className).toContain('tone-ok');
     expect(done.querySelector('details')!.className).not.toContain('tool-call-failed');
+    // A call whose arguments did not match: not run, and why is shown open, with no buttons to run it.
+    const invalid = card(reply, 'lookup');
+    expect(within(invalid).getByText('Not run: the arguments do not match the tool’s schema').className).toContain('tone-bad');
+    expect(invalid.querySelector('details')!.open).toBe(true);
+    expect(within(invalid).getByRole('group', { name: 'Error text' }).textContent).toMatch(/code must match pattern/);
+    expect(within(invalid).queryByRole('button')).toBeNull();
   });
 
   it('places each card in the text where the call was made, calls at the same point in order', async () => {

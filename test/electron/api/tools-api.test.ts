@@ -716,6 +716,39 @@ describe('the seed families through the API (scripted Qwen3, DeepSeek-R1 distill
     });
   }
 
+  it('qwen3: a forced call to a tool with an integer range gives arguments inside it every time, seed after seed', async () => {
+    const ranged: ChatCompletionTool = {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        description: 'Weather for a city over some days',
+        parameters: {
+          type: 'object',
+          properties: { city: { type: 'string', maxLength: 20 }, days: { type: 'integer', minimum: 1, maximum: 3 } },
+          required: ['city', 'days'],
+          additionalProperties: false,
+        },
+      },
+    };
+    const days = new Set<number>();
+    for (let seed = 1; seed <= 8; seed++) {
+      const completion = await client.chat.completions.create({
+        model: ids.qwen3!,
+        messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+        tools: [ranged],
+        tool_choice: 'required',
+        temperature: 1,
+        seed,
+        max_tokens: 100,
+      });
+      const call = completion.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
+      const args = JSON.parse(call.function.arguments) as { city: string; days: number };
+      expect(Number.isInteger(args.days) && args.days >= 1 && args.days <= 3, call.function.arguments).toBe(true);
+      days.add(args.days);
+    }
+    expect(days.size).toBeGreaterThan(0);
+  });
+
   it('tool_choice "none" with the Qwen3 tool model: it answers in words', async () => {
     const completion = await client.chat.completions.create({
       model: ids.qwen3!,

@@ -137,6 +137,28 @@ describe('tools in chat (scripted Qwen3, real MCP server over stdio)', () => {
     expect(services.mcp.snapshot().servers.find((s) => s.name === 'weather')!.state).toBe('running');
   });
 
+  it('arguments that do not match the tool’s schema (a pattern the grammar does not hold) are not run nor asked about: the model is told why and answers', async () => {
+    // get_weather's city must be lowercase letters here; the scripted model writes "Paris".
+    await serverRunning('weather', weather({ WEATHER_MODE: 'lowercase' }));
+    const tool = services.mcp
+      .snapshot()
+      .servers.find((s) => s.name === 'weather')!
+      .tools.find((t) => t.name === 'get_weather')!;
+    expect(tool).toMatchObject({ unusable: null, checkedAfter: ['pattern (at city)'] });
+    const chat = await newChat('tool');
+    const { reply } = await services.handlers['chats.send']({ conversationId: chat.id, parentId: null, text: 'Weather in Paris?' });
+    expect(reply.toolCalls).toHaveLength(1);
+    const call = reply.toolCalls![0]!;
+    expect(JSON.parse(call.arguments)).toEqual({ city: 'Paris' });
+    expect(call).toMatchObject({ status: 'invalid', startedAt: null });
+    expect(call.result).toBe(
+      'The arguments do not match the input schema of get_weather, so it was not run: city must match pattern "^[a-z]+$". Call it again with arguments that match.',
+    );
+    // The result went back to the model (the scripted model answers once a tool response is in its context).
+    expect(reply.status).toBe('complete');
+    expect(reply.content).toBe(SCRIPT.tool.answer);
+  });
+
   it('"always allow" is remembered: the next call runs without asking', async () => {
     await serverRunning('weather', weather());
     const first = await newChat('tool');
