@@ -51,6 +51,17 @@ test('tools in chat: add an MCP server in Settings, the model calls its tool, th
     await page.getByRole('heading', { level: 1, name: 'Settings' }).scrollIntoViewIfNeeded();
     await screenshot(page, 'tools-settings');
 
+    // A tool with a pattern is offered, its check named; one past the schema bounds is not offered, with why.
+    const lookup = server.getByRole('switch', { name: 'Use lookup' });
+    await expect(lookup).toBeEnabled();
+    await expect(lookup).toHaveAccessibleDescription(
+      /Checked after the model writes a call \(calls that do not match are not run\): pattern \(at code\)/,
+    );
+    await expect(server.getByRole('switch', { name: 'Use wide' })).toBeDisabled();
+    await expect(server.getByRole('switch', { name: 'Use wide' })).toHaveAccessibleDescription(/more than 5,000 parts/);
+    await lookup.scrollIntoViewIfNeeded();
+    await screenshot(page, 'tools-checks');
+
     // A chat on the scripted Qwen3 model: it calls get_weather; the card shows the call and waits.
     await nav.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('button', { name: 'New chat (Ctrl+N)' }).click();
