@@ -11,6 +11,15 @@ const noNode = { paths: nodeBuiltins.map((name) => ({ name, message: 'No Node bu
 const electronOnlyInShell = { name: 'electron', message: 'Only the Electron shell (electron/main, electron/preload) imports electron.' };
 const reactNotHere = ['react', 'react-dom', 'react-dom/client', 'wouter'].map((name) => ({ name, message: 'shared/ imports no React.' }));
 
+/** electron/'s layers, lowest first; each folder of electron/ is in one. */
+export const LAYERS = [
+  { name: 'platform', folders: ['platform'] },
+  { name: 'formats', folders: ['formats'] },
+  { name: 'domains', folders: ['library', 'hub', 'worker', 'inference', 'engines', 'chat', 'tools', 'machines', 'api', 'settings'] },
+  { name: 'services', folders: ['services'] },
+  { name: 'hosts', folders: ['main', 'preload', 'host', 'cli', 'bench'] },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '.test-output/**', '.gpu-check/**'] },
   js.configs.recommended,
@@ -53,20 +62,37 @@ export default tseslint.config(
       ],
     },
   },
+  // The layers of electron/, from the ground up (docs/architecture.md): a file imports from its own layer
+  // or the ones below, never above. The picture in the doc is this list.
+  ...LAYERS.map((layer, index) => {
+    const above = LAYERS.slice(index + 1).flatMap((higher) =>
+      higher.folders.map((folder) => ({
+        group: [`**/${folder}/**`],
+        message: `The ${layer.name} layer sits below the ${higher.name} layer: it never imports from electron/${folder}/ (docs/architecture.md).`,
+      })),
+    );
+    const shell = layer.name === 'hosts';
+    return {
+      files: layer.folders.map((folder) => `electron/${folder}/**/*.ts`),
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            // Only the Electron shell (electron/main, electron/preload) imports electron; nothing imports the UI.
+            paths: shell ? [] : [electronOnlyInShell],
+            patterns: [{ group: ['**/renderer/**'], message: 'Services never import the UI.' }, ...above],
+          },
+        ],
+      },
+    };
+  }),
   {
-    files: ['electron/**/*.ts'],
-    ignores: ['electron/main/**', 'electron/preload/**'],
+    files: ['electron/host/**/*.ts', 'electron/cli/**/*.ts', 'electron/bench/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         { paths: [electronOnlyInShell], patterns: [{ group: ['**/renderer/**'], message: 'Services never import the UI.' }] },
       ],
-    },
-  },
-  {
-    files: ['electron/main/**/*.ts', 'electron/preload/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/renderer/**'], message: 'The shell never imports the UI.' }] }],
     },
   },
 );

@@ -91,7 +91,7 @@ export const historyCallSchema = z
   .strict();
 export type HistoryCall = z.infer<typeof historyCallSchema>;
 
-/** A function the model may call; `parameters` is a JSON schema already checked as enforceable (api/json-schema-support.ts). */
+/** A function the model may call; `parameters` is a JSON schema already checked as enforceable (electron/formats/json-schema-support.ts). */
 export const toolDefinitionSchema = z
   .object({
     name: toolNameSchema,

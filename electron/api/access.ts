@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { isAllowedHost, secretsMatch } from '../host/http-security';
+import { isAllowedHost, secretsMatch } from '../platform/http-security';
 import type { KeyIdentity } from './api-keys';
 import { ApiError } from './responses';
 

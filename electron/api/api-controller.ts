@@ -2,7 +2,7 @@ import type { ApiKeyInfo, ApiStatus, CreatedApiKey } from '../../shared/api';
 import type { Settings } from '../../shared/settings';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
-import type { EventBus } from '../services/events';
+import type { EventBus } from '../platform/events';
 import { ApiKeyring } from './api-keys';
 import { startApiServer, type ApiServer } from './api-server';
 import { apiConfig, apiStatus, type ApiOverride } from './api-status';

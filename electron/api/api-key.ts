@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../services/atomic-file';
+import { writeFileAtomic } from '../platform/atomic-file';
 
 /**
  * The local API's bearer key: made once, kept in the data folder (readable by

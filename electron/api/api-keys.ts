@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { apiKeyNameSchema, DEFAULT_KEY_NAME, type ApiKeyInfo, type CreatedApiKey } from '../../shared/api';
 import { RpcError } from '../../shared/errors';
-import { processIsAlive, writeFileAtomic } from '../services/atomic-file';
+import { processIsAlive, writeFileAtomic } from '../platform/atomic-file';
 import { ApiKeyStore } from './api-key';
 
 /** What the file holds for one key: its hash, never the key. */

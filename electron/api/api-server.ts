@@ -9,7 +9,7 @@
  * of the key it came with, never the key.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { allowedHostHeaders, isLoopbackAddress } from '../host/http-security';
+import { allowedHostHeaders, isLoopbackAddress } from '../platform/http-security';
 import type { ModelLibrary } from '../library/model-library';
 import { checkAccess, closingStatuses, revokedKeyError, servedRequest, singleKey, type ApiKeyAuthority, type RunningByKey } from './access';
 import { API_BODY_LIMIT, ApiError, errorBody, toApiError } from './responses';

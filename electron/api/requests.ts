@@ -10,7 +10,7 @@ import {
   type ToolDefinition,
   type Thinking,
 } from '../../shared/inference';
-import { prepareCheckedSchema } from './json-schema-check';
+import { prepareCheckedSchema } from '../formats/json-schema-check';
 import type { ChatCompletionRequest, CompletionRequest } from './openai-schemas';
 import { ApiError } from './responses';
 

@@ -13,10 +13,10 @@ import {
   type ToolDefinition,
 } from '../../shared/inference';
 import { TOOL_LIMITS, type ToolCallRecord, type ToolDecision } from '../../shared/tools';
-import { prepareCheckedSchema } from '../api/json-schema-check';
+import { prepareCheckedSchema } from '../formats/json-schema-check';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
-import type { EventBus } from '../services/events';
+import type { EventBus } from '../platform/events';
 import type { ConversationStore } from './conversation-store';
 import type { MachinesService } from '../machines/machines-service';
 import { parseModelRef } from '../../shared/machines';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHostServices, type HostServices } from '../services/host-services';
-import { ensureDataDir, resolveDataDir } from '../services/data-dir';
+import { ensureDataDir, resolveDataDir } from '../platform/data-dir';
 import { UsageError, type CliContext, type CliIo, type Command, type Options, type Values } from './command';
 import { apiCommand } from './commands/api';
 import { benchCommand } from './commands/bench';

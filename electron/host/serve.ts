@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHostServices } from '../services/host-services';
-import { ensureDataDir, resolveDataDir } from '../services/data-dir';
-import { isLoopbackAddress } from './http-security';
+import { ensureDataDir, resolveDataDir } from '../platform/data-dir';
+import { isLoopbackAddress } from '../platform/http-security';
 import { startHeadlessHost } from './server';
 
 export const DEFAULT_PORT = 4848;

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { displayFileName } from '../../shared/file-names';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
-import { serveConnection } from '../rpc/serve-connection';
+import { serveConnection } from '../platform/serve-connection';
 import type { HostServices } from '../services/host-services';
 import type { Events, HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
@@ -11,10 +11,10 @@ import { isLoopbackAddress } from '../../shared/loopback';
 import { LOCAL_ONLY_API_MESSAGE, localOnlyApiMethods } from '../services/handlers/api';
 import { localOnlyMethods } from '../services/handlers/machines';
 import { redactSecrets, restrictStdioEdits } from '../services/handlers/tools';
-import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from './http-security';
+import { allowedHostHeaders, createLaunchSecret, isAllowedHost, isAllowedOrigin, secretsMatch } from '../platform/http-security';
 import { securityHeaders, serveStatic } from './static-files';
-import { UploadGuard, UploadRefused } from './upload-guard';
-import { WebSocketTransport } from './ws-transport';
+import { UploadGuard, UploadRefused } from '../platform/upload-guard';
+import { WebSocketTransport } from '../platform/ws-transport';
 
 export interface HeadlessHostOptions {
   services: HostServices;

@@ -4,13 +4,13 @@ import { Transform } from 'node:stream';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob, QuantOption, RepoFile } from '../../shared/hub';
-import { SerialFileWriter } from '../services/atomic-file';
-import type { EventBus } from '../services/events';
-import type { NoticeBoard } from '../services/notices';
+import { SerialFileWriter } from '../platform/atomic-file';
+import type { EventBus } from '../platform/events';
+import type { NoticeBoard } from '../platform/notices';
 import type { ModelLibrary } from '../library/model-library';
 import { newId } from '../library/model-library';
-import { openRegularFile } from '../library/regular-file';
-import { shardName } from '../library/split';
+import { openRegularFile } from '../platform/regular-file';
+import { shardName } from '../formats/gguf-split';
 import { isSafeRepoPath, quantizationOf, type HubClient } from './hub-client';
 import { httpGet, type HttpResponse } from './http-get';
 

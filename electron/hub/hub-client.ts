@@ -2,8 +2,8 @@ import { listFiles, listModels, modelInfo } from '@huggingface/hub';
 import { RpcError } from '../../shared/errors';
 import type { Fit, HubModel, QuantOption, RepoDetails, RepoFile } from '../../shared/hub';
 import type { HardwareReport } from '../../shared/inference';
-import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../library/gguf-header';
-import { parseSplitName } from '../library/split';
+import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../formats/gguf-header';
+import { parseSplitName } from '../formats/gguf-split';
 import { estimateFitOf } from './fit';
 import { remoteSource } from './remote-source';
 

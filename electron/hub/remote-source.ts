@@ -1,4 +1,4 @@
-import type { ByteSource } from '../library/gguf-header';
+import type { ByteSource } from '../formats/gguf-header';
 
 /**
  * A remote file as a ByteSource: each read is one HTTP range request. A

@@ -13,8 +13,8 @@ import type {
   LoadInput,
 } from '../../shared/inference';
 import type { Settings } from '../../shared/settings';
-import type { EventBus } from '../services/events';
-import type { NoticeBoard } from '../services/notices';
+import type { EventBus } from '../platform/events';
+import type { NoticeBoard } from '../platform/notices';
 import type { EngineOptions } from '../worker/engine';
 import type { WorkerSample } from '../worker/worker-api';
 import type { BenchmarkInput, BenchmarkMeasure, Engine } from './engine';

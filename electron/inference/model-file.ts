@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import { openFileSource } from '../library/file-source';
-import { GgufError, readGgufHeader, type GgufHeader } from '../library/gguf-header';
-import { checkModelTensors } from '../library/gguf-tensors';
-import { NotRegularFileError, notRegularFile } from '../library/regular-file';
-import { shardPaths } from '../library/split';
+import { openFileSource } from '../formats/file-source';
+import { GgufError, readGgufHeader, type GgufHeader } from '../formats/gguf-header';
+import { checkModelTensors } from '../formats/gguf-tensors';
+import { NotRegularFileError, notRegularFile } from '../platform/regular-file';
+import { shardPaths } from '../formats/gguf-split';
 
 async function readHeader(file: string): Promise<GgufHeader> {
   const name = path.basename(file);

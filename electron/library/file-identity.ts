@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { notRegularFile } from './regular-file';
+import { notRegularFile } from '../platform/regular-file';
 
 /** What a file looked like when its header was read; any difference means a re-read. */
 export interface FileStamp {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { formatSize } from '../../shared/format';
 import type { DownloadJob } from '../../shared/hub';
 import type { ModelEntry } from '../../shared/library';
-import { processIsAlive, removeStaleTempFiles } from '../services/atomic-file';
+import { processIsAlive, removeStaleTempFiles } from '../platform/atomic-file';
 
 /** Folders in the models folder are named by Freehold's ids (newId). */
 const ID = /^[a-z0-9]{12}$/;

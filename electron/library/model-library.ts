@@ -7,16 +7,16 @@ import { pipeline } from 'node:stream/promises';
 import { RpcError } from '../../shared/errors';
 import { formatGb } from '../../shared/format';
 import type { FolderSuggestion, ImportResult, LibrarySnapshot, ModelEntry, ModelFolder, ModelOrigin } from '../../shared/library';
-import { SerialFileWriter } from '../services/atomic-file';
-import type { EventBus } from '../services/events';
-import type { NoticeBoard } from '../services/notices';
-import { openFileSource } from './file-source';
+import { SerialFileWriter } from '../platform/atomic-file';
+import type { EventBus } from '../platform/events';
+import type { NoticeBoard } from '../platform/notices';
+import { openFileSource } from '../formats/file-source';
 import { fileIdentity, sameStamps, stampFile, type FileStamp } from './file-identity';
 import { findGgufFiles } from './find-gguf-files';
-import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from './gguf-header';
-import { checkModelTensors } from './gguf-tensors';
-import { NotRegularFileError, notRegularFile, openRegularFile } from './regular-file';
-import { parseSplitName, shardName, shardPaths } from './split';
+import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../formats/gguf-header';
+import { checkModelTensors } from '../formats/gguf-tensors';
+import { NotRegularFileError, notRegularFile, openRegularFile } from '../platform/regular-file';
+import { parseSplitName, shardName, shardPaths } from '../formats/gguf-split';
 
 interface StoredFolder {
   id: string;

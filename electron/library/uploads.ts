@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { displayFileName } from '../../shared/file-names';
 import { RpcError } from '../../shared/errors';
 import type { ModelEntry } from '../../shared/library';
-import { UploadGuard } from '../host/upload-guard';
-import type { EventBus } from '../services/events';
+import { UploadGuard } from '../platform/upload-guard';
+import type { EventBus } from '../platform/events';
 import type { ModelLibrary } from './model-library';
 
 /** An upload nobody has sent to for this long is given up, and what came of it removed. */

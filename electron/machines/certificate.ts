@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { writeFileAtomic } from '../services/atomic-file';
+import { writeFileAtomic } from '../platform/atomic-file';
 
 /** The link's TLS identity: generated once per data folder and kept; paired machines pin its fingerprint. */
 export interface LinkIdentity {

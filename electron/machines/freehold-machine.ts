@@ -13,7 +13,7 @@ import type { DownloadJob } from '../../shared/hub';
 import type { GenerateResult } from '../../shared/inference';
 import { remoteModelRef, type MachineHardware, type MachineInfo, type MachineState, type RemoteModel } from '../../shared/machines';
 import { createHostClient, type HostClient } from '../../shared/rpc/client';
-import { WebSocketTransport } from '../host/ws-transport';
+import { WebSocketTransport } from '../platform/ws-transport';
 import { fingerprintOf } from './certificate';
 import {
   answerSchema,

@@ -17,11 +17,11 @@ import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { PairedClient, SharingStatus } from '../../shared/machines';
 import { isLoopbackAddress } from '../../shared/loopback';
-import { secretsMatch } from '../host/http-security';
-import { WebSocketTransport } from '../host/ws-transport';
-import { serveConnection } from '../rpc/serve-connection';
-import { SerialFileWriter } from '../services/atomic-file';
-import type { EventBus } from '../services/events';
+import { secretsMatch } from '../platform/http-security';
+import { WebSocketTransport } from '../platform/ws-transport';
+import { serveConnection } from '../platform/serve-connection';
+import { SerialFileWriter } from '../platform/atomic-file';
+import type { EventBus } from '../platform/events';
 import { loadOrCreateIdentity, type LinkIdentity } from './certificate';
 import {
   CLOSE_RATE_LIMITED,

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type * as Electron from 'electron';
-import { serveConnection } from '../rpc/serve-connection';
+import { serveConnection } from '../platform/serve-connection';
 import { createHostServices, type HostServices } from '../services/host-services';
-import { ensureDataDir, resolveDataDir } from '../services/data-dir';
+import { ensureDataDir, resolveDataDir } from '../platform/data-dir';
 import { IpcMainTransport } from './ipc-transport';
 import { utilityProcessLauncher } from './utility-launcher';
 import { handleAppRequest } from './protocol';

@@ -5,7 +5,7 @@ import type { BenchmarkResult } from '../../shared/inference';
 import type { Settings } from '../../shared/settings';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
-import { SerialFileWriter } from './atomic-file';
+import { SerialFileWriter } from '../platform/atomic-file';
 
 /** pp512/tg128 runs on the active backend, kept with the hardware and versions they ran on. */
 export class Benchmarks {

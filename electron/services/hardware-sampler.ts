@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { HardwareSample } from '../../shared/contract';
 import type { InferenceService } from '../inference/inference-service';
-import type { EventBus } from './events';
+import type { EventBus } from '../platform/events';
 
 /**
  * Live hardware readings, every `intervalMs` while someone watches (the open

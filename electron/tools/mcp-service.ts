@@ -17,9 +17,9 @@ import {
   type McpServerInfo,
   type McpToolInfo,
 } from '../../shared/tools';
-import { prepareCheckedSchema, SchemaChecker, type CheckResult } from '../api/json-schema-check';
-import { describeKeywords } from '../api/json-schema-support';
-import { SerialFileWriter } from '../services/atomic-file';
+import { prepareCheckedSchema, SchemaChecker, type CheckResult } from '../formats/json-schema-check';
+import { describeKeywords } from '../formats/json-schema-support';
+import { SerialFileWriter } from '../platform/atomic-file';
 import { parseMcpJson, serializeMcpJson, type McpJson, type McpServerEntry } from './mcp-config';
 
 export interface McpServiceOptions {

@@ -15,12 +15,12 @@
  * exports no such path), so a node-llama-cpp that moves or reshapes it leaves
  * ranges unheld: `installIntegerRanges` then says so (false), and the
  * arguments are still checked against the whole schema after generation
- * (api/json-schema-check.ts).
+ * (formats/json-schema-check.ts).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { integerRangeGbnf } from './integer-range-grammar';
+import { integerRangeGbnf } from '../formats/integer-range-grammar';
 
 const MARK = '\u0000freehold:integer-range:';
 
@@ -30,7 +30,7 @@ const bound = (value: unknown): string => (typeof value === 'number' && Number.i
 
 /**
  * The schema as node-llama-cpp is to read it for its grammar: each integer
- * with a `minimum` or `maximum` (whole numbers, as api/json-schema-support.ts
+ * with a `minimum` or `maximum` (whole numbers, as formats/json-schema-support.ts
  * leaves them) marked as above. The input is not changed; an unchanged schema
  * is returned as it is.
  */

@@ -1,4 +1,4 @@
-import type { ByteSource } from '../../electron/library/gguf-header';
+import type { ByteSource } from '../../electron/formats/gguf-header';
 
 /** An in-memory file for the header check. */
 export function bufferSource(data: Uint8Array): ByteSource {

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { tensorTypes } from '../../electron/library/gguf-header';
+import { tensorTypes } from '../../electron/formats/gguf-header';
 
 /**
  * A GGUF file taken apart into metadata entries and tensors, to be edited and

@@ -4,7 +4,7 @@ import { createMemoryPair } from '../../shared/rpc/memory';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
 import { RpcError } from '../../shared/errors';
 import type { Transport } from '../../shared/rpc/transport';
-import { serveConnection } from '../../electron/rpc/serve-connection';
+import { serveConnection } from '../../electron/platform/serve-connection';
 import { createHostServices, type HostServices } from '../../electron/services/host-services';
 import { tempDir } from '../helpers/temp';
 

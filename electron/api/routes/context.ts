@@ -1,4 +1,4 @@
-import { SchemaChecker } from '../json-schema-check';
+import { SchemaChecker } from '../../formats/json-schema-check';
 import type { FastifyReply } from 'fastify';
 import type { ModelEntry } from '../../../shared/library';
 import type { InferenceService } from '../../inference/inference-service';

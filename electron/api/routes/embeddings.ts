@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { openFileSource } from '../../library/file-source';
-import { readGgufHeader } from '../../library/gguf-header';
+import { openFileSource } from '../../formats/file-source';
+import { readGgufHeader } from '../../formats/gguf-header';
 import { embeddingSchema } from '../openai-schemas';
 import { parse } from '../requests';
 import { ApiError, embeddingList } from '../responses';

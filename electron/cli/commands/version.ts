@@ -1,4 +1,4 @@
-import { appVersion } from '../../services/version';
+import { appVersion } from '../../platform/version';
 import type { CliIo, Command } from '../command';
 
 /** Also what `--version` and `-v` print. */

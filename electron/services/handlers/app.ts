@@ -2,9 +2,9 @@ import os from 'node:os';
 import type { AppInfo } from '../../../shared/contract';
 import { RpcError } from '../../../shared/errors';
 import type { InferenceService } from '../../inference/inference-service';
-import type { EventBus } from '../events';
-import type { NoticeBoard } from '../notices';
-import type { SettingsStore } from '../settings-store';
+import type { EventBus } from '../../platform/events';
+import type { NoticeBoard } from '../../platform/notices';
+import type { SettingsStore } from '../../settings/settings-store';
 import type { HandlerSlice } from './handler-slice';
 
 export interface AppHandlerDeps {

@@ -1,6 +1,6 @@
 import type { ChatService } from '../../chat/chat-service';
 import type { ConversationStore } from '../../chat/conversation-store';
-import type { EventBus } from '../events';
+import type { EventBus } from '../../platform/events';
 import type { HandlerSlice } from './handler-slice';
 
 export interface ChatHandlerDeps {

@@ -4,7 +4,7 @@ import type { GenerateOnModelInput } from '../../../shared/machines';
 import type { InferenceService } from '../../inference/inference-service';
 import type { ModelLibrary } from '../../library/model-library';
 import type { UploadSessions } from '../../library/uploads';
-import type { EventBus } from '../events';
+import type { EventBus } from '../../platform/events';
 import type { HandlerSlice } from './handler-slice';
 
 export interface LibraryHandlerDeps {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FairQueue } from '../../../electron/inference/fair-queue';
 import { startApiServer } from '../../../electron/api/api-server';
 import { scrubPaths } from '../../../electron/api/responses';
-import { unsupportedSchemaFeature } from '../../../electron/api/json-schema-support';
+import { unsupportedSchemaFeature } from '../../../electron/formats/json-schema-support';
 import { apiModelIds, resolveApiModel } from '../../../electron/api/model-ids';
 import { ApiKeyStore } from '../../../electron/api/api-key';
 import type { InferenceService } from '../../../electron/inference/inference-service';

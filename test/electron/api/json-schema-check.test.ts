@@ -5,8 +5,8 @@
  * and a checker that survives a pattern built to take forever.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkableProblem, forValidator, prepareCheckedSchema, SchemaChecker } from '../../../electron/api/json-schema-check';
-import { describeKeywords, prepareJsonSchema } from '../../../electron/api/json-schema-support';
+import { checkableProblem, forValidator, prepareCheckedSchema, SchemaChecker } from '../../../electron/formats/json-schema-check';
+import { describeKeywords, prepareJsonSchema } from '../../../electron/formats/json-schema-support';
 
 const relaxed = (schema: unknown) => {
   const result = prepareCheckedSchema(schema, false);

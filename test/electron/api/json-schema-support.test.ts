@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prepareJsonSchema, SCHEMA_LIMITS, unsupportedSchemaFeature } from '../../../electron/api/json-schema-support';
+import { prepareJsonSchema, SCHEMA_LIMITS, unsupportedSchemaFeature } from '../../../electron/formats/json-schema-support';
 
 const prepared = (schema: unknown) => {
   const result = prepareJsonSchema(schema);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { apiStatus } from '../../../electron/api/api-status';
-import { allowedHostHeaders, isLoopbackAddress } from '../../../electron/host/http-security';
+import { allowedHostHeaders, isLoopbackAddress } from '../../../electron/platform/http-security';
 import { defaultSettings } from '../../../shared/settings';
 
 describe('loopback addresses', () => {

@@ -9,8 +9,8 @@
  */
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { integerBounds } from '../../../electron/api/json-schema-support';
-import { INTEGER_LIMIT, integerRangeGbnf } from '../../../electron/worker/integer-range-grammar';
+import { integerBounds } from '../../../electron/formats/json-schema-support';
+import { INTEGER_LIMIT, integerRangeGbnf } from '../../../electron/formats/integer-range-grammar';
 import { installIntegerRanges, markIntegerRanges } from '../../../electron/worker/schema-grammar';
 
 let llama: Llama;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GgufError, modelFacts, readGgufHeader } from '../../../electron/library/gguf-header';
+import { GgufError, modelFacts, readGgufHeader } from '../../../electron/formats/gguf-header';
 import { afterString, bufferSource } from '../../helpers/gguf-bytes';
 import { testModelPath } from '../../helpers/test-model';
 

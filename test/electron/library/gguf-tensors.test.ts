@@ -1,8 +1,8 @@
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GgufError, readGgufHeader, type GgufHeader, type GgufValue } from '../../../electron/library/gguf-header';
-import { checkModelTensors } from '../../../electron/library/gguf-tensors';
+import { GgufError, readGgufHeader, type GgufHeader, type GgufValue } from '../../../electron/formats/gguf-header';
+import { checkModelTensors } from '../../../electron/formats/gguf-tensors';
 import { createHostServices, type HostServices } from '../../../electron/services/host-services';
 import { bufferSource } from '../../helpers/gguf-bytes';
 import { setUint32, tensor, writeEditedGguf, type EditableGguf } from '../../helpers/gguf-edit';

@@ -3,7 +3,7 @@ import { closeSync, constants, copyFileSync, mkdirSync, openSync, symlinkSync } 
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkModelFile } from '../../../electron/inference/model-file';
-import { openFileSource } from '../../../electron/library/file-source';
+import { openFileSource } from '../../../electron/formats/file-source';
 import { sha256File } from '../../../electron/library/model-library';
 import { createHostServices, type HostServices } from '../../../electron/services/host-services';
 import { tempDir } from '../../helpers/temp';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveDataDir } from '../../../electron/services/data-dir';
+import { resolveDataDir } from '../../../electron/platform/data-dir';
 
 describe('resolveDataDir', () => {
   const home = '/home/ada';

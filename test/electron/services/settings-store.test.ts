@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SettingsStore } from '../../../electron/services/settings-store';
+import { SettingsStore } from '../../../electron/settings/settings-store';
 import { createHostServices } from '../../../electron/services/host-services';
 import { defaultSettings } from '../../../shared/settings';
 import { tempDir } from '../../helpers/temp';

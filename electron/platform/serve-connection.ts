@@ -11,7 +11,7 @@ import {
 import { RpcError } from '../../shared/errors';
 import { createPeer } from '../../shared/rpc/peer';
 import type { Transport } from '../../shared/rpc/transport';
-import type { EventBus } from '../services/events';
+import type { EventBus } from './events';
 
 type Local = Record<MethodName, (...args: unknown[]) => Promise<unknown>>;
 

@@ -1,5 +1,5 @@
 import type { ByteSource } from './gguf-header';
-import { openRegularFile } from './regular-file';
+import { openRegularFile } from '../platform/regular-file';
 
 /** A local regular file as a ByteSource; reads only what the header check asks for. */
 export async function openFileSource(file: string): Promise<ByteSource & { close(): Promise<void> }> {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { applySettingsPatch, defaultSettings, settingsSchema, type Settings, type SettingsPatch } from '../../shared/settings';
-import { SerialFileWriter } from './atomic-file';
+import { SerialFileWriter } from '../platform/atomic-file';
 
 export interface SettingsLoadResult {
   settings: Settings;
