@@ -17,11 +17,12 @@
  * not plain text (<unk>, BOS, EOS, the 256 byte tokens) are zero, so their
  * logits are 0 while the largest of the other 253 random logits is positive.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, promises as fs, openSync, readFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundledLlama, LLAMA_CMAKE_FLAGS } from '../engines/llama-engines';
+import { tensorTypes } from '../formats/gguf-header';
+import { GgufType, ggufScalarSize, ggufString } from '../formats/gguf-types';
+import { findOrBuildQuantize, runQuiet } from './llama-quantize';
 
 /** Bumped when the file it makes changes, so an old cached one is not reused. */
 const GENERATION = 1;
@@ -57,36 +58,6 @@ export interface BenchModel {
 
 // ---------------------------------------------------------------- GGUF
 
-const enum GgufType {
-  UINT8 = 0,
-  INT8 = 1,
-  UINT16 = 2,
-  INT16 = 3,
-  UINT32 = 4,
-  INT32 = 5,
-  FLOAT32 = 6,
-  BOOL = 7,
-  STRING = 8,
-  ARRAY = 9,
-  UINT64 = 10,
-  INT64 = 11,
-  FLOAT64 = 12,
-}
-
-const scalarSize: Partial<Record<GgufType, number>> = {
-  [GgufType.UINT8]: 1,
-  [GgufType.INT8]: 1,
-  [GgufType.UINT16]: 2,
-  [GgufType.INT16]: 2,
-  [GgufType.UINT32]: 4,
-  [GgufType.INT32]: 4,
-  [GgufType.FLOAT32]: 4,
-  [GgufType.BOOL]: 1,
-  [GgufType.UINT64]: 8,
-  [GgufType.INT64]: 8,
-  [GgufType.FLOAT64]: 8,
-};
-
 /** The key-value pairs of a GGUF file, each with its bytes as stored (key included), to copy as they are. */
 export function readGgufKv(file: string): Map<string, { raw: Buffer; type: GgufType; value: unknown }> {
   const buffer = readFileSync(file);
@@ -111,7 +82,7 @@ export function readGgufKv(file: string): Map<string, { raw: Buffer; type: GgufT
       for (let i = 0; i < length; i++) values.push(skip(inner));
       return values;
     }
-    const size = scalarSize[type];
+    const size = ggufScalarSize[type];
     if (size === undefined) throw new Error(`${file}: unknown GGUF value type ${type}.`);
     const value =
       type === GgufType.UINT32
@@ -140,13 +111,6 @@ class GgufHeader {
   private readonly parts: Buffer[] = [];
   count = 0;
 
-  private string(text: string): Buffer {
-    const bytes = Buffer.from(text, 'utf8');
-    const length = Buffer.alloc(8);
-    length.writeBigUInt64LE(BigInt(bytes.length));
-    return Buffer.concat([length, bytes]);
-  }
-
   raw(bytes: Buffer): void {
     this.parts.push(bytes);
     this.count++;
@@ -155,21 +119,21 @@ class GgufHeader {
   str(key: string, value: string): void {
     const type = Buffer.alloc(4);
     type.writeUInt32LE(GgufType.STRING);
-    this.raw(Buffer.concat([this.string(key), type, this.string(value)]));
+    this.raw(Buffer.concat([ggufString(key), type, ggufString(value)]));
   }
 
   u32(key: string, value: number): void {
     const bytes = Buffer.alloc(8);
     bytes.writeUInt32LE(GgufType.UINT32);
     bytes.writeUInt32LE(value, 4);
-    this.raw(Buffer.concat([this.string(key), bytes]));
+    this.raw(Buffer.concat([ggufString(key), bytes]));
   }
 
   f32(key: string, value: number): void {
     const bytes = Buffer.alloc(8);
     bytes.writeUInt32LE(GgufType.FLOAT32);
     bytes.writeFloatLE(value, 4);
-    this.raw(Buffer.concat([this.string(key), bytes]));
+    this.raw(Buffer.concat([ggufString(key), bytes]));
   }
 
   tensorInfo(name: string, dims: number[], type: number, offset: number): Buffer {
@@ -178,7 +142,7 @@ class GgufHeader {
     dims.forEach((dim, i) => rest.writeBigUInt64LE(BigInt(dim), 4 + i * 8));
     rest.writeUInt32LE(type, 4 + dims.length * 8);
     rest.writeBigUInt64LE(BigInt(offset), 8 + dims.length * 8);
-    return Buffer.concat([this.string(name), rest]);
+    return Buffer.concat([ggufString(name), rest]);
   }
 
   get kvBytes(): Buffer {
@@ -193,6 +157,12 @@ const Q8_0 = 8;
 const FILE_F16 = 1;
 const FILE_Q8_0 = 7;
 const ALIGN = 32;
+
+/** Bytes of `elements` values of a ggml tensor type, in whole blocks. */
+function typeBytes(type: number, elements: number): number {
+  const [, blockSize, blockBytes] = tensorTypes[type]!;
+  return (elements / blockSize) * blockBytes;
+}
 
 interface TensorSpec {
   name: string;
@@ -282,11 +252,11 @@ async function writeModel(file: string, format: 'F16' | 'Q8_0', tokenizer: Buffe
 
   const specs = tensorsOf(vocab);
   const typeOf = (spec: TensorSpec) => (spec.dims.length === 1 ? F32 : format === 'F16' ? F16 : Q8_0);
-  const bytesOf = (spec: TensorSpec) => {
-    const n = spec.dims.reduce((a, b) => a * b, 1);
-    const type = typeOf(spec);
-    return type === F32 ? n * 4 : type === F16 ? n * 2 : (n / 32) * 34;
-  };
+  const bytesOf = (spec: TensorSpec) =>
+    typeBytes(
+      typeOf(spec),
+      spec.dims.reduce((a, b) => a * b, 1),
+    );
   const infos: Buffer[] = [];
   let offset = 0;
   for (const spec of specs) {
@@ -324,7 +294,7 @@ async function writeModel(file: string, format: 'F16' | 'Q8_0', tokenizer: Buffe
         write(new Uint8Array(values.buffer));
       } else {
         // A row at a time, a few MiB per write.
-        const rowBytes = type === F16 ? rowLength! * 2 : (rowLength! / 32) * 34;
+        const rowBytes = typeBytes(type, rowLength!);
         const rowsPerChunk = Math.max(1, Math.floor((4 * 1024 * 1024) / rowBytes));
         for (let row = 0; row < rows; row += rowsPerChunk) {
           const count = Math.min(rowsPerChunk, rows - row);
@@ -357,100 +327,6 @@ async function writeModel(file: string, format: 'F16' | 'Q8_0', tokenizer: Buffe
     }
   } finally {
     closeSync(fd);
-  }
-}
-
-// ---------------------------------------------------------------- llama-quantize
-
-function runQuiet(command: string, args: string[], options: { cwd?: string; log: string[] }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const onData = (chunk: Buffer) => {
-      options.log.push(...chunk.toString().split('\n'));
-      if (options.log.length > 200) options.log.splice(0, options.log.length - 200);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', reject);
-    child.on('exit', (code, signal) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new Error(
-              `${path.basename(command)} ${args.slice(0, 2).join(' ')} failed (${signal ?? `exit ${code}`}): ${options.log.slice(-8).join('\n')}`,
-            ),
-          ),
-    );
-  });
-}
-
-async function works(command: string, args: string[]): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: 'ignore' });
-    child.on('error', () => resolve(false));
-    child.on('exit', (code) => resolve(code === 0));
-  });
-}
-
-async function onPath(name: string): Promise<string | null> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const file = path.join(dir, name);
-    if (existsSync(file)) return file;
-  }
-  return null;
-}
-
-/**
- * llama-quantize: on the PATH, or built once into the cache from node-llama-cpp's
- * bundled llama.cpp source (CPU, no -march=native: a native build of this
- * version crashes repacking Q4_K). Null, with the reason, where it cannot be had.
- */
-export async function findOrBuildQuantize(
-  cache: string,
-  log: (line: string) => void,
-): Promise<{ path: string; how: string } | { path: null; why: string }> {
-  if (process.env.FREEHOLD_BENCH_NO_QUANTIZE === '1') return { path: null, why: 'FREEHOLD_BENCH_NO_QUANTIZE=1' };
-  const { version, bundle } = bundledLlama();
-  const dir = path.join(cache, `llama.cpp-${version.replace(/[^\w.-]/g, '_')}-quantize`);
-  const binary = path.join(dir, 'bin', process.platform === 'win32' ? 'llama-quantize.exe' : 'llama-quantize');
-  if (existsSync(binary)) return { path: binary, how: `built earlier in ${dir}` };
-  const installed = await onPath('llama-quantize');
-  if (installed) return { path: installed, how: 'on the PATH' };
-  if (!bundle) return { path: null, why: "node-llama-cpp's llama.cpp source bundle is not installed" };
-  // A build that failed once is not retried on every run (delete the file to retry).
-  const failed = path.join(dir, 'build-failed.txt');
-  if (existsSync(failed))
-    return { path: null, why: `building it failed earlier (${readFileSync(failed, 'utf8').trim()}; delete ${failed} to retry)` };
-  if (!(await works('cmake', ['--version']))) return { path: null, why: 'cmake is not installed' };
-  if (!(await works('git', ['--version']))) return { path: null, why: 'git is not installed' };
-  await fs.mkdir(cache, { recursive: true });
-  const work = await fs.mkdtemp(path.join(cache, '.build-quantize-'));
-  const lines: string[] = [];
-  try {
-    log(`bench model: building llama-quantize from llama.cpp ${version}'s bundled source (once; a few minutes on 2 cores)`);
-    await runQuiet('git', ['clone', '--quiet', bundle, path.join(work, 'src')], { log: lines });
-    await runQuiet('cmake', ['-S', path.join(work, 'src'), '-B', path.join(work, 'build'), ...LLAMA_CMAKE_FLAGS], { log: lines });
-    const jobs = String(Math.max(1, os.availableParallelism()));
-    await runQuiet('cmake', ['--build', path.join(work, 'build'), '--config', 'Release', '-j', jobs, '--target', 'llama-quantize'], {
-      log: lines,
-    });
-    const built = [
-      path.join(work, 'build', 'bin', path.basename(binary)),
-      path.join(work, 'build', 'bin', 'Release', path.basename(binary)),
-    ].find((candidate) => existsSync(candidate));
-    if (!built) return { path: null, why: 'the build made no llama-quantize' };
-    await fs.mkdir(path.dirname(binary), { recursive: true });
-    await fs.copyFile(built, `${binary}.tmp`);
-    await fs.chmod(`${binary}.tmp`, 0o755);
-    await fs.rename(`${binary}.tmp`, binary);
-    return { path: binary, how: `built now in ${dir}` };
-  } catch (error) {
-    const why = (error as Error).message.split('\n')[0]!;
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(failed, `${why}\n`);
-    return { path: null, why: `building it failed: ${why}` };
-  } finally {
-    await fs.rm(work, { recursive: true, force: true });
   }
 }
 

@@ -1,159 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import { RpcError } from '../../shared/errors';
 import type { GenerationStats } from '../../shared/inference';
-import {
-  conversationSettingsSchema,
-  exportedConversationSchema,
-  type ChatMessageRecord,
-  type Conversation,
-  type ConversationDetail,
-  type ConversationSettings,
-  type ConversationSummary,
-  type ExportedConversation,
-  type MessageStatus,
-  type ReplyFailure,
-  type SearchHit,
+import type {
+  ChatMessageRecord,
+  Conversation,
+  ConversationDetail,
+  ConversationSettings,
+  ConversationSummary,
+  ExportedConversation,
+  MessageStatus,
+  ReplyFailure,
+  SearchHit,
 } from '../../shared/chat';
 import type { ToolCallRecord } from '../../shared/tools';
+import { migrate, newId, now, toConversation, toMessage, type ConversationRow, type MessageRow } from './conversation-schema';
+import { exportJson, exportMarkdown, importConversation } from './conversation-transfer';
 import { loadSqliteBinding, SqliteDatabase, type SqliteBinding } from './sqlite';
 
-/** Each entry moves the schema one version on; applied in order, in a transaction, never edited once shipped. */
-const migrations: string[] = [
-  `CREATE TABLE conversations (
-     id TEXT PRIMARY KEY,
-     title TEXT NOT NULL,
-     model_id TEXT,
-     system_prompt TEXT NOT NULL DEFAULT '',
-     settings TEXT NOT NULL DEFAULT '{}',
-     pinned INTEGER NOT NULL DEFAULT 0,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL,
-     active_leaf TEXT
-   );
-   CREATE TABLE messages (
-     rowid INTEGER PRIMARY KEY AUTOINCREMENT,
-     id TEXT NOT NULL UNIQUE,
-     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-     parent_id TEXT,
-     role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-     content TEXT NOT NULL,
-     reasoning TEXT NOT NULL DEFAULT '',
-     status TEXT NOT NULL DEFAULT 'complete' CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
-     error TEXT,
-     stats TEXT,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   );
-   CREATE INDEX messages_by_conversation ON messages (conversation_id, rowid);
-   CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = 'messages', content_rowid = 'rowid');
-   CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-     INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
-   END;
-   CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-   END;
-   CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
-     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-     INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
-   END;`,
-  // Why a reply failed, with the numbers the chat view acts on (JSON: ReplyFailure).
-  `ALTER TABLE messages ADD COLUMN failure TEXT;`,
-  // The tools a reply called, with their arguments, status and results (JSON: ToolCallRecord[]).
-  `ALTER TABLE messages ADD COLUMN tool_calls TEXT;`,
-];
-
-export const SCHEMA_VERSION = migrations.length;
-
-const newId = () => randomBytes(9).toString('base64url');
-const now = () => new Date().toISOString();
-
-interface ConversationRow {
-  id: string;
-  title: string;
-  model_id: string | null;
-  system_prompt: string;
-  settings: string;
-  pinned: number;
-  created_at: string;
-  updated_at: string;
-  active_leaf: string | null;
-}
-
-interface MessageRow {
-  id: string;
-  conversation_id: string;
-  parent_id: string | null;
-  role: 'user' | 'assistant';
-  content: string;
-  reasoning: string;
-  status: MessageStatus;
-  error: string | null;
-  failure: string | null;
-  tool_calls: string | null;
-  stats: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-function toConversation(row: ConversationRow): Conversation {
-  const settings = conversationSettingsSchema.safeParse(JSON.parse(row.settings));
-  return {
-    id: row.id,
-    title: row.title,
-    modelId: row.model_id,
-    systemPrompt: row.system_prompt,
-    settings: settings.success ? settings.data : {},
-    pinned: row.pinned === 1,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    activeLeafId: row.active_leaf,
-  };
-}
-
-function toMessage(row: MessageRow): ChatMessageRecord {
-  return {
-    id: row.id,
-    conversationId: row.conversation_id,
-    parentId: row.parent_id,
-    role: row.role,
-    content: row.content,
-    reasoning: row.reasoning,
-    status: row.status,
-    error: row.error,
-    ...(row.failure ? { failure: JSON.parse(row.failure) as ReplyFailure } : {}),
-    ...(row.tool_calls ? { toolCalls: JSON.parse(row.tool_calls) as ToolCallRecord[] } : {}),
-    stats: row.stats ? (JSON.parse(row.stats) as GenerationStats) : null,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-/** A call left waiting or running (the app quit, the file was exported mid-reply) did not happen. */
-export function settledCall(call: ToolCallRecord): ToolCallRecord {
-  if (call.status !== 'pending' && call.status !== 'running') return call;
-  return { ...call, status: 'error', result: call.result ?? 'The reply ended before this call finished.' };
-}
-
-/** A reply in Markdown with its tool calls where they were made: the arguments and the result, in code blocks. */
-function markdownWithCalls(m: ChatMessageRecord): string[] {
-  const calls = m.toolCalls ?? [];
-  if (calls.length === 0) return [m.content];
-  const fence = (text: string) => {
-    const ticks = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((r) => r[0].length + 1)));
-    return [ticks, text, ticks];
-  };
-  const lines: string[] = [];
-  let at = 0;
-  for (const call of calls) {
-    const offset = Math.min(Math.max(call.textOffset, at), m.content.length);
-    if (offset > at) lines.push(m.content.slice(at, offset), '');
-    at = offset;
-    lines.push(`**Tool call** \`${call.tool}\` on ${call.server} (${call.status}):`, '', ...fence(call.arguments), '');
-    if (call.result !== null) lines.push('<details><summary>Result</summary>', '', ...fence(call.result), '', '</details>', '');
-  }
-  if (at < m.content.length) lines.push(m.content.slice(at));
-  return lines;
-}
+export { SCHEMA_VERSION } from './conversation-schema';
+export { settledCall } from './conversation-transfer';
 
 /**
  * Conversations in SQLite (WAL, synchronous FULL: a committed message survives a
@@ -171,29 +35,13 @@ export class ConversationStore {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
-      this.migrate();
+      migrate(this.db);
       // A reply that was streaming when the app or the worker died is kept, marked interrupted.
       this.db.run(`UPDATE messages SET status = 'interrupted', updated_at = ? WHERE status = 'streaming'`, now());
     } catch (error) {
       // A refused database (from a newer Freehold) is not held open while the app runs without chats.
       this.db.close();
       throw error;
-    }
-  }
-
-  private migrate(): void {
-    const current = Number(this.db.pragma('user_version'));
-    if (current > SCHEMA_VERSION) {
-      throw new RpcError(
-        'conflict',
-        `The chat database is from a newer Freehold (schema ${current}; this version knows ${SCHEMA_VERSION}). Nothing was changed.`,
-      );
-    }
-    for (let version = current; version < SCHEMA_VERSION; version += 1) {
-      this.db.transaction(() => {
-        this.db.exec(migrations[version]!);
-        this.db.pragma(`user_version = ${version + 1}`);
-      });
     }
   }
 
@@ -393,107 +241,19 @@ export class ConversationStore {
       .map((r) => ({ conversationId: r.conversation_id, conversationTitle: r.title, messageId: r.id, snippet: r.snippet }));
   }
 
+  /** The whole conversation, every branch, as a Freehold export (conversation-transfer.ts). */
   exportJson(id: string): ExportedConversation {
-    const { conversation, messages } = this.get(id);
-    return {
-      format: 'freehold-conversation',
-      version: 1,
-      conversation: {
-        title: conversation.title,
-        systemPrompt: conversation.systemPrompt,
-        settings: conversation.settings,
-        modelId: conversation.modelId,
-        pinned: conversation.pinned,
-        createdAt: conversation.createdAt,
-        activeLeafId: conversation.activeLeafId,
-      },
-      messages: messages.map((m) => ({
-        id: m.id,
-        parentId: m.parentId,
-        role: m.role,
-        content: m.content,
-        reasoning: m.reasoning,
-        status: m.status,
-        error: m.error,
-        ...(m.toolCalls?.length ? { toolCalls: m.toolCalls } : {}),
-        createdAt: m.createdAt,
-      })),
-    };
+    return exportJson(this.get(id));
   }
 
+  /** The branch on screen, as Markdown. */
   exportMarkdown(id: string): string {
-    const { conversation, messages, thread } = this.get(id);
-    const byId = new Map(messages.map((m) => [m.id, m]));
-    const lines = [`# ${conversation.title}`, ''];
-    if (conversation.systemPrompt) lines.push(`> System: ${conversation.systemPrompt.replace(/\n/g, '\n> ')}`, '');
-    for (const messageId of thread) {
-      const m = byId.get(messageId)!;
-      lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}`, '');
-      if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
-      lines.push(...markdownWithCalls(m), '');
-      if (m.status !== 'complete') lines.push(`_(${m.status}${m.error ? `: ${m.error}` : ''})_`, '');
-    }
-    return lines.join('\n');
+    return exportMarkdown(this.get(id));
   }
 
   /** Imports an exported conversation as a new one (fresh ids); refuses anything not in the format. */
   importJson(data: unknown): Conversation {
-    const parsed = exportedConversationSchema.safeParse(data);
-    if (!parsed.success)
-      throw new RpcError(
-        'invalid_input',
-        `Not a Freehold conversation export: ${parsed.error.issues[0]?.path.join('.') || 'top level'} ${parsed.error.issues[0]?.message ?? ''}`,
-      );
-    const input = parsed.data;
-    const ids = new Map(input.messages.map((m) => [m.id, newId()]));
-    for (const m of input.messages)
-      if (m.parentId !== null && !ids.has(m.parentId))
-        throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
-    const id = newId();
-    const insertMessage =
-      'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, tool_calls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-    this.db.transaction(() => {
-      this.db.run(
-        'INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        id,
-        input.conversation.title,
-        input.conversation.modelId,
-        input.conversation.systemPrompt,
-        JSON.stringify(input.conversation.settings),
-        input.conversation.pinned ? 1 : 0,
-        input.conversation.createdAt,
-        now(),
-        input.conversation.activeLeafId ? (ids.get(input.conversation.activeLeafId) ?? null) : null,
-      );
-      // Parents before children, whatever order the file lists them in.
-      const pending = [...input.messages];
-      const inserted = new Set<string>();
-      while (pending.length > 0) {
-        const before = pending.length;
-        for (let i = pending.length - 1; i >= 0; i -= 1) {
-          const m = pending[i]!;
-          if (m.parentId !== null && !inserted.has(m.parentId)) continue;
-          this.db.run(
-            insertMessage,
-            ids.get(m.id)!,
-            id,
-            m.parentId ? ids.get(m.parentId)! : null,
-            m.role,
-            m.content,
-            m.reasoning,
-            m.status === 'streaming' ? 'interrupted' : m.status,
-            m.error,
-            m.toolCalls?.length ? JSON.stringify(m.toolCalls.map(settledCall)) : null,
-            m.createdAt,
-            now(),
-          );
-          inserted.add(m.id);
-          pending.splice(i, 1);
-        }
-        if (pending.length === before) throw new RpcError('invalid_input', 'The messages in the file form a loop.');
-      }
-    });
-    return toConversation(this.row(id));
+    return toConversation(this.row(importConversation(this.db, data)));
   }
 
   integrityCheck(): string {

@@ -9,13 +9,13 @@ import type { InferenceService } from '../inference/inference-service';
 import { openFileSource } from '../formats/file-source';
 import { readGgufHeader } from '../formats/gguf-header';
 import type { ModelLibrary } from '../library/model-library';
-import { forwardToHelper } from '../machines/freehold-machine';
 import type { MachinesService } from '../machines/machines-service';
 import type { EventBus } from '../platform/events';
 import type { SettingsStore } from '../settings/settings-store';
 import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
 import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 import { freePort, waitForHealth, type RpcHelperPool } from './rpc-helpers';
+import { forwardToHelper } from './rpc-tunnel';
 import { spawnTethered } from './tethered-process';
 import { resolveThreads } from '../worker/threads';
 

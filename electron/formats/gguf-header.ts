@@ -6,6 +6,7 @@
  * reads tensor data, only the header, through a small reader that works on a
  * local file or on HTTP range requests alike.
  */
+import { GgufType, ggufScalarSize } from './gguf-types';
 
 export class GgufError extends Error {
   override readonly name = 'GgufError';
@@ -16,24 +17,6 @@ export interface ByteSource {
   readonly size: number;
   read(offset: number, length: number): Promise<Uint8Array>;
 }
-
-const enum ValueType {
-  UINT8 = 0,
-  INT8 = 1,
-  UINT16 = 2,
-  INT16 = 3,
-  UINT32 = 4,
-  INT32 = 5,
-  FLOAT32 = 6,
-  BOOL = 7,
-  STRING = 8,
-  ARRAY = 9,
-  UINT64 = 10,
-  INT64 = 11,
-  FLOAT64 = 12,
-}
-
-const scalarSize: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
 /** ggml tensor types: [name, elements per block, bytes per block]. Gaps are removed types. */
 export const tensorTypes: Record<number, [string, number, number]> = {
@@ -210,34 +193,34 @@ class Cursor {
   }
 
   async scalar(type: number, what: string): Promise<number | bigint | boolean> {
-    const size = scalarSize[type];
+    const size = ggufScalarSize[type];
     if (size === undefined) throw new GgufError(`${what} has unknown value type ${type}.`);
     const view = await this.ensure(size, what);
     switch (type) {
-      case ValueType.UINT8:
+      case GgufType.UINT8:
         return view.getUint8(0);
-      case ValueType.INT8:
+      case GgufType.INT8:
         return view.getInt8(0);
-      case ValueType.UINT16:
+      case GgufType.UINT16:
         return view.getUint16(0, true);
-      case ValueType.INT16:
+      case GgufType.INT16:
         return view.getInt16(0, true);
-      case ValueType.UINT32:
+      case GgufType.UINT32:
         return view.getUint32(0, true);
-      case ValueType.INT32:
+      case GgufType.INT32:
         return view.getInt32(0, true);
-      case ValueType.FLOAT32:
+      case GgufType.FLOAT32:
         return view.getFloat32(0, true);
-      case ValueType.BOOL: {
+      case GgufType.BOOL: {
         const b = view.getUint8(0);
         if (b > 1) throw new GgufError(`${what} is a boolean with value ${b}.`);
         return b === 1;
       }
-      case ValueType.UINT64: {
+      case GgufType.UINT64: {
         const v = view.getBigUint64(0, true);
         return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
       }
-      case ValueType.INT64: {
+      case GgufType.INT64: {
         const v = view.getBigInt64(0, true);
         return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
       }
@@ -257,12 +240,12 @@ class Cursor {
 const MAX_ARRAY_VALUES_KEPT = 64;
 
 async function readValue(cursor: Cursor, type: number, key: string, limits: GgufLimits, remaining: () => number): Promise<GgufValue> {
-  if (type === ValueType.STRING) return cursor.string(`value of ${key}`, limits.maxStringBytes);
-  if (type !== ValueType.ARRAY) return cursor.scalar(type, `value of ${key}`);
+  if (type === GgufType.STRING) return cursor.string(`value of ${key}`, limits.maxStringBytes);
+  if (type !== GgufType.ARRAY) return cursor.scalar(type, `value of ${key}`);
   const elementType = await cursor.u32(`array type of ${key}`);
   const length = await cursor.u64(`array length of ${key}`);
-  if (elementType === ValueType.ARRAY) throw new GgufError(`${key} is an array of arrays, which llama.cpp does not accept.`);
-  const minElement = elementType === ValueType.STRING ? 8 : scalarSize[elementType];
+  if (elementType === GgufType.ARRAY) throw new GgufError(`${key} is an array of arrays, which llama.cpp does not accept.`);
+  const minElement = elementType === GgufType.STRING ? 8 : ggufScalarSize[elementType];
   if (minElement === undefined) throw new GgufError(`${key} is an array of unknown type ${elementType}.`);
   if (length * minElement > remaining()) {
     throw new GgufError(`${key} claims ${length} elements, more than the ${remaining()} bytes left in the file can hold.`);
@@ -270,13 +253,13 @@ async function readValue(cursor: Cursor, type: number, key: string, limits: Gguf
   const summary: GgufArraySummary = { type: 'array', elementType, length };
   const keep = length <= MAX_ARRAY_VALUES_KEPT;
   const values: Array<number | bigint | boolean | string> = [];
-  if (elementType !== ValueType.STRING && !keep) {
+  if (elementType !== GgufType.STRING && !keep) {
     cursor.skip(length * minElement, `array ${key}`);
     return summary;
   }
   for (let i = 0; i < length; i += 1) {
     const value =
-      elementType === ValueType.STRING
+      elementType === GgufType.STRING
         ? await cursor.string(`${key}[${i}]`, limits.maxStringBytes)
         : await cursor.scalar(elementType, `${key}[${i}]`);
     if (keep) values.push(value);
@@ -345,7 +328,7 @@ export async function readGgufHeader(source: ByteSource, limits: GgufLimits = de
     if (key.length === 0) throw new GgufError(`Metadata key #${i} is empty.`);
     if (metadata.has(key)) throw new GgufError(`Metadata key ${key} appears twice.`);
     const type = await cursor.u32(`type of ${key}`);
-    if (type > ValueType.FLOAT64) throw new GgufError(`${key} has unknown value type ${type}.`);
+    if (type > GgufType.FLOAT64) throw new GgufError(`${key} has unknown value type ${type}.`);
     metadata.set(key, await readValue(cursor, type, key, limits, remaining));
   }
 

@@ -143,6 +143,8 @@ const options = { strict: false, allErrors: true, validateFormats: true, logger:
 const older = addFormats(new Ajv(options));
 const newer = addFormats(new Ajv2020(options));
 parentPort.on('message', ({ id, schema, older: isOlder, value }) => {
+  // The deadline counts from here: not the thread's start, nor the checks queued before this one.
+  parentPort.postMessage({ id, started: true });
   try {
     const ajv = isOlder ? older : newer;
     const validate = ajv.compile(schema);
@@ -166,6 +168,9 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** A thread that never starts a check (a machine far too busy) still answers within this. */
+const START_DEADLINE_MS = 60_000;
+
 /** Values against schemas, on one worker thread at a time, with a deadline per check. */
 export class SchemaChecker {
   private worker: Worker | null = null;
@@ -181,13 +186,10 @@ export class SchemaChecker {
     const id = this.nextId++;
     const worker = this.thread();
     return new Promise<CheckResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.options.log?.(`schema check: a check ran past ${this.timeoutMs} ms (a slow pattern?); its thread was ended`);
-        this.end(
-          worker,
-          `the arguments could not be checked against the tool's schema within ${this.timeoutMs / 1000} s (a pattern in it is too slow to check)`,
-        );
-      }, this.timeoutMs);
+      const timer = setTimeout(
+        () => this.end(worker, 'the arguments could not be checked: the checking thread did not start in time'),
+        START_DEADLINE_MS,
+      );
       this.pending.set(id, { resolve, timer });
       worker.postMessage({ id, schema: forValidator(schema), older: isOlderDraft(schema), value });
       worker.ref();
@@ -213,9 +215,20 @@ export class SchemaChecker {
       },
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });
-    worker.on('message', (message: { id: number; valid: boolean; errors?: ErrorObject[] | null; problem?: string }) => {
+    worker.on('message', (message: { id: number; started?: true; valid: boolean; errors?: ErrorObject[] | null; problem?: string }) => {
       const pending = this.pending.get(message.id);
       if (!pending) return;
+      if (message.started) {
+        clearTimeout(pending.timer);
+        pending.timer = setTimeout(() => {
+          this.options.log?.(`schema check: a check ran past ${this.timeoutMs} ms (a slow pattern?); its thread was ended`);
+          this.end(
+            worker,
+            `the arguments could not be checked against the tool's schema within ${this.timeoutMs / 1000} s (a pattern in it is too slow to check)`,
+          );
+        }, this.timeoutMs);
+        return;
+      }
       this.pending.delete(message.id);
       clearTimeout(pending.timer);
       if (this.pending.size === 0) worker.unref();

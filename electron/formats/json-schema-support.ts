@@ -15,6 +15,25 @@
  * is silently dropped by it. The limits below keep every schema that passes
  * well under a second to build (README, "Local OpenAI-compatible API").
  */
+import { INTEGER_LIMIT } from './integer-range-grammar';
+import {
+  alternatives,
+  annotations,
+  boundKeys,
+  checkableFormats,
+  checkedAfter,
+  formats,
+  integerBounds,
+  keywordsFor,
+  literalKeys,
+  repetitionKeys,
+  structural,
+  types,
+  type JsonType,
+} from './json-schema-keywords';
+import { longestFrom } from './json-schema-ref-depth';
+
+export { integerBounds } from './json-schema-keywords';
 
 export const SCHEMA_LIMITS = {
   /** Levels of nesting in one schema (the root or one definition). */
@@ -33,110 +52,6 @@ export const SCHEMA_LIMITS = {
   /** All those bounds added up. */
   repetitionTotal: 100_000,
 } as const;
-
-/** Words that describe and do not constrain; they are checked for nothing and dropped. */
-const annotations = new Set([
-  'title',
-  'description',
-  'default',
-  'examples',
-  '$schema',
-  '$id',
-  'id',
-  '$comment',
-  'strict',
-  'nullable',
-  'readOnly',
-  'writeOnly',
-  'deprecated',
-  'contentEncoding',
-  'contentMediaType',
-]);
-const keywordsFor = {
-  object: ['properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties'],
-  array: ['items', 'prefixItems', 'minItems', 'maxItems'],
-  string: ['minLength', 'maxLength', 'format'],
-} as const;
-/** Bounds the grammar holds on an integer (integer-range-grammar.ts); on a number they are checked after generation. */
-const boundKeys = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'] as const;
-const alternatives = new Set(['anyOf', 'oneOf']);
-const literalKeys = new Set(['enum', 'const']);
-const structural = new Set([
-  'type',
-  ...keywordsFor.object,
-  ...keywordsFor.array,
-  ...keywordsFor.string,
-  ...boundKeys,
-  ...literalKeys,
-  ...alternatives,
-  '$ref',
-  '$defs',
-  'definitions',
-  'additionalItems',
-]);
-/**
- * Keywords a grammar cannot hold that a validator checks: without `strict`
- * they are left out of the grammar (the value keeps its type) and the value is
- * checked against the whole schema once written (json-schema-check.ts). Those
- * whose values are schemas are bounded like the rest.
- */
-const checkedAfter = new Set([
-  'pattern',
-  'format',
-  'multipleOf',
-  'uniqueItems',
-  'contains',
-  'minContains',
-  'maxContains',
-  'patternProperties',
-  'propertyNames',
-  'dependentRequired',
-  'dependentSchemas',
-  'dependencies',
-  'not',
-  'allOf',
-  'if',
-  'then',
-  'else',
-  'unevaluatedProperties',
-  'unevaluatedItems',
-  ...boundKeys,
-  ...alternatives,
-  ...literalKeys,
-  '$ref',
-  'required',
-]);
-const types = ['string', 'number', 'integer', 'boolean', 'null', 'object', 'array'] as const;
-type JsonType = (typeof types)[number];
-const formats = new Set(['date-time', 'date', 'time']);
-/** The formats ajv-formats checks (its "full" set); another format is checked by nobody. */
-const checkableFormats = new Set([
-  ...formats,
-  'iso-time',
-  'iso-date-time',
-  'duration',
-  'uri',
-  'uri-reference',
-  'uri-template',
-  'url',
-  'email',
-  'hostname',
-  'ipv4',
-  'ipv6',
-  'regex',
-  'uuid',
-  'json-pointer',
-  'json-pointer-uri-fragment',
-  'relative-json-pointer',
-  'byte',
-  'int32',
-  'int64',
-  'float',
-  'double',
-  'password',
-  'binary',
-]);
-const repetitionKeys = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
 
 type Schema = Record<string, unknown>;
 /** A keyword of the schema, and where: e.g. `{ keyword: 'pattern', at: 'schema.properties.url' }`. */
@@ -187,37 +102,6 @@ function refTarget(ref: unknown): string | null {
   if (typeof ref !== 'string') return null;
   const match = /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(ref);
   return match ? match[1]!.replace(/~1/g, '/').replace(/~0/g, '~') : null;
-}
-
-/** Magnitudes past 16 digits are past what the integer grammar writes (integer-range-grammar.ts). */
-const INTEGER_LIMIT = 10n ** 16n - 1n;
-const toBig = (value: number) => BigInt(value);
-
-/**
- * The whole-number bounds a schema's `minimum`, `maximum` and exclusive bounds
- * (numbers, or draft-04's booleans beside minimum/maximum) give an integer;
- * null for no bound, or one past 16 digits.
- */
-export function integerBounds(node: Record<string, unknown>): { min: bigint | null; max: bigint | null } {
-  let min: bigint | null = null;
-  let max: bigint | null = null;
-  const raise = (value: bigint) => (min = min === null || value > min ? value : min);
-  const lower = (value: bigint) => (max = max === null || value < max ? value : max);
-  const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
-  if (finite(node.minimum)) {
-    const exclusive = node.exclusiveMinimum === true && Number.isInteger(node.minimum);
-    raise(toBig(Math.ceil(node.minimum)) + (exclusive ? 1n : 0n));
-  }
-  if (finite(node.maximum)) {
-    const exclusive = node.exclusiveMaximum === true && Number.isInteger(node.maximum);
-    lower(toBig(Math.floor(node.maximum)) - (exclusive ? 1n : 0n));
-  }
-  if (finite(node.exclusiveMinimum)) raise(toBig(Math.floor(node.exclusiveMinimum)) + 1n);
-  if (finite(node.exclusiveMaximum)) lower(toBig(Math.ceil(node.exclusiveMaximum)) - 1n);
-  return {
-    min: min !== null && (min as bigint) < -INTEGER_LIMIT ? null : min,
-    max: max !== null && (max as bigint) > INTEGER_LIMIT ? null : max,
-  };
 }
 
 /**
@@ -541,61 +425,6 @@ export function prepareJsonSchema(input: unknown, options: PrepareOptions = {}):
       return { ok: false, problem: error.message.replace(/schema\S{150,}/g, (path) => `schema…${path.slice(-120)}`) };
     throw error;
   }
-}
-
-/**
- * The deepest node-llama-cpp can recurse from each definition, following
- * references: strongly connected definitions (recursion) are one group that
- * may each be entered once, so a group weighs the sum of its members' depths,
- * and the longest path through the groups bounds the stack.
- */
-function longestFrom(trees: Map<string, { height: number; refs: Set<string> }>): (name: string) => number {
-  // Tarjan's strongly connected components (at most SCHEMA_LIMITS.definitions nodes, so recursion is shallow).
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const component = new Map<string, number>();
-  const stack: string[] = [];
-  const members: string[][] = [];
-  let counter = 0;
-  const connect = (name: string) => {
-    index.set(name, counter);
-    low.set(name, counter);
-    counter += 1;
-    stack.push(name);
-    for (const next of trees.get(name)?.refs ?? []) {
-      if (!index.has(next)) {
-        connect(next);
-        low.set(name, Math.min(low.get(name)!, low.get(next)!));
-      } else if (!component.has(next)) {
-        low.set(name, Math.min(low.get(name)!, index.get(next)!));
-      }
-    }
-    if (low.get(name) === index.get(name)) {
-      const group: string[] = [];
-      let member: string;
-      do {
-        member = stack.pop()!;
-        component.set(member, members.length);
-        group.push(member);
-      } while (member !== name);
-      members.push(group);
-    }
-  };
-  for (const name of trees.keys()) if (!index.has(name)) connect(name);
-
-  const memo = new Map<number, number>();
-  // Tarjan emits components in reverse topological order, so successors are always known first.
-  for (const [id, group] of members.entries()) {
-    const weight = group.reduce((sum, name) => sum + trees.get(name)!.height + 1, 0);
-    let next = 0;
-    for (const name of group)
-      for (const ref of trees.get(name)!.refs) {
-        const target = component.get(ref)!;
-        if (target !== id) next = Math.max(next, memo.get(target)!);
-      }
-    memo.set(id, weight + next);
-  }
-  return (name) => memo.get(component.get(name)!) ?? 0;
 }
 
 /** Keywords as a person reads them: "pattern (at url)", "format uri (at items.link)". */

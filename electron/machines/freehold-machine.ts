@@ -1,12 +1,5 @@
-/*
- * Over 500 lines with two purposes, the link's client (open, pair, tunnel) and
- * the machine it presents (state, models, replies): to be split by issue 24.
- */
 import { randomBytes } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
-import net from 'node:net';
-import tls from 'node:tls';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob } from '../../shared/hub';
@@ -14,34 +7,9 @@ import type { GenerateResult } from '../../shared/inference';
 import { remoteModelRef, type MachineHardware, type MachineInfo, type MachineState, type RemoteModel } from '../../shared/machines';
 import { createHostClient, type HostClient } from '../../shared/rpc/client';
 import { WebSocketTransport } from '../platform/ws-transport';
-import { fingerprintOf } from './certificate';
-import {
-  answerSchema,
-  CLOSE_RATE_LIMITED,
-  CLOSE_REFUSED,
-  LINK_PATH,
-  MAX_LINK_MESSAGE_BYTES,
-  TUNNEL_PATH,
-  TUNNEL_PROTOCOL,
-  type Answer,
-  type Hello,
-} from './link-protocol';
+import { addressOf, CONNECT_TIMEOUT_MS, LinkRefused, openLink, type PairedMachineRecord } from './link-client';
+import { CLOSE_REFUSED, MAX_LINK_MESSAGE_BYTES } from './link-protocol';
 import type { DeltaParts, MachineBackend, RemoteGenerateInput } from './machine';
-import type { PairingCode } from './pairing-code';
-
-/** A paired Freehold as stored on this machine: where it is, the fingerprint it must show, and this pairing's key. */
-export interface PairedMachineRecord {
-  id: string;
-  kind: 'freehold';
-  name: string;
-  host: string;
-  port: number;
-  fingerprint: string;
-  pairingId: string;
-  key: string;
-  order: number;
-  addedAt: string;
-}
 
 export interface LinkTimings {
   /** To connect and be welcomed. */
@@ -57,220 +25,12 @@ export interface LinkTimings {
 }
 
 export const LINK_TIMINGS: LinkTimings = {
-  connectTimeoutMs: 8000,
+  connectTimeoutMs: CONNECT_TIMEOUT_MS,
   heartbeatMs: 1000,
   deadAfterMs: 4000,
   backoffMs: [1000, 2000, 5000, 10_000, 30_000],
   refreshMs: 10_000,
 };
-
-class LinkRefused extends RpcError {}
-
-const addressOf = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
-
-/**
- * Opens a link: TLS, with the certificate checked against the pinned
- * fingerprint before anything but the request line is sent, then the hello.
- * Resolves with the open socket and the answer.
- */
-function openLink(
-  target: { host: string; port: number; fingerprint: string; name: string },
-  hello: Hello,
-  timeoutMs: number,
-): Promise<{ ws: WebSocket; answer: Answer }> {
-  return new Promise((resolve, reject) => {
-    const where = `${target.name} (${addressOf(target.host, target.port)})`;
-    const ws = new WebSocket(`wss://${addressOf(target.host, target.port)}${LINK_PATH}`, {
-      // No CA is involved: the certificate is trusted by its fingerprint alone, checked below.
-      rejectUnauthorized: false,
-      maxPayload: MAX_LINK_MESSAGE_BYTES,
-      perMessageDeflate: false,
-      handshakeTimeout: timeoutMs,
-    });
-    let settled = false;
-    const fail = (error: RpcError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.terminate();
-      reject(error);
-    };
-    const timer = setTimeout(
-      () => fail(new RpcError('disconnected', `${where} did not answer within ${Math.round(timeoutMs / 1000)} s.`)),
-      timeoutMs,
-    );
-    ws.on('upgrade', (response) => {
-      const socket = response.socket as TLSSocket;
-      const raw = socket.getPeerCertificate?.()?.raw;
-      if (!raw || fingerprintOf(raw) !== target.fingerprint) {
-        fail(
-          new LinkRefused(
-            'refused',
-            `${where} presented a different certificate from the one paired, so the link was refused: something on the network may be intercepting it, or ${target.name}'s data folder was replaced. If you trust it, remove the machine and pair again.`,
-          ),
-        );
-      }
-    });
-    ws.on('open', () => {
-      if (settled) return;
-      ws.send(JSON.stringify(hello));
-    });
-    ws.once('message', (data) => {
-      if (settled) return;
-      let answer: Answer;
-      try {
-        const parsed = answerSchema.safeParse(JSON.parse(String(data)));
-        if (!parsed.success) throw new Error('unreadable');
-        answer = parsed.data;
-      } catch {
-        return fail(new RpcError('bad_message', `${where} answered with something that is not a Freehold link message.`));
-      }
-      if (answer.t === 'refused') {
-        return fail(new LinkRefused(answer.code === 'rate_limited' ? 'rate_limited' : 'refused', answer.message));
-      }
-      settled = true;
-      clearTimeout(timer);
-      resolve({ ws, answer });
-    });
-    ws.on('close', (code, reason) => {
-      if (code === CLOSE_REFUSED || code === CLOSE_RATE_LIMITED)
-        return fail(new LinkRefused('refused', `${where} refused the link (${reason.toString()}).`));
-      fail(new RpcError('disconnected', `${where} closed the connection.`));
-    });
-    ws.on('error', (error) => fail(new RpcError('disconnected', `${where} could not be reached: ${error.message}`)));
-  });
-}
-
-/** Pairs with the machine a code names: the one-time secret for a key of this pairing's own. */
-export async function pairWithCode(
-  code: PairingCode,
-  me: { name: string; machineId: string },
-  timeoutMs = LINK_TIMINGS.connectTimeoutMs,
-): Promise<{ machineId: string; name: string; pairingId: string; key: string }> {
-  const { ws, answer } = await openLink(
-    { host: code.host, port: code.port, fingerprint: code.fingerprint, name: code.name || 'The machine' },
-    { t: 'pair', v: 1, secret: code.secret, name: me.name, machineId: me.machineId },
-    timeoutMs,
-  );
-  ws.close(1000, 'paired');
-  if (answer.t !== 'paired') throw new RpcError('bad_message', `${code.name} did not complete the pairing.`);
-  return { machineId: answer.machine.id, name: answer.machine.name, pairingId: answer.pairingId, key: answer.key };
-}
-
-/**
- * A port on 127.0.0.1 here that leads, through the paired link (TLS, this
- * pairing's key, the pinned certificate), to the machine's RPC helper: each
- * connection made to it opens its own tunnel. Only what runs on this machine
- * can connect to it, and only to that helper.
- */
-export async function forwardToHelper(
-  record: PairedMachineRecord,
-  events: { onTunnelClosed?: (error: Error | null) => void } = {},
-): Promise<{ port: number; close(): void; bytes(): { sent: number; received: number } }> {
-  const sockets = new Set<net.Socket>();
-  let sent = 0;
-  let received = 0;
-  const where = `${record.name} (${addressOf(record.host, record.port)})`;
-  const server = net.createServer((local) => {
-    sockets.add(local);
-    local.on('close', () => sockets.delete(local));
-    local.on('error', () => undefined);
-    local.setNoDelay(true);
-    local.pause();
-    const fail = (error: Error) => {
-      events.onTunnelClosed?.(error);
-      local.destroy();
-    };
-    // TLS to the pinned certificate; the upgrade request (with this pairing's key) only once the certificate is checked.
-    const remote = tls.connect({
-      host: record.host,
-      port: record.port,
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
-      servername: undefined,
-    });
-    remote.setNoDelay(true);
-    local.once('close', () => remote.destroy());
-    remote.once('secureConnect', () => {
-      const raw = remote.getPeerCertificate()?.raw;
-      if (!raw || fingerprintOf(raw) !== record.fingerprint) {
-        remote.destroy();
-        return fail(new Error(`${where} presented a different certificate from the one paired, so the tunnel was refused.`));
-      }
-      remote.write(
-        `GET ${TUNNEL_PATH} HTTP/1.1\r\nHost: ${addressOf(record.host, record.port)}\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\n` +
-          `X-Freehold-Pairing: ${record.pairingId}\r\nX-Freehold-Key: ${record.key}\r\n\r\n`,
-      );
-    });
-    let head = Buffer.alloc(0);
-    const onHead = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.length > 16 * 1024) fail(new Error(`${where} answered the tunnel with something unreadable.`));
-        return;
-      }
-      remote.off('data', onHead);
-      const response = head.subarray(0, end).toString('utf8');
-      const rest = head.subarray(end + 4);
-      if (!/^HTTP\/1\.1 101 /.test(response)) {
-        const text = rest.toString('utf8').slice(0, 300) || response.split('\r\n')[0];
-        remote.destroy();
-        return fail(new Error(`${where} refused the tunnel: ${text}`));
-      }
-      // Closed from this side (llama-server let go of it): nothing lost. From the other side: the helper or the link went away.
-      let closedHere = false;
-      local.on('close', () => {
-        closedHere = true;
-        sockets.delete(local);
-        remote.destroy();
-      });
-      remote.on('close', () => {
-        if (!closedHere) events.onTunnelClosed?.(new Error(`${record.name} closed the link to its part of the split`));
-        local.destroy();
-      });
-      local.on('error', () => remote.destroy());
-      remote.on('error', () => local.destroy());
-      local.on('data', (data: Buffer) => (sent += data.length));
-      remote.on('data', (data: Buffer) => (received += data.length));
-      if (rest.length) local.write(rest);
-      local.pipe(remote).pipe(local);
-      local.resume();
-    };
-    remote.on('data', onHead);
-    // Errors handled from the first byte, on both sides (a second one, after the first, too).
-    let reported = false;
-    remote.on('error', (error) => {
-      if (reported) return local.destroy();
-      reported = true;
-      fail(new Error(`${where} could not be reached for the tunnel: ${error.message}`));
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    /** What went through the tunnels so far (the layers' weights on their way, then each step's activations). */
-    bytes: () => ({ sent, received }),
-    close() {
-      server.close();
-      for (const socket of sockets) socket.destroy();
-    },
-  };
-}
-
-/** Asks the machine to forget this pairing's key. True when it did; false when it could not be reached (it will refuse the key anyway once revoked there). */
-export async function unpair(record: PairedMachineRecord, timeoutMs = 3000): Promise<boolean> {
-  try {
-    const { ws, answer } = await openLink(record, { t: 'unpair', v: 1, pairingId: record.pairingId, key: record.key }, timeoutMs);
-    ws.close();
-    return answer.t === 'unpaired';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A paired Freehold host, over its link: the host contract (restricted on

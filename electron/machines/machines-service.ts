@@ -7,9 +7,11 @@ import type { GenerateResult } from '../../shared/inference';
 import { parseModelRef, type AddMachineInput, type MachineInfo } from '../../shared/machines';
 import { SerialFileWriter } from '../platform/atomic-file';
 import type { EventBus } from '../platform/events';
-import { FreeholdMachine, pairWithCode, unpair, type LinkTimings, type PairedMachineRecord } from './freehold-machine';
+import { FreeholdMachine, type LinkTimings } from './freehold-machine';
+import { pairWithCode, unpair, type PairedMachineRecord } from './link-client';
 import type { DeltaParts, MachineBackend, RemoteGenerateInput } from './machine';
-import { OpenAiMachine, probeOpenAiServer } from './openai-machine';
+import { OpenAiMachine } from './openai-machine';
+import { probeOpenAiServer } from './openai-server';
 import { decodePairingCode } from './pairing-code';
 import { machineIdOf } from './link-protocol';
 

@@ -59,6 +59,21 @@ const binaries = [...listFiles('node_modules/@node-llama-cpp'), ...listFiles('no
 );
 
 describe('packaging (electron-builder.yml)', () => {
+  it('lists as dependencies only what the Node side imports; what only the renderer imports is a devDependency (Vite bundles it)', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+    const sources = [...listFiles('electron'), ...listFiles('shared')]
+      .filter((file) => /\.tsx?$/.test(file))
+      .map((file) => readFileSync(file, 'utf8'));
+    const imported = (name: string) =>
+      sources.some((text) => text.includes(`from '${name}'`) || text.includes(`from '${name}/`) || text.includes(`import('${name}`));
+    expect(Object.keys(pkg.dependencies).filter((name) => !imported(name))).toEqual([]);
+    const renderer = listFiles('renderer')
+      .filter((file) => /\.tsx?$/.test(file))
+      .map((file) => readFileSync(file, 'utf8'));
+    const rendererOnly = ['react', 'react-dom', 'react-markdown', 'rehype-highlight', 'wouter', '@tanstack/react-virtual'];
+    expect(rendererOnly.filter((name) => renderer.some((text) => text.includes(`from '${name}`)))).toEqual(rendererOnly);
+  });
+
   it("passes electron-builder's own schema validation", async () => {
     // The same check `electron-builder` runs before packaging, without needing Electron.
     const require = createRequire(import.meta.url);
@@ -256,6 +271,18 @@ describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builde
     if (host)
       expect(typeof (require(path.join(resources, 'app.asar.unpacked', host)) as { databaseOpen?: unknown }).databaseOpen).toBe('function');
     expect(entries.filter((entry) => /better[-_]sqlite3/.test(entry))).toEqual([]);
+  });
+
+  it('carries only what runs in Node: no package that only the renderer bundle needs (Vite bundles those)', () => {
+    const rendererOnly = ['react', 'react-dom', 'react-markdown', 'rehype-highlight', 'wouter', '@tanstack/react-virtual', 'highlight.js'];
+    const shipped = rendererOnly.filter((name) => entries.some((entry) => entry.startsWith(`node_modules/${name}/`)));
+    expect(shipped).toEqual([]);
+    // What the Node side does need is there.
+    for (const name of ['fastify', 'ajv', '@modelcontextprotocol/sdk', 'node-llama-cpp'])
+      expect(
+        entries.some((entry) => entry.startsWith(`node_modules/${name}/`)),
+        name,
+      ).toBe(true);
   });
 
   it('hardens the packaged executable with its fuses: no running as Node, no inspector, only its own checked asar', () => {

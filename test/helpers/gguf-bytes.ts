@@ -1,4 +1,5 @@
 import type { ByteSource } from '../../electron/formats/gguf-header';
+import { ggufString } from '../../electron/formats/gguf-types';
 
 /** An in-memory file for the header check. */
 export function bufferSource(data: Uint8Array): ByteSource {
@@ -12,10 +13,7 @@ export function bufferSource(data: Uint8Array): ByteSource {
 
 /** Offset just after a GGUF string (u64 length + bytes) equal to `text`. */
 export function afterString(data: Buffer, text: string): number {
-  const bytes = Buffer.from(text, 'utf8');
-  const needle = Buffer.alloc(8 + bytes.length);
-  needle.writeBigUInt64LE(BigInt(bytes.length), 0);
-  bytes.copy(needle, 8);
+  const needle = ggufString(text);
   const at = data.indexOf(needle);
   if (at < 0) throw new Error(`"${text}" not found`);
   return at + needle.length;

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tensorTypes } from '../../electron/formats/gguf-header';
+import { GgufType, ggufScalarSize, ggufString } from '../../electron/formats/gguf-types';
 
 /**
  * A GGUF file taken apart into metadata entries and tensors, to be edited and
@@ -14,21 +15,16 @@ export interface EditableGguf {
   tensors: Array<{ name: string; dims: number[]; type: number; data: Buffer }>;
 }
 
-const scalarSize: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const STRING = 8;
-const ARRAY = 9;
-const UINT32 = 4;
-
 function valueLength(data: Buffer, at: number, type: number): number {
-  if (type === STRING) return 8 + Number(data.readBigUInt64LE(at));
-  if (type === ARRAY) {
+  if (type === GgufType.STRING) return 8 + Number(data.readBigUInt64LE(at));
+  if (type === GgufType.ARRAY) {
     const elementType = data.readUInt32LE(at);
     const count = Number(data.readBigUInt64LE(at + 4));
     let length = 12;
     for (let i = 0; i < count; i += 1) length += valueLength(data, at + length, elementType);
     return length;
   }
-  const size = scalarSize[type];
+  const size = ggufScalarSize[type];
   if (size === undefined) throw new Error(`unknown value type ${type}`);
   return size;
 }
@@ -78,14 +74,6 @@ export function parseGguf(data: Buffer): EditableGguf {
   return { version, metadata, tensors };
 }
 
-function stringBytes(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  const out = Buffer.alloc(8 + bytes.length);
-  out.writeBigUInt64LE(BigInt(bytes.length), 0);
-  bytes.copy(out, 8);
-  return out;
-}
-
 /** Writes the file; a tensor whose dims changed gets its data cut or zero-padded to fit. */
 export function serializeGguf(gguf: EditableGguf, alignment = 32): Buffer {
   const head = Buffer.alloc(24);
@@ -94,7 +82,7 @@ export function serializeGguf(gguf: EditableGguf, alignment = 32): Buffer {
   head.writeBigUInt64LE(BigInt(gguf.tensors.length), 8);
   head.writeBigUInt64LE(BigInt(gguf.metadata.length), 16);
   const parts: Buffer[] = [head];
-  for (const { key, raw } of gguf.metadata) parts.push(stringBytes(key), raw);
+  for (const { key, raw } of gguf.metadata) parts.push(ggufString(key), raw);
   const datas: Buffer[] = [];
   let offset = 0;
   for (const tensor of gguf.tensors) {
@@ -103,7 +91,7 @@ export function serializeGguf(gguf: EditableGguf, alignment = 32): Buffer {
     tensor.dims.forEach((dim, d) => info.writeBigUInt64LE(BigInt(dim), 4 + d * 8));
     info.writeUInt32LE(tensor.type, 4 + tensor.dims.length * 8);
     info.writeBigUInt64LE(BigInt(offset), 8 + tensor.dims.length * 8);
-    parts.push(stringBytes(tensor.name), info);
+    parts.push(ggufString(tensor.name), info);
     const bytes = tensorBytes(tensor.dims, tensor.type);
     const data = Buffer.alloc(Math.ceil(bytes / alignment) * alignment);
     tensor.data.copy(data, 0, 0, Math.min(bytes, tensor.data.length));
@@ -118,7 +106,7 @@ export function serializeGguf(gguf: EditableGguf, alignment = 32): Buffer {
 /** Sets (or adds) a uint32 metadata value. */
 export function setUint32(gguf: EditableGguf, key: string, value: number): void {
   const raw = Buffer.alloc(8);
-  raw.writeUInt32LE(UINT32, 0);
+  raw.writeUInt32LE(GgufType.UINT32, 0);
   raw.writeUInt32LE(value, 4);
   const entry = gguf.metadata.find((m) => m.key === key);
   if (entry) entry.raw = raw;
@@ -128,8 +116,8 @@ export function setUint32(gguf: EditableGguf, key: string, value: number): void 
 /** Sets (or adds) a string metadata value. */
 export function setString(gguf: EditableGguf, key: string, value: string): void {
   const type = Buffer.alloc(4);
-  type.writeUInt32LE(STRING, 0);
-  const raw = Buffer.concat([type, stringBytes(value)]);
+  type.writeUInt32LE(GgufType.STRING, 0);
+  const raw = Buffer.concat([type, ggufString(value)]);
   const entry = gguf.metadata.find((m) => m.key === key);
   if (entry) entry.raw = raw;
   else gguf.metadata.push({ key, raw });

@@ -1,26 +1,15 @@
 /** Hardware → Local API server → Keys: the list with each key's use, a new key shown once, revoking with a question first. */
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
+import { describe, expect, it } from 'vitest';
 import { RpcError } from '../../shared/errors';
+import { eachTestAt, mockClipboard, mockConfirm, renderApp, type FakeHost } from './app-fixture';
 import { createFakeHost } from './fake-host';
 
-beforeEach(() => {
-  window.location.hash = '#/hardware';
-});
-afterEach(cleanup);
+eachTestAt('#/hardware');
 
-/** happy-dom has no window.confirm: answers the questions asked, in turn. */
-function mockConfirm(...answers: boolean[]) {
-  const confirm = vi.fn((_question?: string) => answers.shift() ?? false);
-  Object.defineProperty(window, 'confirm', { value: confirm, configurable: true, writable: true });
-  return confirm;
-}
-
-async function keysPanel(host: ReturnType<typeof createFakeHost>) {
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+async function keysPanel(host: FakeHost) {
+  renderApp(host);
   const api = await screen.findByRole('region', { name: 'Local API server' });
   return within(api).findByRole('region', { name: 'Keys' });
 }
@@ -73,11 +62,7 @@ describe('API keys panel', () => {
     const secret = (within(shown).getByRole('textbox', { name: 'New key for alice laptop' }) as HTMLInputElement).value;
     expect(secret).toMatch(/^fh-made1x+$/);
     expect(within(shown).getByRole('status').textContent).toBe('Copy it now: it will not be shown again.');
-    const written: string[] = [];
-    Object.defineProperty(navigator, 'clipboard', {
-      value: { writeText: async (text: string) => void written.push(text) },
-      configurable: true,
-    });
+    const written = mockClipboard();
     await userEvent.click(within(shown).getByRole('button', { name: 'Copy the new key for alice laptop' }));
     expect(written).toEqual([secret]);
     expect((name as HTMLInputElement).value).toBe('');

@@ -1,28 +1,21 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../../renderer/app/App';
 import { ErrorBoundary } from '../../renderer/app/ErrorBoundary';
 import { HostConnection } from '../../renderer/transport/host-connection';
 import { defaultSettings } from '../../shared/settings';
-import { createFakeHost } from './fake-host';
+import { eachTestAt, startApp } from './app-fixture';
+import { inferenceFixture } from './fake-host';
 
+eachTestAt('');
 beforeEach(() => {
-  window.location.hash = '';
   delete document.documentElement.dataset.theme;
 });
-afterEach(cleanup);
-
-function renderApp() {
-  const host = createFakeHost();
-  const connection = new HostConnection({ bridge: host.bridge });
-  render(<App connection={connection} />);
-  return { host, connection };
-}
 
 describe('app shell', () => {
   it('opens on Models and navigates between the three views', async () => {
-    renderApp();
+    startApp();
     const nav = screen.getByRole('navigation', { name: 'Main' });
     const links = within(nav).getAllByRole('link');
     expect(links.map((l) => l.textContent)).toEqual(['Models', 'Chat', 'Hardware', 'Settings']);
@@ -41,7 +34,7 @@ describe('app shell', () => {
 
   it('shows what inference runs on and why the other backends were not used', async () => {
     window.location.hash = '#/hardware';
-    renderApp();
+    startApp();
     const engine = await screen.findByRole('region', { name: 'Inference engine' });
     expect(within(engine).getByText(/Running on/).textContent).toMatch(
       /Running on CUDA \(chosen automatically\)\. CUDA is the first that loaded/,
@@ -59,39 +52,19 @@ describe('app shell', () => {
   });
 
   it('shows the connection and the inference backend in the status bar, updated by events', async () => {
-    const { host } = renderApp();
+    const host = startApp();
     expect(await screen.findByRole('status', { name: 'Connection' })).toHaveProperty('textContent', 'Connected');
     const inference = screen.getByRole('status', { name: 'Inference backend' });
     await waitFor(() => expect(inference.textContent).toMatch(/idle/));
-    act(() =>
-      host.pushInference({
-        state: 'ready',
-        backend: 'cuda',
-        detail: '',
-        model: null,
-        loading: null,
-        queue: { running: null, waiting: 0 },
-        embeddingModel: null,
-      }),
-    );
+    act(() => host.pushInference(inferenceFixture()));
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA'));
     // Work from the local API shows, with what waits behind it.
-    act(() =>
-      host.pushInference({
-        state: 'ready',
-        backend: 'cuda',
-        detail: '',
-        model: null,
-        loading: null,
-        queue: { running: 'api', waiting: 2 },
-        embeddingModel: null,
-      }),
-    );
+    act(() => host.pushInference(inferenceFixture({ queue: { running: 'api', waiting: 2 } })));
     await waitFor(() => expect(inference.textContent).toBe('Inference: ready on CUDA · answering an API request · 2 waiting'));
   });
 
   it('changes the theme through the host and follows changes made elsewhere', async () => {
-    const { host } = renderApp();
+    const host = startApp();
     const picker = await screen.findByRole('combobox', { name: 'Theme' });
     await waitFor(() => expect((picker as HTMLSelectElement).disabled).toBe(false));
     await userEvent.selectOptions(picker, 'dark');
@@ -103,7 +76,7 @@ describe('app shell', () => {
   });
 
   it('shows notices from the host until dismissed', async () => {
-    const { host } = renderApp();
+    const host = startApp();
     await screen.findByRole('heading', { level: 1, name: 'Models' });
     act(() => host.addNotice({ id: 'n1', level: 'warning', message: 'Settings file was unreadable', at: '' }));
     expect(await screen.findByText('Settings file was unreadable')).toBeTruthy();

@@ -1,50 +1,14 @@
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
-import type { ChatMessageRecord, Conversation, ReplyFailure } from '../../shared/chat';
+import { describe, expect, it } from 'vitest';
+import type { ReplyFailure } from '../../shared/chat';
 import type { HostHandlers } from '../../shared/contract';
-import type { ModelEntry } from '../../shared/library';
-import { createFakeHost } from './fake-host';
+import { eachTestAt, giveElementsASize, renderApp } from './app-fixture';
+import { conversationFixture, createFakeHost, libraryOf, messageFixture, modelFixture, summaryOf } from './fake-host';
 
+eachTestAt('');
 // The thread is virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
-const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
-const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
-beforeEach(() => {
-  window.location.hash = '';
-  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
-});
-afterEach(() => {
-  cleanup();
-  layout.forEach((key, i) => {
-    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
-    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
-  });
-});
-
-const at = '2026-01-01T00:00:00.000Z';
-const model: ModelEntry = {
-  id: 'm1',
-  name: 'stories260K',
-  publisher: null,
-  architecture: 'llama',
-  parameterCount: 292800,
-  quantization: 'F32',
-  sizeBytes: 1185376,
-  contextLength: 2048,
-  hasChatTemplate: false,
-  license: null,
-  baseModel: null,
-  files: ['/m/stories.gguf'],
-  origin: 'referenced',
-  owned: false,
-  folderId: null,
-  source: null,
-  sha256: null,
-  duplicateOf: null,
-  addedAt: at,
-};
+giveElementsASize();
 
 function failureOf(overrides: Partial<ReplyFailure> = {}): ReplyFailure {
   return {
@@ -63,32 +27,16 @@ function failureOf(overrides: Partial<ReplyFailure> = {}): ReplyFailure {
 
 /** A conversation whose long message was refused, over a fake host that records what the view asks. */
 function renderConversation(failure: ReplyFailure) {
-  const conversation: Conversation = {
-    id: 'c1',
+  const conversation = conversationFixture({
     title: 'Long one',
     modelId: 'm1',
     systemPrompt: 'You tell stories.',
     settings: { temperature: 0, maxTokens: 40, contextSize: failure.contextSize },
-    pinned: false,
-    createdAt: at,
-    updatedAt: at,
     activeLeafId: 'r1',
-  };
-  const message = (m: Partial<ChatMessageRecord> & Pick<ChatMessageRecord, 'id' | 'role'>): ChatMessageRecord => ({
-    conversationId: 'c1',
-    parentId: null,
-    content: '',
-    reasoning: '',
-    status: 'complete',
-    error: null,
-    stats: null,
-    createdAt: at,
-    updatedAt: at,
-    ...m,
   });
   const messages = [
-    message({ id: 'u1', role: 'user', content: 'Lily went to the park '.repeat(100) }),
-    message({
+    messageFixture({ id: 'u1', role: 'user', content: 'Lily went to the park '.repeat(100) }),
+    messageFixture({
       id: 'r1',
       role: 'assistant',
       parentId: 'u1',
@@ -99,9 +47,7 @@ function renderConversation(failure: ReplyFailure) {
   ];
   const calls: Array<{ method: string; input: unknown }> = [];
   const overrides: Partial<HostHandlers> = {
-    'chats.list': () => [
-      { id: 'c1', title: conversation.title, pinned: false, updatedAt: at, messageCount: messages.length, modelId: 'm1' },
-    ],
+    'chats.list': () => [summaryOf(conversation, messages.length)],
     'chats.get': () => ({ conversation, messages, thread: ['u1', conversation.activeLeafId!] }),
     'chats.update': (input) => {
       calls.push({ method: 'chats.update', input });
@@ -110,7 +56,7 @@ function renderConversation(failure: ReplyFailure) {
     },
     'chats.regenerate': (input) => {
       calls.push({ method: 'chats.regenerate', input });
-      const reply = message({
+      const reply = messageFixture({
         id: 'r2',
         role: 'assistant',
         parentId: 'u1',
@@ -133,8 +79,8 @@ function renderConversation(failure: ReplyFailure) {
     },
   };
   const host = createFakeHost(overrides);
-  host.setLibrary({ models: [model], folders: [], totalBytes: model.sizeBytes, ownedBytes: 0 });
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+  host.setLibrary(libraryOf(modelFixture()));
+  renderApp(host);
   return { calls };
 }
 

@@ -3,6 +3,7 @@ import { chooseStarter, recommendedModels } from '../../electron/hub/recommended
 import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
+import type { ChatMessageRecord, Conversation, ConversationSummary } from '../../shared/chat';
 import type { LibrarySnapshot, ModelEntry } from '../../shared/library';
 import type { DownloadJob } from '../../shared/hub';
 import { remoteModelRef, type MachineInfo, type RemoteModel, type SharingStatus } from '../../shared/machines';
@@ -15,7 +16,92 @@ import { createPeer } from '../../shared/rpc/peer';
 import { applySettingsPatch, defaultSettings, type Settings } from '../../shared/settings';
 import type { EnginesInfo, SplitDevice, SplitPlan, SplitPlanInput, SplitStatus } from '../../shared/split';
 
-const GB = 1024 ** 3;
+export const GB = 1024 ** 3;
+/** When the fixtures below were made and last changed, unless told otherwise. */
+export const at = '2026-01-01T00:00:00.000Z';
+
+/** A model in this machine's library: stories260K (a tiny llama, 1.2 MB) referenced where it lies, unless told otherwise. */
+export function modelFixture(overrides: Partial<ModelEntry> = {}): ModelEntry {
+  return {
+    id: 'm1',
+    name: 'stories260K',
+    publisher: null,
+    architecture: 'llama',
+    parameterCount: 292800,
+    quantization: 'F32',
+    sizeBytes: 1185376,
+    contextLength: 2048,
+    hasChatTemplate: false,
+    license: null,
+    baseModel: null,
+    files: ['/m/stories.gguf'],
+    origin: 'referenced',
+    owned: false,
+    folderId: null,
+    source: null,
+    sha256: null,
+    duplicateOf: null,
+    addedAt: at,
+    ...overrides,
+  };
+}
+
+/** The library as models.list answers: these models, no folders, none of them the app's own. */
+export function libraryOf(...models: ModelEntry[]): LibrarySnapshot {
+  return { models, folders: [], totalBytes: models.reduce((sum, m) => sum + m.sizeBytes, 0), ownedBytes: 0 };
+}
+
+/** The engine's status: ready on CUDA, with no model loaded and nothing running, unless told otherwise. */
+export function inferenceFixture(overrides: Partial<InferenceStatus> = {}): InferenceStatus {
+  return {
+    state: 'ready',
+    backend: 'cuda',
+    detail: '',
+    model: null,
+    loading: null,
+    queue: { running: null, waiting: 0 },
+    embeddingModel: null,
+    ...overrides,
+  };
+}
+
+/** A stored conversation "c1": a new chat with no model and no messages, unless told otherwise. */
+export function conversationFixture(overrides: Partial<Conversation> = {}): Conversation {
+  return {
+    id: 'c1',
+    title: 'New chat',
+    modelId: null,
+    systemPrompt: '',
+    settings: {},
+    pinned: false,
+    createdAt: at,
+    updatedAt: at,
+    activeLeafId: null,
+    ...overrides,
+  };
+}
+
+/** A conversation as chats.list lists it. */
+export function summaryOf(conversation: Conversation, messageCount: number): ConversationSummary {
+  const { id, title, pinned, updatedAt, modelId } = conversation;
+  return { id, title, pinned, updatedAt, messageCount, modelId };
+}
+
+/** A complete message of conversation "c1", with no parent, text or statistics unless told. */
+export function messageFixture(m: Partial<ChatMessageRecord> & Pick<ChatMessageRecord, 'id' | 'role'>): ChatMessageRecord {
+  return {
+    conversationId: 'c1',
+    parentId: null,
+    content: '',
+    reasoning: '',
+    status: 'complete',
+    error: null,
+    stats: null,
+    createdAt: at,
+    updatedAt: at,
+    ...m,
+  };
+}
 
 /** Another machine as the host lists it: an online Freehold "tower" with a GPU and one model, unless told otherwise. */
 export function machineFixture(overrides: Partial<MachineInfo> = {}, models: Array<Partial<RemoteModel>> = [{}]): MachineInfo {
@@ -125,15 +211,7 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
   let settings: Settings = defaultSettings;
   let notices: Notice[] = [];
   const calls: Array<{ method: string; input: unknown }> = [];
-  let inference: InferenceStatus = {
-    state: 'not-started',
-    backend: null,
-    detail: 'No model loaded.',
-    model: null,
-    loading: null,
-    queue: { running: null, waiting: 0 },
-    embeddingModel: null,
-  };
+  let inference = inferenceFixture({ state: 'not-started', backend: null, detail: 'No model loaded.' });
   let apiKey = 'fh-firstkeyfirstkeyfirstkeyfirstkey0000000';
   // The named keys as the real host lists them: "default" first, never a key itself; made keys get numbered secrets.
   let apiKeys: ApiKeyInfo[] = [
@@ -164,7 +242,7 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
   // A recorded report from a machine we do not have here: an NVIDIA laptop on CUDA.
   let hardware: HardwareReport = recordedReports['NVIDIA laptop on CUDA']!;
 
-  let library: LibrarySnapshot = { models: [], folders: [], totalBytes: 0, ownedBytes: 0 };
+  let library: LibrarySnapshot = libraryOf();
   let fits: ModelFit[] = [];
   const benchmarks: BenchmarkResult[] = [];
 
@@ -551,27 +629,15 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       const onto = machine(input.machineId);
       const modelId = `imported-${target.uploadId}`;
       const name = target.name.replace(/\.gguf$/i, '');
-      const entry: ModelEntry = {
+      const entry = modelFixture({
         id: modelId,
         name,
-        publisher: null,
-        architecture: 'llama',
-        parameterCount: 292800,
-        quantization: 'F32',
         sizeBytes: target.sizeBytes,
-        contextLength: 2048,
-        hasChatTemplate: false,
-        license: null,
-        baseModel: null,
         files: [`/data/models/${target.name}`],
         origin: 'copied',
         owned: true,
-        folderId: null,
-        source: null,
-        sha256: null,
-        duplicateOf: null,
         addedAt: new Date().toISOString(),
-      };
+      });
       // The machine lists its new model: the UI hears of it as onMachinesChanged.
       const [listed] = machineFixture(onto, [
         { modelId, name, sizeBytes: target.sizeBytes, quantization: 'F32', architecture: 'llama' },

@@ -1,16 +1,12 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
+import { describe, expect, it } from 'vitest';
 import { backendLabels } from '../../shared/inference';
 import { recordedReports } from '../fixtures/hardware-reports';
-import { createFakeHost } from './fake-host';
+import { eachTestAt, mockClipboard, renderApp, startApp } from './app-fixture';
+import { createFakeHost, inferenceFixture, libraryOf, modelFixture } from './fake-host';
 
-beforeEach(() => {
-  window.location.hash = '#/hardware';
-});
-afterEach(cleanup);
+eachTestAt('#/hardware');
 
 describe('hardware panel on recorded machines', () => {
   for (const [machine, report] of Object.entries(recordedReports)) {
@@ -24,7 +20,7 @@ describe('hardware panel on recorded machines', () => {
           fit: { verdict: 'gpu', neededBytes: 1, contextSize: 4096, freeVramBytes: 1, freeRamBytes: 1, explanation: 'Needs about 7.3 GB.' },
         },
       ]);
-      render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+      renderApp(host);
       const engine = await screen.findByRole('region', { name: 'Inference engine' });
       expect(within(engine).getByText(/Running on/).textContent).toContain(`Running on ${backendLabels[report.backend]}`);
       const rows = within(within(engine).getByRole('table')).getAllByRole('row').slice(1);
@@ -43,7 +39,7 @@ describe('hardware panel on recorded machines', () => {
   it('says when Vulkan loaded but found no GPU, and that it runs on the CPU', async () => {
     const host = createFakeHost();
     host.setHardware(recordedReports['Linux box with only lavapipe']!);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     const engine = await screen.findByRole('region', { name: 'Inference engine' });
     expect(within(engine).getByText(/Running on/).textContent).toMatch(
       /^Running on CPU \(chosen automatically\)\. Vulkan loaded but found no GPU \(only llvmpipe, a CPU renderer\): running on the CPU\./,
@@ -57,27 +53,16 @@ describe('hardware panel on recorded machines', () => {
   it('spells the backend the same in the status bar as in the panel', async () => {
     const host = createFakeHost();
     host.setHardware(recordedReports['AMD GPU on Vulkan']!);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     const engine = await screen.findByRole('region', { name: 'Inference engine' });
     expect(within(engine).getByText(/Running on/).textContent).toMatch(/^Running on Vulkan /);
-    act(() =>
-      host.pushInference({
-        state: 'ready',
-        backend: 'vulkan',
-        detail: '',
-        model: null,
-        loading: null,
-        queue: { running: null, waiting: 0 },
-        embeddingModel: null,
-      }),
-    );
+    act(() => host.pushInference(inferenceFixture({ backend: 'vulkan' })));
     const status = screen.getByRole('status', { name: 'Inference backend' });
     await waitFor(() => expect(status.textContent).toBe('Inference: ready on Vulkan'));
   });
 
   it('saves engine settings and says the engine restarts', async () => {
-    const host = createFakeHost();
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const host = startApp();
     const controls = await screen.findByRole('region', { name: 'Engine settings' });
     await userEvent.selectOptions(within(controls).getByRole('combobox', { name: 'Backend' }), 'vulkan');
     await userEvent.type(within(controls).getByRole('textbox', { name: 'Threads' }), '6');
@@ -99,8 +84,7 @@ describe('hardware panel on recorded machines', () => {
 
 describe('live readings', () => {
   it('shows memory, the engine, the model and tokens/s from samples, with charts', async () => {
-    const host = createFakeHost();
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const host = startApp();
     await screen.findByText('Waiting for the first live reading…');
     const GB = 1024 ** 3;
     for (let i = 0; i < 3; i += 1) {
@@ -130,35 +114,8 @@ describe('live readings', () => {
 describe('benchmark panel', () => {
   it('runs a benchmark for a library model and lists the result with its backend', async () => {
     const host = createFakeHost();
-    host.setLibrary({
-      models: [
-        {
-          id: 'm1',
-          name: 'stories260K',
-          publisher: null,
-          architecture: 'llama',
-          parameterCount: 292800,
-          quantization: 'F32',
-          sizeBytes: 1185376,
-          contextLength: 2048,
-          hasChatTemplate: false,
-          license: null,
-          baseModel: null,
-          files: ['/m/stories.gguf'],
-          origin: 'referenced',
-          owned: false,
-          folderId: null,
-          source: null,
-          sha256: null,
-          duplicateOf: null,
-          addedAt: '2026-01-01T00:00:00.000Z',
-        },
-      ],
-      folders: [],
-      totalBytes: 1185376,
-      ownedBytes: 0,
-    });
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    host.setLibrary(libraryOf(modelFixture()));
+    renderApp(host);
     const panel = await screen.findByRole('region', { name: 'Benchmark' });
     await userEvent.click(await within(panel).findByRole('button', { name: 'Run benchmark' }));
     const table = await within(panel).findByRole('table', { name: 'Results on this machine' });
@@ -170,8 +127,7 @@ describe('benchmark panel', () => {
 
 describe('local API server panel', () => {
   it('is off by default; the switch starts it and shows the URL and a copyable key; a new key needs confirming', async () => {
-    const host = createFakeHost();
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const host = startApp();
     const panel = await screen.findByRole('region', { name: 'Local API server' });
     const toggle = within(panel).getByRole('switch', { name: 'Serve the OpenAI-compatible API' });
     expect((toggle as HTMLInputElement).checked).toBe(false);
@@ -188,11 +144,7 @@ describe('local API server panel', () => {
     expect(key.textContent).not.toContain('firstkeyfirstkey');
     await userEvent.click(within(panel).getByRole('button', { name: 'Show' }));
     expect(within(panel).getByLabelText('API key').textContent).toBe('fh-firstkeyfirstkeyfirstkeyfirstkey0000000');
-    const written: string[] = [];
-    Object.defineProperty(navigator, 'clipboard', {
-      value: { writeText: async (text: string) => void written.push(text) },
-      configurable: true,
-    });
+    const written = mockClipboard();
     await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API key' }));
     await userEvent.click(within(panel).getByRole('button', { name: 'Copy the API base URL' }));
     expect(written).toEqual(['fh-firstkeyfirstkeyfirstkeyfirstkey0000000', 'http://127.0.0.1:4849/v1']);
@@ -204,8 +156,7 @@ describe('local API server panel', () => {
   });
 
   it('saves where it listens and who may call it; another address always needs the key; a taken port is shown', async () => {
-    const host = createFakeHost();
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    const host = startApp();
     const panel = await screen.findByRole('region', { name: 'Local API server' });
     const form = within(panel).getByRole('form', { name: 'API server settings' });
     const address = within(form).getByRole('textbox', { name: 'Address' });

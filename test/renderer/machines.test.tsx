@@ -1,69 +1,33 @@
-import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChatMessageRecord, Conversation } from '../../shared/chat';
 import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { RepoDetails } from '../../shared/hub';
-import type { ModelEntry } from '../../shared/library';
 import { UPLOAD_CHUNK_BYTES, type MachineInfo } from '../../shared/machines';
 import { formatWhen } from '../../renderer/features/machines/machines';
-import { createFakeHost, machineFixture } from './fake-host';
+import { eachTestAt, giveElementsASize, mockClipboard, mockConfirm, renderApp, startApp } from './app-fixture';
+import {
+  GB,
+  at,
+  conversationFixture,
+  createFakeHost,
+  libraryOf,
+  machineFixture,
+  messageFixture,
+  modelFixture,
+  summaryOf,
+} from './fake-host';
 
+eachTestAt('#/hardware');
 // The library and the thread are virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
-const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
-const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
-beforeEach(() => {
-  window.location.hash = '#/hardware';
-  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
-});
+giveElementsASize();
 afterEach(() => {
-  cleanup();
   vi.restoreAllMocks();
-  layout.forEach((key, i) => {
-    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
-    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
-  });
 });
 
-const GB = 1024 ** 3;
-const at = '2026-01-01T00:00:00.000Z';
-const localModel: ModelEntry = {
-  id: 'm1',
-  name: 'stories260K',
-  publisher: null,
-  architecture: 'llama',
-  parameterCount: 292800,
-  quantization: 'F32',
-  sizeBytes: 1185376,
-  contextLength: 2048,
-  hasChatTemplate: false,
-  license: null,
-  baseModel: null,
-  files: ['/m/stories.gguf'],
-  origin: 'referenced',
-  owned: false,
-  folderId: null,
-  source: null,
-  sha256: null,
-  duplicateOf: null,
-  addedAt: at,
-};
-
-/** happy-dom has no window.confirm: answers the questions asked, in turn. */
-function mockConfirm(...answers: boolean[]) {
-  const confirm = vi.fn((_question?: string) => answers.shift() ?? false);
-  Object.defineProperty(window, 'confirm', { value: confirm, configurable: true, writable: true });
-  return confirm;
-}
-
-function start(overrides: Partial<HostHandlers> = {}) {
-  const host = createFakeHost(overrides);
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
-  return host;
-}
+const localModel = modelFixture();
 
 async function machinesPanel() {
   return screen.findByRole('region', { name: 'Machines' });
@@ -71,7 +35,7 @@ async function machinesPanel() {
 
 describe('Hardware → Machines: adding a machine', () => {
   it('pairs by code: the machine appears online with its hardware; a used code is refused with the host’s message', async () => {
-    const host = start();
+    const host = startApp();
     const panel = await machinesPanel();
     expect(await within(panel).findByText('None yet: add one above.')).toBeTruthy();
     const code = within(panel).getByRole('textbox', { name: 'Pairing code' });
@@ -103,7 +67,7 @@ describe('Hardware → Machines: adding a machine', () => {
   });
 
   it('shows a refusal for a browser that is not on this computer', async () => {
-    start({
+    startApp({
       'machines.add': () => {
         throw new RpcError('forbidden', 'Machines can be added only from this computer (the desktop app or a browser on 127.0.0.1).');
       },
@@ -115,7 +79,7 @@ describe('Hardware → Machines: adding a machine', () => {
   });
 
   it('adds an OpenAI-compatible server by URL, with its key in a password field and an optional name', async () => {
-    const host = start();
+    const host = startApp();
     const panel = await machinesPanel();
     const form = within(panel).getByRole('form', { name: 'Or an OpenAI-compatible server' });
     const key = within(form).getByLabelText('API key (optional)');
@@ -139,7 +103,7 @@ describe('Hardware → Machines: adding a machine', () => {
 
 describe('Hardware → Machines: state, live', () => {
   it('says each state in words: online, busy, connecting, offline since … retrying in N s, refused: why', async () => {
-    const host = start();
+    const host = startApp();
     const panel = await machinesPanel();
     const since = new Date(Date.now() - 5 * 60_000);
     act(() =>
@@ -190,7 +154,7 @@ describe('Hardware → Machines: state, live', () => {
   });
 
   it('reconnects, renames, and removes a machine after confirming', async () => {
-    const host = start();
+    const host = startApp();
     const panel = await machinesPanel();
     act(() => host.setMachines([machineFixture()]));
     const item = await within(panel).findByRole('listitem', { name: 'tower' });
@@ -219,7 +183,7 @@ describe('Hardware → Machines: state, live', () => {
 
 describe('Hardware → Machines: sharing this machine', () => {
   it('the switch shares it and shows the address, a copyable one-time code, a new code, the fingerprint; paired machines can be revoked', async () => {
-    const host = start();
+    const host = startApp();
     const panel = await machinesPanel();
     const toggle = await within(panel).findByRole('switch', { name: 'Share this machine' });
     expect((toggle as HTMLInputElement).checked).toBe(false);
@@ -236,8 +200,7 @@ describe('Hardware → Machines: sharing this machine', () => {
     expect(code.value).toMatch(/^FH1-A+1$/);
     expect(within(pairing).getByText(/^Pairs one machine; expires at \d.+\.$/)).toBeTruthy();
     expect(within(pairing).getByText('q7F3 Zx0b Yw1u Tn2L…')).toBeTruthy();
-    const written: string[] = [];
-    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => void written.push(t) }, configurable: true });
+    const written = mockClipboard();
     await userEvent.click(within(pairing).getByRole('button', { name: 'Copy the pairing code' }));
     expect(written).toEqual([code.value]);
     await userEvent.click(within(pairing).getByRole('button', { name: 'New code' }));
@@ -262,7 +225,7 @@ describe('Hardware → Machines: sharing this machine', () => {
   });
 
   it('shows the host’s refusal to share from a browser elsewhere', async () => {
-    start({
+    startApp({
       'machines.share': () => {
         throw new RpcError('forbidden', 'Sharing can be turned on only from this computer.');
       },
@@ -279,51 +242,17 @@ describe('Hardware → Machines: sharing this machine', () => {
 function chatOverrides(calls: Array<{ method: string; input: unknown }>): Partial<HostHandlers> {
   let conversation: Conversation | null = null;
   let messages: ChatMessageRecord[] = [];
-  const message = (m: Partial<ChatMessageRecord> & Pick<ChatMessageRecord, 'id' | 'role'>): ChatMessageRecord => ({
-    conversationId: 'c1',
-    parentId: null,
-    content: '',
-    reasoning: '',
-    status: 'complete',
-    error: null,
-    stats: null,
-    createdAt: at,
-    updatedAt: at,
-    ...m,
-  });
   return {
-    'chats.list': () =>
-      conversation
-        ? [
-            {
-              id: 'c1',
-              title: conversation.title,
-              pinned: false,
-              updatedAt: at,
-              messageCount: messages.length,
-              modelId: conversation.modelId,
-            },
-          ]
-        : [],
+    'chats.list': () => (conversation ? [summaryOf(conversation, messages.length)] : []),
     'chats.create': (input) => {
       calls.push({ method: 'chats.create', input });
-      conversation = {
-        id: 'c1',
-        title: 'New chat',
-        modelId: input.modelId ?? null,
-        systemPrompt: '',
-        settings: input.settings ?? {},
-        pinned: false,
-        createdAt: at,
-        updatedAt: at,
-        activeLeafId: null,
-      };
+      conversation = conversationFixture({ modelId: input.modelId ?? null, settings: input.settings ?? {} });
       return conversation;
     },
     'chats.send': (input) => {
       calls.push({ method: 'chats.send', input });
-      const userMessage = message({ id: 'u1', role: 'user', content: input.text });
-      const reply = message({
+      const userMessage = messageFixture({ id: 'u1', role: 'user', content: input.text });
+      const reply = messageFixture({
         id: 'r1',
         role: 'assistant',
         parentId: 'u1',
@@ -353,12 +282,12 @@ describe('Chat: models on other machines', () => {
     window.location.hash = '#/chat';
     const calls: Array<{ method: string; input: unknown }> = [];
     const host = createFakeHost(chatOverrides(calls));
-    host.setLibrary({ models: [localModel], folders: [], totalBytes: 1, ownedBytes: 0 });
+    host.setLibrary(libraryOf(localModel));
     host.setMachines([
       machineFixture({ id: 'tower1', name: 'tower' }, [{}, { modelId: 'rm2', name: 'Llama 3.3 70B', fit: { ...noFit } }]),
       machineFixture({ id: 'attic1', name: 'attic', state: 'offline', order: 1 }, [{ modelId: 'a1', name: 'Gemma 3 27B' }]),
     ]);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     const picker = (await screen.findByRole('combobox', { name: 'Model' })) as HTMLSelectElement;
     await waitFor(() => expect(picker.querySelectorAll('optgroup')).toHaveLength(3));
     const groups = [...picker.querySelectorAll('optgroup')].map((g) => ({
@@ -403,7 +332,7 @@ describe('Chat: models on other machines', () => {
     window.location.hash = '#/chat';
     const host = createFakeHost();
     host.setMachines([machineFixture()]);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     const picker = (await screen.findByRole('combobox', { name: 'Model' })) as HTMLSelectElement;
     await waitFor(() => expect(picker.value).toBe('@tower1/rm1'));
     expect(screen.queryByRole('region', { name: 'Get a model that fits this machine' })).toBeNull();
@@ -424,14 +353,14 @@ describe('Models: other machines in the library and as download targets', () => 
   it('lists each machine’s models with size, quantization and fit; offline ones say so; Chat opens a conversation on the ref', async () => {
     window.location.hash = '#/models';
     const host = createFakeHost();
-    host.setLibrary({ models: [localModel], folders: [], totalBytes: 1, ownedBytes: 0 });
+    host.setLibrary(libraryOf(localModel));
     host.setMachines([
       machineFixture(),
       machineFixture({ id: 'attic1', name: 'attic', state: 'refused', error: 'Its certificate changed.', order: 1 }, [
         { modelId: 'a1', name: 'Gemma 3 27B' },
       ]),
     ]);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     const tower = await screen.findByRole('region', { name: /^On tower/ });
     const row = within(tower).getByRole('listitem', { name: 'Qwen2.5 32B Instruct on tower' });
     expect(within(row).getByText('Fits on GPU')).toBeTruthy();
@@ -481,7 +410,7 @@ describe('Models: other machines in the library and as download targets', () => 
       machineFixture({ id: 'nas1', name: 'nas', kind: 'openai', order: 1 }),
       machineFixture({ id: 'attic1', name: 'attic', state: 'offline', order: 2 }),
     ]);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
     await userEvent.click(await screen.findByRole('tab', { name: 'Discover' }));
     await userEvent.click((await screen.findAllByRole('button', { name: /Qwen/ }))[0]!);
     const panel = await screen.findByRole('region', { name: /GGUF$/ });
@@ -550,7 +479,7 @@ async function libraryWith(machines: MachineInfo[], overrides: Partial<HostHandl
   window.location.hash = '#/models';
   const host = createFakeHost(overrides);
   host.setMachines(machines);
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+  renderApp(host);
   const tower = await screen.findByRole('region', { name: /^On tower/ });
   return { host, tower };
 }

@@ -1,35 +1,19 @@
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
-import type { ChatMessageRecord, Conversation } from '../../shared/chat';
-import type { HostHandlers } from '../../shared/contract';
+import { describe, expect, it } from 'vitest';
 import type { GenerationStats, LoadedModel } from '../../shared/inference';
 import type { ModelEntry } from '../../shared/library';
 import { defaultSettings } from '../../shared/settings';
-import { createFakeHost, machineFixture } from './fake-host';
+import { eachTestAt, giveElementsASize, renderApp, startApp } from './app-fixture';
+import { GB, conversationFixture, createFakeHost, libraryOf, machineFixture, messageFixture, modelFixture, summaryOf } from './fake-host';
 
+eachTestAt('#/hardware');
 // The library and the thread are virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
-const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
-const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
-beforeEach(() => {
-  window.location.hash = '#/hardware';
-  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
-});
-afterEach(() => {
-  cleanup();
-  layout.forEach((key, i) => {
-    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
-    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
-  });
-});
+giveElementsASize();
 
-const GB = 1024 ** 3;
-const at = '2026-01-01T00:00:00.000Z';
-
+/** A Qwen2.5 model in the library, 7B unless told otherwise. */
 function modelEntry(overrides: Partial<ModelEntry> & Pick<ModelEntry, 'id' | 'name'>): ModelEntry {
-  return {
+  return modelFixture({
     publisher: 'Qwen',
     architecture: 'qwen2',
     parameterCount: 7.6e9,
@@ -38,17 +22,9 @@ function modelEntry(overrides: Partial<ModelEntry> & Pick<ModelEntry, 'id' | 'na
     contextLength: 32768,
     hasChatTemplate: true,
     license: 'apache-2.0',
-    baseModel: null,
     files: [`/m/${overrides.id}.gguf`],
-    origin: 'referenced',
-    owned: false,
-    folderId: null,
-    source: null,
-    sha256: null,
-    duplicateOf: null,
-    addedAt: at,
     ...overrides,
-  };
+  });
 }
 
 const big = modelEntry({ id: 'm1', name: 'Qwen2.5 7B Instruct' });
@@ -65,15 +41,9 @@ const loaded: LoadedModel = {
   chatWrapper: 'QwenChatWrapper',
 };
 
-function renderApp(overrides: Partial<HostHandlers> = {}) {
-  const host = createFakeHost(overrides);
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
-  return host;
-}
-
 describe('Hardware: parallel replies', () => {
   it('saves the number of replies at once with the other engine settings, and refuses 0 and 17', async () => {
-    const host = renderApp();
+    const host = startApp();
     const controls = await screen.findByRole('region', { name: 'Engine settings' });
     const field = within(controls).getByRole('textbox', { name: 'Parallel replies' }) as HTMLInputElement;
     expect(field.value).toBe('4');
@@ -113,7 +83,7 @@ describe('Hardware: parallel replies', () => {
   });
 
   it('shows how many replies the loaded model writes at once, and why fewer when memory is short', async () => {
-    const host = renderApp();
+    const host = startApp();
     const engine = await screen.findByRole('region', { name: 'Inference engine' });
     expect(within(engine).queryByRole('group', { name: 'Loaded model' })).toBeNull();
     host.setInference({
@@ -158,9 +128,9 @@ describe('Models: speculative decoding per model', () => {
     const host = createFakeHost();
     // Another model's setting is kept whatever this one's becomes.
     host.pushSettings({ ...defaultSettings, inference: { ...defaultSettings.inference, speculative: { m2: { mode: 'prompt-lookup' } } } });
-    host.setLibrary({ models: [big, small], folders: [], totalBytes: big.sizeBytes + small.sizeBytes, ownedBytes: 0 });
+    host.setLibrary(libraryOf(big, small));
     host.setMachines([machineFixture()]);
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    renderApp(host);
 
     const list = await screen.findByRole('list', { name: 'Models in your library' });
     const row = await within(list).findByRole('listitem', { name: 'Qwen2.5 7B Instruct' });
@@ -219,17 +189,7 @@ describe('Models: speculative decoding per model', () => {
 describe('Chat: speculative decoding in the reply statistics', () => {
   it('says how many predicted tokens the model accepted, only when speculative decoding was on', async () => {
     window.location.hash = '';
-    const conversation: Conversation = {
-      id: 'c1',
-      title: 'Edits',
-      modelId: 'm1',
-      systemPrompt: '',
-      settings: {},
-      pinned: false,
-      createdAt: at,
-      updatedAt: at,
-      activeLeafId: 'r2',
-    };
+    const conversation = conversationFixture({ title: 'Edits', modelId: 'm1', activeLeafId: 'r2' });
     const stats = (extra: Partial<GenerationStats> = {}): GenerationStats => ({
       promptTokens: 120,
       generatedTokens: 40,
@@ -239,23 +199,11 @@ describe('Chat: speculative decoding in the reply statistics', () => {
       stopReason: 'eos',
       ...extra,
     });
-    const message = (m: Partial<ChatMessageRecord> & Pick<ChatMessageRecord, 'id' | 'role'>): ChatMessageRecord => ({
-      conversationId: 'c1',
-      parentId: null,
-      content: '',
-      reasoning: '',
-      status: 'complete',
-      error: null,
-      stats: null,
-      createdAt: at,
-      updatedAt: at,
-      ...m,
-    });
     const messages = [
-      message({ id: 'u1', role: 'user', content: 'Fix the typos.' }),
-      message({ id: 'r1', role: 'assistant', parentId: 'u1', content: 'Plain reply.', stats: stats() }),
-      message({ id: 'u2', role: 'user', parentId: 'r1', content: 'Again.' }),
-      message({
+      messageFixture({ id: 'u1', role: 'user', content: 'Fix the typos.' }),
+      messageFixture({ id: 'r1', role: 'assistant', parentId: 'u1', content: 'Plain reply.', stats: stats() }),
+      messageFixture({ id: 'u2', role: 'user', parentId: 'r1', content: 'Again.' }),
+      messageFixture({
         id: 'r2',
         role: 'assistant',
         parentId: 'u2',
@@ -264,11 +212,11 @@ describe('Chat: speculative decoding in the reply statistics', () => {
       }),
     ];
     const host = createFakeHost({
-      'chats.list': () => [{ id: 'c1', title: 'Edits', pinned: false, updatedAt: at, messageCount: messages.length, modelId: 'm1' }],
+      'chats.list': () => [summaryOf(conversation, messages.length)],
       'chats.get': () => ({ conversation, messages, thread: messages.map((m) => m.id) }),
     });
-    host.setLibrary({ models: [big], folders: [], totalBytes: big.sizeBytes, ownedBytes: 0 });
-    render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+    host.setLibrary(libraryOf(big));
+    renderApp(host);
     await userEvent.click(within(screen.getByRole('navigation', { name: 'Main' })).getByRole('link', { name: 'Chat' }));
     const thread = await screen.findByRole('list', { name: 'Messages' });
     await within(thread).findByText('Predicted reply.');

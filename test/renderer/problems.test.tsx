@@ -1,20 +1,13 @@
-import { act, cleanup, render, screen, within } from '@testing-library/react';
+import { act, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
-import type { Conversation } from '../../shared/chat';
-import type { HostHandlers } from '../../shared/contract';
+import { describe, expect, it } from 'vitest';
 import { RpcError } from '../../shared/errors';
 import type { DownloadJob } from '../../shared/hub';
-import { createFakeHost } from './fake-host';
+import { eachTestAt, startApp } from './app-fixture';
+import { at, conversationFixture, summaryOf } from './fake-host';
 
-beforeEach(() => {
-  window.location.hash = '';
-});
-afterEach(cleanup);
+eachTestAt('');
 
-const at = '2026-01-01T00:00:00.000Z';
 const job: DownloadJob = {
   id: 'd1',
   repo: 'ggml-org/tiny-llamas',
@@ -33,18 +26,12 @@ const job: DownloadJob = {
   createdAt: at,
 };
 
-function renderApp(overrides: Partial<HostHandlers> = {}) {
-  const host = createFakeHost(overrides);
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
-  return host;
-}
-
 const problems = () => screen.findByRole('region', { name: 'Problems' });
 
 describe('every failure reaches the user', () => {
   it('shows a failed call in the Problems region until dismissed', async () => {
     window.location.hash = '#/models';
-    renderApp({
+    startApp({
       'downloads.list': () => [job],
       'downloads.pause': () => {
         throw new RpcError('conflict', 'The download already finished.');
@@ -60,7 +47,7 @@ describe('every failure reaches the user', () => {
 
   it('shows a failed read, once however many parts of the view made it', async () => {
     window.location.hash = '#/models';
-    renderApp({
+    startApp({
       'downloads.list': () => {
         throw new RpcError('internal', 'The download queue file is unreadable.');
       },
@@ -72,7 +59,7 @@ describe('every failure reaches the user', () => {
 
   it('shows a failed call inline where the view has a place for it (a folder that cannot be rescanned)', async () => {
     window.location.hash = '#/models';
-    const host = renderApp({
+    const host = startApp({
       'folders.rescan': () => {
         throw new RpcError('not_found', 'The folder is gone.');
       },
@@ -90,19 +77,9 @@ describe('every failure reaches the user', () => {
 
   it('shows a failed chat action above the message box (pinning a conversation that was deleted elsewhere)', async () => {
     window.location.hash = '#/chat';
-    const conversation: Conversation = {
-      id: 'c1',
-      title: 'Stories',
-      modelId: null,
-      systemPrompt: '',
-      settings: {},
-      pinned: false,
-      createdAt: at,
-      updatedAt: at,
-      activeLeafId: null,
-    };
-    renderApp({
-      'chats.list': () => [{ id: 'c1', title: 'Stories', pinned: false, updatedAt: at, messageCount: 0, modelId: null }],
+    const conversation = conversationFixture({ title: 'Stories' });
+    startApp({
+      'chats.list': () => [summaryOf(conversation, 0)],
       'chats.get': () => ({ conversation, messages: [], thread: [] }),
       'chats.update': () => {
         throw new RpcError('not_found', 'No such conversation.');
@@ -113,7 +90,7 @@ describe('every failure reaches the user', () => {
   });
 
   it('shows a promise rejection nobody handled, and an uncaught error', async () => {
-    renderApp();
+    startApp();
     await screen.findByRole('heading', { level: 1, name: 'Models' });
     // happy-dom has no PromiseRejectionEvent; the event a browser dispatches carries the same `reason`.
     const rejection = Object.assign(new Event('unhandledrejection'), {

@@ -1,50 +1,26 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
+import { describe, expect, it } from 'vitest';
 import type { HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
-import type { ModelEntry } from '../../shared/library';
-import { createFakeHost, machineFixture } from './fake-host';
+import { eachTestAt, giveElementsASize, renderApp } from './app-fixture';
+import { GB, createFakeHost, libraryOf, machineFixture, modelFixture } from './fake-host';
 
+eachTestAt('#/hardware');
 // The chat's thread is virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
-const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
-const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
-beforeEach(() => {
-  window.location.hash = '#/hardware';
-  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
-});
-afterEach(() => {
-  cleanup();
-  layout.forEach((key, i) => {
-    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
-    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
-  });
-});
+giveElementsASize();
 
-const GB = 1024 ** 3;
-const model = (id: string, name: string, sizeBytes: number): ModelEntry => ({
-  id,
-  name,
-  publisher: null,
-  architecture: 'llama',
-  parameterCount: 70_000_000_000,
-  quantization: 'Q4_K_M',
-  sizeBytes,
-  contextLength: 8192,
-  hasChatTemplate: true,
-  license: null,
-  baseModel: null,
-  files: [`/m/${id}.gguf`],
-  origin: 'referenced',
-  owned: false,
-  folderId: null,
-  source: null,
-  sha256: null,
-  duplicateOf: null,
-  addedAt: '2026-01-01T00:00:00.000Z',
-});
+const model = (id: string, name: string, sizeBytes: number) =>
+  modelFixture({
+    id,
+    name,
+    parameterCount: 70_000_000_000,
+    quantization: 'Q4_K_M',
+    sizeBytes,
+    contextLength: 8192,
+    hasChatTemplate: true,
+    files: [`/m/${id}.gguf`],
+  });
 // 40 GB in 80 layers: half a GB a layer, beside 24 GB on each machine (the fake host's budget here, and tower's VRAM less its margin).
 const big = model('big', 'Llama 3.3 70B Instruct', 40 * GB);
 const small = model('small', 'Qwen2.5 7B Instruct', 4.4 * GB);
@@ -61,15 +37,16 @@ const tower = machineFixture({
   },
 });
 
+/** The app over a fake host with both models in the library, and three machines: tower, attic (offline) and a vLLM server. */
 function start(overrides: Partial<HostHandlers> = {}) {
   const host = createFakeHost(overrides);
-  host.setLibrary({ models: [big, small], folders: [], totalBytes: 0, ownedBytes: 0 });
+  host.setLibrary(libraryOf(big, small));
   host.setMachines([
     tower,
     machineFixture({ id: 'attic1', name: 'attic', state: 'offline', order: 1 }),
     machineFixture({ id: 'server1', name: 'vllm box', kind: 'openai', address: 'http://10.0.0.5:8000/v1', order: 2 }),
   ]);
-  render(<App connection={new HostConnection({ bridge: host.bridge })} />);
+  renderApp(host);
   return host;
 }
 

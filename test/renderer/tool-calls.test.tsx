@@ -1,53 +1,29 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { App } from '../../renderer/app/App';
 import { mergeLiveText, splitAtCalls } from '../../renderer/features/chat/ToolCallCard';
-import { HostConnection } from '../../renderer/transport/host-connection';
-import type { ChatMessageRecord, Conversation, ConversationSettings } from '../../shared/chat';
+import type { ChatMessageRecord, ConversationSettings } from '../../shared/chat';
 import type { EventName, Events, HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
-import type { ModelEntry } from '../../shared/library';
 import type { ToolCallRecord } from '../../shared/tools';
-import { createFakeHost } from './fake-host';
+import { connectWithEvents, eachTestAt, giveElementsASize } from './app-fixture';
+import { at, conversationFixture, createFakeHost, libraryOf, messageFixture, modelFixture, summaryOf } from './fake-host';
 
+eachTestAt('');
 // The thread is virtualized, and happy-dom lays nothing out: give elements a size so that rows render.
-const layout = ['clientHeight', 'clientWidth', 'offsetHeight', 'offsetWidth'] as const;
-const own = layout.map((key) => Object.getOwnPropertyDescriptor(HTMLElement.prototype, key));
-beforeEach(() => {
-  window.location.hash = '';
-  for (const key of layout) Object.defineProperty(HTMLElement.prototype, key, { configurable: true, get: () => 800 });
-});
-afterEach(() => {
-  cleanup();
-  layout.forEach((key, i) => {
-    if (own[i]) Object.defineProperty(HTMLElement.prototype, key, own[i]);
-    else delete (HTMLElement.prototype as unknown as Record<string, unknown>)[key];
-  });
-});
+giveElementsASize();
 
-const at = '2026-01-01T00:00:00.000Z';
-const model: ModelEntry = {
-  id: 'm1',
+const model = modelFixture({
   name: 'qwen',
-  publisher: null,
   architecture: 'qwen2',
   parameterCount: 1,
   quantization: 'Q4_K_M',
   sizeBytes: 1000,
   contextLength: 4096,
   hasChatTemplate: true,
-  license: null,
-  baseModel: null,
   files: ['/m/qwen.gguf'],
-  origin: 'referenced',
-  owned: false,
-  folderId: null,
-  source: null,
-  sha256: null,
-  duplicateOf: null,
-  addedAt: at,
-};
+});
 
 function call(overrides: Partial<ToolCallRecord> & Pick<ToolCallRecord, 'id' | 'tool'>): ToolCallRecord {
   return {
@@ -71,25 +47,14 @@ function renderReply(
   reply: Partial<ChatMessageRecord>,
   { settings = { temperature: 0.7 }, more = {} }: { settings?: ConversationSettings; more?: Partial<HostHandlers> } = {},
 ) {
-  const conversation: Conversation = {
-    id: 'c1',
-    title: 'Weather',
-    modelId: 'm1',
-    systemPrompt: '',
-    settings,
-    pinned: false,
-    createdAt: at,
-    updatedAt: at,
-    activeLeafId: 'r1',
-  };
-  const base = { conversationId: 'c1', reasoning: '', error: null, stats: null, createdAt: at, updatedAt: at };
-  const messages: ChatMessageRecord[] = [
-    { ...base, id: 'u1', parentId: null, role: 'user', content: 'Weather in Paris?', status: 'complete' },
-    { ...base, id: 'r1', parentId: 'u1', role: 'assistant', content: '', status: 'complete', ...reply },
+  const conversation = conversationFixture({ title: 'Weather', modelId: 'm1', settings, activeLeafId: 'r1' });
+  const messages = [
+    messageFixture({ id: 'u1', role: 'user', content: 'Weather in Paris?' }),
+    messageFixture({ id: 'r1', parentId: 'u1', role: 'assistant', ...reply }),
   ];
   const calls: Array<{ method: string; input: unknown }> = [];
   const overrides: Partial<HostHandlers> = {
-    'chats.list': () => [{ id: 'c1', title: conversation.title, pinned: false, updatedAt: at, messageCount: 2, modelId: 'm1' }],
+    'chats.list': () => [summaryOf(conversation, 2)],
     'chats.get': () => ({ conversation, messages: messages.map((m) => ({ ...m })), thread: ['u1', 'r1'] }),
     'chats.update': (input) => {
       calls.push({ method: 'chats.update', input });
@@ -103,22 +68,11 @@ function renderReply(
     ...more,
   };
   const host = createFakeHost(overrides);
-  host.setLibrary({ models: [model], folders: [], totalBytes: model.sizeBytes, ownedBytes: 0 });
-  const connection = new HostConnection({ bridge: host.bridge });
-  const listeners = new Map<EventName, Set<(payload: never) => void>>();
-  const on = connection.on.bind(connection);
-  connection.on = ((event: EventName, listener: (payload: never) => void) => {
-    if (!listeners.has(event)) listeners.set(event, new Set());
-    listeners.get(event)!.add(listener);
-    const off = on(event, listener as never);
-    return () => {
-      listeners.get(event)?.delete(listener);
-      off();
-    };
-  }) as typeof connection.on;
+  host.setLibrary(libraryOf(model));
+  const { connection, emit } = connectWithEvents(host);
   const push = async <E extends EventName>(event: E, payload: Events[E]) => {
     await act(async () => {
-      for (const listener of listeners.get(event) ?? []) (listener as (p: Events[E]) => void)(payload);
+      emit(event, payload);
       // Deltas are painted on the next animation frame.
       await new Promise((resolve) => requestAnimationFrame(() => resolve(undefined)));
     });

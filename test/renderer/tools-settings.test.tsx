@@ -1,17 +1,14 @@
-import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { App } from '../../renderer/app/App';
-import { HostConnection } from '../../renderer/transport/host-connection';
 import type { EventName, Events, HostHandlers } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type { ImportResult, McpServerInfo, ToolsSnapshot } from '../../shared/tools';
+import { connectWithEvents, eachTestAt } from './app-fixture';
 import { createFakeHost } from './fake-host';
 
-beforeEach(() => {
-  window.location.hash = '';
-});
-afterEach(() => cleanup());
+eachTestAt('');
 
 const REFUSED =
   'Programs can be added only from the desktop app, the CLI, or a browser on this machine while Freehold listens on 127.0.0.1 only';
@@ -134,23 +131,9 @@ function renderTools(initial: Partial<ToolsSnapshot> = {}, more: Partial<HostHan
     ...more,
   };
   const host = createFakeHost(overrides);
-  const connection = new HostConnection({ bridge: host.bridge });
   // The host's events, as the UI subscribed to them (the fake host does not send onToolsChanged itself).
-  const listeners = new Map<EventName, Set<(payload: never) => void>>();
-  const on = connection.on.bind(connection);
-  connection.on = ((event: EventName, listener: (payload: never) => void) => {
-    if (!listeners.has(event)) listeners.set(event, new Set());
-    listeners.get(event)!.add(listener);
-    const off = on(event, listener as never);
-    return () => {
-      listeners.get(event)?.delete(listener);
-      off();
-    };
-  }) as typeof connection.on;
-  const push = <E extends EventName>(event: E, payload: Events[E]) =>
-    act(() => {
-      for (const listener of listeners.get(event) ?? []) (listener as (p: Events[E]) => void)(payload);
-    });
+  const { connection, emit } = connectWithEvents(host);
+  const push = <E extends EventName>(event: E, payload: Events[E]) => act(() => emit(event, payload));
   render(<App connection={connection} />);
   return {
     calls,
