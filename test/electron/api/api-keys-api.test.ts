@@ -4,17 +4,15 @@
  * names its key, its counters grow, and a revoked key is refused at once, its
  * stream already open ended with an error event.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateResult } from '../../../shared/inference';
-import { inferenceHost, recordResults } from '../../helpers/inference-host';
-import { testModelPath } from '../../helpers/test-model';
+import { apiHostWithModel, recordResults, type ApiHost } from '../../helpers/inference-host';
 import { runCli } from '../../../electron/cli/cli';
 
+let host: ApiHost | undefined;
 let services: HostServices;
 let logs: string[];
 let baseUrl: string;
@@ -25,26 +23,16 @@ const clientFor = (apiKey: string) => new OpenAI({ baseURL: baseUrl, apiKey, max
 const keyNamed = (name: string) => services.api.listKeys().find((k) => k.name === name);
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-api-keys-'));
-  ({ services, logs } = await inferenceHost({
-    api: { enabled: true, port: 0 },
-    dataDir: path.join(dataDir, 'data'),
-    watchFolders: false,
-    engine: recordResults(finished),
-  }));
-  await services.handlers['settings.update']({ inference: { parallel: 1 } });
-  await services.api.apply();
-  baseUrl = services.api.status().url!;
-  const models = path.join(dataDir, 'models');
-  mkdirSync(models);
-  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-  const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
-  expect(imported.every((r) => r.ok)).toBe(true);
+  host = await apiHostWithModel(
+    'api-keys',
+    { watchFolders: false, engine: recordResults(finished) },
+    { prepare: (s) => s.handlers['settings.update']({ inference: { parallel: 1 } }) },
+  );
+  ({ services, logs, baseUrl, dir: dataDir } = host);
 });
 
 afterAll(async () => {
-  await services?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await host?.close();
 });
 
 describe('named API keys', () => {

@@ -4,38 +4,24 @@
  * what passes is enforced as written), and one size limit for a request, met
  * at the edge rather than as a 500 from the channel to the worker.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
-import { inferenceHost } from '../../helpers/inference-host';
-import { testModelPath } from '../../helpers/test-model';
+import { apiHostWithModel, type ApiHost } from '../../helpers/inference-host';
 
+let host: ApiHost | undefined;
 let services: HostServices;
 let logs: string[];
 let port: number;
 let key: string;
-let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-api-limits-'));
-  ({ services, logs } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data') }));
-  await services.api.apply();
-  const status = services.api.status();
-  port = Number(new URL(status.url!).port);
-  key = status.key;
-  const models = path.join(dataDir, 'models');
-  mkdirSync(models);
-  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-  const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
-  expect(imported.every((r) => r.ok)).toBe(true);
+  host = await apiHostWithModel('api-limits');
+  ({ services, logs, port, key } = host);
 });
 
 afterAll(async () => {
-  await services?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await host?.close();
 });
 
 interface Answer {

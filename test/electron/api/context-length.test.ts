@@ -4,42 +4,23 @@
  * context_length_exceeded and the numbers, never answered from a prompt the
  * model did not read; a long history is shifted (oldest messages left out).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateResult } from '../../../shared/inference';
-import { inferenceHost, recordResults } from '../../helpers/inference-host';
-import { testModelPath } from '../../helpers/test-model';
+import { apiHostWithModel, recordResults, type ApiHost } from '../../helpers/inference-host';
 
-let services: HostServices;
+let host: ApiHost | undefined;
 let baseUrl: string;
 let key: string;
-let dataDir: string;
 const finished: GenerateResult[] = [];
 const CONTEXT = 2048;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-ctx-'));
-  ({ services } = await inferenceHost({
-    api: { enabled: true, port: 0 },
-    dataDir: path.join(dataDir, 'data'),
-    engine: recordResults(finished),
-  }));
-  const status = services.api.status();
-  baseUrl = status.url!;
-  key = status.key;
-  const models = path.join(dataDir, 'models');
-  mkdirSync(models);
-  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-  const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
-  expect(imported.every((r) => r.ok)).toBe(true);
+  host = await apiHostWithModel('ctx', { engine: recordResults(finished) });
+  ({ baseUrl, key } = host);
 });
 
 afterAll(async () => {
-  await services?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await host?.close();
 });
 
 async function post(endpoint: string, body: Record<string, unknown>) {

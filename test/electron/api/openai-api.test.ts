@@ -3,17 +3,17 @@
  * against the real server, a real worker process and stories260K.
  */
 import http from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateResult } from '../../../shared/inference';
 import { writeGgufWithAddedKey } from '../../helpers/gguf';
-import { inferenceHost, recordResults } from '../../helpers/inference-host';
+import { apiHostWithModel, recordResults, type ApiHost } from '../../helpers/inference-host';
 import { testModelPath } from '../../helpers/test-model';
 
+let host: ApiHost | undefined;
 let services: HostServices;
 let client: OpenAI;
 let baseUrl: string;
@@ -25,41 +25,28 @@ const finished: GenerateResult[] = [];
 const ALLOWED_ORIGIN = 'http://localhost:5173';
 
 beforeAll(async () => {
-  // Folders for the whole file (tempDir() is emptied after each test).
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-api-'));
   // No folder watching: 'vanishing' stands for a file that disappears between the listing and the request.
-  ({ services } = await inferenceHost({
-    api: { enabled: true, port: 0 },
-    dataDir: path.join(dataDir, 'data'),
-    watchFolders: false,
-    engine: recordResults(finished),
-  }));
-  // One reply at a time: these tests are about the queue's turns (test/electron/inference/parallel.test.ts runs several at once).
-  await services.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] }, inference: { parallel: 1 } });
-  await services.api.apply();
-  const status = services.api.status();
-  expect(status).toMatchObject({ running: true, requireKey: true, corsOrigins: [ALLOWED_ORIGIN] });
-  baseUrl = status.url!;
-  key = status.key;
-  port = Number(new URL(baseUrl).port);
+  host = await apiHostWithModel(
+    'api',
+    { watchFolders: false, engine: recordResults(finished) },
+    {
+      // One reply at a time: these tests are about the queue's turns (test/electron/inference/parallel.test.ts runs several at once).
+      prepare: (s) => s.handlers['settings.update']({ api: { corsOrigins: [ALLOWED_ORIGIN] }, inference: { parallel: 1 } }),
+      moreModels: (models) => {
+        writeGgufWithAddedKey(testModelPath(), path.join(models, 'tiny-embed.gguf'), 'llama.pooling_type', 1);
+        copyFileSync(testModelPath(), path.join(models, 'vanishing.gguf'));
+        return ['tiny-embed.gguf', 'vanishing.gguf'];
+      },
+    },
+  );
+  ({ services, baseUrl, key, port, dir: dataDir } = host);
+  expect(host.status).toMatchObject({ running: true, requireKey: true, corsOrigins: [ALLOWED_ORIGIN] });
   client = new OpenAI({ baseURL: baseUrl, apiKey: key, maxRetries: 0, timeout: 60_000 });
-
-  const models = path.join(dataDir, 'models');
-  mkdirSync(models);
-  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-  writeGgufWithAddedKey(testModelPath(), path.join(models, 'tiny-embed.gguf'), 'llama.pooling_type', 1);
-  copyFileSync(testModelPath(), path.join(models, 'vanishing.gguf'));
-  const imported = await services.handlers['models.import']({
-    paths: ['stories260K.gguf', 'tiny-embed.gguf', 'vanishing.gguf'].map((f) => path.join(models, f)),
-    mode: 'reference',
-  });
-  expect(imported.every((r) => r.ok)).toBe(true);
-  rmSync(path.join(models, 'vanishing.gguf'));
+  rmSync(path.join(host.models, 'vanishing.gguf'));
 });
 
 afterAll(async () => {
-  await services?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await host?.close();
 });
 
 /** A raw HTTP request, so that Host and Origin can be anything. */

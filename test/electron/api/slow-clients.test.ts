@@ -4,13 +4,13 @@
  * cut off (with or without the key), refusals close their connection, and a
  * streamed answer that runs far past every timeout is not cut.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../../electron/api/api-server';
 import { FairQueue } from '../../../electron/inference/fair-queue';
 import type { InferenceService } from '../../../electron/inference/inference-service';
 import type { ModelLibrary } from '../../../electron/library/model-library';
 import type { ChatDelta, GenerateResult } from '../../../shared/inference';
+import * as raw from '../../helpers/raw-socket';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TIMEOUTS = { headersMs: 500, requestMs: 800, keepAliveMs: 500, checkEveryMs: 100 };
@@ -69,36 +69,17 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A raw connection: the request head now, the body chunks after their delays; what came back and when it closed. */
-function rawRequest(head: string, chunks: Array<{ data: string; delayMs?: number }> = []) {
-  const socket = net.connect(server.port, '127.0.0.1');
-  const started = Date.now();
-  let text = '';
-  socket.on('data', (data) => (text += data.toString('utf8')));
-  socket.on('error', () => undefined);
-  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
-  void (async () => {
-    socket.write(head);
-    for (const chunk of chunks) {
-      if (chunk.delayMs) await sleep(chunk.delayMs);
-      if (socket.destroyed || socket.writableEnded) return;
-      socket.write(chunk.data);
-    }
-  })();
-  return {
-    closed,
-    text: () => text,
-    status: () => (/^HTTP\/1\.1 (\d{3})/.exec(text) ? Number(/^HTTP\/1\.1 (\d{3})/.exec(text)![1]) : null),
-    header: (name: string) => new RegExp(`^${name}: *(.*)\\r$`, 'im').exec(text)?.[1],
-  };
-}
+/** A raw connection (see raw-socket.ts): the request head now, the body chunks after their delays; what came back and when it closed. */
+const rawRequest = (head: string, chunks: Array<{ data: string; delayMs?: number }> = []) =>
+  raw.rawRequest(server.port, head, chunks, 'utf8');
 
 const post = (headers: Record<string, string>, length: number) =>
-  `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
-  Object.entries(headers)
-    .map(([key, value]) => `${key}: ${value}\r\n`)
-    .join('') +
-  '\r\n';
+  raw.requestHead('POST /v1/chat/completions', {
+    Host: `127.0.0.1:${server.port}`,
+    'Content-Type': 'application/json',
+    'Content-Length': String(length),
+    ...headers,
+  });
 
 describe('slow clients', () => {
   it('closes 20 connections whose bodies never finish, with the key or without it', async () => {

@@ -6,24 +6,20 @@
  * never calls); tool results continue the conversation; malformed tools and
  * tool messages get 400s in OpenAI's shape.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
 import type { ChatCompletionFunctionTool, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { GenerateInput, GenerateResult } from '../../../shared/inference';
-import { inferenceHost, recordResults } from '../../helpers/inference-host';
+import { apiHostWithModel, recordResults, type ApiHost } from '../../helpers/inference-host';
 import { SCRIPT, scriptedModel } from '../../helpers/scripted-models';
 import { until } from '../../helpers/until';
-import { testModelPath } from '../../helpers/test-model';
 
+let host: ApiHost | undefined;
 let services: HostServices;
 let client: OpenAI;
 let baseUrl: string;
 let key: string;
-let dataDir: string;
 let hostLogs: string[];
 const finished: GenerateResult[] = [];
 /** What the engine was asked, request by request. */
@@ -60,10 +56,7 @@ const tools: ChatCompletionTool[] = [
 const user = { role: 'user', content: 'What is the weather in Paris?' } as const;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-tools-api-'));
-  ({ services, logs: hostLogs } = await inferenceHost({
-    api: { enabled: true, port: 0 },
-    dataDir: path.join(dataDir, 'data'),
+  host = await apiHostWithModel('tools-api', {
     watchFolders: false,
     engine: (engine) => {
       recordResults(finished, ['generate'])(engine);
@@ -87,22 +80,13 @@ beforeAll(async () => {
       };
       return engine;
     },
-  }));
-  await services.api.apply();
-  const status = services.api.status();
-  baseUrl = status.url!;
-  key = status.key;
+  });
+  ({ services, logs: hostLogs, baseUrl, key } = host);
   client = new OpenAI({ baseURL: baseUrl, apiKey: key, maxRetries: 0, timeout: 60_000 });
-  const models = path.join(dataDir, 'models');
-  mkdirSync(models);
-  copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-  const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
-  expect(imported.every((r) => r.ok)).toBe(true);
 });
 
 afterAll(async () => {
-  await services?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await host?.close();
 });
 
 async function post(body: unknown) {

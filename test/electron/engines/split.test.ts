@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { planSplit } from '../../../electron/engines/split-service';
 import { TUNNEL_PATH, TUNNEL_PROTOCOL } from '../../../electron/machines/link-protocol';
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { inferenceHost } from '../../helpers/inference-host';
+import { suiteTempDirs } from '../../helpers/temp';
 import { testModelPath } from '../../helpers/test-model';
 import { setString, setUint32, writeEditedGguf } from '../../helpers/gguf-edit';
 import { until } from '../../helpers/until';
@@ -97,12 +97,7 @@ function writeDeepModel(target: string, layers: number): void {
 }
 
 describe('a model split across two machines with llama.cpp RPC over paired links', () => {
-  const dirs: string[] = [];
-  const dir = () => {
-    const d = mkdtempSync(path.join(os.tmpdir(), 'freehold-split-'));
-    dirs.push(d);
-    return d;
-  };
+  const dir = suiteTempDirs('freehold-split-');
   let engines: Awaited<ReturnType<typeof ensureTestEngines>>;
   let laptop: Awaited<ReturnType<typeof inferenceHost>>;
   let tower: Awaited<ReturnType<typeof inferenceHost>>;
@@ -133,7 +128,6 @@ describe('a model split across two machines with llama.cpp RPC over paired links
   afterAll(async () => {
     await laptop?.services.close();
     await tower?.services.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('engines: the build from the bundled source is found, with the reason', async () => {

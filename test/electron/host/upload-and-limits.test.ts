@@ -6,14 +6,13 @@
  * over the limit refused with a clear error instead of a dropped connection.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startHeadlessHost, type HeadlessHost } from '../../../electron/host/server';
 import { createHostServices, type HostServices } from '../../../electron/services/host-services';
 import { RpcError } from '../../../shared/errors';
 import { createHostClient } from '../../../shared/rpc/client';
+import * as raw from '../../helpers/raw-socket';
 import { tempDir } from '../../helpers/temp';
 import { testModelPath } from '../../helpers/test-model';
 import { openSocket } from '../../helpers/ws-client';
@@ -52,59 +51,12 @@ function modelsFolderFiles(): string[] {
     .map((entry) => entry.name);
 }
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/**
- * A raw connection: writes the request head, then each body chunk after its
- * delay, and reports the answer (if any), when it came, and when the socket closed.
- */
-function rawRequest(head: string, chunks: Array<{ data: Buffer | string; delayMs?: number }> = []) {
-  const socket = net.connect(host.port, '127.0.0.1');
-  const started = Date.now();
-  let text = '';
-  let answeredAt: number | null = null;
-  let sentChunks = 0;
-  socket.on('data', (data) => {
-    answeredAt ??= Date.now() - started;
-    text += data.toString('latin1');
-  });
-  socket.on('error', () => undefined);
-  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
-  void (async () => {
-    socket.write(head);
-    for (const chunk of chunks) {
-      if (chunk.delayMs) await sleep(chunk.delayMs);
-      if (socket.destroyed || socket.writableEnded) return;
-      socket.write(chunk.data);
-      sentChunks += 1;
-    }
-  })();
-  const answer = (): Answer | null => {
-    const end = text.indexOf('\r\n\r\n');
-    if (end < 0) return null;
-    const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
-    const headers: http.IncomingHttpHeaders = {};
-    for (const line of lines) {
-      const at = line.indexOf(':');
-      headers[line.slice(0, at).toLowerCase()] = line.slice(at + 1).trim();
-    }
-    let body = text.slice(end + 4);
-    if (headers['transfer-encoding'] === 'chunked') body = body.replace(/^[0-9a-f]+\r\n|\r\n[0-9a-f]+\r\n/gi, '');
-    return { status: Number(statusLine!.split(' ')[1]), headers, body };
-  };
-  return { socket, closed, answer, answeredAt: () => answeredAt, sentChunks: () => sentChunks };
-}
+/** A raw connection to the host (see raw-socket.ts): what came back, when it came, and when the socket closed. */
+const rawRequest = (head: string, chunks: Array<{ data: Buffer | string; delayMs?: number }> = []) =>
+  raw.rawRequest(host.port, head, chunks);
 
 const uploadHead = (name: string, headers: Record<string, string>) =>
-  `POST /api/upload?name=${encodeURIComponent(name)} HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\n` +
-  Object.entries(headers)
-    .map(([key, value]) => `${key}: ${value}\r\n`)
-    .join('') +
-  '\r\n';
+  raw.requestHead(`POST /api/upload?name=${encodeURIComponent(name)}`, { Host: `127.0.0.1:${host.port}`, ...headers });
 
 const chunked = (data: Buffer) => Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
 

@@ -9,18 +9,7 @@ import {
   replyRoom,
   shiftSize,
 } from '../../../electron/worker/context-fit';
-
-/** mulberry32: a small seeded PRNG, so that a failing case can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../helpers/prng';
 
 /** A history of item types with token sizes; a template costs 3 tokens per item and 1 for BOS. */
 function fakeHistory(types: string[], sizes: number[]) {

@@ -11,6 +11,7 @@ import type { HostServices } from '../../../electron/services/host-services';
 import type { ExportedConversation } from '../../../shared/chat';
 import type { GenerateResult } from '../../../shared/inference';
 import { inferenceHost, recordResults } from '../../helpers/inference-host';
+import { prng } from '../../helpers/prng';
 import { testModelPath } from '../../helpers/test-model';
 
 const CONTEXT = 256;
@@ -23,18 +24,6 @@ let baseUrl: string;
 let key: string;
 let modelId: string;
 const finished: GenerateResult[] = [];
-
-/** mulberry32: a small seeded PRNG, so that a failing case can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const words = ['Lily', 'went', 'to', 'the', 'park', 'Tom', 'ate', 'an', 'apple', 'dog', 'sun', 'happy', 'ball', 'tree', 'said', 'big'];
 

@@ -1,6 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -11,32 +9,19 @@ import { decodePairingCode, encodePairingCode } from '../../../electron/machines
 import { LINK_PATH } from '../../../electron/machines/link-protocol';
 import { remoteModelRef, UPLOAD_CHUNK_BYTES, type MachineInfo } from '../../../shared/machines';
 import type { ChatDelta } from '../../../shared/inference';
-import { inferenceHost } from '../../helpers/inference-host';
+import { FAST_LINKS, inferenceHost, towerAndLaptop, type InferenceHost, type TowerAndLaptop } from '../../helpers/inference-host';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub';
+import { suiteTempDirs } from '../../helpers/temp';
 import { testModelPath, TEST_MODEL_SHA256 } from '../../helpers/test-model';
 import { until } from '../../helpers/until';
 
 // Hosts live for the whole file (tempDir folders go after each test).
-const dirs: string[] = [];
-const dataDir = () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'freehold-link-'));
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-const fast = {
-  timings: { heartbeatMs: 200, deadAfterMs: 1500, backoffMs: [200, 400], connectTimeoutMs: 3000, refreshMs: 1000 },
-  heartbeatMs: 500,
-};
-
-type Host = Awaited<ReturnType<typeof inferenceHost>>;
+const dataDir = suiteTempDirs('freehold-link-');
 
 describe('paired machines over TLS links', () => {
-  let tower: Host; // shares its models
-  let laptop: Host; // uses them
+  let hosts: TowerAndLaptop | undefined;
+  let tower: InferenceHost; // shares its models
+  let laptop: InferenceHost; // uses them
   let hub: FakeHub;
   let towerModelId: string;
 
@@ -53,22 +38,15 @@ describe('paired machines over TLS links', () => {
         files: [{ path: 'tiny-Q8_0.gguf', data: model }],
       },
     ]);
-    tower = await inferenceHost({
-      dataDir: dataDir(),
-      host: 'web',
-      share: { enabled: true, host: '127.0.0.1', port: 0, name: 'tower' },
-      machines: fast,
-      hostEnv: { HF_ENDPOINT: hub.url },
-    });
-    laptop = await inferenceHost({ dataDir: dataDir(), host: 'web', share: { name: 'laptop' }, machines: fast });
+    hosts = await towerAndLaptop(dataDir, hub.url);
+    ({ tower, laptop } = hosts);
     // A copy, so the tower knows the file's hash (what fallback matches on).
     const [imported] = await tower.services.handlers['models.import']({ paths: [testModelPath()], mode: 'copy' });
     towerModelId = imported!.model!.id;
   }, 60_000);
 
   afterAll(async () => {
-    await laptop?.services.close();
-    await tower?.services.close();
+    await hosts?.close();
     await hub?.close();
   });
 
@@ -282,7 +260,7 @@ describe('paired machines over TLS links', () => {
   }, 30_000);
 
   it('refuses a wrong, a reused and a revoked secret, and rate-limits pairing', async () => {
-    const third = await inferenceHost({ dataDir: dataDir(), host: 'web', share: { name: 'desk' }, machines: fast });
+    const third = await inferenceHost({ dataDir: dataDir(), host: 'web', share: { name: 'desk' }, machines: FAST_LINKS });
     try {
       const real = decodePairingCode(tower.services.sharing.status().code!);
       const wrong = encodePairingCode({ ...real, secret: 'x'.repeat(22) });
@@ -292,7 +270,7 @@ describe('paired machines over TLS links', () => {
       });
       const good = tower.services.sharing.status().code!;
       await third.services.handlers['machines.add']({ code: good });
-      const fourth = await inferenceHost({ dataDir: dataDir(), host: 'web', share: { name: 'other' }, machines: fast });
+      const fourth = await inferenceHost({ dataDir: dataDir(), host: 'web', share: { name: 'other' }, machines: FAST_LINKS });
       try {
         await expect(fourth.services.handlers['machines.add']({ code: good })).rejects.toMatchObject({ code: 'refused' });
       } finally {
@@ -359,7 +337,7 @@ describe('paired machines over TLS links', () => {
       dataDir: dataDir(),
       host: 'web',
       share: { enabled: true, host: '127.0.0.1', port: 0, name: 'spare' },
-      machines: fast,
+      machines: FAST_LINKS,
     });
     try {
       await spare.services.handlers['models.import']({ paths: [testModelPath()], mode: 'copy' });

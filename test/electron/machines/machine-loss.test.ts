@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostServices } from '../../../electron/services/host-services';
 import { remoteModelRef } from '../../../shared/machines';
 import { inferenceHost } from '../../helpers/inference-host';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+import { suiteTempDirs } from '../../helpers/temp';
 import { testModelPath } from '../../helpers/test-model';
 import { until } from '../../helpers/until';
 
@@ -15,7 +13,7 @@ import { until } from '../../helpers/until';
  * machine's name, its partial text is kept, and the link comes back by itself.
  */
 describe('a paired machine that goes away mid-reply', () => {
-  const dirs: string[] = [];
+  const dir = suiteTempDirs('freehold-machine-loss-');
   let towerDir: string;
   let tower: ServeProcess;
   let laptop: Awaited<ReturnType<typeof inferenceHost>>;
@@ -39,8 +37,7 @@ describe('a paired machine that goes away mid-reply', () => {
   };
 
   beforeAll(async () => {
-    towerDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-tower-'));
-    dirs.push(towerDir);
+    towerDir = dir('freehold-tower-');
     // The tower's library and settings, made before it starts.
     const prepare = await createHostServices({ dataDir: towerDir, host: 'cli', log: () => undefined });
     const [imported] = await prepare.handlers['models.import']({ paths: [testModelPath()], mode: 'reference' });
@@ -48,10 +45,8 @@ describe('a paired machine that goes away mid-reply', () => {
     await prepare.settings.update({ inference: { threads: 1 } });
     await prepare.close();
     await startTower();
-    const laptopDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-laptop-'));
-    dirs.push(laptopDir);
     laptop = await inferenceHost({
-      dataDir: laptopDir,
+      dataDir: dir('freehold-laptop-'),
       host: 'web',
       share: { name: 'laptop' },
       machines: { timings: { heartbeatMs: 250, deadAfterMs: 2000, backoffMs: [250, 500], connectTimeoutMs: 3000, refreshMs: 1000 } },
@@ -64,7 +59,6 @@ describe('a paired machine that goes away mid-reply', () => {
   afterAll(async () => {
     tower?.child.kill('SIGKILL');
     await laptop?.services.close();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   async function replyCutBy(signal: NodeJS.Signals) {

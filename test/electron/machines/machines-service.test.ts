@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../electron/cli/cli';
@@ -8,6 +6,7 @@ import { restrictStdioEdits } from '../../../electron/services/handlers/tools';
 import type { HostServices } from '../../../electron/services/host-services';
 import type { MachineInfo } from '../../../shared/machines';
 import { inferenceHost } from '../../helpers/inference-host';
+import { suiteTempDirs } from '../../helpers/temp';
 import { testModelPath } from '../../helpers/test-model';
 import { until } from '../../helpers/until';
 
@@ -19,12 +18,7 @@ async function cli(...args: string[]) {
 }
 
 describe('machines through the app: an OpenAI-compatible server, the CLI, the browser rule', () => {
-  const dirs: string[] = [];
-  const dir = () => {
-    const d = mkdtempSync(path.join(os.tmpdir(), 'freehold-machines-'));
-    dirs.push(d);
-    return d;
-  };
+  const dir = suiteTempDirs('freehold-machines-');
   let server: HostServices; // another Freehold: its OpenAI API, and it shares
   let app: Awaited<ReturnType<typeof inferenceHost>>;
 
@@ -42,7 +36,6 @@ describe('machines through the app: an OpenAI-compatible server, the CLI, the br
   afterAll(async () => {
     await app?.services.close();
     await server?.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('adds another Freehold’s API by URL and key; a chat on its model streams over SSE and is stored here', async () => {

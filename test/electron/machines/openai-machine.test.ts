@@ -6,18 +6,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAiMachine, type OpenAiMachineOptions } from '../../../electron/machines/openai-machine';
 import { probeOpenAiServer } from '../../../electron/machines/openai-server';
 import type { DeltaParts } from '../../../electron/machines/machine';
-import type { HostServices } from '../../../electron/services/host-services';
 import { RpcError } from '../../../shared/errors';
 import type { MachineInfo } from '../../../shared/machines';
-import { inferenceHost } from '../../helpers/inference-host';
-import { testModelPath } from '../../helpers/test-model';
+import { apiHostWithModel, type ApiHost } from '../../helpers/inference-host';
 
 const machines: OpenAiMachine[] = [];
 
@@ -69,28 +64,19 @@ async function rejection(promise: Promise<unknown>): Promise<RpcError> {
 }
 
 describe('another Freehold API as a machine (real server, real worker, stories260K)', () => {
-  let services: HostServices;
+  let host: ApiHost | undefined;
   let url: string;
   let key: string;
-  let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-openai-machine-'));
-    ({ services } = await inferenceHost({ api: { enabled: true, port: 0 }, dataDir: path.join(dataDir, 'data'), watchFolders: false }));
-    const status = services.api.status();
-    expect(status).toMatchObject({ running: true, requireKey: true });
-    url = status.url!.replace(/\/v1\/?$/, '');
-    key = status.key;
-    const models = path.join(dataDir, 'models');
-    mkdirSync(models);
-    copyFileSync(testModelPath(), path.join(models, 'stories260K.gguf'));
-    const imported = await services.handlers['models.import']({ paths: [path.join(models, 'stories260K.gguf')], mode: 'reference' });
-    expect(imported.every((r) => r.ok)).toBe(true);
+    host = await apiHostWithModel('openai-machine', { watchFolders: false });
+    ({ key } = host);
+    expect(host.status).toMatchObject({ running: true, requireKey: true });
+    url = host.baseUrl.replace(/\/v1\/?$/, '');
   });
 
   afterAll(async () => {
-    await services?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await host?.close();
   });
 
   it('probes it: the models it lists', async () => {

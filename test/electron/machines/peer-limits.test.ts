@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PEER_DEFAULT_REPLY_TOKENS } from '../../../electron/services/handlers/library';
-import { inferenceHost } from '../../helpers/inference-host';
+import { towerAndLaptop, type InferenceHost, type TowerAndLaptop } from '../../helpers/inference-host';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub';
 import { setString, writeEditedGguf } from '../../helpers/gguf-edit';
+import { suiteTempDirs } from '../../helpers/temp';
 import { testModelPath } from '../../helpers/test-model';
 import { until } from '../../helpers/until';
 
@@ -17,33 +17,20 @@ import { until } from '../../helpers/until';
  */
 
 // Hosts live for the whole file: their folders go at the end, not after each test.
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'freehold-peer-'));
-  dirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-type Host = Awaited<ReturnType<typeof inferenceHost>>;
-const fast = {
-  timings: { heartbeatMs: 200, deadAfterMs: 1500, backoffMs: [200, 400], connectTimeoutMs: 3000, refreshMs: 1000 },
-  heartbeatMs: 500,
-};
+const fileDir = suiteTempDirs('freehold-peer-');
 
 describe('a paired machine asks too much', () => {
-  let tower: Host;
-  let laptop: Host;
+  let hosts: TowerAndLaptop | undefined;
+  let tower: InferenceHost;
+  let laptop: InferenceHost;
   let hub: FakeHub;
   let storyId: string;
   let otherId: string;
-  let remote: ReturnType<Host['services']['machines']['remote']>;
+  let remote: ReturnType<InferenceHost['services']['machines']['remote']>;
 
   beforeAll(async () => {
     // Two models: stories260K, and a copy under another name (another file, another hash).
-    const dir = tempDir();
+    const dir = fileDir();
     mkdirSync(dir, { recursive: true });
     const other = path.join(dir, 'other-story.gguf');
     writeEditedGguf(testModelPath(), other, (gguf) => setString(gguf, 'general.name', 'other story'));
@@ -69,14 +56,8 @@ describe('a paired machine asks too much', () => {
         files: [{ path: 'tiny-Q8_0.gguf', data: readFileSync(testModelPath()) }],
       },
     ]);
-    tower = await inferenceHost({
-      dataDir: tempDir(),
-      host: 'web',
-      share: { enabled: true, host: '127.0.0.1', port: 0, name: 'tower' },
-      machines: fast,
-      hostEnv: { HF_ENDPOINT: hub.url },
-    });
-    laptop = await inferenceHost({ dataDir: tempDir(), host: 'web', share: { name: 'laptop' }, machines: fast });
+    hosts = await towerAndLaptop(fileDir, hub.url);
+    ({ tower, laptop } = hosts);
     const imported = await tower.services.handlers['models.import']({ paths: [testModelPath(), other], mode: 'copy' });
     [storyId, otherId] = imported.map((r) => r.model!.id) as [string, string];
     await laptop.services.handlers['machines.add']({ code: tower.services.sharing.status().code! });
@@ -87,8 +68,7 @@ describe('a paired machine asks too much', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await laptop?.services.close();
-    await tower?.services.close();
+    await hosts?.close();
     await hub?.close();
   });
 
