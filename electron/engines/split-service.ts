@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { RpcError } from '../../shared/errors';
 import type { MachineInfo } from '../../shared/machines';
@@ -14,9 +12,9 @@ import type { EventBus } from '../platform/events';
 import type { SettingsStore } from '../settings/settings-store';
 import { buildEngines, enginesRoot, findEngines, releaseDirFor, type EngineBinaries } from './llama-engines';
 import { downloadRelease, PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
-import { freePort, waitForHealth, type RpcHelperPool } from './rpc-helpers';
+import type { RpcHelperPool } from './rpc-helpers';
 import { forwardToHelper } from './rpc-tunnel';
-import { spawnTethered } from './tethered-process';
+import { LlamaServerProcess } from './llama-server-process';
 import { resolveThreads } from '../worker/threads';
 
 export const THIS_MACHINE = 'this';
@@ -125,10 +123,9 @@ export function planSplit(
 }
 
 interface Running {
-  server: ChildProcess;
+  server: LlamaServerProcess | null;
   forwarders: Array<{ close(): void; machineId?: string; bytes?: () => { sent: number; received: number } }>;
   remotes: string[];
-  log: string[];
 }
 
 /**
@@ -231,7 +228,7 @@ export class SplitService {
     if (!this.running || this.status.state !== 'running' || this.lost) return;
     this.lost = { name, how };
     this.deps.log(`split: ${how}`);
-    this.running.server.kill('SIGKILL');
+    this.running.server?.child.kill('SIGKILL');
   }
 
   /** Why a reply on the split model failed, in words that name the machine, when one went away. */
@@ -332,8 +329,6 @@ export class SplitService {
         forwarders.push({ ...forward, machineId: device.machineId });
         endpoints.push(`127.0.0.1:${forward.port}`);
       }
-      const port = await freePort();
-      const apiKey = randomBytes(24).toString('base64url');
       const threads = resolveThreads(this.deps.settings.get().inference.threads, os.availableParallelism()).used;
       const args = [
         '-m',
@@ -348,55 +343,32 @@ export class SplitService {
         String(plan.contextSize),
         '-t',
         String(threads),
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--api-key',
-        apiKey,
-        '--alias',
-        plan.modelName,
-        '--no-webui',
       ];
       this.set({ state: 'starting', plan, ref: null, detail: 'Loading the model across the machines…' });
-      const log: string[] = [];
-      // Tethered: a llama-server left behind by a crashed host would keep the model's memory.
-      const server = spawnTethered(binaries.llamaServer, args).child;
-      const keep = (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (!line.trim()) continue;
-          log.push(line);
-          if (log.length > 300) log.shift();
-        }
-      };
-      server.stdout!.on('data', keep);
-      server.stderr!.on('data', keep);
-      let exited: string | null = null;
-      server.on('exit', (code, signal) => {
-        exited = `llama-server stopped (${signal ?? `exit ${code}`}): ${
-          log
-            .filter((l) => /error|failed|abort/i.test(l))
-            .slice(-3)
-            .join(' | ') || log.slice(-2).join(' | ')
-        }`;
-        if (this.running?.server === server) {
+      const running: Running = { server: null, forwarders, remotes };
+      this.running = running;
+      const server = await LlamaServerProcess.start({
+        binary: binaries.llamaServer,
+        args,
+        alias: plan.modelName,
+        onExit: (exited) => {
+          if (this.running !== running) return;
           this.deps.log(`split: ${exited}`);
-          const running = this.running;
           void this.explainFailure().then(async (why) => {
             const fallback = why ? await this.fallbackAfterLoss().catch(() => null) : null;
-            await this.stopAll(running, { detail: why ?? exited!, state: 'failed', fallback });
+            await this.stopAll(running, { detail: why ?? exited, state: 'failed', fallback });
           });
-        }
+        },
       });
-      this.running = { server, forwarders, remotes, log };
-      await waitForHealth(port, 10 * 60 * 1000, () => exited);
+      running.server = server;
+      const { url, apiKey } = server;
       const name = `split: ${plan.devices.map((d) => d.name).join(' + ')}`;
-      this.endpointInfo = { url: `http://127.0.0.1:${port}`, apiKey };
+      this.endpointInfo = { url, apiKey };
       this.deps.machines.addEphemeral({
         id: SPLIT_MACHINE_ID,
         kind: 'openai',
         name,
-        url: `http://127.0.0.1:${port}`,
+        url,
         apiKey,
         order: -1,
         addedAt: new Date().toISOString(),
@@ -408,7 +380,7 @@ export class SplitService {
         detail: `${plan.modelName} runs split: ${plan.note}`,
       });
     } catch (error) {
-      const running = this.running ?? { server: null as unknown as ChildProcess, forwarders, remotes, log: [] };
+      const running = this.running ?? { server: null, forwarders, remotes };
       await this.stopAll(running, { state: 'failed', detail: (error as Error).message });
       throw error instanceof RpcError ? error : new RpcError('unavailable', (error as Error).message);
     }
@@ -436,7 +408,7 @@ export class SplitService {
     if (this.running === running) this.running = null;
     this.endpointInfo = null;
     this.deps.machines.removeEphemeral(SPLIT_MACHINE_ID);
-    if (running.server && running.server.exitCode === null) running.server.kill('SIGTERM');
+    await running.server?.stop();
     for (const forward of running.forwarders) forward.close();
     this.deps.pool.stop(THIS_MACHINE);
     for (const id of running.remotes) {
