@@ -91,6 +91,11 @@ export class LlamaServerProcess {
     return this.ended;
   }
 
+  /** Whether Freehold asked it to stop (an end that is not a crash). */
+  get stopRequested(): boolean {
+    return this.stopping;
+  }
+
   /** llama.cpp's last words: its last error lines, else its last lines. */
   reason(): string {
     const errors = this.log.filter((line) => /error|failed|abort|exception|out of memory/i.test(line)).slice(-3);
