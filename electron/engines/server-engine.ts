@@ -15,7 +15,8 @@ import { RpcError } from '../../shared/errors';
 import type { ChatDelta, GenerateInput, GenerateResult, LoadedModel } from '../../shared/inference';
 import { openFileSource } from '../formats/file-source';
 import { readGgufHeader } from '../formats/gguf-header';
-import { ReplyReader, requestBody } from '../machines/openai-reply';
+import { ReplyReader } from '../machines/openai-reply';
+import { serverRequestBody, ToolCallReader } from './server-request';
 import { LlamaServerProcess } from './llama-server-process';
 
 export interface ServerEngineOptions {
@@ -128,13 +129,20 @@ export class ServerEngine {
     this.running.set(input.requestId, { requestId: input.requestId, controller });
     const reader = new ReplyReader(input.requestId);
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: server.apiKey, maxRetries: 0, timeout: 24 * 3600 * 1000 });
-    const body = { ...requestBody(model.name, input), ...(input.stop?.length ? { stop: input.stop } : {}) };
+    const body = serverRequestBody(model.name, input);
+    const calls = new ToolCallReader();
     try {
       const stream = await client.chat.completions.create(body, { signal: controller.signal });
       // The SDK ends the stream quietly when it is aborted: by the caller, or by the server's end.
-      for await (const chunk of stream) reader.read(chunk, (parts) => onDelta({ requestId: input.requestId, parts }));
+      for await (const chunk of stream) {
+        reader.read(chunk, (parts) => onDelta({ requestId: input.requestId, parts }));
+        const callParts = calls.read(chunk);
+        if (callParts.length) onDelta({ requestId: input.requestId, parts: callParts });
+      }
       if (controller.signal.aborted) throw controller.signal.reason;
-      return reader.result(reader.stopReason());
+      const toolCalls = calls.result();
+      const result = reader.result(toolCalls.length ? 'tool-calls' : reader.stopReason());
+      return toolCalls.length ? { ...result, toolCalls } : result;
     } catch (error) {
       // A dropped connection can come before the process's exit is seen: give the exit a moment to arrive.
       for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted; i++) await new Promise((r) => setTimeout(r, 50));

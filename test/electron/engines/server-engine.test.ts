@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatDelta, GenerateInput } from '../../../shared/inference';
 import { ServerEngine } from '../../../electron/engines/server-engine';
 import { ensureTestEngines } from '../../helpers/llama-engines';
+import { GET_WEATHER, SCRIPT, scriptedModel } from '../../helpers/scripted-models';
 import { testModelPath } from '../../helpers/test-model';
 
 let engine: ServerEngine;
@@ -73,6 +74,65 @@ describe('the server engine (llama-server, stories260K)', () => {
     expect(engine.abort('long')).toBe(false);
     // The server goes on serving.
     expect((await engine.generate(ask('after', 8), () => undefined)).stats.generatedTokens).toBe(8);
+  });
+
+  it('a tool call comes back as the worker’s: call deltas, the call whole, stop reason "tool-calls" (scripted Qwen3, its own template)', async () => {
+    const qwen = await scriptedModel('qwen3', 'tool');
+    await engine.load({ modelPath: qwen, contextSize: 2048 });
+    const run = { parts: [] as Array<{ name: string; text: string }> };
+    const result = await engine.generate(
+      {
+        requestId: 'tool',
+        messages: [{ role: 'user', text: 'What is the weather in Paris?' }],
+        sampling: { temperature: 0, maxTokens: 100 },
+        tools: [{ name: SCRIPT.tool.name, description: GET_WEATHER.description, parameters: GET_WEATHER.params as never }],
+      },
+      (d) => d.parts.forEach((p) => p.kind === 'call' && run.parts.push({ name: p.name, text: p.text })),
+    );
+    expect(result.stats.stopReason).toBe('tool-calls');
+    expect(result.toolCalls).toHaveLength(1);
+    const call = result.toolCalls![0]!;
+    expect(call.name).toBe(SCRIPT.tool.name);
+    expect(JSON.parse(call.arguments)).toEqual(SCRIPT.tool.params);
+    expect(run.parts.map((p) => p.text).join('')).toBe(call.arguments);
+    // The result goes back in the history, where the call was made: the model answers from it.
+    const answer = await engine.generate(
+      {
+        requestId: 'tool-answer',
+        messages: [
+          { role: 'user', text: 'What is the weather in Paris?' },
+          { role: 'assistant', text: '', calls: [{ name: call.name, arguments: call.arguments, result: SCRIPT.tool.result, at: 0 }] },
+        ],
+        sampling: { temperature: 0, maxTokens: 100 },
+        tools: [{ name: SCRIPT.tool.name, description: GET_WEATHER.description, parameters: GET_WEATHER.params as never }],
+      },
+      () => undefined,
+    );
+    expect(answer.text).toBe(SCRIPT.tool.answer);
+    await engine.load({ modelPath: testModelPath(), contextSize: 512 });
+  });
+
+  it('holds the output to a JSON schema', async () => {
+    const result = await engine.generate(
+      {
+        requestId: 'json',
+        messages: [{ role: 'user', text: 'A name, please.' }],
+        sampling: { temperature: 0, maxTokens: 60 },
+        format: {
+          type: 'json_schema',
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string', maxLength: 12 } },
+            required: ['name'],
+            additionalProperties: false,
+          },
+        },
+      },
+      () => undefined,
+    );
+    const value = JSON.parse(result.text) as Record<string, unknown>;
+    expect(Object.keys(value)).toEqual(['name']);
+    expect(typeof value.name === 'string' && value.name.length <= 12).toBe(true);
   });
 
   it('a server killed mid-reply fails that reply with llama.cpp’s reason; the partial text was streamed; the next load works', async () => {
