@@ -221,7 +221,17 @@ export const loadInputSchema = z
   .strict();
 export type LoadInput = z.infer<typeof loadInputSchema>;
 
+/** The local engines: node-llama-cpp in the worker process, or llama.cpp's own llama-server. */
+export const engineNames = ['worker', 'server'] as const;
+export type EngineName = (typeof engineNames)[number];
+/** What runs a model: automatic, or pinned by the user (Models → Options → Engine). */
+export const engineChoices = ['auto', ...engineNames] as const;
+export type EngineChoiceSetting = (typeof engineChoices)[number];
+
 export interface LoadedModel {
+  /** The engine running it, and why that one. */
+  engine?: EngineName;
+  engineReason?: string;
   path: string;
   name: string;
   architecture: string;

@@ -34,6 +34,11 @@ const inferenceSchema = z.object({
    * vocabulary from the library. Off for models not listed.
    */
   speculative: z.record(z.string().min(1).max(100), speculativeSchema).optional(),
+  /**
+   * The engine per model (by library id): node-llama-cpp's worker or llama.cpp's
+   * own server; models not listed are "auto" (the worker, for text-only models).
+   */
+  engines: z.record(z.string().min(1).max(100), z.enum(['worker', 'server'])).optional(),
 });
 
 const hubSchema = z.object({

@@ -12,7 +12,7 @@
  */
 import OpenAI from 'openai';
 import { RpcError } from '../../shared/errors';
-import type { ChatDelta, GenerateInput, GenerateResult, LoadedModel } from '../../shared/inference';
+import type { ChatDelta, CompleteInput, GenerateInput, GenerateResult, LoadedModel } from '../../shared/inference';
 import { openFileSource } from '../formats/file-source';
 import { readGgufHeader } from '../formats/gguf-header';
 import { ReplyReader } from '../machines/openai-reply';
@@ -35,6 +35,22 @@ export interface ServerLoadInput {
   parallel?: number;
   /** Layers on the GPU (0 on a machine without one). */
   gpuLayers?: number;
+}
+
+/** The automatic context on llama.cpp's server: the model's trained size, at most `max` or 8,192 tokens. */
+export const SERVER_AUTO_CONTEXT = 8192;
+
+export async function serverAutoContext(modelPath: string, max: number | undefined): Promise<number> {
+  const source = await openFileSource(modelPath);
+  try {
+    const header = await readGgufHeader(source);
+    const architecture = header.metadata.get('general.architecture');
+    const trained = header.metadata.get(`${String(architecture)}.context_length`);
+    const cap = Math.min(max ?? SERVER_AUTO_CONTEXT, SERVER_AUTO_CONTEXT);
+    return typeof trained === 'number' && trained > 0 ? Math.min(trained, cap) : cap;
+  } finally {
+    await source.close();
+  }
 }
 
 interface Running {
@@ -150,6 +166,46 @@ export class ServerEngine {
         throw new RpcError('worker_crashed', `llama.cpp's server stopped mid-reply, so the reply was cut short: ${server.exited}`);
       if (controller.signal.aborted) return reader.result('abort');
       throw new RpcError('unavailable', `llama.cpp's server failed the reply: ${(error as Error).message}`);
+    } finally {
+      this.running.delete(input.requestId);
+    }
+  }
+
+  /** Plain text completion of `prompt` (no chat template), streamed to onDelta. */
+  async complete(input: CompleteInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
+    const server = this.server;
+    const model = this.loaded;
+    if (!server || !model) throw new RpcError('no_model_loaded', this.lost ? `No model is loaded: ${this.lost}` : 'No model is loaded.');
+    const controller = new AbortController();
+    this.running.set(input.requestId, { requestId: input.requestId, controller });
+    const reader = new ReplyReader(input.requestId);
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: server.apiKey, maxRetries: 0, timeout: 24 * 3600 * 1000 });
+    const chat = serverRequestBody(model.name, { ...input, messages: [{ role: 'user', text: input.prompt }] }) as unknown as Record<
+      string,
+      unknown
+    >;
+    const { messages: _messages, tools: _tools, tool_choice: _choice, ...rest } = chat;
+    try {
+      const stream = await client.completions.create({ ...rest, prompt: input.prompt } as never, { signal: controller.signal });
+      for await (const chunk of stream as unknown as AsyncIterable<{
+        choices?: Array<{ text?: string; finish_reason?: string | null }>;
+        usage?: unknown;
+      }>) {
+        // A completion chunk read as a chat chunk: its text as content.
+        const asChat = {
+          ...chunk,
+          choices: (chunk.choices ?? []).map((c) => ({ delta: { content: c.text ?? '' }, finish_reason: c.finish_reason ?? null })),
+        };
+        reader.read(asChat as never, (parts) => onDelta({ requestId: input.requestId, parts }));
+      }
+      if (controller.signal.aborted) throw controller.signal.reason;
+      return reader.result(reader.stopReason());
+    } catch (error) {
+      for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted; i++) await new Promise((r) => setTimeout(r, 50));
+      if (server.exited && !server.stopRequested)
+        throw new RpcError('worker_crashed', `llama.cpp's server stopped mid-completion, so it was cut short: ${server.exited}`);
+      if (controller.signal.aborted) return reader.result('abort');
+      throw new RpcError('unavailable', `llama.cpp's server failed the completion: ${(error as Error).message}`);
     } finally {
       this.running.delete(input.requestId);
     }

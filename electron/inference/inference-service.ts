@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
@@ -22,6 +23,9 @@ import { FairQueue, type WorkSource } from './fair-queue';
 import type { WorkerLauncher } from './launcher';
 import { checkModelFile } from './model-file';
 import { WorkerSupervisor } from './supervisor';
+import { ServerEngine, serverAutoContext } from '../engines/server-engine';
+import { resolveThreads } from '../worker/threads';
+import { RoutedEngine, type EngineChoice } from './routed-engine';
 
 export interface InferenceServiceOptions {
   launcher: WorkerLauncher;
@@ -31,11 +35,18 @@ export interface InferenceServiceOptions {
   log: (line: string) => void;
   watchdog?: { intervalMs: number; timeoutMs: number };
   backoffMs?: number[];
-  /** For tests: wraps (or watches) the engine the service runs on. */
+  /** For tests: wraps (or watches) node-llama-cpp's engine (the worker's supervisor). */
   engine?: (engine: Engine) => Engine;
   /** The speculative decoding set for the model at this path (settings, by library id). */
   speculativeFor?: (modelPath: string) => LoadInput['speculative'];
+  /** The engine set for the model at this path (settings, by library id); auto where none is. */
+  engineFor?: (modelPath: string) => EngineChoice | undefined;
+  /** llama.cpp's llama-server, for models that run on it (found, downloaded or built: engines/llama-engines.ts). */
+  serverBinary?: () => Promise<string>;
 }
+
+/** Auto, until projectors come: node-llama-cpp runs every text-only model. */
+const AUTO_CHOICE: EngineChoice = { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
 
 /** A paired machine's requests swap the loaded model at most once in this time (a load per request would hold the machine). */
 export const GUEST_RELOAD_INTERVAL_MS = 30_000;
@@ -106,7 +117,8 @@ export class InferenceService {
       launcher: options.launcher,
       engineOptions: () => options.settings().inference,
       speculativeFor: options.speculativeFor,
-      onStatus: (status) => options.events.emit('onInferenceStatus', status),
+      // The status callers see is the routed engine's (the model may run on the server).
+      onStatus: () => options.events.emit('onInferenceStatus', this.engine.status()),
       onDelta: (delta) => {
         const own = this.deltaListeners.get(delta.requestId);
         if (own) own(delta);
@@ -119,7 +131,26 @@ export class InferenceService {
       backoffMs: options.backoffMs,
       queue: () => this.queue.state(),
     });
-    this.engine = options.engine ? options.engine(supervisor) : supervisor;
+    const server = new ServerEngine({
+      binary: options.serverBinary ?? (() => Promise.reject(new RpcError('unavailable', 'llama.cpp’s server is not available here.'))),
+      threads: () => resolveThreads(options.settings().inference.threads, os.availableParallelism()).used,
+      log: options.log,
+    });
+    const routed = new RoutedEngine({
+      // Tests wrap (or watch) the worker's engine.
+      worker: options.engine ? options.engine(supervisor) : supervisor,
+      server,
+      choose: (modelPath) => options.engineFor?.(modelPath) ?? AUTO_CHOICE,
+      autoContextSize: serverAutoContext,
+      onDelta: (delta) => {
+        const own = this.deltaListeners.get(delta.requestId);
+        if (own) own(delta);
+        else options.events.emit('onChatDelta', delta);
+      },
+      onStatus: (status) => options.events.emit('onInferenceStatus', status),
+      log: options.log,
+    });
+    this.engine = routed;
   }
 
   /** The engine's state, the loaded models and the queue. */

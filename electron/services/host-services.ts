@@ -119,6 +119,21 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     watchdog: options.watchdog,
     backoffMs: options.backoffMs,
     engine: options.engine,
+    // The engine is set per library model (Models → Options → Engine); auto elsewhere.
+    engineFor: (modelPath) => {
+      const model = library.snapshot().models.find((m) => m.files[0] === modelPath);
+      const engine = model ? settings.get().inference.engines?.[model.id] : undefined;
+      if (!engine) return undefined;
+      return {
+        engine,
+        why:
+          engine === 'server'
+            ? 'Chosen for this model in its options: llama.cpp’s server'
+            : 'Chosen for this model in its options: node-llama-cpp',
+      };
+    },
+    // llama.cpp's server: the same programs the split uses (found, downloaded verified, or built once).
+    serverBinary: async () => (await split!.ensureEngines()).llamaServer,
     // Speculative decoding is set per library model; the draft model is another library model.
     speculativeFor: (modelPath) => {
       const models = library.snapshot().models;

@@ -1,0 +1,185 @@
+/**
+ * The two local engines behind the one `Engine` the inference service owns:
+ * node-llama-cpp's worker (worker supervisor) and llama.cpp's own server
+ * (engines/server-engine.ts). The chat model runs on the one chosen for it
+ * (settings, per model: auto, worker or server); loading it on one unloads
+ * the other's. Embeddings, benchmarks, the hardware report and the live
+ * figures stay with the worker. Callers see one engine: the status names the
+ * engine running the model, and why.
+ */
+import type { InferenceStatus } from '../../shared/contract';
+import { RpcError } from '../../shared/errors';
+import type {
+  ChatDelta,
+  CompleteInput,
+  EmbedInput,
+  EmbedResult,
+  EngineName,
+  GenerateInput,
+  GenerateResult,
+  HardwareReport,
+  LoadedModel,
+  LoadInput,
+} from '../../shared/inference';
+import type { ServerEngine } from '../engines/server-engine';
+import type { EngineOptions } from '../worker/engine';
+import type { WorkerSample } from '../worker/worker-api';
+import type { BenchmarkInput, BenchmarkMeasure, Engine } from './engine';
+
+export interface EngineChoice {
+  engine: EngineName;
+  /** In words, for the model's info: "chosen for this model in its options", "text-only model: node-llama-cpp". */
+  why: string;
+}
+
+export interface RoutedEngineOptions {
+  worker: Engine;
+  server: ServerEngine;
+  /** Which engine runs the model at this path, and why. */
+  choose: (modelPath: string) => EngineChoice;
+  /** Tokens of context for the server engine when the load asks for an automatic size. */
+  autoContextSize: (modelPath: string, max: number | undefined) => Promise<number>;
+  onDelta: (delta: ChatDelta) => void;
+  onStatus: (status: InferenceStatus) => void;
+  log: (line: string) => void;
+}
+
+export class RoutedEngine implements Engine {
+  private serverModel: (LoadedModel & { engine: 'server' }) | undefined;
+  private serverLoading: { modelPath: string; progress: number } | null = null;
+  private workerWhy = '';
+
+  constructor(private readonly options: RoutedEngineOptions) {}
+
+  private get worker(): Engine {
+    return this.options.worker;
+  }
+
+  get model(): LoadedModel | undefined {
+    if (this.serverModel && this.options.server.model) return this.serverModel;
+    const model = this.worker.model;
+    return model ? { ...model, engine: 'worker', engineReason: this.workerWhy } : undefined;
+  }
+
+  get embeddingModel(): string | undefined {
+    return this.worker.embeddingModel;
+  }
+
+  get hardware(): HardwareReport | undefined {
+    return this.worker.hardware;
+  }
+
+  status(): InferenceStatus {
+    const base = this.worker.status();
+    const model = this.model ?? null;
+    if (this.serverLoading) return { ...base, model: null, loading: this.serverLoading, detail: 'Starting llama.cpp’s server…' };
+    if (!this.serverModel || !this.options.server.model) return { ...base, model };
+    return { ...base, state: 'ready', model, detail: `${model!.name} runs on llama.cpp's server.` };
+  }
+
+  announce(): void {
+    this.options.onStatus(this.status());
+  }
+
+  start(): Promise<HardwareReport> {
+    return this.worker.start();
+  }
+
+  report(): Promise<HardwareReport> {
+    return this.worker.report();
+  }
+
+  sample(): Promise<WorkerSample | null> {
+    return this.worker.sample();
+  }
+
+  async load(input: LoadInput): Promise<LoadedModel> {
+    const choice = this.options.choose(input.modelPath);
+    if (choice.engine === 'worker') {
+      await this.unloadServer();
+      const model = await this.worker.load(input);
+      this.workerWhy = choice.why;
+      return { ...model, engine: 'worker', engineReason: choice.why };
+    }
+    if (this.worker.model) await this.worker.unload();
+    await this.unloadServer();
+    if (input.speculative)
+      this.options.log('server engine: speculative decoding is not set up on llama.cpp’s server yet; loading without it');
+    this.serverLoading = { modelPath: input.modelPath, progress: 0 };
+    this.announce();
+    try {
+      const contextSize =
+        typeof input.contextSize === 'number'
+          ? input.contextSize
+          : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
+      const loaded = await this.options.server.load({ modelPath: input.modelPath, contextSize });
+      this.serverModel = { ...loaded, engine: 'server', engineReason: choice.why };
+      return this.serverModel;
+    } finally {
+      this.serverLoading = null;
+      this.announce();
+    }
+  }
+
+  async unload(): Promise<void> {
+    await this.unloadServer();
+    await this.worker.unload();
+    this.announce();
+  }
+
+  private async unloadServer(): Promise<void> {
+    if (!this.serverModel) return;
+    this.serverModel = undefined;
+    await this.options.server.unload();
+  }
+
+  /** Whether the chat model runs on the server now (a server that died has no model). */
+  private onServer(): boolean {
+    if (this.serverModel && !this.options.server.model) this.serverModel = undefined;
+    return this.serverModel !== undefined;
+  }
+
+  async generate(input: GenerateInput): Promise<GenerateResult> {
+    if (!this.onServer()) return this.worker.generate(input);
+    try {
+      return await this.options.server.generate(input, this.options.onDelta);
+    } finally {
+      if (!this.options.server.model) {
+        this.serverModel = undefined;
+        this.announce();
+      }
+    }
+  }
+
+  complete(input: CompleteInput): Promise<GenerateResult> {
+    if (!this.onServer()) return this.worker.complete(input);
+    return this.options.server.complete(input, this.options.onDelta);
+  }
+
+  embed(input: EmbedInput): Promise<EmbedResult> {
+    return this.worker.embed(input);
+  }
+
+  unloadEmbedder(): Promise<void> {
+    return this.worker.unloadEmbedder();
+  }
+
+  benchmark(input: BenchmarkInput): Promise<BenchmarkMeasure> {
+    if (this.onServer())
+      throw new RpcError('unavailable', 'Benchmarks run on node-llama-cpp’s engine; unload the model running on llama.cpp’s server first.');
+    return this.worker.benchmark(input);
+  }
+
+  async abort(requestId: string): Promise<boolean> {
+    return this.options.server.abort(requestId) || (await this.worker.abort(requestId));
+  }
+
+  restart(why: string, override?: EngineOptions): Promise<HardwareReport> {
+    return this.worker.restart(why, override);
+  }
+
+  async stop(): Promise<void> {
+    await this.unloadServer();
+    await this.worker.stop();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Two local engines behind the one the inference service owns: a model pinned
+ * to llama.cpp's server (settings.inference.engines) loads there, answers the
+ * API and chats, and says which engine runs it and why; unpinned, it goes
+ * back to node-llama-cpp; a server killed mid-reply fails that reply with
+ * llama.cpp's reason and the next request loads it again.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiHostWithModel, type ApiHost } from '../../helpers/inference-host';
+import { ensureTestEngines } from '../../helpers/llama-engines';
+
+let host: ApiHost;
+let client: OpenAI;
+let modelId: string;
+
+beforeAll(async () => {
+  const { env } = await ensureTestEngines();
+  host = await apiHostWithModel('engine-choice', { hostEnv: env, watchFolders: false });
+  client = new OpenAI({ baseURL: host.baseUrl, apiKey: host.key, maxRetries: 0 });
+  modelId = host.services.library.snapshot().models[0]!.id;
+}, 30 * 60_000);
+
+afterAll(async () => {
+  await host?.close();
+});
+
+const ask = (max = 16) =>
+  client.chat.completions.create({
+    model: 'stories260k',
+    messages: [{ role: 'user', content: 'Once upon a time' }],
+    max_tokens: max,
+    temperature: 0,
+  });
+
+describe('the engine a model runs on', () => {
+  it('auto: a text-only model runs on node-llama-cpp, and says so', async () => {
+    const answer = await ask();
+    expect(answer.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(host.services.inference.status().model).toMatchObject({
+      engine: 'worker',
+      engineReason: 'Auto: a text-only model runs on node-llama-cpp',
+    });
+  });
+
+  it('pinned to llama.cpp’s server: it loads there, answers with streaming and stats, and says so', async () => {
+    await host.services.handlers['settings.update']({ inference: { engines: { [modelId]: 'server' } } });
+    await host.services.handlers['inference.unload'](undefined);
+    const answer = await ask(24);
+    expect(answer.usage!.completion_tokens).toBe(24);
+    expect(host.services.inference.status().model).toMatchObject({
+      engine: 'server',
+      engineReason: 'Chosen for this model in its options: llama.cpp’s server',
+      chatWrapper: 'llama-server (jinja)',
+    });
+    // Streamed through the API as any reply.
+    const stream = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Once upon a time' }],
+      max_tokens: 24,
+      temperature: 0,
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toBe(answer.choices[0]!.message.content);
+    // Plain completions too.
+    const completion = await client.completions.create({ model: 'stories260k', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+    expect(completion.usage!.completion_tokens).toBe(8);
+  });
+
+  it('a server killed mid-reply fails that reply with llama.cpp’s reason; the next request loads it again', async () => {
+    const pid = await findServerPid();
+    const stream = await client.chat.completions.create({
+      model: 'stories260k',
+      messages: [{ role: 'user', content: 'Once upon a time' }],
+      max_tokens: 400,
+      temperature: 0,
+      stream: true,
+    });
+    let chunks = 0;
+    let failure = '';
+    try {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta?.content) chunks += 1;
+        if (chunks === 2) process.kill(pid, 'SIGKILL');
+      }
+    } catch (error) {
+      failure = (error as Error).message;
+    }
+    expect(failure).toMatch(/llama\.cpp's server stopped mid-reply, so the reply was cut short: llama-server stopped \(SIGKILL\)/);
+    expect((await ask(8)).usage!.completion_tokens).toBe(8);
+    expect(host.services.inference.status().model?.engine).toBe('server');
+  });
+
+  it('unpinned again, it goes back to node-llama-cpp on the next load', async () => {
+    await host.services.handlers['settings.update']({ inference: { engines: {} } });
+    await host.services.handlers['inference.unload'](undefined);
+    await ask(8);
+    expect(host.services.inference.status().model?.engine).toBe('worker');
+  });
+});
+
+/** The llama-server this host runs (a child of this process, found by its command line). */
+async function findServerPid(): Promise<number> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd[0]?.endsWith('llama-server') && cmd.includes('--jinja') && cmd.some((a) => a.includes(host.dir))) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  throw new Error('no llama-server found');
+}
