@@ -228,6 +228,15 @@ export type EngineName = (typeof engineNames)[number];
 export const engineChoices = ['auto', ...engineNames] as const;
 export type EngineChoiceSetting = (typeof engineChoices)[number];
 
+/** How every view names an engine. */
+export const engineLabels: Record<EngineName, string> = { worker: 'node-llama-cpp', server: 'llama.cpp’s server' };
+
+/** The engine a model runs on, and why, from its setting (none: auto). */
+export function engineChoiceOf(setting: EngineName | undefined): { engine: EngineName; why: string } {
+  if (!setting) return { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
+  return { engine: setting, why: `Chosen for this model in its options: ${engineLabels[setting]}` };
+}
+
 export interface LoadedModel {
   /** The engine running it, and why that one. */
   engine?: EngineName;

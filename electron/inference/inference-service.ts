@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
+import { engineChoiceOf } from '../../shared/inference';
 import type {
   ChatDelta,
   CompleteInput,
@@ -46,7 +47,7 @@ export interface InferenceServiceOptions {
 }
 
 /** Auto, until projectors come: node-llama-cpp runs every text-only model. */
-const AUTO_CHOICE: EngineChoice = { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
+const AUTO_CHOICE: EngineChoice = engineChoiceOf(undefined);
 
 /** A paired machine's requests swap the loaded model at most once in this time (a load per request would hold the machine). */
 export const GUEST_RELOAD_INTERVAL_MS = 30_000;

@@ -174,8 +174,18 @@ export class RoutedEngine implements Engine {
     return this.options.server.abort(requestId) || (await this.worker.abort(requestId));
   }
 
-  restart(why: string, override?: EngineOptions): Promise<HardwareReport> {
-    return this.worker.restart(why, override);
+  /**
+   * A fresh worker with the settings; the chat model stays loaded, on the
+   * engine its setting now names (a change of engine moves it).
+   */
+  async restart(why: string, override?: EngineOptions): Promise<HardwareReport> {
+    const before = this.model;
+    await this.unloadServer();
+    const report = await this.worker.restart(why, override);
+    if (before && (this.options.choose(before.path).engine === 'server' || !this.worker.model))
+      await this.load({ modelPath: before.path, contextSize: before.contextSize });
+    this.announce();
+    return report;
   }
 
   async stop(): Promise<void> {

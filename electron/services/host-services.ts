@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { engineChoiceOf } from '../../shared/inference';
 import { fileURLToPath } from 'node:url';
 import type { AppInfo, HostHandlers, HostKind } from '../../shared/contract';
 import { InferenceService } from '../inference/inference-service';
@@ -122,15 +123,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     // The engine is set per library model (Models → Options → Engine); auto elsewhere.
     engineFor: (modelPath) => {
       const model = library.snapshot().models.find((m) => m.files[0] === modelPath);
-      const engine = model ? settings.get().inference.engines?.[model.id] : undefined;
-      if (!engine) return undefined;
-      return {
-        engine,
-        why:
-          engine === 'server'
-            ? 'Chosen for this model in its options: llama.cpp’s server'
-            : 'Chosen for this model in its options: node-llama-cpp',
-      };
+      return engineChoiceOf(model ? settings.get().inference.engines?.[model.id] : undefined);
     },
     // llama.cpp's server: the same programs the split uses (found, downloaded verified, or built once).
     serverBinary: async () => (await split!.ensureEngines()).llamaServer,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { formatParams, formatSize } from '../../../shared/format';
+import { engineChoiceOf, engineLabels } from '../../../shared/inference';
 import type { DownloadJob } from '../../../shared/hub';
 import type { HostServices } from '../../services/host-services';
 import { UsageError, type CliContext, type Command } from '../command';
@@ -16,14 +17,17 @@ type Action = (host: HostServices, rest: string[], ctx: CliContext) => Promise<n
 
 const list: Action = async (host, _rest, { io, json, program }) => {
   const snapshot = await host.handlers['models.list'](undefined);
+  const engines = host.settings.get().inference.engines ?? {};
+  // Which engine runs each model, and why (its setting, or auto).
+  const engineOf = Object.fromEntries(snapshot.models.map((m) => [m.id, engineChoiceOf(engines[m.id])]));
   if (json) {
-    io.out(JSON.stringify(snapshot));
+    io.out(JSON.stringify({ ...snapshot, engines: engineOf }));
     return 0;
   }
   if (snapshot.models.length === 0) io.out(`No models yet. Try: ${program} models search qwen`);
   for (const m of snapshot.models) {
     io.out(
-      `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}`,
+      `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}\n    engine: ${engineLabels[engineOf[m.id]!.engine]} (${engineOf[m.id]!.why})`,
     );
   }
   io.out(`${snapshot.models.length} models, ${formatSize(snapshot.totalBytes)} (${formatSize(snapshot.ownedBytes)} stored by Freehold)`);
@@ -103,15 +107,37 @@ const remove: Action = async (host, rest, { io, json }) => {
   return 0;
 };
 
-const actions: Record<string, Action> = { list, search, download, import: importModels, remove };
+/** `models set <id> engine=auto|worker|server`: the engine that runs the model. */
+const set: Action = async (host, rest, { io, json }) => {
+  const [id, ...pairs] = rest;
+  if (!id || pairs.length === 0) throw new UsageError('models set needs a model id and engine=auto|worker|server.');
+  const model = host.library.get(id);
+  if (!model) throw new UsageError(`There is no model "${id}" in the library (see models list).`);
+  const engines = { ...(host.settings.get().inference.engines ?? {}) };
+  for (const pair of pairs) {
+    const [key, value] = pair.split('=');
+    if (key !== 'engine') throw new UsageError(`unknown model setting "${key}"; known: engine.`);
+    if (value === 'auto') delete engines[id];
+    else if (value === 'worker' || value === 'server') engines[id] = value;
+    else throw new UsageError('engine must be auto, worker (node-llama-cpp) or server (llama.cpp’s server).');
+  }
+  await host.handlers['settings.update']({ inference: { engines } });
+  const choice = engineChoiceOf(engines[id]);
+  if (json) io.out(JSON.stringify({ id, ...choice }));
+  else io.out(`${model.name} runs on ${engineLabels[choice.engine]} (${choice.why}).`);
+  return 0;
+};
+
+const actions: Record<string, Action> = { list, search, download, import: importModels, remove, set };
 
 export const modelsCommand: Command = {
   summary: 'The model library: list, search the hub, download, import, remove',
-  usage: 'models list|search <query>|download <repo> [--file F | --quant Q]|import <path...> [--copy]|remove <id> [--json]',
+  usage:
+    'models list|search <query>|download <repo> [--file F | --quant Q]|import <path...> [--copy]|remove <id>|set <id> engine=auto|worker|server [--json]',
   options: { file: { type: 'string' }, quant: { type: 'string' }, copy: { type: 'boolean', default: false }, sort: { type: 'string' } },
   async run(ctx) {
     const [action, ...rest] = ctx.args;
-    if (action === undefined) throw new UsageError('models needs an action: list, search, download, import or remove.');
+    if (action === undefined) throw new UsageError('models needs an action: list, search, download, import, remove or set.');
     const host = await ctx.services();
     const run = Object.hasOwn(actions, action) ? actions[action] : undefined;
     if (!run) throw new UsageError(`unknown models action "${action}".`);

@@ -49,6 +49,32 @@ describe('CLI', () => {
     for (const args of [['--help'], ['-h'], ['help'], ['models', '--help']]) expect((await cli(...args)).code).toBe(0);
   });
 
+  it('sets the engine a model runs on, and lists which engine runs each model and why', async () => {
+    const dir = tempDir();
+    const imported = JSON.parse((await cli('models', 'import', testModelPath(), '--json', '--data-dir', dir)).out) as Array<{
+      model: { id: string };
+    }>;
+    const id = imported[0]!.model.id;
+    const listed = async () =>
+      (JSON.parse((await cli('models', 'list', '--json', '--data-dir', dir)).out) as { engines: Record<string, unknown> }).engines[id];
+    expect(await listed()).toEqual({ engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' });
+    const set = await cli('models', 'set', id, 'engine=server', '--data-dir', dir);
+    expect(set).toMatchObject({
+      code: 0,
+      out: 'stories260K runs on llama.cpp’s server (Chosen for this model in its options: llama.cpp’s server).',
+    });
+    expect(await listed()).toEqual({ engine: 'server', why: 'Chosen for this model in its options: llama.cpp’s server' });
+    expect((await cli('models', 'list', '--data-dir', dir)).out).toMatch(
+      /engine: llama\.cpp’s server \(Chosen for this model in its options/,
+    );
+    expect((await cli('models', 'set', id, 'engine=auto', '--data-dir', dir)).code).toBe(0);
+    expect(((await listed()) as { engine: string }).engine).toBe('worker');
+    const bad = await cli('models', 'set', id, 'engine=gpu', '--data-dir', dir);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/engine must be auto, worker \(node-llama-cpp\) or server/);
+    expect((await cli('models', 'set', 'nope', 'engine=server', '--data-dir', dir)).err).toMatch(/There is no model "nope"/);
+  });
+
   it('exits 2 for a usage error, 1 for a failure, and names the program it was run as', async () => {
     const dir = tempDir();
     const none = await cliAs('freehold', []);

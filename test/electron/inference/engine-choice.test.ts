@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHostWithModel, type ApiHost } from '../../helpers/inference-host';
 import { ensureTestEngines } from '../../helpers/llama-engines';
+import { until } from '../../helpers/until';
 
 let host: ApiHost;
 let client: OpenAI;
@@ -44,8 +45,9 @@ describe('the engine a model runs on', () => {
   });
 
   it('pinned to llama.cpp’s server: it loads there, answers with streaming and stats, and says so', async () => {
+    // The loaded model moves to the engine its setting names.
     await host.services.handlers['settings.update']({ inference: { engines: { [modelId]: 'server' } } });
-    await host.services.handlers['inference.unload'](undefined);
+    await until('the model on the server', () => host.services.inference.status().model?.engine === 'server');
     const answer = await ask(24);
     expect(answer.usage!.completion_tokens).toBe(24);
     expect(host.services.inference.status().model).toMatchObject({
@@ -93,11 +95,14 @@ describe('the engine a model runs on', () => {
     expect(host.services.inference.status().model?.engine).toBe('server');
   });
 
-  it('unpinned again, it goes back to node-llama-cpp on the next load', async () => {
+  it('unpinned again, it goes back to node-llama-cpp', async () => {
     await host.services.handlers['settings.update']({ inference: { engines: {} } });
-    await host.services.handlers['inference.unload'](undefined);
+    await until('the model back on the worker', () => host.services.inference.status().model?.engine === 'worker');
     await ask(8);
     expect(host.services.inference.status().model?.engine).toBe('worker');
+    // Unloaded, nothing runs on either.
+    await host.services.handlers['inference.unload'](undefined);
+    expect(host.services.inference.status().model).toBeNull();
   });
 });
 
