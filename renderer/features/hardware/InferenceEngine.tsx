@@ -1,4 +1,4 @@
-import { backendLabels as labels, type HardwareReport, type LoadedModel } from '../../../shared/inference';
+import { backendLabels as labels, engineLabels, type HardwareReport, type LoadedModel } from '../../../shared/inference';
 import { formatBytes } from '../../../shared/format';
 import { useHostEvent, useHostQuery } from '../../app/host-context';
 
@@ -21,6 +21,12 @@ function LoadedModelFacts({ model }: { model: LoadedModel }) {
         <strong>{model.name}</strong> is loaded: {model.gpuLayers}/{model.totalLayers} layers on the GPU,{' '}
         {model.contextSize.toLocaleString()}-token context{model.parallel && model.parallel > 1 ? ' for each reply' : ''}.
       </p>
+      {model.engine && (
+        <p>
+          Engine: <strong>{engineLabels[model.engine]}</strong>
+          {model.engineReason ? ` (${model.engineReason})` : ''}
+        </p>
+      )}
       {model.parallel !== undefined && <p>{model.parallel > 1 ? `Up to ${model.parallel} replies at once.` : 'One reply at a time.'}</p>}
       {model.parallelNote && (
         <p role="note" className="notice notice-info">

@@ -1,4 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
+import { EngineOption } from './EngineOption';
 import { useMemo, useRef, useState } from 'react';
 import type { LibrarySnapshot, ModelEntry } from '../../../shared/library';
 import { formatBytes, formatParams } from '../../../shared/format';
@@ -48,6 +49,7 @@ interface OptionsProps {
   models: ModelEntry[];
   id: string;
   speculative: SpeculativeMap | null;
+  engines: NonNullable<Settings['inference']['engines']> | null;
   onSaved: (settings: Settings) => void;
 }
 
@@ -56,7 +58,7 @@ interface OptionsProps {
  * or with another library model as the draft. Saving sends the whole map
  * (settings.update replaces it), and the engine restarts with it.
  */
-function ModelOptions({ model, models, id, speculative, onSaved }: OptionsProps) {
+function ModelOptions({ model, models, id, speculative, engines, onSaved }: OptionsProps) {
   const api = useHostApi();
   const current = choiceOf(speculative?.[model.id]);
   const [draft, setDraft] = useState<string | null>(null);
@@ -69,6 +71,7 @@ function ModelOptions({ model, models, id, speculative, onSaved }: OptionsProps)
   const hint = `${id}-hint`;
   return (
     <div id={id} className="model-options" role="group" aria-label={`Options for ${model.name}`}>
+      {engines !== null && <EngineOption model={model} id={id} engines={engines} onSaved={onSaved} />}
       {speculative === null ? (
         <p className="muted" aria-busy="true">
           Reading settings…
@@ -150,6 +153,7 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
   const [settings, setSettings] = useHostQuery('settings.get');
   useHostEvent('onSettingsChanged', setSettings);
   const speculative = settings.status === 'ready' ? (settings.data.inference.speculative ?? {}) : null;
+  const engines = settings.status === 'ready' ? (settings.data.inference.engines ?? {}) : null;
   const toggle = (id: string) =>
     setOpen((previous) => {
       const next = new Set(previous);
@@ -292,7 +296,14 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                     </button>
                   </div>
                   {expanded && (
-                    <ModelOptions model={m} models={library.models} id={optionsId} speculative={speculative} onSaved={setSettings} />
+                    <ModelOptions
+                      model={m}
+                      models={library.models}
+                      id={optionsId}
+                      speculative={speculative}
+                      engines={engines}
+                      onSaved={setSettings}
+                    />
                   )}
                 </div>
               );
