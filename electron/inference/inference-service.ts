@@ -14,7 +14,7 @@ import type {
   LoadedModel,
   LoadInput,
 } from '../../shared/inference';
-import type { Settings } from '../../shared/settings';
+import { DEFAULT_PARALLEL, type Settings } from '../../shared/settings';
 import type { EventBus } from '../platform/events';
 import type { NoticeBoard } from '../platform/notices';
 import type { EngineOptions } from '../worker/engine';
@@ -143,6 +143,7 @@ export class InferenceService {
       server,
       choose: (modelPath) => options.engineFor?.(modelPath) ?? AUTO_CHOICE,
       autoContextSize: serverAutoContext,
+      parallel: () => Math.max(1, Math.min(16, options.settings().inference.parallel ?? DEFAULT_PARALLEL)),
       onDelta: (delta) => {
         const own = this.deltaListeners.get(delta.requestId);
         if (own) own(delta);

@@ -37,6 +37,8 @@ export interface RoutedEngineOptions {
   server: ServerEngine;
   /** Which engine runs the model at this path, and why. */
   choose: (modelPath: string) => EngineChoice;
+  /** Replies at once (the setting), as llama-server's slots. */
+  parallel: () => number;
   /** Tokens of context for the server engine when the load asks for an automatic size. */
   autoContextSize: (modelPath: string, max: number | undefined) => Promise<number>;
   onDelta: (delta: ChatDelta) => void;
@@ -112,7 +114,7 @@ export class RoutedEngine implements Engine {
         typeof input.contextSize === 'number'
           ? input.contextSize
           : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
-      const loaded = await this.options.server.load({ modelPath: input.modelPath, contextSize });
+      const loaded = await this.options.server.load({ modelPath: input.modelPath, contextSize, parallel: this.options.parallel() });
       this.serverModel = { ...loaded, engine: 'server', engineReason: choice.why };
       return this.serverModel;
     } finally {

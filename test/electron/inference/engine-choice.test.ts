@@ -71,6 +71,29 @@ describe('the engine a model runs on', () => {
     expect(completion.usage!.completion_tokens).toBe(8);
   });
 
+  it('runs replies at once in the server’s slots (the parallel setting), each the same as alone', async () => {
+    expect(host.services.inference.status().model).toMatchObject({ engine: 'server', parallel: 4 });
+    const prompts = ['Once upon a time', 'The cat', 'A little girl', 'One day'];
+    const alone: string[] = [];
+    for (const content of prompts)
+      alone.push(
+        (
+          await client.chat.completions.create({
+            model: 'stories260k',
+            messages: [{ role: 'user', content }],
+            max_tokens: 32,
+            temperature: 0,
+          })
+        ).choices[0]!.message.content!,
+      );
+    const together = await Promise.all(
+      prompts.map((content) =>
+        client.chat.completions.create({ model: 'stories260k', messages: [{ role: 'user', content }], max_tokens: 32, temperature: 0 }),
+      ),
+    );
+    expect(together.map((answer) => answer.choices[0]!.message.content)).toEqual(alone);
+  });
+
   it('a server killed mid-reply fails that reply with llama.cpp’s reason; the next request loads it again', async () => {
     const pid = await findServerPid();
     const stream = await client.chat.completions.create({
