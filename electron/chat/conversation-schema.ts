@@ -76,7 +76,17 @@ export function migrate(db: SqliteDatabase): void {
   }
 }
 
-export const newId = () => randomBytes(9).toString('base64url');
+/**
+ * A conversation's or message's id: 12 base64url characters, never starting
+ * with "-" or "_" (an id given to the CLI must not read as an option:
+ * `freehold chats export <id>`).
+ */
+export function newId(): string {
+  for (;;) {
+    const id = randomBytes(9).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
 export const now = () => new Date().toISOString();
 
 export interface ConversationRow {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { newId } from '../../../electron/chat/conversation-schema';
 import { ConversationStore, SCHEMA_VERSION } from '../../../electron/chat/conversation-store';
 import { SqliteDatabase } from '../../../electron/chat/sqlite';
 import { tempDir } from '../../helpers/temp';
@@ -17,6 +18,13 @@ function open(file = path.join(tempDir(), 'chats.sqlite')) {
 }
 
 describe('conversation store', () => {
+  it('makes ids that never read as a command-line option (freehold chats export <id>)', () => {
+    // One in 32 random base64url ids used to start with "-" or "_": the CLI took such an id for an option.
+    const ids = Array.from({ length: 5000 }, newId);
+    expect(ids.filter((id) => !/^[A-Za-z0-9][A-Za-z0-9_-]{11}$/.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('opens the database in WAL mode with synchronous FULL, foreign keys on and a busy timeout', () => {
     const store = open();
     expect(store.db.pragma('journal_mode')).toBe('wal');
