@@ -3,6 +3,7 @@
  * model loading, chat generation and its streamed deltas and stats.
  */
 import { z } from 'zod';
+import { MAX_MEDIA_PER_MESSAGE, mediaPartSchema, type MediaAbilities } from './media';
 
 export const backendNames = ['cuda', 'vulkan', 'metal', 'cpu'] as const;
 export type BackendName = (typeof backendNames)[number];
@@ -116,7 +117,14 @@ export type Thinking = z.infer<typeof thinkingSchema>;
 
 export const chatMessageSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
-  z.object({ role: z.literal('user'), text: z.string().max(MAX_MESSAGE_TEXT) }).strict(),
+  z
+    .object({
+      role: z.literal('user'),
+      text: z.string().max(MAX_MESSAGE_TEXT),
+      /** Images and audio with the text, already checked (shared/media.ts); only for a model that takes them. */
+      media: z.array(mediaPartSchema).max(MAX_MEDIA_PER_MESSAGE).optional(),
+    })
+    .strict(),
   z
     .object({
       role: z.literal('assistant'),
@@ -198,6 +206,13 @@ export const loadInputSchema = z
      * trained size, as for any automatic load). A paired machine's request is held to this, never to an exact size.
      */
     maxContextSize: z.number().int().min(64).max(1_048_576).optional(),
+    /** The model's multimodal projector (mmproj GGUF): with it the model sees images (or hears audio); only llama.cpp's server runs one. */
+    projectorPath: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file')
+      .optional(),
     /**
      * Speculative decoding: tokens predicted by looking the recent output up in the prompt, or by a smaller
      * draft model of the same vocabulary, then checked by the model several at a time.
@@ -231,16 +246,35 @@ export type EngineChoiceSetting = (typeof engineChoices)[number];
 /** How every view names an engine. */
 export const engineLabels: Record<EngineName, string> = { worker: 'node-llama-cpp', server: 'llama.cpp’s server' };
 
-/** The engine a model runs on, and why, from its setting (none: auto). */
-export function engineChoiceOf(setting: EngineName | undefined): { engine: EngineName; why: string } {
-  if (!setting) return { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
-  return { engine: setting, why: `Chosen for this model in its options: ${engineLabels[setting]}` };
+/**
+ * The engine a model runs on, and why, from its setting (none: auto) and
+ * whether it has a projector: only llama.cpp's server runs projectors, so Auto
+ * puts a model that sees or hears there; a model pinned to node-llama-cpp runs
+ * text-only.
+ */
+export function engineChoiceOf(
+  setting: EngineName | undefined,
+  model: { projector?: MediaAbilities | null } = {},
+): { engine: EngineName; why: string } {
+  const sees = model.projector ? (model.projector.vision ? 'sees images' : 'hears audio') : null;
+  if (!setting) {
+    return sees
+      ? { engine: 'server', why: `Auto: the model ${sees} (it has a projector), which only llama.cpp’s server runs` }
+      : { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
+  }
+  const why = `Chosen for this model in its options: ${engineLabels[setting]}`;
+  return { engine: setting, why: setting === 'worker' && sees ? `${why} (text only: its projector needs llama.cpp’s server)` : why };
 }
 
 export interface LoadedModel {
   /** The engine running it, and why that one. */
   engine?: EngineName;
   engineReason?: string;
+  /** Whether it takes images / audio now (a projector loaded with it). */
+  vision?: boolean;
+  audio?: boolean;
+  /** The projector's file name, when one is loaded. */
+  projector?: string;
   path: string;
   name: string;
   architecture: string;
@@ -268,6 +302,8 @@ export interface GenerationStats {
   promptTokens: number;
   /** Of the prompt, the tokens reused from the previous turn's cache rather than read again. */
   cachedPromptTokens?: number;
+  /** Of the prompt, the tokens the images and audio took (the context gauge shows them). */
+  mediaTokens?: number;
   generatedTokens: number;
   timeToFirstTokenMs: number;
   tokensPerSecond: number;

@@ -3,6 +3,23 @@ import { z } from 'zod';
 
 export type ModelOrigin = 'downloaded' | 'copied' | 'referenced' | 'folder';
 
+/**
+ * A multimodal projector (an mmproj GGUF, llama.cpp's libmtmd) attached to a
+ * model: the encoder that lets it see images or hear audio. It belongs to the
+ * model whose embedding width equals its output width.
+ */
+export interface ProjectorInfo {
+  /** Absolute path of the projector file (kept beside the model when downloaded or copied). */
+  file: string;
+  sizeBytes: number;
+  /** clip.projector_type (for a projector with both encoders, the vision one's), e.g. "mlp", "gemma3", "qwen2vl_merger". */
+  projectorType: string;
+  vision: boolean;
+  audio: boolean;
+  /** Tokens one image costs with a fixed-size encoder ((image size / patch size)², after merging); null where it depends on the image. */
+  imageTokens: number | null;
+}
+
 export interface ModelEntry {
   id: string;
   /** Display name: the model's own name, else its file name. */
@@ -24,6 +41,8 @@ export interface ModelEntry {
   folderId: string | null;
   source: { repo: string; revision: string; file: string } | null;
   sha256: string | null;
+  /** Its projector, where it has one: it sees images (and/or hears audio) on llama.cpp's server. */
+  projector?: ProjectorInfo | null;
   /** Set when another entry has the same content. */
   duplicateOf: string | null;
   addedAt: string;
@@ -54,6 +73,8 @@ export interface ImportResult {
   path: string;
   ok: boolean;
   model?: ModelEntry;
+  /** For a projector: it was attached to this model (`model` is the model, now with its projector). */
+  attachedTo?: string;
   error?: string;
 }
 

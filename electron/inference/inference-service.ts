@@ -42,11 +42,13 @@ export interface InferenceServiceOptions {
   speculativeFor?: (modelPath: string) => LoadInput['speculative'];
   /** The engine set for the model at this path (settings, by library id); auto where none is. */
   engineFor?: (modelPath: string) => EngineChoice | undefined;
+  /** The projector (mmproj) of the library model at this path: the model sees images on llama.cpp's server. */
+  projectorFor?: (modelPath: string) => string | undefined;
   /** llama.cpp's llama-server, for models that run on it (found, downloaded or built: engines/llama-engines.ts). */
   serverBinary?: () => Promise<string>;
 }
 
-/** Auto, until projectors come: node-llama-cpp runs every text-only model. */
+/** Auto for a path outside the library: node-llama-cpp (a projector comes only with a library model). */
 const AUTO_CHOICE: EngineChoice = engineChoiceOf(undefined);
 
 /** A paired machine's requests swap the loaded model at most once in this time (a load per request would hold the machine). */
@@ -142,6 +144,8 @@ export class InferenceService {
       worker: options.engine ? options.engine(supervisor) : supervisor,
       server,
       choose: (modelPath) => options.engineFor?.(modelPath) ?? AUTO_CHOICE,
+      projectorFor: options.projectorFor,
+      speculativeFor: options.speculativeFor,
       autoContextSize: serverAutoContext,
       parallel: () => Math.max(1, Math.min(16, options.settings().inference.parallel ?? DEFAULT_PARALLEL)),
       onDelta: (delta) => {

@@ -37,6 +37,10 @@ export interface RoutedEngineOptions {
   server: ServerEngine;
   /** Which engine runs the model at this path, and why. */
   choose: (modelPath: string) => EngineChoice;
+  /** The projector of the model at this path (the library's), which only the server runs. */
+  projectorFor?: (modelPath: string) => string | undefined;
+  /** The speculative decoding set for the model at this path. */
+  speculativeFor?: (modelPath: string) => LoadInput['speculative'];
   /** Replies at once (the setting), as llama-server's slots. */
   parallel: () => number;
   /** Tokens of context for the server engine when the load asks for an automatic size. */
@@ -105,8 +109,6 @@ export class RoutedEngine implements Engine {
     }
     if (this.worker.model) await this.worker.unload();
     await this.unloadServer();
-    if (input.speculative)
-      this.options.log('server engine: speculative decoding is not set up on llama.cpp’s server yet; loading without it');
     this.serverLoading = { modelPath: input.modelPath, progress: 0 };
     this.announce();
     try {
@@ -114,7 +116,16 @@ export class RoutedEngine implements Engine {
         typeof input.contextSize === 'number'
           ? input.contextSize
           : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
-      const loaded = await this.options.server.load({ modelPath: input.modelPath, contextSize, parallel: this.options.parallel() });
+      const projectorPath = input.projectorPath ?? this.options.projectorFor?.(input.modelPath);
+      const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
+      const serverInput = {
+        modelPath: input.modelPath,
+        contextSize,
+        parallel: this.options.parallel(),
+        ...(projectorPath ? { projectorPath } : {}),
+        ...(speculative ? { speculative } : {}),
+      };
+      const loaded = await this.options.server.load(serverInput);
       this.serverModel = { ...loaded, engine: 'server', engineReason: choice.why };
       return this.serverModel;
     } finally {
@@ -142,7 +153,16 @@ export class RoutedEngine implements Engine {
   }
 
   async generate(input: GenerateInput): Promise<GenerateResult> {
-    if (!this.onServer()) return this.worker.generate(input);
+    if (!this.onServer()) {
+      // Callers refuse media for a model that cannot take it, naming those that can; this is the last guard.
+      if (input.messages.some((m) => m.role === 'user' && m.media?.length)) {
+        throw new RpcError(
+          'invalid_input',
+          `${this.worker.model?.name ?? 'This model'} runs on node-llama-cpp, which takes text only; images and audio need a model with a projector on llama.cpp’s server.`,
+        );
+      }
+      return this.worker.generate(input);
+    }
     try {
       return await this.options.server.generate(input, this.options.onDelta);
     } finally {

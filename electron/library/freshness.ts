@@ -7,6 +7,7 @@ import { NotRegularFileError } from '../platform/regular-file';
 import { fileIdentity, sameStamps, stampFile, type FileStamp } from './file-identity';
 import type { LibraryContext, LibraryState } from './library-state';
 import { inspectModel } from './model-entry';
+import { dropMissingProjector } from './projectors';
 
 /** How a model's files compare with what the library read from them. */
 export type Freshness = { state: 'same' } | { state: 'changed' } | { state: 'gone'; file: string } | { state: 'unusable'; reason: string };
@@ -106,7 +107,9 @@ export function checkBeforeLoad(library: LibraryContext, id: string): Promise<Mo
     const model = library.state.get(id);
     if (!model) throw new RpcError('not_found', 'No such model in the library.');
     const outcome = (await recheck(library, [model], false)).get(model);
-    if (outcome && outcome.state !== 'same') await library.saveChange();
+    const projectorGone = await dropMissingProjector(model);
+    if (projectorGone) library.options.log(`${model.name}: its projector's file is gone; it runs text-only`);
+    if ((outcome && outcome.state !== 'same') || projectorGone) await library.saveChange();
     if (outcome?.state === 'gone') {
       throw new RpcError(
         'not_found',

@@ -91,7 +91,7 @@ export async function ensureSpace(dir: string, bytes: number): Promise<void> {
 export async function deleteOwnedFiles(model: ModelEntry, modelsDir: string): Promise<string[]> {
   const deletedFiles: string[] = [];
   const root = path.resolve(modelsDir);
-  for (const file of model.files) {
+  for (const file of [...model.files, ...(model.projector ? [model.projector.file] : [])]) {
     // Only ever inside the models folder, whatever the index says.
     if (!path.resolve(file).startsWith(root + path.sep)) continue;
     await fs.rm(file, { force: true });

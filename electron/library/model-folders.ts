@@ -9,6 +9,7 @@ import { findGgufFiles } from './find-gguf-files';
 import { anyChanged, recheck } from './freshness';
 import type { StoredFolder } from './library-index';
 import type { LibraryContext } from './library-state';
+import { attachFolderProjectors, isProjectorFile } from './projectors';
 import { hubCacheSource, inspectModel, newEntry, stampAll } from './model-entry';
 
 /** Brings a folder's entries in line with what is on disk (the caller holds the library's turn). */
@@ -25,7 +26,12 @@ export async function rescanFolder(library: LibraryContext, folderId: string): P
     return;
   }
   const groups = new Map<string, string[]>();
+  const projectorFiles: string[] = [];
   for (const file of files) {
+    if (await isProjectorFile(file)) {
+      projectorFiles.push(file);
+      continue;
+    }
     const shards = shardPaths(file);
     if (!shards.every((s) => files.includes(s))) continue; // an incomplete split model
     groups.set(shards[0]!, shards);
@@ -57,6 +63,7 @@ export async function rescanFolder(library: LibraryContext, folderId: string): P
       options.log(`skipped ${first}: ${(error as Error).message}`);
     }
   }
+  if (await attachFolderProjectors(library, folderId, projectorFiles)) changed = true;
   if (changed) await library.saveChange();
 }
 

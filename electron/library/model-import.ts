@@ -10,6 +10,7 @@ import { markDuplicates } from './duplicates';
 import { fileIdentity, type FileStamp } from './file-identity';
 import { findGgufFiles } from './find-gguf-files';
 import type { LibraryContext } from './library-state';
+import { importProjectors, isProjectorFile } from './projectors';
 import { hubCacheSource, importError, inspectModel, newEntry, newId, stampAll } from './model-entry';
 
 export type ImportProgress = (file: string, bytes: number, total: number) => void;
@@ -23,6 +24,8 @@ export async function importPaths(
 ): Promise<ImportResult[]> {
   const results: ImportResult[] = [];
   const seen = new Set<string>();
+  // Projectors are attached to their models once those are in (projectors.ts).
+  const projectors: Array<{ file: string; given: string }> = [];
   for (const given of paths) {
     if (!path.isAbsolute(given)) {
       results.push({ path: given, ok: false, error: 'The path must be absolute.' });
@@ -53,8 +56,16 @@ export async function importPaths(
       const key = (await fileIdentity(shards[0]!)) ?? shards[0]!;
       if (seen.has(key)) continue;
       seen.add(key);
+      if (/\.gguf$/i.test(file) && (await isProjectorFile(file))) {
+        projectors.push({ file, given: stat.isDirectory() ? file : given });
+        continue;
+      }
       results.push(await importOne(library, shards, stat.isDirectory() ? file : given, mode, onProgress));
     }
+  }
+  if (projectors.length > 0) {
+    const imported = results.flatMap((r) => (r.ok && r.model ? [r.model] : []));
+    results.push(...(await importProjectors(library, projectors, imported, mode === 'copy')));
   }
   return results;
 }

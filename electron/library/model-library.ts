@@ -11,6 +11,7 @@ import { LibraryWatchers } from './library-watch';
 import { newId } from './model-entry';
 import { deleteOwnedFiles, ensureSpace, writeVerified } from './model-files';
 import { folderSuggestions, rescanFolder } from './model-folders';
+import { attachProjectorFile } from './projectors';
 import { addDownloaded, addRecovered, importPaths, importStream, type ImportProgress } from './model-import';
 
 export type { ModelLibraryOptions } from './library-state';
@@ -143,6 +144,33 @@ export class ModelLibrary {
    */
   addRecovered(id: string, files: string[]): Promise<ModelEntry> {
     return addRecovered(this.context, id, files);
+  }
+
+  /**
+   * Attaches a projector (mmproj GGUF) to a model: checked against it, copied
+   * beside it when `copy` and the model's files are the app's, else referenced.
+   * Throws RpcError with the reason when it does not belong to the model.
+   */
+  attachProjector(modelId: string, file: string, options: { copy: boolean }): Promise<ModelEntry> {
+    return this.exclusive(async () => {
+      const model = this.state.get(modelId);
+      if (!model) throw new RpcError('not_found', 'No such model in the library.');
+      return attachProjectorFile(this.context, model, file, options.copy);
+    });
+  }
+
+  /** Detaches a model's projector (deleting its file where it is the app's copy): the model runs text-only. */
+  detachProjector(modelId: string): Promise<ModelEntry> {
+    return this.exclusive(async () => {
+      const model = this.state.get(modelId);
+      if (!model) throw new RpcError('not_found', 'No such model in the library.');
+      const file = model.projector?.file;
+      model.projector = null;
+      const root = path.resolve(this.options.modelsDir());
+      if (file && model.owned && path.resolve(file).startsWith(root + path.sep)) await fs.rm(file, { force: true });
+      await this.changed();
+      return model;
+    });
   }
 
   ensureSpace(dir: string, bytes: number): Promise<void> {

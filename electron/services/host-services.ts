@@ -123,8 +123,10 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     // The engine is set per library model (Models → Options → Engine); auto elsewhere.
     engineFor: (modelPath) => {
       const model = library.snapshot().models.find((m) => m.files[0] === modelPath);
-      return engineChoiceOf(model ? settings.get().inference.engines?.[model.id] : undefined);
+      return engineChoiceOf(model ? settings.get().inference.engines?.[model.id] : undefined, model);
     },
+    // Its projector, where the library model has one (a model pinned to node-llama-cpp runs text-only).
+    projectorFor: (modelPath) => library.snapshot().models.find((m) => m.files[0] === modelPath)?.projector?.file,
     // llama.cpp's server: the same programs the split uses (found, downloaded verified, or built once).
     serverBinary: async () => (await split!.ensureEngines()).llamaServer,
     // Speculative decoding is set per library model; the draft model is another library model.

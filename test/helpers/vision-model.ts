@@ -73,7 +73,7 @@ function metaRaw(value: Meta): Buffer {
 }
 
 /** The projector GGUF's bytes (F32 tensors; deterministic for a given TINY_VISION). */
-export function tinyProjectorGguf(spec = TINY_VISION): Buffer {
+export function tinyProjectorGguf(spec: { [K in keyof typeof TINY_VISION]: number } = TINY_VISION): Buffer {
   const random = prng(spec.seed);
   const { width, feedForward, projection, patchSize } = spec;
   const patches = (spec.imageSize / patchSize) ** 2;

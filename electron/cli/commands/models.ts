@@ -19,7 +19,7 @@ const list: Action = async (host, _rest, { io, json, program }) => {
   const snapshot = await host.handlers['models.list'](undefined);
   const engines = host.settings.get().inference.engines ?? {};
   // Which engine runs each model, and why (its setting, or auto).
-  const engineOf = Object.fromEntries(snapshot.models.map((m) => [m.id, engineChoiceOf(engines[m.id])]));
+  const engineOf = Object.fromEntries(snapshot.models.map((m) => [m.id, engineChoiceOf(engines[m.id], m)]));
   if (json) {
     io.out(JSON.stringify({ ...snapshot, engines: engineOf }));
     return 0;
@@ -122,7 +122,7 @@ const set: Action = async (host, rest, { io, json }) => {
     else throw new UsageError('engine must be auto, worker (node-llama-cpp) or server (llama.cpp’s server).');
   }
   await host.handlers['settings.update']({ inference: { engines } });
-  const choice = engineChoiceOf(engines[id]);
+  const choice = engineChoiceOf(engines[id], model);
   if (json) io.out(JSON.stringify({ id, ...choice }));
   else io.out(`${model.name} runs on ${engineLabels[choice.engine]} (${choice.why}).`);
   return 0;

@@ -41,7 +41,7 @@ export function EngineOption({ model, id, engines, onSaved }: Props) {
             (saved) => {
               onSaved(saved);
               setDraft(null);
-              const runs = engineChoiceOf(next[model.id]);
+              const runs = engineChoiceOf(next[model.id], model);
               setOutcome({ ok: true, text: `Saved: ${model.name} runs on ${engineLabels[runs.engine]}. A loaded model moves now.` });
             },
             (error: Error) => setOutcome({ ok: false, text: error.message }),
@@ -52,7 +52,7 @@ export function EngineOption({ model, id, engines, onSaved }: Props) {
       <label className="inline-field">
         <span>Engine</span>
         <select aria-label={`Engine for ${model.name}`} aria-describedby={hint} value={choice} onChange={(e) => setDraft(e.target.value)}>
-          <option value="auto">Auto ({engineLabels[engineChoiceOf(undefined).engine]} for this model)</option>
+          <option value="auto">Auto ({engineLabels[engineChoiceOf(undefined, model).engine]} for this model)</option>
           <option value="worker">{engineLabels.worker}</option>
           <option value="server">{engineLabels.server}</option>
         </select>
