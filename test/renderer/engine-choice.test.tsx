@@ -44,6 +44,23 @@ describe('Models → Options → Engine', () => {
     await userEvent.click(save);
     await waitFor(() => expect(saved()[1]).toEqual({ inference: { engines: { m2: 'server' } } }));
   });
+
+  it('Auto names llama.cpp’s server for a model with a projector', async () => {
+    const host = createFakeHost();
+    const seeing = modelFixture({
+      id: 'm3',
+      name: 'tiny vision',
+      files: ['/m/vision.gguf'],
+      projector: { file: '/m/mmproj.gguf', sizeBytes: 1000, projectorType: 'mlp', vision: true, audio: false, imageTokens: 16 },
+    });
+    host.setLibrary(libraryOf(seeing));
+    renderApp(host);
+    const list = await screen.findByRole('list', { name: 'Models in your library' });
+    const row = await within(list).findByRole('listitem', { name: 'tiny vision' });
+    await userEvent.click(within(row).getByRole('button', { name: 'Options for tiny vision' }));
+    const select = within(row).getByRole('combobox', { name: 'Engine for tiny vision' }) as HTMLSelectElement;
+    expect(select.options[0]!.textContent).toBe('Auto (llama.cpp’s server for this model)');
+  });
 });
 
 describe('Hardware → Inference engine', () => {
@@ -62,11 +79,15 @@ describe('Hardware → Inference engine', () => {
       chatWrapper: 'llama-server (jinja)',
       engine: 'server',
       engineReason: 'Chosen for this model in its options: llama.cpp’s server',
+      vision: true,
+      audio: false,
+      projector: 'mmproj.gguf',
     };
     host.setInference({ state: 'ready', backend: 'cpu', model });
     const facts = await within(engine).findByRole('group', { name: 'Loaded model' });
     expect(within(facts).getByText(/^Engine:/).textContent).toBe(
       'Engine: llama.cpp’s server (Chosen for this model in its options: llama.cpp’s server)',
     );
+    expect(within(facts).getByText(/^It sees/).textContent).toBe('It sees images (projector mmproj.gguf).');
   });
 });

@@ -27,6 +27,12 @@ function LoadedModelFacts({ model }: { model: LoadedModel }) {
           {model.engineReason ? ` (${model.engineReason})` : ''}
         </p>
       )}
+      {(model.vision || model.audio) && (
+        <p>
+          It {[model.vision && 'sees images', model.audio && 'hears audio'].filter(Boolean).join(' and ')}
+          {model.projector ? ` (projector ${model.projector})` : ''}.
+        </p>
+      )}
       {model.parallel !== undefined && <p>{model.parallel > 1 ? `Up to ${model.parallel} replies at once.` : 'One reply at a time.'}</p>}
       {model.parallelNote && (
         <p role="note" className="notice notice-info">
