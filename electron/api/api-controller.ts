@@ -98,6 +98,7 @@ export class ApiController {
           this.server = await startApiServer({
             inference: this.options.inference,
             library: this.options.library,
+            engines: () => this.options.settings().inference.engines ?? {},
             split: this.options.split,
             host: config.host,
             port: config.port,

@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { allowedHostHeaders, isLoopbackAddress } from '../platform/http-security';
 import type { ModelLibrary } from '../library/model-library';
 import { checkAccess, closingStatuses, revokedKeyError, servedRequest, singleKey, type ApiKeyAuthority, type RunningByKey } from './access';
+import type { EngineSettings } from './media-parts';
 import { API_BODY_LIMIT, ApiError, errorBody, toApiError } from './responses';
 import { chatCompletionRoute } from './routes/chat-completions';
 import { completionRoute } from './routes/completions';
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   /** The split model running here, if any (its llama-server): served under its own id, passed through. */
   split?: () => SplitEndpoint | null;
   library: ModelLibrary;
+  /** The engine each library model is set to run on (settings.inference.engines). */
+  engines?: () => EngineSettings;
   host: string;
   port: number;
   /** The keys that open it (the named keys); or `key`, one key named "default". */
@@ -66,9 +69,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const timeouts = { ...API_TIMEOUTS, ...options.timeouts };
   let allowedHosts = new Set<string>();
 
+  const bodyLimit = options.bodyLimit ?? API_BODY_LIMIT;
   const app: FastifyInstance = Fastify({
     logger: false,
-    bodyLimit: options.bodyLimit ?? API_BODY_LIMIT,
+    bodyLimit,
     requestTimeout: timeouts.requestMs,
     keepAliveTimeout: timeouts.keepAliveMs,
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
@@ -78,8 +82,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // JSON only: a text/plain POST is what a hostile page can send without a CORS preflight.
   app.removeContentTypeParser('text/plain');
 
-  app.setErrorHandler((error, _request, reply) => {
-    const apiError = toApiError(error);
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error, request.routeOptions.bodyLimit ?? bodyLimit);
     if (apiError.status >= 500) log(`api: ${apiError.message}`);
     if (closingStatuses.has(apiError.status)) void reply.header('Connection', 'close');
     void reply.code(apiError.status).send(errorBody(apiError));
@@ -122,6 +126,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const context = routeContext({
     inference: options.inference,
     library: options.library,
+    engines: options.engines,
+    bodyLimit,
     log,
     maxWaiting: options.maxWaiting ?? 64,
     recordTokens: (id, tokens) => keys.recordUse(id, { tokens }),

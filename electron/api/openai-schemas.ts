@@ -2,8 +2,8 @@
  * Request bodies of the OpenAI endpoints Freehold serves. Fields clients send
  * that change nothing here (user, metadata, store…) are accepted and ignored;
  * fields that would change the answer in a way Freehold cannot honour (legacy
- * functions, n > 1, logprobs, images) are refused by the server with a clear message,
- * never silently ignored.
+ * functions, n > 1, logprobs, media for a model that cannot take it) are
+ * refused by the server with a clear message, never silently ignored.
  */
 import { z } from 'zod';
 
@@ -27,7 +27,8 @@ const sampling = {
 };
 
 const textPart = z.object({ type: z.literal('text'), text: z.string().max(4_000_000) });
-const otherPart = z.object({ type: z.string().max(100) });
+/** Any other part, kept whole: images (`image_url`) and audio (`input_audio`) are read by media-parts.ts, the rest refused. */
+const otherPart = z.looseObject({ type: z.string().max(100) });
 const content = z.union([z.string().max(4_000_000), z.array(z.union([textPart, otherPart])).max(10_000)]).nullish();
 
 const toolCall = z.object({

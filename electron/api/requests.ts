@@ -10,7 +10,9 @@ import {
   type ToolDefinition,
   type Thinking,
 } from '../../shared/inference';
+import type { MediaPart } from '../../shared/media';
 import { prepareCheckedSchema } from '../formats/json-schema-check';
+import { isMediaPart } from './media-parts';
 import type { ChatCompletionRequest, CompletionRequest } from './openai-schemas';
 import { ApiError } from './responses';
 
@@ -37,23 +39,28 @@ export function refuseUnsupported(body: { n?: number | null; logprobs?: boolean 
   if (body.logprobs) throw new ApiError(400, 'logprobs are not supported.', 'invalid_request_error', 'unsupported_value', 'logprobs');
 }
 
-function textOf(content: ChatCompletionRequest['messages'][number]['content'], index: number): string {
+function textOf(message: ChatCompletionRequest['messages'][number], index: number): string {
+  const content = message.content;
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
-  return content
-    .map((part, at) => {
-      if (part.type !== 'text' || !('text' in part)) {
-        throw new ApiError(
-          400,
-          `Content of type "${part.type}" is not supported; only text.`,
-          'invalid_request_error',
-          'unsupported_content',
-          `messages.${index}.content.${at}`,
-        );
-      }
-      return part.text;
-    })
-    .join('\n');
+  const texts: string[] = [];
+  content.forEach((part, at) => {
+    // A user message's images and audio go beside its text (media-parts.ts).
+    if (message.role === 'user' && isMediaPart(part)) return;
+    if (part.type !== 'text' || !('text' in part) || typeof part.text !== 'string') {
+      throw new ApiError(
+        400,
+        isMediaPart(part)
+          ? `messages[${index}].content[${at}]: images and audio are taken in user messages only, not in ${message.role} messages.`
+          : `Content of type "${part.type}" is not supported; only text, images (image_url) and audio (input_audio).`,
+        'invalid_request_error',
+        isMediaPart(part) ? 'invalid_value' : 'unsupported_content',
+        isMediaPart(part) ? `messages[${index}].content[${at}]` : `messages.${index}.content.${at}`,
+      );
+    }
+    texts.push(part.text);
+  });
+  return texts.join('\n');
 }
 
 const badMessage = (message: string, param: string) => new ApiError(400, message, 'invalid_request_error', 'invalid_value', param);
@@ -63,10 +70,11 @@ const badMessage = (message: string, param: string) => new ApiError(400, message
  * and the tool messages answering them (and any assistant text after them)
  * become one assistant message with its calls in place, as the model's chat
  * template renders them; a conversation ending with tool results is continued
- * from there. OpenAI's rules hold: each call is answered by exactly one tool
+ * from there. A user message carries its checked images and audio (`media`,
+ * by message index: media-parts.ts). OpenAI's rules hold: each call is answered by exactly one tool
  * message with its id, and tool messages answer only the calls before them.
  */
-export function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
+export function chatMessages(body: ChatCompletionRequest, media: ReadonlyMap<number, MediaPart[]> = new Map()): ChatMessage[] {
   const messages: ChatMessage[] = [];
   /** Calls of the assistant message being built that have no result yet, by id. */
   let open = new Map<string, { call: HistoryCall; index: number }>();
@@ -88,7 +96,7 @@ export function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
         'unsupported_value',
         `messages.${index}.role`,
       );
-    const text = textOf(message.content, index);
+    const text = textOf(message, index);
     if (message.role === 'tool') {
       const id = message.tool_call_id;
       if (!id)
@@ -143,7 +151,10 @@ export function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
     }
     closeTurn(index);
     if (message.role === 'system' || message.role === 'developer') messages.push({ role: 'system', text });
-    else messages.push({ role: 'user', text });
+    else {
+      const parts = media.get(index);
+      messages.push({ role: 'user', text, ...(parts?.length ? { media: parts } : {}) });
+    }
   });
   closeTurn(body.messages.length);
   const last = messages[messages.length - 1]!;

@@ -55,8 +55,19 @@ export function contextLengthError(param: 'messages' | 'prompt') {
   };
 }
 
-/** Any error (ours, the engine's, Fastify's) as the OpenAI error to answer. */
-export function toApiError(error: unknown): ApiError {
+const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+
+/** A body over the limit: 413, saying how much a request with images or audio may carry where that is more. */
+export function bodyTooLarge(limit: number, mediaLimit = limit): ApiError {
+  const media = mediaLimit > limit ? ` (${mib(mediaLimit)} with images or audio)` : '';
+  return new ApiError(413, `The request body is larger than ${mib(limit)}${media}.`, 'invalid_request_error', 'FST_ERR_CTP_BODY_TOO_LARGE');
+}
+
+/**
+ * Any error (ours, the engine's, Fastify's) as the OpenAI error to answer; `bodyLimit` is the limit of the route
+ * that refused a body as too large.
+ */
+export function toApiError(error: unknown, bodyLimit = API_BODY_LIMIT): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof RpcError) {
     const [status, type] = statusFor[error.code] ?? [500, 'server_error'];
@@ -64,8 +75,8 @@ export function toApiError(error: unknown): ApiError {
   }
   const fastify = error as { statusCode?: number; code?: string; message?: string };
   if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
+    if (fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return bodyTooLarge(bodyLimit);
     const messages: Record<string, string> = {
-      FST_ERR_CTP_BODY_TOO_LARGE: `The request body is larger than ${API_BODY_LIMIT / 1024 / 1024} MiB.`,
       FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Send the body as JSON (Content-Type: application/json).',
       FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty; send a JSON object.',
     };
@@ -84,8 +95,15 @@ export function errorBody(error: ApiError) {
 }
 
 /** A library model as OpenAI's model object. */
-export function modelObject(id: string, model: ModelEntry) {
-  return { id, object: 'model', created: Math.floor(Date.parse(model.addedAt) / 1000) || 0, owned_by: model.publisher ?? 'freehold' };
+export function modelObject(id: string, model: ModelEntry, capabilities: { vision: boolean; audio: boolean }) {
+  return {
+    id,
+    object: 'model',
+    created: Math.floor(Date.parse(model.addedAt) / 1000) || 0,
+    owned_by: model.publisher ?? 'freehold',
+    // Beyond OpenAI's fields (its clients keep extras): whether the model takes images and audio here.
+    capabilities,
+  };
 }
 
 type FinishReason = 'stop' | 'length' | 'tool_calls';

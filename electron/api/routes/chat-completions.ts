@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { chatCompletionSchema } from '../openai-schemas';
 import { chatMessages, outputFormat, parse, refuseUnsupported, samplingOf, stopsOf, thinkingOf, toolsOf } from '../requests';
 import { servedRequest } from '../access';
-import { ApiError, errorBody } from '../responses';
+import { CHAT_MEDIA_BODY_LIMIT, hasMediaParts, requestMedia } from '../media-parts';
+import { apiModelIds } from '../model-ids';
+import { ApiError, bodyTooLarge, errorBody } from '../responses';
 import type { RouteContext, SplitEndpoint } from './context';
 import { answerGeneration } from './generation';
 
@@ -59,9 +61,15 @@ function parseArguments(text: string): unknown {
   }
 }
 
-/** POST /v1/chat/completions: a reply with the model's chat template, streamed or whole. */
+/**
+ * POST /v1/chat/completions: a reply with the model's chat template, streamed or whole. Its body may be as large
+ * as one message's media at the limit (in base64) when it carries images or audio; otherwise the API's usual limit.
+ */
 export function chatCompletionRoute(app: FastifyInstance, context: RouteContext): void {
-  app.post('/v1/chat/completions', async (request, reply) => {
+  const mediaLimit = Math.max(context.bodyLimit, CHAT_MEDIA_BODY_LIMIT);
+  app.post('/v1/chat/completions', { bodyLimit: mediaLimit }, async (request, reply) => {
+    if (Number(request.headers['content-length']) > context.bodyLimit && !hasMediaParts(request.body))
+      throw bodyTooLarge(context.bodyLimit, mediaLimit);
     const split = context.split();
     if (split && (request.body as { model?: unknown } | null)?.model === split.id) return passThrough(split, request.body, reply);
     const body = parse(chatCompletionSchema, request.body);
@@ -71,7 +79,14 @@ export function chatCompletionRoute(app: FastifyInstance, context: RouteContext)
     const tools = offered
       ? { tools: offered.tools, toolChoice: offered.toolChoice, parallelToolCalls: offered.parallelToolCalls }
       : undefined;
-    const messages = chatMessages(body);
+    const media = hasMediaParts(body)
+      ? await requestMedia(body, {
+          ...context.resolve(body.model),
+          models: apiModelIds(context.library.snapshot().models),
+          engines: context.engines(),
+        })
+      : undefined;
+    const messages = chatMessages(body, media);
     const format = tools && tools.toolChoice !== 'none' ? undefined : outputFormat(body);
     const thinking = thinkingOf(body);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;

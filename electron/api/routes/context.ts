@@ -4,6 +4,7 @@ import type { ModelEntry } from '../../../shared/library';
 import type { InferenceService } from '../../inference/inference-service';
 import type { ModelLibrary } from '../../library/model-library';
 import { servedRequest } from '../access';
+import type { EngineSettings } from '../media-parts';
 import { resolveApiModel } from '../model-ids';
 import { ApiError } from '../responses';
 
@@ -24,6 +25,10 @@ export interface RouteContext {
   split: () => SplitEndpoint | null;
   inference: ApiInference;
   library: ModelLibrary;
+  /** The engine each library model is set to run on (settings.inference.engines): a model pinned to node-llama-cpp takes text only. */
+  engines: () => EngineSettings;
+  /** The API's usual body limit (bytes). */
+  bodyLimit: number;
   log: (line: string) => void;
   /** Checks a tool call's arguments against its function's whole schema (json-schema-check.ts). */
   checker: SchemaChecker;
@@ -55,6 +60,8 @@ export interface Connection {
 export function routeContext(options: {
   inference: ApiInference;
   library: ModelLibrary;
+  engines?: () => EngineSettings;
+  bodyLimit: number;
   log: (line: string) => void;
   maxWaiting: number;
   /** Counts tokens served with a key (its id). */
@@ -65,6 +72,8 @@ export function routeContext(options: {
     split: () => null,
     inference,
     library,
+    engines: options.engines ?? (() => ({})),
+    bodyLimit: options.bodyLimit,
     log: options.log,
     checker: new SchemaChecker({ log: options.log }),
     resolve(requested) {

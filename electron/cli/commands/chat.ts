@@ -1,18 +1,83 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatDelta, GenerateResult, LoadProgress, Sampling } from '../../../shared/inference';
-import { numberOption, UsageError, type Command } from '../command';
+import type { ModelEntry } from '../../../shared/library';
+import { cannotTakeMessage, type MediaPart } from '../../../shared/media';
+import { mediaRefusalFor, modelTakes } from '../../api/media-parts';
+import { apiModelIds, resolveApiModel } from '../../api/model-ids';
+import { checkMedia, checkMediaCount, type CheckedMedia } from '../../formats/media-check';
+import type { HostServices } from '../../services/host-services';
+import { numberOption, UsageError, type Command, type Values } from '../command';
 
 function statsLine(result: GenerateResult): string {
   const s = result.stats;
   return `[${s.generatedTokens} tokens, ${s.tokensPerSecond.toFixed(1)} tokens/s, first token after ${s.timeToFirstTokenMs.toFixed(0)} ms, prompt ${s.promptTokens} tokens, stopped: ${s.stopReason}]`;
 }
 
+function files(values: Values, name: string): string[] {
+  const given = (values as Record<string, unknown>)[name];
+  return Array.isArray(given) ? (given as string[]) : typeof given === 'string' ? [given] : [];
+}
+
+/** The files of --image and --audio (images first), read and checked as the chat and the API check them. */
+async function readMedia(paths: string[]): Promise<CheckedMedia[]> {
+  const fail = (file: string, error: unknown): never => {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `No such file: ${file}` : `${file} cannot be read: ${(error as Error).message}`);
+  };
+  // The sizes first: no file larger than a message may carry is read.
+  checkMediaCount(
+    paths.map((file) => {
+      try {
+        return statSync(file).size;
+      } catch (error) {
+        return fail(file, error);
+      }
+    }),
+  );
+  const checked: CheckedMedia[] = [];
+  for (const file of paths) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      return fail(file, error);
+    }
+    checked.push(await checkMedia(bytes, path.basename(file)));
+  }
+  return checked;
+}
+
+/**
+ * The library model `--model` names (its file, its id, or its API name), and the refusal of media it cannot take
+ * (naming the library's models that can by their API names, which --model takes), before anything is loaded or sent.
+ */
+function refuseMedia(host: HostServices, modelArg: string, modelPath: string, media: CheckedMedia[]): void {
+  const models = host.library.snapshot().models;
+  const model: ModelEntry | undefined =
+    models.find((m) => m.files[0] === modelPath) ?? (existsSync(modelPath) ? undefined : resolveApiModel(models, modelArg)?.model);
+  const engines = host.settings.get().inference.engines ?? {};
+  const ids = apiModelIds(models);
+  for (const kind of new Set(media.map((m) => m.kind))) {
+    const message = model
+      ? mediaRefusalFor(model, [...ids].find(([, m]) => m.id === model.id)?.[0] ?? model.name, kind, ids, engines)
+      : `${cannotTakeMessage(
+          path.basename(modelPath),
+          kind,
+          [...ids].filter(([, other]) => modelTakes(other, engines, kind)).map(([id]) => id),
+        )} (A model sees or hears with its projector: import both, freehold models import model.gguf mmproj.gguf.)`;
+    if (message) throw new Error(message);
+  }
+}
+
 export const chatCommand: Command = {
   summary: 'Load a GGUF model and stream its reply to a prompt',
   usage:
-    'chat --model <path> [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
+    'chat --model <path> [--image FILE]... [--audio FILE]... [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
   options: {
     model: { type: 'string' },
+    image: { type: 'string', multiple: true },
+    audio: { type: 'string', multiple: true },
     system: { type: 'string' },
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
@@ -40,8 +105,12 @@ export const chatCommand: Command = {
     };
     const contextSize = numberOption(values, 'context-size', true);
     const gpuLayers = numberOption(values, 'gpu-layers', true);
+    const media = await readMedia([...files(values, 'image'), ...files(values, 'audio')]);
     const host = await services();
-    const modelPath = path.resolve(modelArg);
+    let modelPath = path.resolve(modelArg);
+    if (media.length > 0) refuseMedia(host, modelArg, modelPath, media);
+    // Not a file: a library model named by its id or API name (as /v1/models lists it).
+    if (!existsSync(modelPath)) modelPath = resolveApiModel(host.library.snapshot().models, modelArg)?.model.files[0] ?? modelPath;
 
     let lastShown = -1;
     const offProgress = host.events.subscribeAll((event, payload) => {
@@ -60,6 +129,13 @@ export const chatCommand: Command = {
       );
       if (model.retried) io.err(`note: ${model.retried}`);
     }
+    // The last guard: the model as loaded (its projector may have failed to load with it).
+    for (const kind of new Set(media.map((m) => m.kind)))
+      if (!(kind === 'image' ? model.vision : model.audio))
+        throw new Error(
+          `${model.name} was loaded without a projector that can ${kind === 'image' ? 'see images' : 'hear audio'}; nothing was sent.`,
+        );
+    const parts: MediaPart[] = media.map((m) => m.part);
 
     const requestId = `cli-${process.pid}-${Date.now()}`;
     let thinking = false;
@@ -84,7 +160,7 @@ export const chatCommand: Command = {
       const result = await host.handlers['chat.generate']({
         requestId,
         system: typeof values.system === 'string' ? values.system : undefined,
-        messages: [{ role: 'user', text: prompt }],
+        messages: [{ role: 'user', text: prompt, ...(parts.length ? { media: parts } : {}) }],
         sampling,
       });
       if (json) io.out(JSON.stringify({ model, text: result.text, reasoning: result.reasoning, stats: result.stats }));

@@ -118,7 +118,7 @@ describe('slow clients', () => {
       ],
       ['a foreign Origin', post({ Authorization: `Bearer ${KEY}`, Origin: 'http://evil.example' }, body.length), 403],
       ['a text/plain body', post({ Authorization: `Bearer ${KEY}` }, body.length).replace('application/json', 'text/plain'), 415],
-      ['a body over the limit', post({ Authorization: `Bearer ${KEY}` }, 9 * 1024 * 1024), 413],
+      ['a body over the limit (33 MiB on this route, with images)', post({ Authorization: `Bearer ${KEY}` }, 34 * 1024 * 1024), 413],
     ];
     for (const [what, head, status] of cases) {
       // The body is announced but only begun: a kept-alive socket would wait for the rest.
