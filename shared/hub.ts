@@ -8,6 +8,8 @@ export interface HubModel {
   likes: number;
   updatedAt: string;
   gated: boolean;
+  /** The repo holds a projector (an mmproj*.gguf file): its model sees images (from the file names only). */
+  vision: boolean;
 }
 
 /** A model Freehold suggests, with the file it would download and why it is on the list. */
@@ -55,10 +57,21 @@ export interface RepoFile {
 export interface QuantOption {
   quantization: string;
   files: RepoFile[];
+  /** The model's files; a repo's chosen projector comes on top (RepoDetails.projectors). */
   totalBytes: number;
+  /** For the model's files and the chosen projector together: the projector's bytes are memory too. */
   fit: Fit | null;
   /** The quantization Freehold recommends for this machine. */
   recommended: boolean;
+}
+
+/** A repo's projector file (mmproj*.gguf): the encoder that lets its model see images (or hear audio). Never offered as a model. */
+export interface ProjectorOption {
+  file: RepoFile;
+  /** F16, BF16, Q8_0, F32 … from its name; "other" where the name does not say. */
+  precision: string;
+  /** The one downloaded with the model (and counted in its size and fit). */
+  chosen: boolean;
 }
 
 export interface RepoDetails {
@@ -74,6 +87,28 @@ export interface RepoDetails {
   contextLength: number | null;
   /** Why there is no fit estimate, if there is none. */
   fitProblem: string | null;
+  // The projector fields are always set by this version's hub client; optional for details made elsewhere.
+  /** The model sees images / hears audio: the repo has a projector (what it encodes read from its header where it could be). */
+  vision?: boolean;
+  audio?: boolean;
+  /** The repo's projector files, smallest first; the chosen one is downloaded with any quantization. */
+  projectors?: ProjectorOption[];
+  /** Which projector is downloaded with the model, and why that precision; null without projectors. */
+  projectorNote?: string | null;
+  /** clip.projector_type of the chosen projector, where its header was read. */
+  projectorType?: string | null;
+}
+
+/** A projector downloaded with its model: it goes beside it (mmproj.gguf) and is attached once both are verified. */
+export interface DownloadProjector {
+  file: RepoFile;
+  precision: string;
+  /** pending: not yet fetched; attached: in the library with its model; failed: the model stays text-only (`error` says why). */
+  state: 'pending' | 'attached' | 'failed';
+  error: string | null;
+  /** Once attached: what it lets the model take, from the projector's header. */
+  vision?: boolean;
+  audio?: boolean;
 }
 
 export type DownloadState = 'queued' | 'downloading' | 'paused' | 'verifying' | 'done' | 'failed' | 'canceled';
@@ -83,9 +118,13 @@ export interface DownloadJob {
   repo: string;
   revision: string;
   quantization: string | null;
+  /** The model's files; its projector, if any, is `projector`. */
   files: RepoFile[];
+  /** The repo's projector fetched with the model (same revision, verified the same way); absent or null: none. */
+  projector?: DownloadProjector | null;
   state: DownloadState;
   bytesDone: number;
+  /** The model's files and its projector together. */
   totalBytes: number;
   bytesPerSecond: number;
   etaSeconds: number | null;
@@ -119,6 +158,8 @@ export const downloadInputSchema = z
     revision: z.string().min(1).max(100).optional(),
     file: z.string().min(1).max(1000).optional(),
     quantization: z.string().min(1).max(50).optional(),
+    /** The repo's projector file to fetch with the model; false: none (text only); absent: the one that fits. */
+    projector: z.union([z.string().min(1).max(1000), z.literal(false)]).optional(),
   })
   .strict();
 

@@ -1,22 +1,16 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, existsSync, promises as fs } from 'node:fs';
-import { Transform } from 'node:stream';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type { DownloadJob, QuantOption, RepoFile } from '../../shared/hub';
+import type { DownloadJob, DownloadProjector, QuantOption, RepoDetails, RepoFile } from '../../shared/hub';
 import { SerialFileWriter } from '../platform/atomic-file';
 import type { EventBus } from '../platform/events';
 import type { NoticeBoard } from '../platform/notices';
 import type { ModelLibrary } from '../library/model-library';
 import { newId } from '../library/model-library';
-import { openRegularFile } from '../platform/regular-file';
 import { shardName } from '../formats/gguf-split';
 import { isSafeRepoPath, quantizationOf, type HubClient } from './hub-client';
-import { httpGet, type HttpResponse } from './http-get';
-
-function headerValue(value: string | string[] | undefined): string | null {
-  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
-}
+import { transferFile } from './file-transfer';
+import { projectorPrecision } from './hub-projectors';
 
 export interface DownloadQueueOptions {
   dataDir: string;
@@ -33,37 +27,6 @@ export interface DownloadQueueOptions {
   stallTimeoutMs?: number;
   fetch?: typeof fetch;
 }
-
-class RetryableError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Downloads that survive network loss and restarts: a small queue, HTTP Range
@@ -119,14 +82,19 @@ export class DownloadQueue {
     this.save();
   }
 
-  /** Queues a repo's file, or the files of one quantization (split shards together). */
+  /**
+   * Queues a repo's file, or the files of one quantization (split shards
+   * together), with the repo's projector where it has one: the one named, none
+   * for `false`, else the one the repo's details chose for this machine.
+   */
   async start(
     repo: string,
     revision: string | undefined,
     file: string | undefined,
     quantization: string | undefined,
+    projector?: string | false,
   ): Promise<DownloadJob> {
-    return (await this.startOrJoin(repo, revision, file, quantization)).job;
+    return (await this.startOrJoin(repo, revision, file, quantization, projector)).job;
   }
 
   /** As start(), saying whether the job was made now or one already under way for the same file was joined. */
@@ -135,6 +103,7 @@ export class DownloadQueue {
     revision: string | undefined,
     file: string | undefined,
     quantization: string | undefined,
+    projector?: string | false,
   ): Promise<{ job: DownloadJob; created: boolean }> {
     const details = await this.options.hub.repo(repo, revision ?? 'main');
     let option: QuantOption | undefined;
@@ -160,15 +129,17 @@ export class DownloadQueue {
         j.repo === repo && j.files[0]?.name === option.files[0]?.name && ['queued', 'downloading', 'paused', 'verifying'].includes(j.state),
     );
     if (existing) return { job: existing, created: false };
+    const withProjector = projectorToFetch(details, projector);
     const job: DownloadJob = {
       id: newId(),
       repo,
       revision: details.revision,
       quantization: option.quantization === 'other' ? quantizationOf(option.files[0]!.name) : option.quantization,
       files: option.files,
+      projector: withProjector,
       state: 'queued',
       bytesDone: 0,
-      totalBytes: option.totalBytes,
+      totalBytes: option.totalBytes + (withProjector?.file.sizeBytes ?? 0),
       bytesPerSecond: 0,
       etaSeconds: null,
       error: null,
@@ -256,13 +227,26 @@ export class DownloadQueue {
         before += job.files[i]!.sizeBytes;
         done.push(target);
       }
+      const projectorFile = job.projector?.state === 'pending' ? await this.fetchProjector(job, job.projector, before, signal) : null;
       this.update(job, { state: 'verifying', bytesDone: job.totalBytes, bytesPerSecond: 0, etaSeconds: 0 });
-      const model = await this.options.library.addDownloaded(
-        done,
-        { repo: job.repo, revision: job.revision, file: job.files[0]!.name },
-        job.files.length === 1 ? job.files[0]!.sha256 : null,
-        job.id,
-      );
+      // Already registered where a quit came between that and the job's end.
+      const model =
+        this.options.library.get(job.id) ??
+        (await this.options.library.addDownloaded(
+          done,
+          { repo: job.repo, revision: job.revision, file: job.files[0]!.name },
+          job.files.length === 1 ? job.files[0]!.sha256 : null,
+          job.id,
+        ));
+      if (projectorFile && job.projector) {
+        try {
+          const { projector } = await this.options.library.attachProjector(model.id, projectorFile, { copy: false });
+          job.projector = { ...job.projector, state: 'attached', error: null, vision: projector?.vision, audio: projector?.audio };
+        } catch (error) {
+          await fs.rm(projectorFile, { force: true });
+          this.projectorFailed(job, `${job.projector.file.name} was not attached: ${(error as Error).message}`);
+        }
+      }
       this.update(job, { state: 'done', modelId: model.id });
     } catch (error) {
       if (signal.aborted || this.closed) return; // paused, canceled or shutting down: the state says so already
@@ -273,31 +257,50 @@ export class DownloadQueue {
     }
   }
 
-  /** One file: resume from the partial file if the server honours Range, retry on network trouble. */
-  private async transfer(job: DownloadJob, file: RepoFile, target: string, before: number, signal: AbortSignal): Promise<void> {
-    const partial = `${target}.partial`;
-    const url = this.options.hub.fileUrl(job.repo, job.revision, file.name);
-    const delays = this.options.retryDelaysMs ?? [1000, 2000, 5000, 10_000, 30_000, 30_000, 60_000];
-    let have = 0;
-    let hash: Hash = createHash('sha256');
-    let stat = await fs.lstat(partial).catch(() => undefined);
-    if (stat && !stat.isFile()) {
-      // Not a partial this queue wrote (a link, a FIFO that would block the read): started over without it.
-      if (stat.isDirectory()) throw new Error(`${path.basename(partial)} is a folder, not a partial download.`);
-      await fs.rm(partial, { force: true });
-      stat = undefined;
+  /**
+   * The projector, after the model's files, into the model's folder as
+   * mmproj.gguf; null where it could not be had (said in the job and a
+   * notice: the model comes without it). A pause or cancel goes on up.
+   */
+  private async fetchProjector(
+    job: DownloadJob,
+    projector: DownloadProjector,
+    before: number,
+    signal: AbortSignal,
+  ): Promise<string | null> {
+    const target = path.join(this.jobDir(job), 'mmproj.gguf');
+    try {
+      if (!existsSync(target)) await this.transfer(job, projector.file, target, before, signal);
+      return target;
+    } catch (error) {
+      if (signal.aborted || this.closed) throw error;
+      await fs.rm(`${target}.partial`, { force: true });
+      this.projectorFailed(job, `${projector.file.name} could not be downloaded: ${(error as Error).message}`);
+      return null;
     }
-    if (stat && stat.size <= file.sizeBytes) {
-      // Resuming after a restart: the hash must cover the bytes already on disk.
-      for await (const chunk of (await openRegularFile(partial)).createReadStream()) hash.update(chunk as Buffer);
-      have = stat.size;
-    } else if (stat) {
-      await fs.rm(partial, { force: true });
-    }
+  }
 
+  /** The model stays, text-only; the job, the log and a notice say why it cannot see. */
+  private projectorFailed(job: DownloadJob, reason: string): void {
+    if (!job.projector) return;
+    const bytes = job.projector.file.sizeBytes;
+    this.options.log(`download ${job.repo}: ${reason}`);
+    this.update(job, {
+      projector: { ...job.projector, state: 'failed', error: reason },
+      totalBytes: job.totalBytes - bytes,
+      bytesDone: Math.min(job.bytesDone, job.totalBytes - bytes),
+    });
+    this.options.notices.add(
+      'warning',
+      `${job.repo} (${job.quantization ?? job.files[0]?.name}) was downloaded without its projector, so it runs text-only and cannot see images: ${reason}`,
+    );
+  }
+
+  /** One file through file-transfer.ts, its bytes counted into the job's progress after `before` bytes of the job's other files. */
+  private transfer(job: DownloadJob, file: RepoFile, target: string, before: number, signal: AbortSignal): Promise<void> {
     const samples: Array<[number, number]> = [];
     let lastEmit = 0;
-    const progress = () => {
+    const progress = (have: number) => {
       const now = Date.now();
       samples.push([now, have]);
       while (samples.length > 2 && now - samples[0]![0] > 5000) samples.shift();
@@ -311,143 +314,15 @@ export class DownloadQueue {
       job.etaSeconds = speed > 0 ? (job.totalBytes - done) / speed : null;
       this.emit(job);
     };
-
-    for (let attempt = 0; ; attempt += 1) {
-      if (signal.aborted) throw signal.reason;
-      try {
-        if (have === file.sizeBytes) break;
-        const stall = new AbortController();
-        const combined = AbortSignal.any([signal, stall.signal]);
-        let stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
-        const headers: Record<string, string> = { ...this.options.hub.headers() };
-        if (have > 0) headers.Range = `bytes=${have}-`;
-        let res: HttpResponse;
-        try {
-          res = await httpGet(url, headers, combined);
-        } catch (error) {
-          clearTimeout(stallTimer);
-          if (signal.aborted) throw signal.reason;
-          throw new RetryableError(`network error: ${(error as Error).message}`);
-        }
-        if (res.status === 429 || res.status >= 500) {
-          clearTimeout(stallTimer);
-          res.body.resume();
-          throw new RetryableError(`the hub answered ${res.status}`, retryAfter(headerValue(res.headers['retry-after'])));
-        }
-        if (res.status === 401 || res.status === 403) {
-          clearTimeout(stallTimer);
-          res.body.resume();
-          throw new Error(
-            `access denied (${res.status}): this model is gated; set a Hugging Face token and accept its licence on the hub.`,
-          );
-        }
-        if (res.status === 416 && have === file.sizeBytes) {
-          res.body.resume();
-          break;
-        }
-        let append = false;
-        if (res.status === 206) {
-          // Append only if the server sends exactly the bytes we asked for, of the file we expect.
-          const contentRange = headerValue(res.headers['content-range']);
-          const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? '');
-          if (!range || Number(range[1]) !== have || Number(range[3]) !== file.sizeBytes) {
-            clearTimeout(stallTimer);
-            res.body.resume();
-            throw new RetryableError(`the server sent a range that does not match (${contentRange}); starting the file over`);
-          }
-          append = true;
-        } else if (res.status === 200) {
-          append = false; // Range ignored: the body is the whole file, so the partial restarts.
-        } else {
-          clearTimeout(stallTimer);
-          res.body.resume();
-          throw new Error(`the hub answered ${res.status} for ${file.name}`);
-        }
-        if (!append) {
-          have = 0;
-          hash = createHash('sha256');
-        }
-        // Network → hash and count → file, as one pipeline: the write happens on libuv's
-        // threads while the next chunk is parsed and hashed, and backpressure holds the rest.
-        const counter = new Transform({
-          transform: (chunk: Buffer, _encoding, callback) => {
-            clearTimeout(stallTimer);
-            stallTimer = setTimeout(() => stall.abort(new RetryableError('the transfer stalled')), this.options.stallTimeoutMs ?? 30_000);
-            if (have + chunk.length > file.sizeBytes)
-              return callback(new Error(`the server sent more than the ${file.sizeBytes} bytes of ${file.name}`));
-            hash.update(chunk);
-            have += chunk.length;
-            progress();
-            callback(null, chunk);
-          },
-        });
-        const out = createWriteStream(partial, { flags: append ? 'a' : 'w', highWaterMark: 4 * 1024 * 1024 });
-        try {
-          await new Promise<void>((resolve, reject) => {
-            let failure: Error | undefined;
-            // When the network fails, still let every byte already hashed reach the file, so
-            // that the partial file and the hash agree and the next attempt resumes after them.
-            const stop = (error: Error) => {
-              failure ??= error;
-              res.body.unpipe(counter);
-              counter.end();
-            };
-            const body = res.body;
-            body.on('error', stop);
-            body.on('aborted', () => stop(new Error('the connection was aborted')));
-            body.on('close', () => {
-              if (!body.complete) stop(new Error('the connection closed early'));
-            });
-            combined.addEventListener(
-              'abort',
-              () => {
-                body.destroy();
-                stop(combined.reason instanceof Error ? combined.reason : new Error(String(combined.reason)));
-              },
-              { once: true },
-            );
-            counter.on('error', (error) => {
-              failure ??= error;
-              out.end();
-            });
-            out.on('error', reject);
-            out.on('finish', () => (failure ? reject(failure) : resolve()));
-            body.pipe(counter).pipe(out);
-          });
-          const handle = await fs.open(partial, 'r+');
-          await handle.sync();
-          await handle.close();
-        } catch (error) {
-          if (signal.aborted) throw signal.reason;
-          if (error instanceof Error && /sent more than/.test(error.message)) throw error;
-          throw new RetryableError(stall.signal.aborted ? 'the transfer stalled' : `the connection dropped: ${(error as Error).message}`);
-        } finally {
-          clearTimeout(stallTimer);
-        }
-        if (have !== file.sizeBytes) throw new RetryableError(`the connection closed after ${have} of ${file.sizeBytes} bytes`);
-        break;
-      } catch (error) {
-        if (!(error instanceof RetryableError)) throw error;
-        if (attempt >= delays.length) throw new Error(`gave up after ${attempt + 1} attempts: ${error.message}`, { cause: error });
-        if (/starting the file over/.test(error.message)) {
-          have = 0;
-          hash = createHash('sha256');
-          await fs.rm(partial, { force: true });
-        }
-        const wait = Math.max(delays[attempt] ?? 1000, error.retryAfterMs ?? 0);
-        this.update(job, { attempts: job.attempts + 1, lastRetry: `${error.message}; retrying in ${Math.round(wait / 1000)} s` });
-        await sleep(wait, signal);
-      }
-    }
-
-    const digest = hash.digest('hex');
-    if (file.sha256 && digest !== file.sha256) {
-      await fs.rm(partial, { force: true });
-      throw new Error(
-        `${file.name} did not verify (sha256 ${digest.slice(0, 12)}… instead of ${file.sha256.slice(0, 12)}…); the partial file was deleted.`,
-      );
-    }
-    await fs.rename(partial, target);
+    return transferFile(file, target, signal, {
+      url: this.options.hub.fileUrl(job.repo, job.revision, file.name),
+      headers: () => this.options.hub.headers(),
+      retryDelaysMs: this.options.retryDelaysMs,
+      stallTimeoutMs: this.options.stallTimeoutMs,
+      onBytes: progress,
+      onRetry: (reason, wait) =>
+        this.update(job, { attempts: job.attempts + 1, lastRetry: `${reason}; retrying in ${Math.round(wait / 1000)} s` }),
+    });
   }
 
   async close(): Promise<void> {
@@ -458,4 +333,19 @@ export class DownloadQueue {
     clearTimeout(timer);
     await this.writer.flush();
   }
+}
+
+/** The projector to fetch with a model: the one named, none for `false`, else the one the repo's details chose. */
+function projectorToFetch(details: RepoDetails, wanted: string | false | undefined): DownloadProjector | null {
+  if (wanted === false) return null;
+  const projectors = details.projectors ?? [];
+  const option = wanted === undefined ? projectors.find((p) => p.chosen) : projectors.find((p) => p.file.name === wanted);
+  if (!option) {
+    if (wanted === undefined) return null;
+    const available = projectors.map((p) => p.file.name).join(', ') || 'none';
+    throw new RpcError('not_found', `${details.repo} has no projector named ${wanted} (available: ${available}).`);
+  }
+  if (!isSafeRepoPath(option.file.name))
+    throw new RpcError('invalid_input', `Refusing the file name "${option.file.name}" from ${details.repo}.`);
+  return { file: option.file, precision: projectorPrecision(option.file.name), state: 'pending', error: null };
 }

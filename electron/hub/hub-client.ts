@@ -1,10 +1,11 @@
 import { listFiles, listModels, modelInfo } from '@huggingface/hub';
 import { RpcError } from '../../shared/errors';
-import type { Fit, HubModel, QuantOption, RepoDetails, RepoFile } from '../../shared/hub';
+import type { Fit, FitVerdict, HubModel, QuantOption, RepoDetails, RepoFile } from '../../shared/hub';
 import type { HardwareReport } from '../../shared/inference';
 import { GgufError, modelFacts, readGgufHeader, type GgufHeader } from '../formats/gguf-header';
 import { parseSplitName } from '../formats/gguf-split';
 import { estimateFitOf } from './fit';
+import { chooseProjector, isProjectorName, projectorOptions, remoteProjectorFacts } from './hub-projectors';
 import { remoteSource } from './remote-source';
 
 const QUANT = /(?:^|[-_.])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)*)|MXFP4(?:_MOE)?|F16|BF16|F32)(?=$|[-_.])/i;
@@ -38,7 +39,7 @@ export function repoFileUrl(endpoint: string, repo: string, revision: string, fi
 export function groupByQuantization(files: RepoFile[]): QuantOption[] {
   const groups = new Map<string, RepoFile[]>();
   for (const file of files) {
-    if (!/\.gguf$/i.test(file.name) || /mmproj/i.test(file.name) || !isSafeRepoPath(file.name)) continue;
+    if (!/\.gguf$/i.test(file.name) || isProjectorName(file.name) || !isSafeRepoPath(file.name)) continue;
     const split = parseSplitName(file.name);
     const key = `${quantizationOf(file.name)}|${split ? file.name.replace(/-\d{5}-of-\d{5}\.gguf$/i, '') : file.name}`;
     groups.set(key, [...(groups.get(key) ?? []), file]);
@@ -60,11 +61,12 @@ export function groupByQuantization(files: RepoFile[]): QuantOption[] {
 }
 
 /**
- * Whether a model of `weightBytes` fits: fully on the GPU, in RAM (slower), or
- * not at all, against the memory free now. The KV cache comes from the header:
+ * Whether a model of `weightBytes` (and its projector of `projectorBytes`)
+ * fits: fully on the GPU, in RAM (slower), or not at all, against the memory
+ * free now. The KV cache comes from the header:
  * 2 (K and V) × layers × context × (embedding × kv heads / heads) × 2 bytes (f16).
  */
-export function estimateFit(weightBytes: number, header: GgufHeader | null, hardware: HardwareReport): Fit {
+export function estimateFit(weightBytes: number, header: GgufHeader | null, hardware: HardwareReport, projectorBytes = 0): Fit {
   const facts = header ? modelFacts(header) : null;
   const arch = facts?.architecture;
   const num = (key: string) => {
@@ -77,7 +79,7 @@ export function estimateFit(weightBytes: number, header: GgufHeader | null, hard
   const heads = num('attention.head_count') ?? 32;
   const kvHeads = num('attention.head_count_kv') ?? heads;
   const kvBytes = 2 * layers * contextSize * Math.ceil((embedding * kvHeads) / Math.max(1, heads)) * 2;
-  return estimateFitOf(weightBytes, kvBytes, contextSize, hardware);
+  return estimateFitOf(weightBytes, kvBytes, contextSize, hardware, projectorBytes);
 }
 
 /**
@@ -171,10 +173,11 @@ export class HubClient {
         sort: sort === 'recent' ? 'lastModified' : sort,
         limit,
         hubUrl: this.options.endpoint(),
-        additionalFields: ['author'],
+        additionalFields: ['author', 'filePaths'],
         fetch: this.options.fetch,
         ...this.credentials(),
       })) {
+        const files = (model as { filePaths?: string[] }).filePaths ?? [];
         results.push({
           repo: model.name,
           author: (model as { author?: string }).author ?? model.name.split('/')[0] ?? null,
@@ -182,6 +185,7 @@ export class HubClient {
           likes: model.likes,
           updatedAt: model.updatedAt.toISOString(),
           gated: Boolean(model.gated),
+          vision: files.some(isProjectorName),
         });
       }
     } catch (error) {
@@ -219,6 +223,7 @@ export class HubClient {
     }
     const card = (info as { cardData?: { license?: string; base_model?: string | string[] } }).cardData;
     const quants = groupByQuantization(files);
+    const projectors = projectorOptions(files, isSafeRepoPath);
     const commit = (info as { sha?: string }).sha ?? revision;
     let header: GgufHeader | null = null;
     let fitProblem: string | null = null;
@@ -244,10 +249,32 @@ export class HubClient {
     } catch (error) {
       fitProblem ??= `No fit estimate: the hardware is not known (${(error as Error).message}).`;
     }
-    if (hardware) {
-      for (const option of quants) option.fit = estimateFit(option.totalBytes, header, hardware);
+    // Each quantization's fit counts the projector downloaded with it; the projector is chosen by how the
+    // recommended quantization fits with it.
+    const fitWith = (projectorBytes: number): FitVerdict => {
+      for (const option of quants) {
+        option.fit = estimateFit(option.totalBytes, header, hardware!, projectorBytes);
+        option.recommended = false;
+      }
       const best = recommendQuantization(quants);
       if (best) best.recommended = true;
+      return best?.fit?.verdict ?? 'no';
+    };
+    let projectorNote = chooseProjector(projectors, hardware ? fitWith : null);
+    const chosen = projectors.find((p) => p.chosen);
+    if (hardware) fitWith(chosen?.file.sizeBytes ?? 0);
+    let encodes = { vision: false, audio: false, projectorType: null as string | null };
+    if (chosen) {
+      const read = await remoteProjectorFacts(
+        remoteSource(this.fileUrl(repo, commit, chosen.file.name), chosen.file.sizeBytes, this.authHeaders(), this.options.fetch),
+      );
+      encodes = read;
+      if (read.problem && !read.vision) {
+        // Its header says llama.cpp cannot use it: not downloaded, and the fit is the model's alone.
+        chosen.chosen = false;
+        projectorNote = `${chosen.file.name} is not downloaded: ${read.problem.replace(/\.$/, '')}. The model downloads text-only.`;
+        if (hardware) fitWith(0);
+      } else if (read.problem) projectorNote = `${projectorNote} (${read.problem}.)`;
     }
     const facts = header ? modelFacts(header) : null;
     return {
@@ -261,6 +288,11 @@ export class HubClient {
       parameterCount: facts?.parameterCount ?? null,
       contextLength: facts?.contextLength ?? null,
       fitProblem,
+      vision: encodes.vision,
+      audio: encodes.audio,
+      projectors,
+      projectorNote,
+      projectorType: encodes.projectorType,
     };
   }
 

@@ -53,8 +53,9 @@ export class LibraryState {
         modelCount: this.models.filter((m) => m.folderId === f.id).length,
         problem: this.folderProblems.get(f.id) ?? null,
       })),
-      totalBytes: models.filter((m) => !m.duplicateOf).reduce((s, m) => s + m.sizeBytes, 0),
-      ownedBytes: models.filter((m) => m.owned).reduce((s, m) => s + m.sizeBytes, 0),
+      // A model's projector is part of what it takes on disk.
+      totalBytes: models.filter((m) => !m.duplicateOf).reduce((s, m) => s + m.sizeBytes + (m.projector?.sizeBytes ?? 0), 0),
+      ownedBytes: models.filter((m) => m.owned).reduce((s, m) => s + m.sizeBytes + (m.projector?.sizeBytes ?? 0), 0),
     };
   }
 

@@ -151,6 +151,7 @@ export async function importStream(
   const final = path.join(target, 'model.gguf');
   try {
     const { sha256 } = await library.writeVerified(input, final, onBytes);
+    if (await isProjectorFile(final)) return await attachUploadedProjector(library, final, fileName, target);
     const stamps = await stampAll([final]);
     const facts = await inspectModel([final]);
     const display = path.basename(fileName).replace(/\.gguf$/i, '');
@@ -161,6 +162,26 @@ export async function importStream(
     await fs.rm(target, { recursive: true, force: true });
     throw new RpcError('invalid_model', (error as Error).message);
   }
+}
+
+/**
+ * An uploaded projector (mmproj) is never a model of its own: it is attached
+ * to the model uploaded just before it where that one fits (a model dropped
+ * with its projector), else to the library's model it belongs to; throws
+ * with the reason where none fits. Kept as the model's copy, or in its own
+ * folder as mmproj.gguf where the model's files are not the app's.
+ */
+async function attachUploadedProjector(library: LibraryContext, file: string, fileName: string, dir: string): Promise<ModelEntry> {
+  const kept = path.join(dir, 'mmproj.gguf');
+  await fs.rename(file, kept);
+  const newest = library.state.models.filter((m) => m.origin === 'copied').sort((a, b) => b.addedAt.localeCompare(a.addedAt))[0];
+  const recent = newest && Date.now() - Date.parse(newest.addedAt) < 10 * 60 * 1000 ? [newest] : [];
+  const given = path.basename(fileName);
+  let [result] = await importProjectors(library, [{ file: kept, given }], recent, true);
+  if (!result!.ok && recent.length > 0) [result] = await importProjectors(library, [{ file: kept, given }], [], true);
+  if (!result!.ok || !result!.model) throw new Error(result!.error!.replace(/^mmproj\.gguf\b/, given));
+  if (result!.model.projector?.file !== kept) await fs.rm(dir, { recursive: true, force: true });
+  return result!.model;
 }
 
 /** Registers files a download has verified and put in place. */

@@ -52,8 +52,9 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /**
  * A Hugging Face hub on 127.0.0.1 for tests: model search with Link-header
- * pagination, model info, file trees with LFS oids, and file downloads with
- * Range support, plus fault modes.
+ * pagination (and each repo's file names, with expand=siblings), model info,
+ * file trees with LFS oids, and file downloads with Range support, plus fault
+ * modes.
  */
 export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<FakeHub> {
   const faults: FaultModes = {};
@@ -108,6 +109,8 @@ export async function startFakeHub(repos: FakeRepo[], pageSize = 2): Promise<Fak
           private: false,
           gated: r.gated ?? false,
           pipeline_tag: 'text-generation',
+          // The file list, where asked for (expand=siblings), as the hub sends it.
+          ...(url.searchParams.getAll('expand').includes('siblings') ? { siblings: r.files.map((f) => ({ rfilename: f.path })) } : {}),
         })),
         headers,
       );

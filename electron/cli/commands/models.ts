@@ -2,6 +2,7 @@ import path from 'node:path';
 import { formatParams, formatSize } from '../../../shared/format';
 import { engineChoiceOf, engineLabels } from '../../../shared/inference';
 import type { DownloadJob } from '../../../shared/hub';
+import type { ModelEntry } from '../../../shared/library';
 import type { HostServices } from '../../services/host-services';
 import { UsageError, type CliContext, type Command } from '../command';
 
@@ -15,19 +16,29 @@ function progressBar(done: number, total: number, speed: number, eta: number | n
 
 type Action = (host: HostServices, rest: string[], ctx: CliContext) => Promise<number>;
 
+/** What a model's projector lets it take: "sees images", "hears audio", both, or null for a text-only model. */
+function senses(m: ModelEntry): string | null {
+  const can = [m.projector?.vision ? 'sees images' : null, m.projector?.audio ? 'hears audio' : null].filter(Boolean);
+  return can.length > 0 ? can.join(' and ') : null;
+}
+
 const list: Action = async (host, _rest, { io, json, program }) => {
   const snapshot = await host.handlers['models.list'](undefined);
   const engines = host.settings.get().inference.engines ?? {};
   // Which engine runs each model, and why (its setting, or auto).
   const engineOf = Object.fromEntries(snapshot.models.map((m) => [m.id, engineChoiceOf(engines[m.id], m)]));
+  // What each model takes besides text: images and/or audio, with its projector.
+  const media = Object.fromEntries(
+    snapshot.models.map((m) => [m.id, { images: Boolean(m.projector?.vision), audio: Boolean(m.projector?.audio) }]),
+  );
   if (json) {
-    io.out(JSON.stringify({ ...snapshot, engines: engineOf }));
+    io.out(JSON.stringify({ ...snapshot, engines: engineOf, media }));
     return 0;
   }
   if (snapshot.models.length === 0) io.out(`No models yet. Try: ${program} models search qwen`);
   for (const m of snapshot.models) {
     io.out(
-      `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}\n    ${m.files[0]}\n    engine: ${engineLabels[engineOf[m.id]!.engine]} (${engineOf[m.id]!.why})`,
+      `${m.id}  ${m.name}  ${m.architecture ?? '?'} ${formatParams(m.parameterCount)} ${m.quantization ?? ''}  ${formatSize(m.sizeBytes)}  ${m.origin}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf})` : ''}${senses(m) ? `  ${senses(m)}` : ''}\n    ${m.files[0]}${m.projector ? `\n    projector: ${m.projector.file} (${m.projector.projectorType}, ${formatSize(m.projector.sizeBytes)})` : ''}\n    engine: ${engineLabels[engineOf[m.id]!.engine]} (${engineOf[m.id]!.why})`,
     );
   }
   io.out(`${snapshot.models.length} models, ${formatSize(snapshot.totalBytes)} (${formatSize(snapshot.ownedBytes)} stored by Freehold)`);
@@ -42,7 +53,7 @@ const search: Action = async (host, rest, { io, json, values }) => {
   else {
     for (const r of results)
       io.out(
-        `${r.repo.padEnd(50)} ${String(r.downloads).padStart(9)} downloads ${String(r.likes).padStart(6)} likes${r.gated ? '  (gated)' : ''}`,
+        `${r.repo.padEnd(50)} ${String(r.downloads).padStart(9)} downloads ${String(r.likes).padStart(6)} likes${r.vision ? '  sees images' : ''}${r.gated ? '  (gated)' : ''}`,
       );
     if (results.length === 0) io.out('No GGUF models found.');
   }
@@ -56,8 +67,13 @@ const download: Action = async (host, rest, { io, json, values, program }) => {
     repo,
     file: typeof values.file === 'string' ? values.file : undefined,
     quantization: typeof values.quant === 'string' ? values.quant : undefined,
+    // The repo's projector (mmproj) comes with the model unless another is named, or none.
+    projector: values.projector === 'none' ? false : typeof values.projector === 'string' ? values.projector : undefined,
   });
-  if (!json) io.err(`Downloading ${job.repo} ${job.quantization ?? ''} (${formatSize(job.totalBytes)}) …`);
+  if (!json)
+    io.err(
+      `Downloading ${job.repo} ${job.quantization ?? ''}${job.projector ? ` with its ${job.projector.precision} projector ${job.projector.file.name}` : ''} (${formatSize(job.totalBytes)}) …`,
+    );
   const final = await new Promise<DownloadJob>((resolve) => {
     const finish = (j: DownloadJob) => ['done', 'failed', 'canceled'].includes(j.state) && resolve(j);
     host.events.subscribeAll((event, payload) => {
@@ -73,9 +89,11 @@ const download: Action = async (host, rest, { io, json, values, program }) => {
   });
   io.onInterrupt?.(undefined);
   if (json) io.out(JSON.stringify(final));
-  else if (final.state === 'done')
+  else if (final.state === 'done') {
     io.out(`Done: ${final.modelId} (verified sha256) — ${program} chat --model ${host.library.get(final.modelId!)?.files[0]} "Hello"`);
-  else if (final.state === 'paused') io.out('Paused; run the same command to resume.');
+    if (final.projector?.state === 'attached') io.out(`It sees images: its projector ${final.projector.file.name} is attached.`);
+    else if (final.projector?.state === 'failed') io.err(`Text only: ${final.projector.error}`);
+  } else if (final.state === 'paused') io.out('Paused; run the same command to resume.');
   else io.err(`Download ${final.state}: ${final.error ?? ''}`);
   return final.state === 'done' || final.state === 'paused' ? 0 : 1;
 };
@@ -89,7 +107,13 @@ const importModels: Action = async (host, rest, { io, json, values }) => {
   if (json) io.out(JSON.stringify(results));
   else
     for (const r of results)
-      io.out(r.ok ? `imported ${r.model!.id}  ${r.model!.name}  (${r.model!.origin})` : `refused ${r.path}: ${r.error}`);
+      io.out(
+        !r.ok
+          ? `refused ${r.path}: ${r.error}`
+          : r.attachedTo
+            ? `${path.basename(r.path)}: attached to ${r.model!.name} (${r.model!.id}); it ${senses(r.model!) ?? 'sees images'}`
+            : `imported ${r.model!.id}  ${r.model!.name}  (${r.model!.origin})`,
+      );
   return results.every((r) => r.ok) ? 0 : 1;
 };
 
@@ -133,8 +157,14 @@ const actions: Record<string, Action> = { list, search, download, import: import
 export const modelsCommand: Command = {
   summary: 'The model library: list, search the hub, download, import, remove',
   usage:
-    'models list|search <query>|download <repo> [--file F | --quant Q]|import <path...> [--copy]|remove <id>|set <id> engine=auto|worker|server [--json]',
-  options: { file: { type: 'string' }, quant: { type: 'string' }, copy: { type: 'boolean', default: false }, sort: { type: 'string' } },
+    'models list|search <query>|download <repo> [--file F | --quant Q] [--projector FILE|none]|import <path...> [--copy]|remove <id>|set <id> engine=auto|worker|server [--json]',
+  options: {
+    file: { type: 'string' },
+    quant: { type: 'string' },
+    projector: { type: 'string' },
+    copy: { type: 'boolean', default: false },
+    sort: { type: 'string' },
+  },
   async run(ctx) {
     const [action, ...rest] = ctx.args;
     if (action === undefined) throw new UsageError('models needs an action: list, search, download, import, remove or set.');

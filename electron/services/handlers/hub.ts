@@ -24,7 +24,9 @@ export function hubHandlers({ hub, tokens, downloads, inference }: HubHandlerDep
     'hub.tokenStatus': () => tokens.status(),
     'hub.setToken': ({ token }) => tokens.set(token),
     'downloads.list': () => downloads.list(),
-    'downloads.start': ({ repo, revision, file, quantization }) => downloads.start(repo, revision, file, quantization),
+    // With the repo's projector (mmproj) where it has one: it sees images then.
+    'downloads.start': ({ repo, revision, file, quantization, projector }) =>
+      downloads.start(repo, revision, file, quantization, projector),
     'downloads.pause': ({ id }) => downloads.pause(id),
     'downloads.resume': ({ id }) => downloads.resume(id),
     'downloads.cancel': ({ id }) => downloads.cancel(id),

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
-import type { HubModel, QuantOption, RepoDetails } from '../../../shared/hub';
+import type { HubModel, ProjectorOption, QuantOption, RepoDetails } from '../../../shared/hub';
 import type { MachineInfo } from '../../../shared/machines';
 import { useHostApi, useHostQuery } from '../../app/host-context';
 import { formatBytes, formatCount, formatParams } from '../../../shared/format';
 import { estimateFitOn } from '../machines/machines';
-import { FitBadge } from './FitBadge';
+import { FitBadge, SensesBadges } from './FitBadge';
 
 /** Where a download goes: this machine, or one of the Freehold machines that answer now. */
 function DownloadTarget({ targets, value, onChange }: { targets: MachineInfo[]; value: string; onChange: (id: string) => void }) {
@@ -21,6 +21,40 @@ function DownloadTarget({ targets, value, onChange }: { targets: MachineInfo[]; 
         ))}
       </select>
     </label>
+  );
+}
+
+const precisionName = (p: ProjectorOption) => (p.precision === 'other' ? 'precision not named' : p.precision);
+
+/** A repo's projectors: the model sees images (or hears audio) with one, downloaded with it; which one, and why. */
+function Projectors({ details }: { details: RepoDetails }) {
+  const projectors = details.projectors ?? [];
+  if (projectors.length === 0) return null;
+  return (
+    <section className="repo-projectors" aria-labelledby="repo-projectors-title">
+      <h4 id="repo-projectors-title">
+        Projector{projectors.length > 1 ? 's' : ''}
+        <SensesBadges
+          vision={details.vision ?? false}
+          audio={details.audio ?? false}
+          detail={details.projectorType ? `projector type ${details.projectorType}` : null}
+        />
+      </h4>
+      {details.projectorNote && <p className="muted">{details.projectorNote}</p>}
+      <ul aria-label="Projector files">
+        {projectors.map((p) => (
+          <li key={p.file.name}>
+            <span className="mono">{p.file.name}</span> · {precisionName(p)} · {formatBytes(p.file.sizeBytes)}
+            {p.chosen && (
+              <>
+                {' '}
+                <span className="badge badge-ok">downloaded with the model</span>
+              </>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
@@ -53,11 +87,19 @@ function RepoPanel({ repo, onClose, targets, target, onTarget }: RepoPanelProps)
     setStarted((s) => ({ ...s, [key]: 'starting…' }));
     const file = option.files[0]!.name;
     const onto = target;
-    (onto ? api['machines.download']({ machineId: onto.id, repo, file }) : api['downloads.start']({ repo, file })).then(
-      () => setStarted((s) => ({ ...s, [key]: onto ? `queued on ${onto.name} — see Library` : 'queued — see Downloads' })),
+    // The projector shown here comes with it (another machine chooses its own for its memory).
+    const projector = chosen ? chosen.file.name : false;
+    (onto ? api['machines.download']({ machineId: onto.id, repo, file }) : api['downloads.start']({ repo, file, projector })).then(
+      () =>
+        setStarted((s) => ({
+          ...s,
+          [key]: `queued${chosen ? ' with its projector' : ''}${onto ? ` on ${onto.name} — see Library` : ' — see Downloads'}`,
+        })),
       (e: Error) => setStarted((s) => ({ ...s, [key]: e.message })),
     );
   };
+  const chosen = details?.projectors?.find((p) => p.chosen);
+  const projectorBytes = chosen?.file.sizeBytes ?? 0;
   const fitOf = (q: QuantOption) => (target ? (q.fit ? estimateFitOn(target, q.fit.neededBytes) : null) : q.fit);
   return (
     <section className="panel repo-panel" aria-labelledby="repo-title">
@@ -85,6 +127,7 @@ function RepoPanel({ repo, onClose, targets, target, onTarget }: RepoPanelProps)
             {details.gated && ' · gated: needs a Hugging Face token'}
           </p>
           {details.fitProblem && <p className="muted">{details.fitProblem}</p>}
+          <Projectors details={details} />
           {details.quants.length === 0 ? (
             <p>This repository has no GGUF files.</p>
           ) : (
@@ -109,7 +152,14 @@ function RepoPanel({ repo, onClose, targets, target, onTarget }: RepoPanelProps)
                       {q.recommended && !target && <span className="badge badge-ok">recommended</span>}
                       {q.files.length > 1 && <span className="muted"> ({q.files.length} parts)</span>}
                     </th>
-                    <td>{formatBytes(q.totalBytes)}</td>
+                    <td>
+                      {formatBytes(q.totalBytes + projectorBytes)}
+                      {chosen && (
+                        <div className="fit-detail muted">
+                          model {formatBytes(q.totalBytes)} + projector {formatBytes(projectorBytes)}
+                        </div>
+                      )}
+                    </td>
                     <td>
                       <FitBadge fit={fitOf(q)} />
                       {fitOf(q) && <div className="fit-detail muted">{fitOf(q)?.explanation}</div>}
@@ -207,6 +257,7 @@ export function Discover({ machines = [] }: { machines?: MachineInfo[] }) {
                 {formatCount(r.downloads)} downloads · {formatCount(r.likes)} likes · updated {new Date(r.updatedAt).toLocaleDateString()}
                 {r.gated ? ' · gated' : ''}
               </span>
+              <SensesBadges vision={r.vision} audio={false} detail="It has a projector (mmproj) file" />
             </li>
           ))}
         </ul>

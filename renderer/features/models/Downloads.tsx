@@ -1,5 +1,5 @@
 import { useCallback } from 'react';
-import type { DownloadJob } from '../../../shared/hub';
+import type { DownloadJob, DownloadProjector } from '../../../shared/hub';
 import type { MachineInfo } from '../../../shared/machines';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { useReportProblem } from '../../app/problems';
@@ -16,6 +16,30 @@ const stateText: Record<DownloadJob['state'], string> = {
 };
 
 export type DownloadAction = 'pause' | 'resume' | 'cancel';
+
+/** The projector that comes with the model: on its way, attached (what the model now takes), or why the model is text-only. */
+function ProjectorState({ projector }: { projector: DownloadProjector }) {
+  const name = `${projector.precision === 'other' ? '' : `${projector.precision} `}projector ${projector.file.name}`;
+  if (projector.state === 'failed')
+    return (
+      <p role="alert" className="tone-bad">
+        Text only: {projector.error}
+      </p>
+    );
+  if (projector.state === 'attached') {
+    const takes = [projector.vision ? 'sees images' : null, projector.audio ? 'hears audio' : null].filter(Boolean).join(' and ');
+    return (
+      <div className="muted download-projector">
+        Its {name} is attached{takes ? `: it ${takes}` : ''}.
+      </div>
+    );
+  }
+  return (
+    <div className="muted download-projector">
+      With its {name} ({formatBytes(projector.file.sizeBytes)}).
+    </div>
+  );
+}
 
 /** One download: its state in words, progress, speed and time left, and what can be done with it. */
 export function DownloadItem({
@@ -53,6 +77,7 @@ export function DownloadItem({
           ` · ${formatBytes(job.bytesPerSecond)}/s · ${formatDuration(job.etaSeconds)} left`}
         {job.lastRetry && job.state === 'downloading' && ` · ${job.lastRetry}`}
       </div>
+      {job.projector && <ProjectorState projector={job.projector} />}
       {job.error && <p role="alert">{job.error}</p>}
       <div className="download-actions">
         {(job.state === 'downloading' || job.state === 'queued') && (

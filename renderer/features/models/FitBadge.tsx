@@ -11,3 +11,25 @@ export function FitBadge({ fit }: { fit: Fit | null | undefined }) {
     </span>
   );
 }
+
+/**
+ * "Sees images" / "Hears audio": what a model takes besides text, with its
+ * projector (`detail`: its type or file, on hover). Nothing for a text-only model.
+ */
+export function SensesBadges({ vision, audio, detail }: { vision: boolean; audio: boolean; detail?: string | null }) {
+  const title = detail ?? undefined;
+  return (
+    <>
+      {vision && (
+        <span className="badge badge-senses" title={title}>
+          Sees images
+        </span>
+      )}
+      {audio && (
+        <span className="badge badge-senses" title={title}>
+          Hears audio
+        </span>
+      )}
+    </>
+  );
+}

@@ -1,5 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { EngineOption } from './EngineOption';
+import { SensesBadges } from './FitBadge';
 import { useMemo, useRef, useState } from 'react';
 import type { LibrarySnapshot, ModelEntry } from '../../../shared/library';
 import { formatBytes, formatParams } from '../../../shared/format';
@@ -162,8 +163,12 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
     });
   const models = useMemo(() => {
     const needle = filter.trim().toLowerCase();
+    // "sees" and "images" find the models that see; "hears" and "audio" those that hear.
+    const senses = (m: ModelEntry) => `${m.projector?.vision ? 'sees images' : ''} ${m.projector?.audio ? 'hears audio' : ''}`;
     const list = library.models.filter((m) =>
-      !needle ? true : [m.name, m.architecture, m.quantization, m.publisher, m.source?.repo].some((v) => v?.toLowerCase().includes(needle)),
+      !needle
+        ? true
+        : [m.name, m.architecture, m.quantization, m.publisher, m.source?.repo, senses(m)].some((v) => v?.toLowerCase().includes(needle)),
     );
     const by: Record<SortKey, (a: ModelEntry, b: ModelEntry) => number> = {
       added: (a, b) => b.addedAt.localeCompare(a.addedAt),
@@ -247,6 +252,13 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                           {badge}
                         </span>
                       )}
+                      {m.projector && (
+                        <SensesBadges
+                          vision={m.projector.vision}
+                          audio={m.projector.audio}
+                          detail={`Projector type ${m.projector.projectorType}`}
+                        />
+                      )}
                     </div>
                     <div className="model-facts muted">
                       {[
@@ -258,6 +270,7 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                         m.contextLength ? `${m.contextLength.toLocaleString()} ctx` : null,
                         m.license,
                         originLabel[m.origin],
+                        m.projector ? `projector ${m.projector.projectorType}, ${formatBytes(m.projector.sizeBytes)}` : null,
                       ]
                         .filter(Boolean)
                         .join(' · ')}
@@ -266,6 +279,11 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                       {m.source ? `${m.source.repo} @ ${m.source.revision.slice(0, 7)}` : m.files[0]}
                       {m.files.length > 1 ? ` (+${m.files.length - 1} parts)` : ''}
                     </div>
+                    {m.projector && (
+                      <div className="model-path mono muted" title={m.projector.file}>
+                        Projector: {m.projector.file}
+                      </div>
+                    )}
                   </div>
                   <div className="model-actions">
                     <button type="button" onClick={() => onChat(m)} aria-label={`Chat with ${m.name}`}>

@@ -96,7 +96,7 @@ export function ModelsView() {
         ))}
       </div>
       <div className="dropzone" aria-label="Drop .gguf files here to import">
-        <span>Drop .gguf files or a folder anywhere here to import them.</span>
+        <span>Drop .gguf files or a folder anywhere here to import them; a projector (mmproj) dropped with its model lets it see.</span>
         {drop.inDesktop ? (
           <label className="inline-field">
             <span>Dropped files are</span>

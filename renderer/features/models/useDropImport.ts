@@ -12,6 +12,38 @@ export interface DropStatus {
 
 const TOKEN_KEY = 'freehold.token';
 
+const ARCHITECTURE_KEY = new TextEncoder().encode('general.architecture');
+
+/**
+ * Whether a dropped file is a projector (an mmproj GGUF, general.architecture
+ * "clip"), from its first bytes, where that key is written: the key, then the
+ * string type (8) and length (4) as little-endian numbers, then "clip".
+ */
+export async function isProjectorBlob(file: Blob): Promise<boolean> {
+  const head = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
+  const key = ARCHITECTURE_KEY;
+  search: for (let i = 0; i + key.length + 16 <= head.length; i += 1) {
+    for (let k = 0; k < key.length; k += 1) if (head[i + k] !== key[k]) continue search;
+    const view = new DataView(head.buffer, head.byteOffset + i + key.length, 16);
+    if (view.getUint32(0, true) !== 8 || view.getBigUint64(4, true) !== 4n) return false;
+    return new TextDecoder().decode(head.subarray(i + key.length + 12, i + key.length + 16)) === 'clip';
+  }
+  return false;
+}
+
+/** What an import came to, in words: a model in, a projector attached to its model, or the reason it was refused. */
+function lineOf(result: ImportResult): { ok: boolean; text: string } {
+  const name = result.path.split(/[\\/]/).pop();
+  if (!result.ok) return { ok: false, text: `${name}: ${result.error}` };
+  if (result.attachedTo && result.model) {
+    const takes = [result.model.projector?.vision ? 'sees images' : null, result.model.projector?.audio ? 'hears audio' : null]
+      .filter(Boolean)
+      .join(' and ');
+    return { ok: true, text: `${name}: attached to ${result.model.name}${takes ? `, which now ${takes}` : ''}` };
+  }
+  return { ok: true, text: `Imported ${result.model?.name ?? result.path}` };
+}
+
 /**
  * Dropping .gguf files (or a folder) imports them. The desktop app gets real
  * paths from the preload and links the files in place (or copies them, if
@@ -25,14 +57,7 @@ export function useDropImport(mode: 'reference' | 'copy') {
   const bridge = (window as unknown as { freehold?: FreeholdBridge }).freehold;
 
   const report = useCallback((results: ImportResult[]) => {
-    setStatus({
-      busy: false,
-      lines: results.map((r) =>
-        r.ok
-          ? { ok: true, text: `Imported ${r.model?.name ?? r.path}` }
-          : { ok: false, text: `${r.path.split(/[\\/]/).pop()}: ${r.error}` },
-      ),
-    });
+    setStatus({ busy: false, lines: results.map(lineOf) });
   }, []);
 
   const onDrop = useCallback(
@@ -49,6 +74,10 @@ export function useDropImport(mode: 'reference' | 'copy') {
       }
       const token = window.sessionStorage.getItem(TOKEN_KEY) ?? '';
       const results: ImportResult[] = [];
+      // One file at a time, models first: a projector dropped with its model is attached to it once it is in.
+      const projector = new Map<File, boolean>();
+      for (const file of files) projector.set(file, await isProjectorBlob(file).catch(() => false));
+      files.sort((a, b) => Number(projector.get(a)) - Number(projector.get(b)));
       for (const file of files) {
         const name = displayFileName(file.name);
         try {
@@ -64,8 +93,12 @@ export function useDropImport(mode: 'reference' | 'copy') {
             headers: { 'X-Freehold-Token': token },
           });
           const body = (await res.json()) as { ok: boolean; error?: string; model?: ImportResult['model'] };
+          // An uploaded projector comes back as the model it was attached to.
+          const attached = projector.get(file) && body.model?.projector ? { attachedTo: body.model.id } : {};
           results.push(
-            body.ok ? { path: name, ok: true, model: body.model } : { path: name, ok: false, error: body.error ?? `HTTP ${res.status}` },
+            body.ok
+              ? { path: name, ok: true, model: body.model, ...attached }
+              : { path: name, ok: false, error: body.error ?? `HTTP ${res.status}` },
           );
         } catch (error) {
           results.push({ path: name, ok: false, error: (error as Error).message });
