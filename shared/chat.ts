@@ -1,12 +1,35 @@
 /** Conversations as stored and shown: a tree of messages, the active branch shown. */
 import { z } from 'zod';
 import { samplingSchema, thinkingSchema, type ContextOverflow, type GenerationStats } from './inference';
+import {
+  audioMimeTypes,
+  base64Length,
+  imageMimeTypes,
+  MAX_AUDIO_BYTES,
+  MAX_MEDIA_BYTES_PER_MESSAGE,
+  MAX_MEDIA_PER_MESSAGE,
+  type MediaKind,
+  type MediaMimeType,
+} from './media';
 import type { ToolCallRecord } from './tools';
 
 export type MessageStatus = 'complete' | 'streaming' | 'interrupted' | 'failed';
 
 /** Why a reply failed, kept with the numbers so the chat view can offer a remedy (a larger context). */
 export type ReplyFailure = { code: 'context_length_exceeded' } & ContextOverflow;
+
+/** An image or audio clip sent with a user message (its bytes: chats.attachment). */
+export interface ChatAttachment {
+  id: string;
+  kind: MediaKind;
+  /** The file's own type (a WebP stays WebP here; the engine gets it as PNG). */
+  mime: MediaMimeType;
+  name: string;
+  /** The file's size. */
+  bytes: number;
+  width?: number;
+  height?: number;
+}
 
 export interface ChatMessageRecord {
   id: string;
@@ -22,6 +45,8 @@ export interface ChatMessageRecord {
   stats: GenerationStats | null;
   /** The tools this reply called, in order, each placed in the text by its textOffset. */
   toolCalls?: ToolCallRecord[];
+  /** Images and audio sent with a user message, in the order given. */
+  attachments?: ChatAttachment[];
   createdAt: string;
   updatedAt: string;
 }
@@ -89,7 +114,32 @@ const toolCallRecordSchema = z
   })
   .strict();
 
-/** The exported JSON format (documented in the README); import accepts exactly this. */
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A file as the user attached it: its name and its bytes in base64 (checked in the main process before anything is stored). */
+export const attachmentInputSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    // Each file's own limit is checked with its message (electron/formats/media-check.ts); this bounds the message.
+    data: z.string().min(4).max(base64Length(MAX_MEDIA_BYTES_PER_MESSAGE)).regex(base64, 'base64'),
+  })
+  .strict();
+export type AttachmentInput = z.infer<typeof attachmentInputSchema>;
+
+/** An attachment in an export: its bytes in base64; its type is read from the bytes again on import. */
+const exportedAttachmentSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    mime: z.enum([...imageMimeTypes, ...audioMimeTypes]),
+    data: z.string().min(4).max(base64Length(MAX_AUDIO_BYTES)).regex(base64, 'base64'),
+  })
+  .strict();
+
+/**
+ * The exported JSON format (documented in the README); import accepts exactly this.
+ * Version 1 throughout: `attachments` on a message is optional, so a file from before it
+ * imports as it did, and an older Freehold imports a newer file without them.
+ */
 export const exportedConversationSchema = z.object({
   format: z.literal('freehold-conversation'),
   version: z.literal(1),
@@ -113,6 +163,7 @@ export const exportedConversationSchema = z.object({
         status: z.enum(['complete', 'streaming', 'interrupted', 'failed']),
         error: z.string().max(10_000).nullable(),
         toolCalls: z.array(toolCallRecordSchema).max(1000).optional(),
+        attachments: z.array(exportedAttachmentSchema).max(MAX_MEDIA_PER_MESSAGE).optional(),
         createdAt: z.string().max(40),
       }),
     )
@@ -143,6 +194,30 @@ export const updateChatSchema = z
     activeLeafId: id.optional(),
   })
   .strict();
-export const sendSchema = z.object({ conversationId: id, parentId: id.nullable(), text: z.string().min(1).max(1_000_000) }).strict();
+export const sendSchema = z
+  .object({
+    conversationId: id,
+    parentId: id.nullable(),
+    text: z.string().max(1_000_000),
+    /** Images and audio with the text (at most MAX_MEDIA_PER_MESSAGE; their count and size are checked with a message). */
+    attachments: z.array(attachmentInputSchema).max(64).optional(),
+    /** An edited message keeps the attachments of the one it is a new version of. */
+    attachmentsFrom: id.optional(),
+  })
+  .strict()
+  .refine((input) => input.text.length > 0 || (input.attachments?.length ?? 0) > 0 || input.attachmentsFrom !== undefined, {
+    message: 'A message needs text or an attachment.',
+    path: ['text'],
+  });
+export type SendInput = z.infer<typeof sendSchema>;
+export const attachmentIdSchema = z.object({ id }).strict();
+/** An attachment's bytes, for the thread's thumbnails and the full-size view. */
+export interface AttachmentData {
+  id: string;
+  name: string;
+  mime: MediaMimeType;
+  /** base64 */
+  data: string;
+}
 export const regenerateSchema = z.object({ conversationId: id, messageId: id }).strict();
 export const exportSchema = z.object({ id, format: z.enum(['md', 'json']) }).strict();

@@ -43,12 +43,14 @@ import {
   type RepoDetails,
 } from './hub';
 import {
+  attachmentIdSchema,
   chatIdSchema,
   createChatSchema,
   exportSchema,
   regenerateSchema,
   sendSchema,
   updateChatSchema,
+  type AttachmentData,
   type ChatMessageRecord,
   type Conversation,
   type ConversationDetail,
@@ -220,6 +222,8 @@ export const methods = {
   'chats.regenerate': method<ChatMessageRecord>()(regenerateSchema),
   'chats.stop': method<{ stopped: boolean }>()(chatIdSchema),
   'chats.deleteMessage': method<ConversationDetail>()(chatIdSchema),
+  /** An image's or audio clip's bytes (a message's attachment), for the thread. */
+  'chats.attachment': method<AttachmentData>()(attachmentIdSchema),
   'hardware.fit': method<ModelFit[]>()(noInput),
   /** Keeps live samples coming for the next 10 s; the open panel renews it. */
   'hardware.watch': method<{ untilMs: number }>()(noInput),

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type { ChatMessageRecord, ConversationSettings, ReplyFailure } from '../../shared/chat';
+import type { AttachmentInput, ChatMessageRecord, ConversationSettings, ReplyFailure } from '../../shared/chat';
+import { cannotTakeMessage, type MediaKind } from '../../shared/media';
+import type { Settings } from '../../shared/settings';
 import {
   isContextOverflow,
   type ChatDelta,
@@ -9,95 +11,19 @@ import {
   type ContextOverflow,
   type GenerateInput,
   type GenerationStats,
-  type HistoryCall,
-  type ToolDefinition,
 } from '../../shared/inference';
 import { TOOL_LIMITS, type ToolCallRecord, type ToolDecision } from '../../shared/tools';
-import { prepareCheckedSchema } from '../formats/json-schema-check';
 import type { InferenceService } from '../inference/inference-service';
 import type { ModelLibrary } from '../library/model-library';
 import type { EventBus } from '../platform/events';
 import type { ConversationStore } from './conversation-store';
 import type { MachinesService } from '../machines/machines-service';
 import { parseModelRef } from '../../shared/machines';
+import { checkAttachments, refusal, type NewAttachment } from './attachments';
+import { capableModels, conversationModel, fitMedia, kindsOf, loadedAbilities, refuseUnlessTaken, TEXT_ONLY } from './chat-media';
+import { argumentsProblem, functionName, historyCalls, offerTools, parseArguments, type ToolProvider } from './tool-offer';
 
-/** What the chat needs of the MCP servers (tools/mcp-service.ts). */
-export interface ToolProvider {
-  availableTools(): Array<{ server: string; tool: string; description: string; inputSchema: Record<string, unknown> }>;
-  isAlwaysAllowed(server: string, tool: string): boolean;
-  setTool(server: string, tool: string, change: { alwaysAllow?: boolean }): unknown;
-  call(
-    server: string,
-    tool: string,
-    args: Record<string, unknown>,
-    signal?: AbortSignal,
-  ): Promise<{ ok: boolean; text: string; truncated: boolean }>;
-  /** Checks a call's arguments against the tool's whole input schema (the grammar may not have held all of it). */
-  checkArguments(server: string, tool: string, args: Record<string, unknown>): Promise<{ valid: true } | { valid: false; message: string }>;
-}
-
-/** A name the model may call: the API's alphabet, at most 64 characters. */
-function functionName(text: string): string {
-  return text.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 64) || 'tool';
-}
-
-/**
- * The servers' tools as functions for the model: each under its own name, or
- * "server_tool" where two servers offer the same name; each schema prepared for
- * the grammar (what it cannot hold is checked once the call is written).
- */
-export function offerTools(available: ReturnType<ToolProvider['availableTools']>): {
-  definitions: ToolDefinition[];
-  byName: Map<string, { server: string; tool: string }>;
-} {
-  const counts = new Map<string, number>();
-  for (const t of available) counts.set(functionName(t.tool), (counts.get(functionName(t.tool)) ?? 0) + 1);
-  const definitions: ToolDefinition[] = [];
-  const byName = new Map<string, { server: string; tool: string }>();
-  for (const t of available) {
-    let name = functionName(t.tool);
-    if (counts.get(name)! > 1) name = functionName(`${t.server}_${t.tool}`);
-    if (byName.has(name)) continue;
-    const prepared = t.inputSchema && Object.keys(t.inputSchema).length > 0 ? prepareCheckedSchema(t.inputSchema, false) : undefined;
-    if (prepared && !prepared.ok) continue;
-    byName.set(name, { server: t.server, tool: t.tool });
-    definitions.push({
-      name,
-      ...(t.description ? { description: t.description.slice(0, 100_000) } : {}),
-      ...(prepared?.ok && Object.keys(prepared.schema).length ? { parameters: prepared.schema } : {}),
-    });
-  }
-  return { definitions, byName };
-}
-
-/** A call's arguments as an object, or why they are not one (in words for the model). */
-function parseArguments(text: string): Record<string, unknown> | string {
-  let args: unknown;
-  try {
-    args = JSON.parse(text || '{}');
-  } catch (error) {
-    return `The arguments are not valid JSON: ${(error as Error).message}`;
-  }
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return 'The arguments must be a JSON object.';
-  return args as Record<string, unknown>;
-}
-
-/** Why a call's arguments cannot be run (not an object, or not matching the tool's schema), or null. */
-async function argumentsProblem(tools: ToolProvider, server: string, tool: string, text: string): Promise<string | null> {
-  const args = parseArguments(text);
-  if (typeof args === 'string') return `${args} The call was not run.`;
-  const checked = await tools.checkArguments(server, tool, args);
-  return checked.valid
-    ? null
-    : `The arguments do not match the input schema of ${tool}, so it was not run: ${checked.message}. Call it again with arguments that match.`;
-}
-
-/** The calls of a stored reply as the model sees them in the history: name, arguments, result. */
-function historyCalls(calls: readonly ToolCallRecord[], nameOf: (call: ToolCallRecord) => string): HistoryCall[] {
-  return calls
-    .filter((call) => call.status !== 'pending' && call.status !== 'running')
-    .map((call) => ({ name: nameOf(call), arguments: call.arguments, result: call.result ?? '', at: call.textOffset }));
-}
+export { offerTools, type ToolProvider } from './tool-offer';
 
 const DENIED = 'The user denied this tool call.';
 const STOPPED = 'The reply was stopped before this call ran.';
@@ -134,6 +60,8 @@ export class ChatService {
   private readonly toolPhase = new Map<string, AbortController>();
   /** Calls waiting for the user's decision, by `${messageId}/${callId}`. */
   private readonly waiting = new Map<string, (decision: ToolDecision['decision']) => void>();
+  /** The settings (the engine set per model decides whether a model with a projector sees). */
+  private settings: (() => Settings) | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -152,6 +80,23 @@ export class ChatService {
     this.tools = tools;
   }
 
+  /** The settings: a model pinned to node-llama-cpp runs text only, though it has a projector (until set: Auto). */
+  useSettings(settings: () => Settings): void {
+    this.settings = settings;
+  }
+
+  private readonly engineOf = (modelId: string) => this.settings?.().inference.engines?.[modelId];
+
+  /** The library's models that take `kind`, by name (for a refusal). */
+  private capable = (kind: MediaKind) => capableModels(this.library.snapshot().models, this.engineOf, kind);
+
+  /** Refuses media of kinds the conversation's model cannot take, before anything is stored or sent. */
+  private refuseMediaFor(modelId: string | null, kinds: Set<MediaKind>): void {
+    if (!modelId || kinds.size === 0) return;
+    const model = conversationModel(modelId, this.library.snapshot().models, this.engineOf, this.inference.status().model);
+    refuseUnlessTaken(model, kinds, this.capable);
+  }
+
   /** The user's answer to a call waiting in the approval card. */
   decide(input: ToolDecision): { decided: boolean } {
     const message = this.store.message(input.messageId);
@@ -166,17 +111,36 @@ export class ChatService {
     this.events.emit('onConversationChanged', { id: conversationId });
   }
 
+  /**
+   * The user's message (with its images and audio, checked first: any refusal
+   * stores and sends nothing), then the reply to it. `attachmentsFrom`: an
+   * edited message keeps the attachments of the one it is a new version of.
+   */
   async send(
     conversationId: string,
     parentId: string | null,
     text: string,
+    extra: { attachments?: AttachmentInput[]; attachmentsFrom?: string } = {},
   ): Promise<{ userMessage: ChatMessageRecord; reply: ChatMessageRecord }> {
     if (this.active.has(conversationId)) throw new RpcError('busy', 'This conversation is already generating a reply.');
-    const userMessage = this.store.addMessage(conversationId, parentId, 'user', text);
-    // A new chat is named after its first message until the user renames it.
     const { conversation } = this.store.get(conversationId);
+    let attachments: NewAttachment[] = [];
+    if (extra.attachmentsFrom) {
+      const original = this.store.message(extra.attachmentsFrom);
+      if (original.conversationId !== conversationId) throw new RpcError('invalid_input', 'That message is not in this conversation.');
+      attachments = this.store.attachmentsToCopy(original.id);
+    }
+    if (extra.attachments?.length) {
+      if (attachments.length) throw refusal('An edited message keeps its attachments; attach new files to a new message.', 'too_many');
+      attachments = await checkAttachments(extra.attachments);
+    }
+    this.refuseMediaFor(conversation.modelId, kindsOf(attachments));
+    if (!text && attachments.length === 0) throw new RpcError('invalid_input', 'A message needs text or an attachment.');
+    if (this.active.has(conversationId)) throw new RpcError('busy', 'This conversation is already generating a reply.');
+    const userMessage = this.store.addMessage(conversationId, parentId, 'user', text, 'complete', attachments);
+    // A new chat is named after its first message (or its first file) until the user renames it.
     if (parentId === null && conversation.title === 'New chat') {
-      const title = text.replace(/\s+/g, ' ').trim();
+      const title = (text || attachments[0]!.name).replace(/\s+/g, ' ').trim();
       this.store.update(conversationId, { title: title.length > 60 ? `${title.slice(0, 57)}…` : title });
     }
     this.changed(conversationId);
@@ -190,6 +154,9 @@ export class ChatService {
     if (message.conversationId !== conversationId) throw new RpcError('invalid_input', 'That message is not in this conversation.');
     const parent = message.role === 'assistant' ? message.parentId : message.id;
     if (!parent) throw new RpcError('invalid_input', 'Nothing to regenerate from.');
+    // The images of the message answered go again; a model that cannot take them says so, and nothing runs.
+    const answered = this.store.message(parent);
+    this.refuseMediaFor(this.store.get(conversationId).conversation.modelId, kindsOf(answered.attachments ?? []));
     return this.reply(conversationId, parent);
   }
 
@@ -218,8 +185,13 @@ export class ChatService {
     for (let m = byId.get(leafId); m; m = m.parentId ? byId.get(m.parentId) : undefined) {
       const calls = m.role === 'assistant' && m.toolCalls?.length ? historyCalls(m.toolCalls, (call) => functionName(call.tool)) : [];
       if (m.role === 'assistant' && (m.status === 'failed' || (m.content === '' && calls.length === 0))) continue;
+      const media = m.role === 'user' && m.attachments?.length ? this.store.mediaOf(m.id) : [];
       thread.unshift(
-        m.role === 'assistant' && calls.length ? { role: 'assistant', text: m.content, calls } : { role: m.role, text: m.content },
+        m.role === 'assistant' && calls.length
+          ? { role: 'assistant', text: m.content, calls }
+          : media.length
+            ? { role: 'user', text: m.content, media }
+            : { role: m.role, text: m.content },
       );
     }
     return thread;
@@ -257,6 +229,10 @@ export class ChatService {
       };
       let modelId = conversation.modelId;
       if (modelId && parseModelRef(modelId)) {
+        // Images and audio go only to models on this machine: earlier ones are left out (a new one was refused).
+        input.messages = fitMedia(input.messages, TEXT_ONLY, (kind) => {
+          throw refusal(cannotTakeMessage(modelId!, kind, this.capable(kind)), 'model');
+        });
         if (!this.machines) throw new RpcError('unavailable', 'Models on other machines are not available here.');
         const placement = this.machines.place(modelId, (sha) => this.library.snapshot().models.find((m) => m.sha256 === sha)?.id ?? null);
         if (placement.fallbackFrom)
@@ -294,7 +270,21 @@ export class ChatService {
           // The model load and each round of the reply are one turn in the queue that the UI shares
           // with the local API, so that an API request cannot swap the model in between.
           this.inference
-            .run('ui', reply.id, { path: modelPath, contextSize: conversation.settings.contextSize }, { kind: 'generate', input: run })
+            .run(
+              'ui',
+              reply.id,
+              { path: modelPath, contextSize: conversation.settings.contextSize },
+              // The thread's media as the loaded model takes them (the last guard: checked before sending too).
+              {
+                kind: 'generate',
+                input: (loaded) => ({
+                  ...run,
+                  messages: fitMedia(run.messages, loadedAbilities(loaded), (kind) => {
+                    throw refusal(cannotTakeMessage(loaded.name, kind, this.capable(kind)), 'model');
+                  }),
+                }),
+              },
+            )
             .finally(flush),
       );
       return this.store.finishReply(reply.id, 'complete', stats, null);

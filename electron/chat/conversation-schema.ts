@@ -55,6 +55,23 @@ const migrations: string[] = [
   `ALTER TABLE messages ADD COLUMN failure TEXT;`,
   // The tools a reply called, with their arguments, status and results (JSON: ToolCallRecord[]).
   `ALTER TABLE messages ADD COLUMN tool_calls TEXT;`,
+  // Images and audio sent with user messages (electron/chat/attachments.ts): the file as given and,
+  // for WebP and GIF, the PNG the engine gets. They go with their message.
+  `CREATE TABLE attachments (
+     id TEXT PRIMARY KEY,
+     message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+     position INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('image', 'audio')),
+     mime TEXT NOT NULL,
+     name TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     width INTEGER,
+     height INTEGER,
+     data BLOB NOT NULL,
+     engine_mime TEXT,
+     engine_data BLOB
+   );
+   CREATE INDEX attachments_by_message ON attachments (message_id, position);`,
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -1,6 +1,7 @@
 import { RpcError } from '../../shared/errors';
 import type { GenerationStats } from '../../shared/inference';
 import type {
+  AttachmentData,
   ChatMessageRecord,
   Conversation,
   ConversationDetail,
@@ -11,9 +12,19 @@ import type {
   ReplyFailure,
   SearchHit,
 } from '../../shared/chat';
+import type { MediaPart } from '../../shared/media';
 import type { ToolCallRecord } from '../../shared/tools';
+import {
+  attachmentData,
+  attachmentsOfConversation,
+  attachmentsOfMessage,
+  insertAttachments,
+  mediaOfMessage,
+  storedAttachments,
+  type NewAttachment,
+} from './attachments';
 import { migrate, newId, now, toConversation, toMessage, type ConversationRow, type MessageRow } from './conversation-schema';
-import { exportJson, exportMarkdown, importConversation } from './conversation-transfer';
+import { checkImport, exportJson, exportMarkdown, importConversation } from './conversation-transfer';
 import { loadSqliteBinding, SqliteDatabase, type SqliteBinding } from './sqlite';
 
 export { SCHEMA_VERSION } from './conversation-schema';
@@ -88,7 +99,12 @@ export class ConversationStore {
 
   get(id: string): ConversationDetail {
     const conversation = toConversation(this.row(id));
-    const messages = this.db.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY rowid', id).map(toMessage);
+    const attachments = attachmentsOfConversation(this.db, id);
+    const messages = this.db.all<MessageRow>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY rowid', id).map((row) => {
+      const message = toMessage(row);
+      const own = attachments.get(message.id);
+      return own ? { ...message, attachments: own } : message;
+    });
     const byId = new Map(messages.map((m) => [m.id, m]));
     const thread: string[] = [];
     for (
@@ -136,13 +152,14 @@ export class ConversationStore {
     this.db.run('DELETE FROM conversations WHERE id = ?', id);
   }
 
-  /** Adds a message under `parentId` (null: the first) and makes it the active leaf, in one transaction. */
+  /** Adds a message under `parentId` (null: the first), with its attachments (checked), and makes it the active leaf, in one transaction. */
   addMessage(
     conversationId: string,
     parentId: string | null,
     role: 'user' | 'assistant',
     content: string,
     status: MessageStatus = 'complete',
+    attachments: readonly NewAttachment[] = [],
   ): ChatMessageRecord {
     const id = newId();
     const at = now();
@@ -164,6 +181,7 @@ export class ConversationStore {
         at,
         at,
       );
+      insertAttachments(this.db, id, attachments);
       this.db.run('UPDATE conversations SET active_leaf = ?, updated_at = ? WHERE id = ?', id, at, conversationId);
     });
     return this.message(id);
@@ -172,7 +190,23 @@ export class ConversationStore {
   message(id: string): ChatMessageRecord {
     const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = ?', id);
     if (!row) throw new RpcError('not_found', 'No such message.');
-    return toMessage(row);
+    const attachments = attachmentsOfMessage(this.db, id);
+    return attachments.length ? { ...toMessage(row), attachments } : toMessage(row);
+  }
+
+  /** One attachment's bytes (base64), for the thread. */
+  attachment(id: string): AttachmentData {
+    return attachmentData(this.db, id);
+  }
+
+  /** A message's images and audio as the engine takes them. */
+  mediaOf(messageId: string): MediaPart[] {
+    return mediaOfMessage(this.db, messageId);
+  }
+
+  /** A message's attachments as stored, to store with another message (an edited version keeps them). */
+  attachmentsToCopy(messageId: string): NewAttachment[] {
+    return storedAttachments(this.db, messageId);
   }
 
   /** Appends streamed text to a reply (called in batches while it streams). */
@@ -243,7 +277,7 @@ export class ConversationStore {
 
   /** The whole conversation, every branch, as a Freehold export (conversation-transfer.ts). */
   exportJson(id: string): ExportedConversation {
-    return exportJson(this.get(id));
+    return exportJson(this.get(id), this.db);
   }
 
   /** The branch on screen, as Markdown. */
@@ -251,9 +285,18 @@ export class ConversationStore {
     return exportMarkdown(this.get(id));
   }
 
-  /** Imports an exported conversation as a new one (fresh ids); refuses anything not in the format. */
+  /**
+   * Imports an exported conversation as a new one (fresh ids); refuses anything not in the format.
+   * A file with attachments needs their check, which takes a moment: importChecked.
+   */
   importJson(data: unknown): Conversation {
     return toConversation(this.row(importConversation(this.db, data)));
+  }
+
+  /** importJson, with each attachment checked (its type from its bytes, its size, every pixel decoded) first. */
+  async importChecked(data: unknown): Promise<Conversation> {
+    const checked = await checkImport(data);
+    return toConversation(this.row(importConversation(this.db, data, checked)));
   }
 
   integrityCheck(): string {

@@ -1,7 +1,9 @@
 /** Conversations out of and into the app: export as JSON (the whole tree) or Markdown (the thread), import of a JSON export. */
 import { RpcError } from '../../shared/errors';
 import { exportedConversationSchema, type ChatMessageRecord, type ConversationDetail, type ExportedConversation } from '../../shared/chat';
+import { mediaTypeLabels } from '../../shared/media';
 import type { ToolCallRecord } from '../../shared/tools';
+import { checkAttachments, exportedAttachments, insertAttachments, type NewAttachment } from './attachments';
 import { newId, now } from './conversation-schema';
 import type { SqliteDatabase } from './sqlite';
 
@@ -32,8 +34,8 @@ function markdownWithCalls(m: ChatMessageRecord): string[] {
   return lines;
 }
 
-/** A conversation as a Freehold export file: every branch, with its tool calls. */
-export function exportJson({ conversation, messages }: ConversationDetail): ExportedConversation {
+/** A conversation as a Freehold export file: every branch, with its tool calls and attachments (base64). */
+export function exportJson({ conversation, messages }: ConversationDetail, db: SqliteDatabase): ExportedConversation {
   return {
     format: 'freehold-conversation',
     version: 1,
@@ -55,9 +57,20 @@ export function exportJson({ conversation, messages }: ConversationDetail): Expo
       status: m.status,
       error: m.error,
       ...(m.toolCalls?.length ? { toolCalls: m.toolCalls } : {}),
+      ...(m.attachments?.length ? { attachments: exportedAttachments(db, m.id) } : {}),
       createdAt: m.createdAt,
     })),
   };
+}
+
+/** A message's attachments named in Markdown (the files themselves are in the JSON export). */
+function markdownAttachments(m: ChatMessageRecord): string[] {
+  if (!m.attachments?.length) return [];
+  const named = m.attachments.map((a) => {
+    const size = a.width !== undefined ? `, ${a.width}×${a.height}` : '';
+    return `${a.name} (${mediaTypeLabels[a.mime]} ${a.kind}${size})`;
+  });
+  return [`_Attached: ${named.join('; ')}_`, ''];
 }
 
 /** The branch on screen (the thread), as Markdown. */
@@ -67,7 +80,7 @@ export function exportMarkdown({ conversation, messages, thread }: ConversationD
   if (conversation.systemPrompt) lines.push(`> System: ${conversation.systemPrompt.replace(/\n/g, '\n> ')}`, '');
   for (const messageId of thread) {
     const m = byId.get(messageId)!;
-    lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}`, '');
+    lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}`, '', ...markdownAttachments(m));
     if (m.reasoning) lines.push('<details><summary>Reasoning</summary>', '', m.reasoning, '', '</details>', '');
     lines.push(...markdownWithCalls(m), '');
     if (m.status !== 'complete') lines.push(`_(${m.status}${m.error ? `: ${m.error}` : ''})_`, '');
@@ -75,15 +88,48 @@ export function exportMarkdown({ conversation, messages, thread }: ConversationD
   return lines.join('\n');
 }
 
-/** Imports an exported conversation as a new one (fresh ids), in one transaction; refuses anything not in the format. Returns its id. */
-export function importConversation(db: SqliteDatabase, data: unknown): string {
+function parseExport(data: unknown): ExportedConversation {
   const parsed = exportedConversationSchema.safeParse(data);
   if (!parsed.success)
     throw new RpcError(
       'invalid_input',
       `Not a Freehold conversation export: ${parsed.error.issues[0]?.path.join('.') || 'top level'} ${parsed.error.issues[0]?.message ?? ''}`,
     );
-  const input = parsed.data;
+  return parsed.data;
+}
+
+/** An export read and its attachments checked as a message's are when sent: what importConversation stores. */
+export interface CheckedImport {
+  parsed: ExportedConversation;
+  /** By the file's message id. */
+  attachments: Map<string, NewAttachment[]>;
+}
+
+/** Reads an export and checks every attachment in it (type from the bytes, size, every pixel decoded); refuses with the reason. */
+export async function checkImport(data: unknown): Promise<CheckedImport> {
+  const parsed = parseExport(data);
+  const attachments = new Map<string, NewAttachment[]>();
+  for (const m of parsed.messages) {
+    if (!m.attachments?.length) continue;
+    if (m.role !== 'user')
+      throw new RpcError('invalid_input', `Message ${m.id} is a reply with attachments; only your messages carry them.`);
+    try {
+      attachments.set(m.id, await checkAttachments(m.attachments));
+    } catch (error) {
+      throw new RpcError('invalid_input', `Not imported: in message ${m.id}, ${(error as Error).message}`);
+    }
+  }
+  return { parsed, attachments };
+}
+
+/**
+ * Imports an exported conversation as a new one (fresh ids), in one transaction; refuses anything not in
+ * the format. A file with attachments is stored only as checked (checkImport). Returns its id.
+ */
+export function importConversation(db: SqliteDatabase, data: unknown, checked?: CheckedImport): string {
+  const input = checked?.parsed ?? parseExport(data);
+  if (!checked && input.messages.some((m) => m.attachments?.length))
+    throw new RpcError('invalid_input', 'This file carries attachments: they are checked before they are stored (importChecked).');
   const ids = new Map(input.messages.map((m) => [m.id, newId()]));
   for (const m of input.messages)
     if (m.parentId !== null && !ids.has(m.parentId))
@@ -126,6 +172,7 @@ export function importConversation(db: SqliteDatabase, data: unknown): string {
           m.createdAt,
           now(),
         );
+        insertAttachments(db, ids.get(m.id)!, checked?.attachments.get(m.id) ?? []);
         inserted.add(m.id);
         pending.splice(i, 1);
       }

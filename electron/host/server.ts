@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { displayFileName } from '../../shared/file-names';
-import { MAX_MESSAGE_BYTES } from '../../shared/rpc/protocol';
+import { MAX_MESSAGE_BYTES, MAX_UI_FRAME_BYTES } from '../../shared/rpc/protocol';
 import { serveConnection } from '../platform/serve-connection';
 import type { HostServices } from '../services/host-services';
 import type { Events, HostHandlers } from '../../shared/contract';
@@ -195,7 +195,8 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
     socket.on('close', () => sockets.delete(socket));
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  // Room for a message with images and audio; every other message is held to MAX_MESSAGE_BYTES (the transport closes on more).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_UI_FRAME_BYTES });
 
   server.on('upgrade', (req, socket, head) => {
     // The HTTP server has let go of an upgraded socket: its errors are ours from here (a reset must not end the host).
@@ -214,7 +215,7 @@ export async function startHeadlessHost(options: HeadlessHostOptions): Promise<H
     const editsStdio = local && isLoopbackAddress(bindHost);
     const { mcp } = options.services;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const transport = new WebSocketTransport(ws);
+      const transport = new WebSocketTransport(ws, { maxBytes: MAX_MESSAGE_BYTES });
       let protocolErrors = 0;
       const base = local ? options.services.handlers : remoteBrowserHandlers(options.services.handlers);
       serveConnection(transport, editsStdio ? base : restrictStdioEdits(base, mcp), options.services.events, {

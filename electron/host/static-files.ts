@@ -21,6 +21,8 @@ export const contentSecurityPolicy = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
+  // An audio attachment plays from its bytes (chats.attachment) as a data: URL.
+  'media-src data:',
   "font-src 'self'",
   "connect-src 'self'",
   "base-uri 'none'",

@@ -1,9 +1,23 @@
 import type { WebSocket, RawData } from 'ws';
+import { messageMediaAllowance } from '../../shared/rpc/protocol';
 import { TransportBase, type Transport } from '../../shared/rpc/transport';
+
+export interface WebSocketTransportOptions {
+  /**
+   * Frames over this many bytes close the connection (1009), as the socket's
+   * own maxPayload does, unless what is over is the base64 of a message's
+   * images and audio (shared/rpc/protocol.ts: mediaAllowance). For a socket
+   * whose maxPayload leaves room for a message with media.
+   */
+  maxBytes?: number;
+}
 
 /** RPC over one WebSocket: JSON text frames. */
 export class WebSocketTransport extends TransportBase implements Transport {
-  constructor(private readonly socket: WebSocket) {
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly options: WebSocketTransportOptions = {},
+  ) {
     super();
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
     socket.on('close', (code, reason) => this.markClosed(`${code}${reason.length ? ` ${reason.toString()}` : ''}`));
@@ -24,7 +38,13 @@ export class WebSocketTransport extends TransportBase implements Transport {
       this.close('invalid JSON', 1007);
       return;
     }
-    this.deliver(message, Buffer.byteLength(text));
+    const bytes = Buffer.byteLength(text);
+    const { maxBytes } = this.options;
+    if (maxBytes !== undefined && bytes > maxBytes && bytes > maxBytes + messageMediaAllowance(message)) {
+      this.close('message too big', 1009);
+      return;
+    }
+    this.deliver(message, bytes);
   }
 
   send(message: unknown): void {

@@ -196,6 +196,8 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     log(reason);
   });
   const chat = new ChatService(chats, inference, library, events);
+  // A model with a projector sees only where its engine setting runs it on llama.cpp's server.
+  chat.useSettings(() => settings.get());
 
   const api = new ApiController({
     dataDir: options.dataDir,

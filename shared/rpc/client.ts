@@ -10,7 +10,7 @@ import {
   type MethodName,
 } from '../contract';
 import { createPeer } from './peer';
-import { bytesOverLimit, MAX_MESSAGE_BYTES, MAX_TRUSTED_MESSAGE_BYTES } from './protocol';
+import { bytesOverLimit, MAX_MESSAGE_BYTES, MAX_TRUSTED_MESSAGE_BYTES, mediaAllowance } from './protocol';
 import type { Transport } from './transport';
 
 export interface HostClient {
@@ -56,13 +56,16 @@ export function createHostClient(
     api[name] = (input?: unknown) => {
       if (transport.closed) return Promise.reject(new RpcError('disconnected', 'Not connected to the host.'));
       // The host refuses (and a WebSocket closes on) a message over the limit: say so here instead, and send nothing.
-      const bytes = bytesOverLimit(input, maxOutgoing - ENVELOPE_BYTES);
+      // A message's images and audio (base64) come on top of the limit, up to the per-message media limit.
+      const media = mediaAllowance(input);
+      const bytes = bytesOverLimit(input, maxOutgoing - ENVELOPE_BYTES + media);
       if (bytes !== null) {
         const size = Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : 'unencodable';
+        const beside = media ? ' beside its images and audio' : '';
         return Promise.reject(
           new RpcError(
             'payload_too_large',
-            `Too large to send (${size}): one request to Freehold carries at most ${maxOutgoing / 1024 / 1024} MiB.`,
+            `Too large to send (${size}): one request to Freehold carries at most ${maxOutgoing / 1024 / 1024} MiB${beside}.`,
           ),
         );
       }

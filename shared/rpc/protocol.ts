@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fromWireError, RpcError, toWireError, type WireError } from '../errors';
+import { base64Length, MAX_MEDIA_BYTES_PER_MESSAGE } from '../media';
 
 /**
  * Largest message the host accepts from a UI connection (WebSocket or the
@@ -16,6 +17,44 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
  * to spare, and a reply past it fails its call with `payload_too_large`.
  */
 export const MAX_TRUSTED_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What images and audio add to a UI message's limit: a chats.send carries its
+ * files in base64 (`attachments[].data`) beside the 1 MiB for everything else,
+ * up to the per-message media limit (shared/media.ts); a conversation import
+ * (`data.messages[].attachments[].data`) the same.
+ */
+export const MAX_MEDIA_ALLOWANCE_BYTES = base64Length(MAX_MEDIA_BYTES_PER_MESSAGE);
+
+/** The largest WebSocket frame a UI may send: a message with media; every other is held to its own limit (mediaAllowance). */
+export const MAX_UI_FRAME_BYTES = MAX_MESSAGE_BYTES + MAX_MEDIA_ALLOWANCE_BYTES + 64 * 1024;
+
+function attachmentBytes(list: unknown): number {
+  if (!Array.isArray(list)) return 0;
+  let bytes = 0;
+  for (const item of list) {
+    const data = (item as { data?: unknown } | null)?.data;
+    if (typeof data === 'string') bytes += data.length;
+  }
+  return bytes;
+}
+
+/** What a call's input may carry beyond the limit: the base64 of its attachments (ASCII: a byte a character), at most the media allowance. */
+export function mediaAllowance(input: unknown): number {
+  if (typeof input !== 'object' || input === null) return 0;
+  const record = input as { attachments?: unknown; data?: { messages?: unknown } };
+  let bytes = attachmentBytes(record.attachments);
+  const messages = typeof record.data === 'object' && record.data !== null ? record.data.messages : undefined;
+  if (Array.isArray(messages)) for (const m of messages) bytes += attachmentBytes((m as { attachments?: unknown } | null)?.attachments);
+  return Math.min(bytes, MAX_MEDIA_ALLOWANCE_BYTES);
+}
+
+/** The same for a raw incoming message: a request's input's attachments; nothing for anything else. */
+export function messageMediaAllowance(message: unknown): number {
+  if (typeof message !== 'object' || message === null) return 0;
+  const record = message as { t?: unknown; a?: unknown };
+  return record.t === 'q' && Array.isArray(record.a) ? mediaAllowance(record.a[0]) : 0;
+}
 
 const requestSchema = z.object({
   t: z.literal('q'),
@@ -52,7 +91,7 @@ function approximateBytes(message: unknown): number {
 export function parseMessage(message: unknown, byteLength?: number, maxBytes = MAX_MESSAGE_BYTES): ParsedMessage {
   const requestId = extractRequestId(message);
   const size = byteLength ?? approximateBytes(message);
-  if (size > maxBytes) {
+  if (size > maxBytes && size > maxBytes + messageMediaAllowance(message)) {
     return {
       ok: false,
       requestId,

@@ -505,6 +505,9 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'chats.deleteMessage': () => {
       throw new RpcError('not_found', 'No such message.');
     },
+    'chats.attachment': () => {
+      throw new RpcError('not_found', 'No such attachment.');
+    },
     'hardware.fit': () => fits,
     'hardware.watch': () => ({ untilMs: Date.now() + 10_000 }),
     'hardware.benchmark': ({ modelId }) => {

@@ -38,8 +38,10 @@ export function chatHandlers({ chats, chat, events }: ChatHandlerDeps): HandlerS
         ? { content: chats.exportMarkdown(id), fileName: `${title}.md` }
         : { content: JSON.stringify(chats.exportJson(id), null, 2), fileName: `${title}.json` };
     },
-    'chats.import': ({ data }) => chats.importJson(data),
-    'chats.send': ({ conversationId, parentId, text }) => chat.send(conversationId, parentId, text),
+    // Each attachment in the file is checked as a sent one is, before anything is stored.
+    'chats.import': ({ data }) => chats.importChecked(data),
+    'chats.send': ({ conversationId, parentId, text, attachments, attachmentsFrom }) =>
+      chat.send(conversationId, parentId, text, { attachments, attachmentsFrom }),
     'chats.regenerate': ({ conversationId, messageId }) => chat.regenerate(conversationId, messageId),
     'chats.stop': ({ id }) => chat.stop(id),
     'chats.toolDecision': (input) => chat.decide(input),
@@ -49,5 +51,6 @@ export function chatHandlers({ chats, chat, events }: ChatHandlerDeps): HandlerS
       changed(message.conversationId);
       return chats.get(message.conversationId);
     },
+    'chats.attachment': ({ id }) => chats.attachment(id),
   };
 }

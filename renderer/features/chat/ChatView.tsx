@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { useLocation, useSearch } from 'wouter';
-import type { ChatMessageRecord } from '../../../shared/chat';
+import type { ChatMessageRecord, Conversation } from '../../../shared/chat';
+import { RpcError } from '../../../shared/errors';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { describeFailure } from '../../app/problems';
 import { findRemote, isRemoteRef, useMachines } from '../machines/machines';
+import { attachNote, isImageType, mediaOf, type PendingAttachment } from './attachment-files';
 import { chatSelection, noSelection } from './chat-selection';
 import { Composer } from './Composer';
 import { ContextGauge } from './ContextGauge';
@@ -27,6 +29,20 @@ function deepestLeaf(messages: ChatMessageRecord[], fromId: string): string {
   }
 }
 
+/** A refusal of a message's files (their type, size or contents, or a model that takes text only): nothing was sent. */
+function refusalOf(error: unknown): string | null {
+  if (!(error instanceof RpcError)) return null;
+  if (error.code === 'payload_too_large') return error.message;
+  return (error.details as { attachments?: unknown } | undefined)?.attachments === true ? error.message : null;
+}
+
+/** What one message carries besides its text. */
+interface SendExtra {
+  attachments?: PendingAttachment[];
+  /** An edited message keeps the attachments of this one. */
+  attachmentsFrom?: string;
+}
+
 /** The Chat view: the conversation list, one conversation (toolbar, thread) or a new one, and the message box. */
 export function ChatView() {
   const api = useHostApi();
@@ -35,6 +51,10 @@ export function ChatView() {
   const { machines, query: machinesQuery } = useMachines();
   const [inference, setInference] = useHostQuery('inference.status');
   useHostEvent('onInferenceStatus', setInference);
+  const [settings, setSettings] = useHostQuery('settings.get');
+  useHostEvent('onSettingsChanged', setSettings);
+  const engines = settings.status === 'ready' ? settings.data.inference.engines : undefined;
+  const [attached, setAttached] = useState<PendingAttachment[]>([]);
   const localApiBusy = inference.status === 'ready' && inference.data.queue?.running === 'api';
   const [, navigate] = useLocation();
   const [selection, dispatch] = useReducer(chatSelection, noSelection);
@@ -116,36 +136,78 @@ export function ChatView() {
     return () => window.removeEventListener('keydown', onKey);
   }, [newChat, stop]);
 
-  const send = async (text: string, parentId: string | null, conversationId = current) => {
-    if (!conversationId || !text.trim()) return;
+  /** Sends a message and waits for its reply; resolves to the refusal of its files (nothing was sent), or null. */
+  const send = async (text: string, parentId: string | null, conversationId = current, extra: SendExtra = {}): Promise<string | null> => {
+    const files = extra.attachments ?? [];
+    if (!conversationId || (!text.trim() && files.length === 0 && !extra.attachmentsFrom)) return null;
     setError(null);
     resetLive();
     try {
-      await api['chats.send']({ conversationId, parentId, text });
+      await api['chats.send']({
+        conversationId,
+        parentId,
+        text: text.trim() ? text : '',
+        ...(files.length ? { attachments: files.map((a) => ({ name: a.name, data: a.data })) } : {}),
+        ...(extra.attachmentsFrom ? { attachmentsFrom: extra.attachmentsFrom } : {}),
+      });
     } catch (e) {
+      const refused = refusalOf(e);
+      if (refused) return refused;
       fail(e);
     }
     reload(conversationId);
+    return null;
   };
 
-  /** The first message of a new conversation: create it with the chosen model, then send. */
-  const sendFirst = async (text: string) => {
-    setError(null);
-    try {
-      const created = await api['chats.create']({ modelId: newModel, settings: { temperature: 0.7, maxTokens: 512 } });
+  /** A conversation created for a first message: shown once that message is stored (a refused one is deleted unseen). */
+  const firstPending = useRef<Conversation | null>(null);
+  const showCreated = useCallback(
+    (id: string) => {
+      const created = firstPending.current;
+      if (!created || created.id !== id) return;
+      firstPending.current = null;
       setList((l = []) => [
         { id: created.id, title: created.title, pinned: false, updatedAt: created.updatedAt, messageCount: 0, modelId: created.modelId },
         ...l.filter((c) => c.id !== created.id),
       ]);
       dispatch({ type: 'created', id: created.id });
-      await send(text, null, created.id);
+    },
+    [setList],
+  );
+  useHostEvent(
+    'onConversationChanged',
+    useCallback((changed: { id: string }) => showCreated(changed.id), [showCreated]),
+  );
+
+  /** The first message of a new conversation: create it with the chosen model, then send (a refused one leaves no conversation). */
+  const sendFirst = async (text: string, attachments: PendingAttachment[]): Promise<string | null> => {
+    setError(null);
+    try {
+      const created = await api['chats.create']({ modelId: newModel, settings: { temperature: 0.7, maxTokens: 512 } });
+      firstPending.current = created;
+      const refused = await send(text, null, created.id, { attachments });
+      if (refused) {
+        firstPending.current = null;
+        await api['chats.delete']({ id: created.id });
+      } else showCreated(created.id);
+      return refused;
     } catch (e) {
       fail(e);
+      return null;
     }
   };
 
+  const modelEntry = models.find((m) => m.id === conversationModel);
+  // What the images attached now will cost (a model that does not see refuses them: no estimate).
+  const seesNow = mediaOf(modelEntry, engines);
+  const pendingImages = {
+    count: seesNow.vision ? attached.filter((a) => isImageType(a.mime)).length : 0,
+    tokensEach: seesNow.imageTokens,
+  };
+
   const actions: MessageActions = {
-    sendEdited: (text, parentId) => void send(text, parentId),
+    sendEdited: (text, parentId, attachmentsFrom) =>
+      void send(text, parentId, current, { attachmentsFrom }).then((refused) => refused && setError(refused)),
     regenerate: (messageId) => {
       if (!current) return;
       api['chats.regenerate']({ conversationId: current, messageId }).catch((e: unknown) => fail(e));
@@ -219,15 +281,19 @@ export function ChatView() {
               remoteName={remote?.machine.name ?? null}
               actions={actions}
             />
-            <ContextGauge thread={thread} />
           </>
         )}
+        <ContextGauge thread={thread} pendingImages={pendingImages} />
         {error && <p role="alert">{error}</p>}
         <Composer
           ref={composer}
           streaming={streaming}
           onStop={stop}
-          onSend={(text) => void (current && detail ? send(text, detail.conversation.activeLeafId) : sendFirst(text))}
+          onSend={(text, attachments) =>
+            current && detail ? send(text, detail.conversation.activeLeafId, current, { attachments }) : sendFirst(text, attachments)
+          }
+          attachNote={attachNote(conversationModel, models, engines)}
+          onAttachmentsChange={setAttached}
           blockedReason={
             current && detail
               ? null

@@ -1,39 +1,133 @@
-import { forwardRef, useState } from 'react';
+import { forwardRef, useEffect, useRef, useState, type DragEvent } from 'react';
+import { ACCEPTED_TYPES, addingProblem, readAttachment, type PendingAttachment } from './attachment-files';
+import { AttachmentPreviews } from './AttachmentPreviews';
 
 interface ComposerProps {
   streaming: boolean;
-  onSend: (text: string) => void;
+  /** Sends the message; resolves to why it was refused (nothing was sent: the text and files come back), or null. */
+  onSend: (text: string, attachments: PendingAttachment[]) => Promise<string | null> | void;
   onStop: () => void;
   /** Why Send is unavailable (no model yet), shown under the box; null when it is available. */
   blockedReason?: string | null;
+  /** What attaching does with the conversation's model (it sees; or it takes text only and which models see). */
+  attachNote?: string;
+  /** The files attached now (for the context gauge's estimate). */
+  onAttachmentsChange?: (attachments: PendingAttachment[]) => void;
 }
 
-/** The message box: Enter sends, Shift+Enter adds a line; Stop while a reply streams. */
+const hasFiles = (event: DragEvent) => [...event.dataTransfer.types].includes('Files');
+
+/**
+ * The message box: Enter sends, Shift+Enter adds a line; Stop while a reply
+ * streams. Images and audio attach by the button, by a drop on the box or by
+ * pasting; each is shown with Remove until the message is sent. A refusal
+ * (a file's type, size or contents, or a model that takes text only) is shown
+ * here, and the message stays to be changed.
+ */
 export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function Composer(
-  { streaming, onSend, onStop, blockedReason = null },
+  { streaming, onSend, onStop, blockedReason = null, attachNote, onAttachmentsChange },
   ref,
 ) {
   const [draft, setDraft] = useState('');
-  const canSend = draft.trim().length > 0 && !blockedReason;
+  const [pending, setPending] = useState<PendingAttachment[]>([]);
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const [over, setOver] = useState(false);
+  const picker = useRef<HTMLInputElement>(null);
+  const canSend = (draft.trim().length > 0 || pending.length > 0) && !blockedReason;
+
+  useEffect(() => onAttachmentsChange?.(pending), [pending, onAttachmentsChange]);
+
+  const add = (files: File[]) => {
+    if (files.length === 0) return;
+    const problem = addingProblem(pending, files);
+    if (problem) {
+      setRefusal(`Not attached: ${problem}.`);
+      return;
+    }
+    setRefusal(null);
+    Promise.all(files.map(readAttachment)).then(
+      (read) => setPending((list) => [...list, ...read]),
+      (error: unknown) => setRefusal(`Could not read the file: ${(error as Error).message}`),
+    );
+  };
+
+  const submit = () => {
+    if (!canSend) return;
+    const text = draft;
+    const files = pending;
+    setDraft('');
+    setPending([]);
+    setRefusal(null);
+    void Promise.resolve(onSend(text, files)).then((refused) => {
+      if (!refused) return;
+      // Nothing was sent: the message comes back as it was, with the reason.
+      setDraft((now) => now || text);
+      setPending((now) => (now.length ? now : files));
+      setRefusal(refused);
+    });
+  };
+
+  const describedBy = [blockedReason ? 'composer-blocked' : '', refusal ? 'composer-refusal' : ''].filter(Boolean).join(' ');
   return (
-    <div className="composer-wrap">
+    <div
+      className={`composer-wrap${over ? ' drop-target-over' : ''}`}
+      onDragOver={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = 'copy';
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        setOver(false);
+        add([...e.dataTransfer.files]);
+      }}
+    >
+      <AttachmentPreviews pending={pending} onRemove={(key) => setPending((list) => list.filter((a) => a.key !== key))} />
       <form
         className="composer"
         onSubmit={(e) => {
           e.preventDefault();
-          if (!canSend) return;
-          const text = draft;
-          setDraft('');
-          onSend(text);
+          submit();
         }}
       >
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          accept={ACCEPTED_TYPES}
+          aria-label="Image or audio files to attach"
+          onChange={(e) => {
+            add([...(e.target.files ?? [])]);
+            e.target.value = '';
+          }}
+        />
+        <button
+          type="button"
+          className="secondary attach-button"
+          aria-label="Attach image"
+          aria-describedby={attachNote ? 'composer-attach-note' : undefined}
+          title={attachNote}
+          onClick={() => picker.current?.click()}
+        >
+          Attach
+        </button>
         <textarea
           ref={ref}
           aria-label="Message"
-          aria-describedby={blockedReason ? 'composer-blocked' : undefined}
-          placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops)"
+          aria-describedby={describedBy || undefined}
+          placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops; drop or paste an image to attach it)"
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
+          onPaste={(e) => {
+            const files = [...(e.clipboardData?.files ?? [])];
+            if (files.length === 0) return;
+            e.preventDefault();
+            add(files);
+          }}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
               e.preventDefault();
@@ -51,6 +145,16 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
           </button>
         )}
       </form>
+      {attachNote && (
+        <span id="composer-attach-note" className="visually-hidden">
+          {attachNote}
+        </span>
+      )}
+      {refusal && (
+        <p id="composer-refusal" role="alert" className="composer-refusal">
+          {refusal}
+        </p>
+      )}
       {blockedReason && (
         <p id="composer-blocked" className="muted composer-note">
           {blockedReason}

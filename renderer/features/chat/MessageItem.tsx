@@ -1,6 +1,7 @@
 import type { ChatMessageRecord } from '../../../shared/chat';
 import { ContextOverflowNotice } from './ContextOverflowNotice';
 import { Markdown } from './Markdown';
+import { MessageAttachments } from './MessageAttachments';
 import { mergeLiveText, splitAtCalls, ToolCallCard } from './ToolCallCard';
 
 function Stats({ message }: { message: ChatMessageRecord }) {
@@ -53,8 +54,8 @@ function ReplyWithTools({ message: m, content }: { message: ChatMessageRecord; c
 }
 
 export interface MessageActions {
-  /** Sends an edited message as a new version beside the original. */
-  sendEdited: (text: string, parentId: string | null) => void;
+  /** Sends an edited message as a new version beside the original (with the original's attachments). */
+  sendEdited: (text: string, parentId: string | null, attachmentsFrom?: string) => void;
   regenerate: (messageId: string) => void;
   deleteMessage: (messageId: string) => void;
   /** Shows another version: the sibling `messageId` and the newest reply under it. */
@@ -153,7 +154,7 @@ export function MessageItem({
           onSubmit={(e) => {
             e.preventDefault();
             onEditing(null);
-            actions.sendEdited(editing, m.parentId);
+            actions.sendEdited(editing, m.parentId, m.attachments?.length ? m.id : undefined);
           }}
         >
           <textarea aria-label="Edit message" value={editing} onChange={(e) => onEditing(e.target.value)} />
@@ -163,7 +164,10 @@ export function MessageItem({
           </button>
         </form>
       ) : m.role === 'user' ? (
-        <div className="bubble">{shown.content}</div>
+        <div className="bubble">
+          <MessageAttachments attachments={m.attachments} />
+          {shown.content}
+        </div>
       ) : (
         <div className="bubble markdown">
           {m.toolCalls?.length ? (
