@@ -12,6 +12,9 @@
  * parallel, prefix, speculative: replies at once, follow-up turns, prompt
  *   lookup (parallel-bench.ts); peer: Freehold's API against llama-server on
  *   stories260K and a generated 0.7B model (peer-bench.ts, bench-model.ts).
+ * server-engine, engines: Freehold's API on llama.cpp's server against the
+ *   same llama-server called directly; both engines side by side
+ *   (server-engine-bench.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +34,7 @@ import { splitBench } from './split-bench';
 import { ensureBenchModel } from './bench-model';
 import { llamaServerParallelTps, peerBenches } from './peer-bench';
 import { parallelBench, prefixBench, speculativeBench } from './parallel-bench';
+import { enginesBench, serverEngineBench } from './server-engine-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'auto' },
       only: {
         type: 'string',
-        default: 'inference,parallel,prefix,speculative,peer,remote,split,download,import,library-ui,chat-ui',
+        default: 'inference,parallel,prefix,speculative,peer,server-engine,engines,remote,split,download,import,library-ui,chat-ui',
       },
       'download-mb': { type: 'string', default: '512' },
       // bench peer: the 0.7B bench model's rounds and tokens (0 rounds: stories260K only).
@@ -92,12 +96,33 @@ async function main(): Promise<void> {
     );
   }
   const rounds0 = Math.max(5, Number(values.rounds));
+  if (only.has('server-engine'))
+    await serverEngineBench(modelPath, rounds0, Number(values.tokens), Number(values.threads)).catch((error: unknown) =>
+      console.log(`bench server-engine: failed: ${(error as Error).message}`),
+    );
+  if (only.has('engines')) {
+    const bigRounds = Number(values['big-rounds']);
+    await enginesBench(
+      modelPath,
+      { rounds: Math.min(rounds0, 7), tokens: Number(values.tokens) },
+      bigRounds > 0 ? { rounds: Math.min(bigRounds, 3), tokens: Number(values['big-tokens']) } : null,
+      Number(values.threads),
+    ).catch((error: unknown) => console.log(`bench engines: failed: ${(error as Error).message}`));
+  }
   if (only.has('parallel')) {
-    // Against llama-server --parallel 4 (the split-model build), where it can be had.
-    const theirs = async (streams: number, tokens: number) =>
-      (await llamaServerParallelTps(modelPath, streams, tokens, { threads: Number(values.threads) })).decodeTps;
+    // Against llama-server --parallel 4 (the split-model build), where it can be had: the median of 3 runs.
+    const theirs = async (streams: number, tokens: number) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 3; i++)
+        runs.push((await llamaServerParallelTps(modelPath, streams, tokens, { threads: Number(values.threads) })).decodeTps);
+      return median(runs);
+    };
     await parallelBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads), theirs).catch((error: unknown) =>
       console.log(`bench parallel: failed: ${(error as Error).message}`),
+    );
+    // The same with the model on llama.cpp's server (the server engine).
+    await parallelBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads), theirs, 'server').catch((error: unknown) =>
+      console.log(`bench parallel: engine server failed: ${(error as Error).message}`),
     );
     const big = Number(values['big-rounds']) > 0 ? await ensureBenchModel(modelPath).catch(() => null) : null;
     if (big)

@@ -2,7 +2,12 @@
  * bench parallel: aggregate tokens/s of 4 concurrent streamed API requests
  *   against one stream, on one host (the model's 4 sequences, batched by
  *   llama.cpp), and against llama.cpp's own llama-server --parallel 4 with the
- *   same model, threads and prompts (peer-bench.ts).
+ *   same model, threads and prompts (peer-bench.ts); on node-llama-cpp's
+ *   engine, and again with the model on llama.cpp's server (`engine server`),
+ *   which also measures that llama-server called directly with the very
+ *   prompts the engine sends it (its chat template's rendering: a prompt's
+ *   text changes llama-server's own speed by a quarter with stories260K, so
+ *   peer_ratio, against the bare prompt, mixes the two).
  * bench prefix: time to first token of the 10th turn of a conversation of
  *   about 1,500 tokens against the 1st (the conversation's sequence still holds
  *   the earlier turns, so a follow-up reads only its new tokens).
@@ -14,8 +19,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../../shared/inference';
 import { forkLauncher } from '../inference/launcher';
 import { createHostServices, type HostServices } from '../services/host-services';
+import { benchEnginesEnv, engineServer, sameServerTps } from './server-engine-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -33,7 +40,7 @@ interface Host {
   close(): Promise<void>;
 }
 
-async function startHost(modelPath: string, threads: number, parallel: number, contextSize?: number): Promise<Host> {
+async function startHost(modelPath: string, threads: number, parallel: number, contextSize?: number, engine?: EngineName): Promise<Host> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-parallel-'));
   const services = await createHostServices({
     dataDir,
@@ -41,10 +48,12 @@ async function startHost(modelPath: string, threads: number, parallel: number, c
     workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
     log: () => undefined,
     api: { enabled: true, port: 0 },
+    ...(engine === 'server' ? { env: benchEnginesEnv() } : {}),
   });
   await services.settings.update({ inference: { threads, parallel } });
   const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
   if (!imported?.ok) throw new Error(`Could not add the model: ${imported?.error}`);
+  if (engine) await services.handlers['settings.update']({ inference: { engines: { [imported.model!.id]: engine } } });
   await services.handlers['models.load']({ id: imported.model!.id, ...(contextSize ? { contextSize } : {}) });
   const status = services.api.status();
   if (!status.url) throw new Error(`The API server did not start: ${status.error}`);
@@ -116,7 +125,7 @@ const prompts = ['Once upon a time', 'Lily had a cat', 'The sun was hot', 'Tom w
 /**
  * `theirs` measures llama-server --parallel 4 with the same model, threads,
  * tokens and prompts (aggregate tokens/s); without it, peer_ratio is not
- * reported.
+ * reported. `engine` pins the model to an engine (the line then names it).
  */
 export async function parallelBench(
   modelPath: string,
@@ -124,19 +133,25 @@ export async function parallelBench(
   maxTokens: number,
   threads: number,
   theirs?: (streams: number, tokens: number) => Promise<number>,
+  engine?: EngineName,
 ): Promise<void> {
-  const host = await startHost(modelPath, threads, 4);
+  const host = await startHost(modelPath, threads, 4, undefined, engine);
   try {
     const one: number[] = [];
     const four: number[] = [];
+    // On llama.cpp's server, also its own --parallel 4 on the very prompts the engine sends it (rounds alternated).
+    const direct = engine === 'server' ? engineServer(modelPath) : null;
+    const same: number[] = [];
     for (let i = 0; i < rounds + 1; i += 1) {
       const single = await stream(host, [{ role: 'user', content: prompts[i % 4]! }], maxTokens);
       const all = await Promise.all(prompts.map((p) => stream(host, [{ role: 'user', content: p }], maxTokens)));
+      const alone = direct ? await sameServerTps(direct, prompts, maxTokens) : 0;
       if (i === 0) continue; // warm-up
       one.push((single.tokens - 1) / ((single.endAt - single.firstAt) / 1000));
       const first = Math.min(...all.map((s) => s.firstAt));
       const end = Math.max(...all.map((s) => s.endAt));
       four.push(all.reduce((sum, s) => sum + s.tokens, 0) / ((end - first) / 1000));
+      if (direct) same.push(alone);
     }
     const ours = median(four);
     const ratio = ours / median(one);
@@ -145,8 +160,11 @@ export async function parallelBench(
       const theirTps = await theirs(4, maxTokens);
       peer = ` peer_ratio ${(ours / theirTps).toFixed(3)} ours_tps ${ours.toFixed(0)} llama_server_tps ${theirTps.toFixed(0)}`;
     }
+    const sameServer = same.length
+      ? ` same_prompts_ratio ${(ours / median(same)).toFixed(3)} same_prompts_llama_server_tps ${median(same).toFixed(0)}`
+      : '';
     console.log(
-      `bench parallel: streams 4 aggregate_ratio ${ratio.toFixed(3)} one_stream_tps ${median(one).toFixed(0)}${peer || ` aggregate_tps ${ours.toFixed(0)}`}`,
+      `bench parallel: ${engine ? `engine ${engine} ` : ''}streams 4 aggregate_ratio ${ratio.toFixed(3)} one_stream_tps ${median(one).toFixed(0)}${peer || ` aggregate_tps ${ours.toFixed(0)}`}${sameServer}`,
     );
   } finally {
     await host.close();

@@ -4,6 +4,11 @@
  * host ends), its last 300 log lines kept, ready once `/health` says so, and
  * its end explained in llama.cpp's own words. The split model (split-service.ts)
  * and the server engine (server-engine.ts) both run theirs through this.
+ *
+ * The key goes in the environment (LLAMA_API_KEY), which only this user can
+ * read, not on the command line, which every local user sees (`ps`); a
+ * llama-server that does not read it (an old build on the PATH) is found out
+ * by a request without the key, and started again with the key as an argument.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +47,24 @@ export class LlamaServerProcess {
 
   /** Starts it and resolves once it is ready to answer; rejects with llama.cpp's reason if it ends first. */
   static async start(options: LlamaServerStart): Promise<LlamaServerProcess> {
+    const server = await LlamaServerProcess.launch(options, 'environment');
+    if (await server.answersWithoutKey()) {
+      await server.stop();
+      return LlamaServerProcess.launch(options, 'argument');
+    }
+    return server;
+  }
+
+  /** Whether it answers a request without the key (it did not take the key from its environment). */
+  private async answersWithoutKey(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.url}/v1/models`, { signal: AbortSignal.timeout(10_000) })).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private static async launch(options: LlamaServerStart, keyIn: 'environment' | 'argument'): Promise<LlamaServerProcess> {
     const port = await freePort();
     const apiKey = randomBytes(24).toString('base64url');
     const args = [
@@ -50,14 +73,14 @@ export class LlamaServerProcess {
       '127.0.0.1',
       '--port',
       String(port),
-      '--api-key',
-      apiKey,
+      ...(keyIn === 'argument' ? ['--api-key', apiKey] : []),
       '--alias',
       options.alias,
       '--no-webui',
     ];
+    const env = { ...(options.env ?? process.env), ...(keyIn === 'environment' ? { LLAMA_API_KEY: apiKey } : {}) };
     // Tethered: a llama-server left behind by a crashed host would keep the model's memory.
-    const child = spawnTethered(options.binary, args, options.env ? { env: options.env } : {}).child;
+    const child = spawnTethered(options.binary, args, { env }).child;
     const server = new LlamaServerProcess(child, port, apiKey);
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {

@@ -1,23 +1,55 @@
 /**
- * llama.cpp's own `llama-server` as a second local engine (issue 25), its
- * first part: one server per loaded model (llama-server-process.ts: loopback,
- * a random key, tethered, its log kept), replies streamed from its OpenAI
- * endpoint into the same deltas and stats as the worker's, stopped per
- * request, and a server that dies mid-reply failing that reply with
- * llama.cpp's own reason while the next load starts afresh.
+ * llama.cpp's own `llama-server` as a second local engine (issue 25): one
+ * server per loaded model (llama-server-process.ts: loopback, a random key,
+ * tethered, its log kept), checked against the memory free before it is
+ * started (server-fit.ts), with the model's projector (`--mmproj`: images and
+ * audio, server-media.ts) and speculative decoding (a draft model, or prompt
+ * lookup as llama.cpp's n-gram drafting) where configured. Replies stream
+ * from its OpenAI endpoints (server-stream.ts: node:http, an event per token)
+ * into the worker's deltas (batched as the worker batches them) and stats,
+ * each conversation on its own slot so that its earlier turns are not read
+ * again (server-slots.ts), stopped per request; a reply with nothing for
+ * llama-server to parse runs as a completion of the prompt its template
+ * rendered; a required call on a template without tool calls is made all the
+ * same (server-tools.ts); a prompt too long for a slot is the worker's typed
+ * context error (server-failures.ts); a server that dies mid-reply fails that
+ * reply with llama.cpp's own reason while the next load starts afresh.
  *
- * Not yet behind the `Engine` interface the inference service calls, nor
- * chosen per model: those, tools, output formats, images and the parity suite
- * come next (the issue stays open until they do).
+ * The inference service runs it behind its one Engine (inference/routed-engine.ts).
  */
-import OpenAI from 'openai';
+import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type { ChatDelta, CompleteInput, GenerateInput, GenerateResult, LoadedModel } from '../../shared/inference';
+import type {
+  ChatDelta,
+  DeltaPart,
+  CompleteInput,
+  GenerateInput,
+  GenerateResult,
+  GenerationStats,
+  LoadedModel,
+  LoadInput,
+} from '../../shared/inference';
 import { openFileSource } from '../formats/file-source';
-import { readGgufHeader } from '../formats/gguf-header';
+import { readGgufHeader, type GgufHeader } from '../formats/gguf-header';
 import { ReplyReader } from '../machines/openai-reply';
-import { serverRequestBody, ToolCallReader } from './server-request';
+import { DeltaBatcher } from '../worker/delta-batcher';
 import { LlamaServerProcess } from './llama-server-process';
+import { serverArgs, speculativeArgs } from './server-args';
+import { contextOverflowOf, refusalOf } from './server-failures';
+import {
+  fitRefusal,
+  kvBytesPerToken,
+  serverFit,
+  systemFreeMemory,
+  weightBytesOf,
+  type FreeMemory,
+  type ServerMemoryNeed,
+} from './server-fit';
+import { mediaIn, mediaRefusal, mediaTokensOf, serverModalities } from './server-media';
+import { asChatChunk, completionBody, plainReply, serverRequestBody, ToolCallReader } from './server-request';
+import { SlotPicker } from './server-slots';
+import { postToServer, serverAgents, streamFromServer, type ServerEndpoint } from './server-stream';
+import { ForcedToolCall } from './server-tools';
 
 export interface ServerEngineOptions {
   /** The llama-server program (llama-engines.ts finds or builds it). */
@@ -25,6 +57,8 @@ export interface ServerEngineOptions {
   /** Threads for generation (the same rule as the worker's: threads.ts). */
   threads: () => number;
   log: (line: string) => void;
+  /** The memory free now, for the fit check before a load (default: the free RAM, no GPU). */
+  freeMemory?: () => FreeMemory | Promise<FreeMemory>;
 }
 
 export interface ServerLoadInput {
@@ -35,22 +69,33 @@ export interface ServerLoadInput {
   parallel?: number;
   /** Layers on the GPU (0 on a machine without one). */
   gpuLayers?: number;
+  /** The model's multimodal projector (mmproj GGUF): images, or audio, with the text. */
+  projectorPath?: string;
+  /** Speculative decoding: a draft model of the same vocabulary, or prompt lookup (llama.cpp's n-gram drafting). */
+  speculative?: LoadInput['speculative'];
 }
 
 /** The automatic context on llama.cpp's server: the model's trained size, at most `max` or 8,192 tokens. */
 export const SERVER_AUTO_CONTEXT = 8192;
 
-export async function serverAutoContext(modelPath: string, max: number | undefined): Promise<number> {
-  const source = await openFileSource(modelPath);
+async function headerOf(file: string): Promise<{ header: GgufHeader; size: number }> {
+  const source = await openFileSource(file);
   try {
-    const header = await readGgufHeader(source);
-    const architecture = header.metadata.get('general.architecture');
-    const trained = header.metadata.get(`${String(architecture)}.context_length`);
-    const cap = Math.min(max ?? SERVER_AUTO_CONTEXT, SERVER_AUTO_CONTEXT);
-    return typeof trained === 'number' && trained > 0 ? Math.min(trained, cap) : cap;
+    return { header: await readGgufHeader(source), size: source.size };
   } finally {
     await source.close();
   }
+}
+
+function trainedContext(header: GgufHeader): number | undefined {
+  const trained = header.metadata.get(`${String(header.metadata.get('general.architecture'))}.context_length`);
+  return typeof trained === 'number' && trained > 0 ? trained : undefined;
+}
+
+export async function serverAutoContext(modelPath: string, max: number | undefined): Promise<number> {
+  const { header } = await headerOf(modelPath);
+  const cap = Math.min(max ?? SERVER_AUTO_CONTEXT, SERVER_AUTO_CONTEXT);
+  return Math.min(trainedContext(header) ?? cap, cap);
 }
 
 interface Running {
@@ -58,8 +103,33 @@ interface Running {
   controller: AbortController;
 }
 
+interface Served {
+  server: LlamaServerProcess;
+  endpoint: ServerEndpoint;
+  slots: SlotPicker;
+  mediaMarker: string | null;
+  templateCallsTools: boolean;
+  /** Replies with nothing to parse may run as completions of the rendered prompt (see generate). */
+  plainChat: boolean;
+  trainContextSize: number;
+  need: ServerMemoryNeed;
+  gpuLayers: number;
+}
+
+/** A prompt as text, for choosing the slot that holds most of it already (server-slots.ts). */
+function promptText(input: GenerateInput): string {
+  let text = input.system ?? '';
+  for (const message of input.messages) {
+    text += `\u0000${message.role}\u0000${message.text}`;
+    if (message.role === 'user')
+      for (const part of message.media ?? []) text += `\u0000${part.mime}:${part.data.length}:${part.data.slice(0, 64)}`;
+    if (message.role === 'assistant') for (const call of message.calls ?? []) text += `\u0000${call.name}${call.arguments}${call.result}`;
+  }
+  return `${text}\u0000assistant\u0000`;
+}
+
 export class ServerEngine {
-  private server: LlamaServerProcess | null = null;
+  private served: Served | null = null;
   private loaded: LoadedModel | undefined;
   private readonly running = new Map<string, Running>();
   /** Why the server ended on its own, for the replies it cut short. */
@@ -71,144 +141,293 @@ export class ServerEngine {
     return this.loaded;
   }
 
+  /**
+   * What the model needs with `contextSize` tokens for each of `parallel`
+   * replies: its weights (every shard), its projector's and draft model's,
+   * and their KV caches.
+   */
+  private async memoryNeed(input: ServerLoadInput, header: GgufHeader, parallel: number, contextSize: number): Promise<ServerMemoryNeed> {
+    const contextTokens = contextSize * parallel;
+    let weightBytes = await weightBytesOf(input.modelPath);
+    let kvBytes = kvBytesPerToken(header) * contextTokens;
+    if (input.projectorPath) weightBytes += await weightBytesOf(input.projectorPath);
+    if (input.speculative?.kind === 'draft') {
+      const draft = await headerOf(input.speculative.modelPath).catch(() => null);
+      if (draft) {
+        weightBytes += await weightBytesOf(input.speculative.modelPath);
+        kvBytes += kvBytesPerToken(draft.header) * contextTokens;
+      }
+    }
+    return { weightBytes, kvBytes, contextTokens };
+  }
+
   /** Starts a server for the model (ending the one before); resolves once it answers. */
   async load(input: ServerLoadInput): Promise<LoadedModel> {
     await this.unload();
-    const source = await openFileSource(input.modelPath);
-    let header;
-    try {
-      header = await readGgufHeader(source);
-    } finally {
-      await source.close();
-    }
+    const { header, size } = await headerOf(input.modelPath);
     const text = (key: string) => (typeof header.metadata.get(key) === 'string' ? (header.metadata.get(key) as string) : undefined);
     const architecture = text('general.architecture') ?? 'unknown';
     const layers = header.metadata.get(`${architecture}.block_count`);
     const parallel = Math.max(1, input.parallel ?? 1);
     const gpuLayers = input.gpuLayers ?? 0;
-    const name =
-      text('general.name') ??
-      input.modelPath
-        .split(/[\\/]/)
-        .pop()!
-        .replace(/\.gguf$/i, '');
+    const name = text('general.name') ?? path.basename(input.modelPath).replace(/\.gguf$/i, '');
+    // Nothing is started for a model that cannot fit.
+    const need = await this.memoryNeed(input, header, parallel, input.contextSize);
+    const free = await (this.options.freeMemory ?? systemFreeMemory)();
+    const refusal = fitRefusal(input.modelPath, need, serverFit(need, free, gpuLayers), parallel);
+    if (refusal) throw refusal;
+
+    const threads = this.options.threads();
+    const args = serverArgs(input, threads);
+    const speculative = speculativeArgs(input, threads);
+
     this.lost = null;
-    const server = await LlamaServerProcess.start({
-      binary: await this.options.binary(),
-      alias: name,
-      args: [
-        '-m',
-        input.modelPath,
-        // llama-server divides its context among its slots: each reply gets contextSize.
-        '-c',
-        String(input.contextSize * parallel),
-        '-np',
-        String(parallel),
-        '-t',
-        String(this.options.threads()),
-        '-ngl',
-        String(gpuLayers),
-        '--jinja',
-      ],
-      onExit: (why) => {
-        if (this.server !== server) return;
-        this.options.log(`server engine: ${why}`);
-        this.lost = why;
-        this.server = null;
-        this.loaded = undefined;
-        for (const run of this.running.values()) run.controller.abort();
-      },
-    });
-    this.server = server;
+    let speculativeNote: string | undefined;
+    let server: LlamaServerProcess;
+    // Without speculative decoding where llama.cpp cannot do it, and the reason said (its own words).
+    const without = (why: string) => {
+      const what =
+        input.speculative?.kind === 'draft' ? `The draft model ${path.basename(input.speculative.modelPath, '.gguf')}` : 'Prompt lookup';
+      speculativeNote = `${what} could not be used on llama.cpp’s server (${why.slice(0, 300)}). It runs without speculative decoding.`;
+      this.options.log(`server engine: ${speculativeNote}`);
+    };
+    try {
+      server = await this.start(name, [...args, ...speculative]);
+    } catch (error) {
+      if (!input.speculative) throw error;
+      without((error as Error).message);
+      server = await this.start(name, args);
+    }
+    if (input.speculative && !speculativeNote) {
+      // llama-server starts without it when its draft does not fit the model (another vocabulary), and logs why.
+      const refused = server
+        .lines()
+        .map((line) =>
+          /failed to initialize speculative decoding context: (.+)$|(speculative decoding not supported by this context)/.exec(line),
+        )
+        .find((match) => match);
+      if (refused) without((refused[1] ?? refused[2]!).trim());
+    }
+    const modalities = await serverModalities(server);
+    this.served = {
+      server,
+      endpoint: { url: server.url, apiKey: server.apiKey, ...serverAgents() },
+      slots: new SlotPicker(parallel),
+      mediaMarker: modalities.mediaMarker,
+      templateCallsTools: modalities.templateCallsTools,
+      plainChat: !modalities.templateThinks && !checkpointed(header, architecture),
+      trainContextSize: trainedContext(header) ?? input.contextSize,
+      need,
+      gpuLayers,
+    };
+    const spec = input.speculative && !speculativeNote ? input.speculative : undefined;
     this.loaded = {
       path: input.modelPath,
       name,
       architecture,
-      sizeBytes: source.size,
+      sizeBytes: size,
       gpuLayers,
       totalLayers: typeof layers === 'number' ? layers : 0,
       contextSize: input.contextSize,
       chatWrapper: 'llama-server (jinja)',
       parallel,
+      ...(input.projectorPath ? { vision: modalities.vision, audio: modalities.audio, projector: path.basename(input.projectorPath) } : {}),
+      ...(spec ? { speculative: spec.kind } : {}),
+      ...(spec?.kind === 'draft' ? { draftModel: path.basename(spec.modelPath).replace(/\.gguf$/i, '') } : {}),
+      ...(speculativeNote ? { speculativeNote } : {}),
     };
     return this.loaded;
   }
 
+  private async start(alias: string, args: string[]): Promise<LlamaServerProcess> {
+    const server = await LlamaServerProcess.start({
+      binary: await this.options.binary(),
+      alias,
+      args,
+      onExit: (why) => {
+        if (this.served?.server !== server) return;
+        this.options.log(`server engine: ${why}`);
+        this.lost = why;
+        this.served = null;
+        this.loaded = undefined;
+        for (const run of this.running.values()) run.controller.abort();
+      },
+    });
+    return server;
+  }
+
+  private current(): { served: Served; model: LoadedModel } {
+    const served = this.served;
+    const model = this.loaded;
+    if (!served || !model) throw new RpcError('no_model_loaded', this.lost ? `No model is loaded: ${this.lost}` : 'No model is loaded.');
+    return { served, model };
+  }
+
+  private begin(requestId: string): AbortController {
+    if (this.running.has(requestId)) throw new RpcError('invalid_input', `A reply with the id ${requestId} is already running.`);
+    const controller = new AbortController();
+    this.running.set(requestId, { requestId, controller });
+    return controller;
+  }
+
   /** A reply on the loaded model, streamed to onDelta. */
   async generate(input: GenerateInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
-    const server = this.server;
-    const model = this.loaded;
-    if (!server || !model) throw new RpcError('no_model_loaded', this.lost ? `No model is loaded: ${this.lost}` : 'No model is loaded.');
-    if (this.running.has(input.requestId))
-      throw new RpcError('invalid_input', `A reply with the id ${input.requestId} is already running.`);
-    const controller = new AbortController();
-    this.running.set(input.requestId, { requestId: input.requestId, controller });
+    const { served, model } = this.current();
+    const refusal = mediaRefusal(model, input.messages);
+    if (refusal) throw refusal;
+    const controller = this.begin(input.requestId);
+    const text = promptText(input);
+    const media = mediaIn(input.messages);
+    const hasMedia = media.images + media.audio > 0;
+    const slot = served.slots.take(input.slotKey, text);
     const reader = new ReplyReader(input.requestId);
-    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: server.apiKey, maxRetries: 0, timeout: 24 * 3600 * 1000 });
-    const body = serverRequestBody(model.name, input);
+    const batcher = new DeltaBatcher(input.requestId, onDelta);
+    const body = serverRequestBody(model.name, input, slot);
+    // A call the template cannot make, made all the same (server-tools.ts).
+    const forced = ForcedToolCall.for(input, served.templateCallsTools);
+    forced?.apply(body as unknown as Record<string, unknown>);
     const calls = new ToolCallReader();
+    const pushCall = (part: DeltaPart) => part.kind === 'call' && batcher.pushCall(part.index, part.name, part.text);
+    let timings: Record<string, unknown> | undefined;
+    let result: GenerateResult | undefined;
     try {
-      const stream = await client.chat.completions.create(body, { signal: controller.signal });
-      // The SDK ends the stream quietly when it is aborted: by the caller, or by the server's end.
-      for await (const chunk of stream) {
-        reader.read(chunk, (parts) => onDelta({ requestId: input.requestId, parts }));
-        const callParts = calls.read(chunk);
-        if (callParts.length) onDelta({ requestId: input.requestId, parts: callParts });
-      }
+      const onChunk = (event: Record<string, unknown>) => {
+        const chunk = asChatChunk(event);
+        reader.read(chunk, (parts) => {
+          for (const part of parts)
+            if (part.kind === 'call') continue;
+            else if (forced && part.kind === 'text') forced.read(part.text).forEach(pushCall);
+            else batcher.push(part.kind, part.text);
+        });
+        calls.read(chunk).forEach(pushCall);
+        if (event.timings && typeof event.timings === 'object') timings = event.timings as Record<string, unknown>;
+      };
+      if (served.plainChat && !hasMedia && !forced && plainReply(body)) {
+        // Nothing in the reply for llama-server to parse (no tools, format or reasoning): the prompt rendered
+        // by its template, then streamed as a completion, which spares llama-server its per-token chat parse
+        // (a third of its throughput with four replies at once on two cores: bench parallel).
+        const { prompt } = await postToServer<{ prompt: string }>(served.endpoint, '/apply-template', body, controller.signal);
+        await streamFromServer(served.endpoint, '/v1/completions', completionBody(body, prompt), controller.signal, onChunk);
+      } else
+        await streamFromServer(served.endpoint, '/v1/chat/completions', body, controller.signal, onChunk).catch((error: unknown) => {
+          // llama.cpp fails a prompt whose cached start ends between two images ("Chunk not found", a llama-server
+          // bug): the same request once more, read afresh, answers it.
+          if (!hasMedia || (error as { status?: number }).status !== 500 || reader.result('eos').text) throw error;
+          this.options.log(`server engine: reading the prompt afresh after llama-server's error (${(error as Error).message})`);
+          return streamFromServer(served.endpoint, '/v1/chat/completions', { ...body, cache_prompt: false }, controller.signal, onChunk);
+        });
+      const made = forced?.finish();
+      made?.parts.forEach(pushCall);
+      batcher.flush();
       if (controller.signal.aborted) throw controller.signal.reason;
-      const toolCalls = calls.result();
-      const result = reader.result(toolCalls.length ? 'tool-calls' : reader.stopReason());
-      return toolCalls.length ? { ...result, toolCalls } : result;
+      const toolCalls = made ? [made.call] : calls.result();
+      result = reader.result(toolCalls.length ? 'tool-calls' : reader.stopReason());
+      if (toolCalls.length) result.toolCalls = toolCalls;
+      if (made) result.text = '';
     } catch (error) {
-      // A dropped connection can come before the process's exit is seen: give the exit a moment to arrive.
-      for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted; i++) await new Promise((r) => setTimeout(r, 50));
-      if (server.exited && !server.stopRequested)
-        throw new RpcError('worker_crashed', `llama.cpp's server stopped mid-reply, so the reply was cut short: ${server.exited}`);
-      if (controller.signal.aborted) return reader.result('abort');
-      throw new RpcError('unavailable', `llama.cpp's server failed the reply: ${(error as Error).message}`);
+      batcher.flush();
+      await this.failed(served, controller, error, 'reply', { input: 'messages', maxTokens: input.sampling?.maxTokens });
+      result = reader.result('abort');
+      // A forced call cut short: its arguments went out as call deltas, not as text.
+      if (forced) result.text = '';
     } finally {
       this.running.delete(input.requestId);
+      served.slots.release(slot, result ? `${result.text}\u0000` : '');
     }
+    speculativeStats(result.stats, timings);
+    if (hasMedia) {
+      const tokens = await mediaTokensOf(
+        served.server,
+        body as unknown as Record<string, unknown>,
+        served.mediaMarker,
+        result.stats.promptTokens,
+      );
+      if (tokens !== undefined) result.stats.mediaTokens = tokens;
+    }
+    return result;
+  }
+
+  /**
+   * A failed request, explained: a server that died (its reason), a prompt
+   * too long (the numbers), a request refused; an abort returns (the reply so
+   * far is the caller's to return).
+   */
+  private async failed(
+    served: Served,
+    controller: AbortController,
+    error: unknown,
+    what: 'reply' | 'completion',
+    overflow: { input: 'messages' | 'prompt'; maxTokens: number | undefined },
+  ): Promise<true> {
+    const server = served.server;
+    // A dropped connection can come before the process's exit is seen: give the exit a moment to arrive.
+    for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted && !refusalOf(error); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    if (server.exited && !server.stopRequested)
+      throw new RpcError(
+        'worker_crashed',
+        what === 'reply'
+          ? `llama.cpp's server stopped mid-reply, so the reply was cut short: ${server.exited}`
+          : `llama.cpp's server stopped mid-completion, so it was cut short: ${server.exited}`,
+      );
+    if (controller.signal.aborted) return true;
+    const tooLong = await contextOverflowOf(error, {
+      ...overflow,
+      contextSize: this.loaded?.contextSize ?? 0,
+      trainContextSize: served.trainContextSize,
+      fits: async (size) => {
+        const parallel = served.slots.size;
+        const larger = {
+          ...served.need,
+          kvBytes: (served.need.kvBytes / served.need.contextTokens) * size * parallel,
+          contextTokens: size * parallel,
+        };
+        // What this server holds now is free again when it loads with the larger context.
+        const free = await (this.options.freeMemory ?? systemFreeMemory)();
+        const held = serverFit(served.need, { ramFreeBytes: 0, vramFreeBytes: 0 }, 0).neededBytes;
+        return serverFit(larger, { ...free, ramFreeBytes: free.ramFreeBytes + held }, served.gpuLayers).verdict !== 'no';
+      },
+    });
+    if (tooLong) throw tooLong;
+    const refused = refusalOf(error);
+    if (refused) throw refused;
+    throw new RpcError('unavailable', `llama.cpp's server failed the ${what}: ${(error as Error).message}`);
   }
 
   /** Plain text completion of `prompt` (no chat template), streamed to onDelta. */
   async complete(input: CompleteInput, onDelta: (delta: ChatDelta) => void): Promise<GenerateResult> {
-    const server = this.server;
-    const model = this.loaded;
-    if (!server || !model) throw new RpcError('no_model_loaded', this.lost ? `No model is loaded: ${this.lost}` : 'No model is loaded.');
-    const controller = new AbortController();
-    this.running.set(input.requestId, { requestId: input.requestId, controller });
+    const { served, model } = this.current();
+    const controller = this.begin(input.requestId);
+    const slot = served.slots.take(undefined, input.prompt);
     const reader = new ReplyReader(input.requestId);
-    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: server.apiKey, maxRetries: 0, timeout: 24 * 3600 * 1000 });
-    const chat = serverRequestBody(model.name, { ...input, messages: [{ role: 'user', text: input.prompt }] }) as unknown as Record<
+    const batcher = new DeltaBatcher(input.requestId, onDelta);
+    const chat = serverRequestBody(model.name, { ...input, messages: [{ role: 'user', text: input.prompt }] }, slot) as unknown as Record<
       string,
       unknown
     >;
     const { messages: _messages, tools: _tools, tool_choice: _choice, ...rest } = chat;
+    let timings: Record<string, unknown> | undefined;
+    let result: GenerateResult | undefined;
     try {
-      const stream = await client.completions.create({ ...rest, prompt: input.prompt } as never, { signal: controller.signal });
-      for await (const chunk of stream as unknown as AsyncIterable<{
-        choices?: Array<{ text?: string; finish_reason?: string | null }>;
-        usage?: unknown;
-      }>) {
-        // A completion chunk read as a chat chunk: its text as content.
-        const asChat = {
-          ...chunk,
-          choices: (chunk.choices ?? []).map((c) => ({ delta: { content: c.text ?? '' }, finish_reason: c.finish_reason ?? null })),
-        };
-        reader.read(asChat as never, (parts) => onDelta({ requestId: input.requestId, parts }));
-      }
+      await streamFromServer(served.endpoint, '/v1/completions', { ...rest, prompt: input.prompt }, controller.signal, (event) => {
+        reader.read(asChatChunk(event), (parts) => {
+          for (const part of parts) if (part.kind !== 'call') batcher.push(part.kind, part.text);
+        });
+        if (event.timings && typeof event.timings === 'object') timings = event.timings as Record<string, unknown>;
+      });
+      batcher.flush();
       if (controller.signal.aborted) throw controller.signal.reason;
-      return reader.result(reader.stopReason());
+      result = reader.result(reader.stopReason());
     } catch (error) {
-      for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted; i++) await new Promise((r) => setTimeout(r, 50));
-      if (server.exited && !server.stopRequested)
-        throw new RpcError('worker_crashed', `llama.cpp's server stopped mid-completion, so it was cut short: ${server.exited}`);
-      if (controller.signal.aborted) return reader.result('abort');
-      throw new RpcError('unavailable', `llama.cpp's server failed the completion: ${(error as Error).message}`);
+      batcher.flush();
+      await this.failed(served, controller, error, 'completion', { input: 'prompt', maxTokens: input.sampling?.maxTokens });
+      result = reader.result('abort');
     } finally {
       this.running.delete(input.requestId);
+      served.slots.release(slot, result?.text ?? '');
     }
+    speculativeStats(result.stats, timings);
+    return result;
   }
 
   /** Stops one reply; false when none runs under that id. */
@@ -221,20 +440,40 @@ export class ServerEngine {
 
   /** The server's process id, while it runs. */
   get pid(): number | undefined {
-    return this.server?.child.pid;
+    return this.served?.server.child.pid;
   }
 
   /** The server's log lines, for explaining a failure. */
   logLines(): string[] {
-    return this.server?.lines() ?? [];
+    return this.served?.server.lines() ?? [];
   }
 
   /** Ends the server and its replies. */
   async unload(): Promise<void> {
-    const server = this.server;
-    this.server = null;
+    const served = this.served;
+    this.served = null;
     this.loaded = undefined;
     for (const run of this.running.values()) run.controller.abort();
-    await server?.stop();
+    served?.endpoint.agent.destroy();
+    served?.endpoint.shortAgent.destroy();
+    await served?.server.stop();
   }
+}
+
+/**
+ * Whether llama-server keeps checkpoints of the model's context at message
+ * boundaries (recurrent and hybrid models, sliding-window attention): those
+ * come from its chat path, so such a model's replies always take it.
+ */
+function checkpointed(header: GgufHeader, architecture: string): boolean {
+  return [...header.metadata.keys()].some(
+    (key) => key.startsWith(`${architecture}.ssm.`) || key.startsWith(`${architecture}.attention.sliding_window`) || key.includes('.wkv.'),
+  );
+}
+
+/** With speculative decoding, llama-server's drafted and accepted tokens (timings.draft_n, draft_n_accepted). */
+function speculativeStats(stats: GenerationStats, timings: Record<string, unknown> | undefined): void {
+  if (typeof timings?.draft_n !== 'number') return;
+  stats.predictedTokens = timings.draft_n;
+  stats.acceptedPredictions = typeof timings.draft_n_accepted === 'number' ? timings.draft_n_accepted : 0;
 }

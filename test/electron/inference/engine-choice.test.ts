@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiHostWithModel, type ApiHost } from '../../helpers/inference-host';
 import { ensureTestEngines } from '../../helpers/llama-engines';
 import { until } from '../../helpers/until';
+import { tinyVisionModel } from '../../helpers/vision-model';
 
 let host: ApiHost;
 let client: OpenAI;
@@ -126,6 +127,34 @@ describe('the engine a model runs on', () => {
     // Unloaded, nothing runs on either.
     await host.services.handlers['inference.unload'](undefined);
     expect(host.services.inference.status().model).toBeNull();
+  });
+
+  it('auto: a model with its projector attached runs on llama.cpp’s server, which sees images, and says why', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const { model, mmproj } = await tinyVisionModel();
+    const file = path.join(host.dir, 'tiny-vision.gguf');
+    copyFileSync(model, file);
+    const results = await host.services.handlers['models.import']({ paths: [file, mmproj], mode: 'reference' });
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    const vision = results[0]!.model!;
+    const listed = await client.models.list();
+    const id = listed.data.find((m) => m.id !== 'stories260k')!.id;
+    await client.chat.completions.create({ model: id, messages: [{ role: 'user', content: 'Once' }], max_tokens: 4, temperature: 0 });
+    expect(host.services.inference.status().model).toMatchObject({
+      path: vision.files[0],
+      engine: 'server',
+      engineReason: 'Auto: the model sees images (it has a projector), which only llama.cpp’s server runs',
+      vision: true,
+      projector: path.basename(mmproj),
+    });
+    // Pinned to node-llama-cpp it runs there, text-only, and says so.
+    await host.services.handlers['settings.update']({ inference: { engines: { [vision.id]: 'worker' } } });
+    await until('the vision model on the worker', () => host.services.inference.status().model?.engine === 'worker');
+    expect(host.services.inference.status().model?.engineReason).toBe(
+      'Chosen for this model in its options: node-llama-cpp (text only: its projector needs llama.cpp’s server)',
+    );
+    expect(host.services.inference.status().model?.vision).toBeFalsy();
   });
 });
 
