@@ -138,6 +138,14 @@ export class InferenceService {
       binary: options.serverBinary ?? (() => Promise.reject(new RpcError('unavailable', 'llama.cpp’s server is not available here.'))),
       threads: () => resolveThreads(options.settings().inference.threads, os.availableParallelism()).used,
       log: options.log,
+      // The memory free now as the worker measures it for its own loads (RAM, VRAM, the user's VRAM cap).
+      // (The system's free RAM while the worker cannot report: restarting, say.)
+      freeMemory: async () => {
+        const report = await supervisor.report().catch(() => null);
+        if (!report) return { ramFreeBytes: os.freemem(), vramFreeBytes: 0 };
+        const { ram, vram } = report;
+        return { ramFreeBytes: ram.freeBytes, vramFreeBytes: vram.freeBytes, vramCapBytes: vram.capBytes, unified: vram.unifiedBytes > 0 };
+      },
     });
     const routed = new RoutedEngine({
       // Tests wrap (or watch) the worker's engine.

@@ -118,9 +118,13 @@ export class RoutedEngine implements Engine {
           : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
       const projectorPath = input.projectorPath ?? this.options.projectorFor?.(input.modelPath);
       const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
+      // Layers on the GPU: as asked; automatic is none, since the llama-server Freehold finds or builds is a
+      // CPU build (GPU builds of llama.cpp's programs are issue 26's), and the fit check then counts RAM.
+      const gpuLayers = typeof input.gpuLayers === 'number' ? input.gpuLayers : 0;
       const serverInput = {
         modelPath: input.modelPath,
         contextSize,
+        gpuLayers,
         parallel: this.options.parallel(),
         ...(projectorPath ? { projectorPath } : {}),
         ...(speculative ? { speculative } : {}),
