@@ -33,7 +33,7 @@ import { remoteBench } from './remote-bench';
 import { splitBench } from './split-bench';
 import { ensureBenchModel } from './bench-model';
 import { llamaServerParallelTps, peerBenches } from './peer-bench';
-import { parallelBench, prefixBench, speculativeBench } from './parallel-bench';
+import { PARALLEL_PROMPTS, parallelBench, prefixBench, speculativeBench } from './parallel-bench';
 import { enginesBench, serverEngineBench } from './server-engine-bench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -114,7 +114,10 @@ async function main(): Promise<void> {
     const theirs = async (streams: number, tokens: number) => {
       const runs: number[] = [];
       for (let i = 0; i < 3; i++)
-        runs.push((await llamaServerParallelTps(modelPath, streams, tokens, { threads: Number(values.threads) })).decodeTps);
+        runs.push(
+          (await llamaServerParallelTps(modelPath, streams, tokens, { threads: Number(values.threads), chats: PARALLEL_PROMPTS }))
+            .decodeTps,
+        );
       return median(runs);
     };
     await parallelBench(modelPath, Math.min(rounds0, 7), 300, Number(values.threads), theirs).catch((error: unknown) =>

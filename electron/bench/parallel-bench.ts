@@ -2,12 +2,13 @@
  * bench parallel: aggregate tokens/s of 4 concurrent streamed API requests
  *   against one stream, on one host (the model's 4 sequences, batched by
  *   llama.cpp), and against llama.cpp's own llama-server --parallel 4 with the
- *   same model, threads and prompts (peer-bench.ts); on node-llama-cpp's
+ *   same model, threads and chat requests (peer-bench.ts); on node-llama-cpp's
  *   engine, and again with the model on llama.cpp's server (`engine server`),
  *   which also measures that llama-server called directly with the very
  *   prompts the engine sends it (its chat template's rendering: a prompt's
- *   text changes llama-server's own speed by a quarter with stories260K, so
- *   peer_ratio, against the bare prompt, mixes the two).
+ *   text changes llama-server's own speed by a quarter with stories260K, and
+ *   its chat endpoint parses every token, which the engine's plain replies
+ *   avoid).
  * bench prefix: time to first token of the 10th turn of a conversation of
  *   about 1,500 tokens against the 1st (the conversation's sequence still holds
  *   the earlier turns, so a follow-up reads only its new tokens).
@@ -120,7 +121,9 @@ async function stream(host: Host, messages: Array<{ role: string; content: strin
   return { startedAt, firstAt, endAt: performance.now(), tokens, text };
 }
 
-const prompts = ['Once upon a time', 'Lily had a cat', 'The sun was hot', 'Tom went to the park'];
+/** The four requests' user messages; llama-server's own --parallel 4 (the peer) is sent the same chat requests. */
+export const PARALLEL_PROMPTS = ['Once upon a time', 'Lily had a cat', 'The sun was hot', 'Tom went to the park'];
+const prompts = PARALLEL_PROMPTS;
 
 /**
  * `theirs` measures llama-server --parallel 4 with the same model, threads,

@@ -291,15 +291,22 @@ export interface ParallelPeerResult {
 
 /**
  * llama-server with `streams` slots (context streams × contextSize, continuous
- * batching) and `streams` concurrent streamed greedy /v1/completions requests
- * for the same prompt; after one warm-up request.
+ * batching) and `streams` concurrent streamed greedy requests: /v1/completions
+ * of the same prompt, or, given `chats`, /v1/chat/completions of those user
+ * messages (stream i asks chats[i % n], as a client of Freehold's API would);
+ * after one warm-up request.
  */
 export async function llamaServerParallelTps(
   modelPath: string,
   streams: number,
   tokens: number,
-  options: { contextSize?: number; threads?: number; prompt?: string } = {},
+  options: { contextSize?: number; threads?: number; prompt?: string; chats?: string[] } = {},
 ): Promise<ParallelPeerResult> {
+  const chats = options.chats;
+  const request = (i: number) =>
+    chats
+      ? streamOnce(server.url, 'chat', { maxTokens: tokens, extra: { messages: [{ role: 'user', content: chats[i % chats.length] }] } })
+      : streamOnce(server.url, 'completions', { maxTokens: tokens, prompt: options.prompt });
   const binary = await llamaServerBinary();
   if ('why' in binary) throw new Error(binary.why);
   const threads = options.threads ?? 1;
@@ -318,11 +325,9 @@ export async function llamaServerParallelTps(
     '--cont-batching',
   ]);
   try {
-    await streamOnce(server.url, 'completions', { maxTokens: tokens, prompt: options.prompt });
+    await request(0);
     const start = performance.now();
-    const rounds = await Promise.all(
-      Array.from({ length: streams }, () => streamOnce(server.url, 'completions', { maxTokens: tokens, prompt: options.prompt })),
-    );
+    const rounds = await Promise.all(Array.from({ length: streams }, (_, i) => request(i)));
     const end = Math.max(...rounds.map((r) => r.endedAt));
     const firstToken = Math.min(...rounds.filter((r) => r.firstAt > 0).map((r) => r.firstAt));
     const total = rounds.reduce((sum, r) => sum + r.tokens, 0);
