@@ -11,31 +11,24 @@
  * again (server-slots.ts), stopped per request; a reply with nothing for
  * llama-server to parse runs as a completion of the prompt its template
  * rendered; a required call on a template without tool calls is made all the
- * same (server-tools.ts); a prompt too long for a slot is the worker's typed
- * context error (server-failures.ts); a server that dies mid-reply fails that
+ * same (server-tools.ts); a conversation longer than a slot's context loses
+ * its oldest messages as on the worker, and a prompt that cannot fit is the
+ * worker's typed context error (server-context.ts, server-failures.ts); the
+ * stats carry the context gauge's numbers; a server that dies mid-reply fails that
  * reply with llama.cpp's own reason while the next load starts afresh.
  *
  * The inference service runs it behind its one Engine (inference/routed-engine.ts).
  */
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
-import type {
-  ChatDelta,
-  DeltaPart,
-  CompleteInput,
-  GenerateInput,
-  GenerateResult,
-  GenerationStats,
-  LoadedModel,
-  LoadInput,
-} from '../../shared/inference';
-import { openFileSource } from '../formats/file-source';
-import { readGgufHeader, type GgufHeader } from '../formats/gguf-header';
+import type { ChatDelta, DeltaPart, CompleteInput, GenerateInput, GenerateResult, LoadedModel, LoadInput } from '../../shared/inference';
+import type { GgufHeader } from '../formats/gguf-header';
 import { ReplyReader } from '../machines/openai-reply';
 import { DeltaBatcher } from '../worker/delta-batcher';
 import { LlamaServerProcess } from './llama-server-process';
 import { serverArgs, speculativeArgs } from './server-args';
-import { contextOverflowOf, refusalOf } from './server-failures';
+import { contextRefusal, contextStats, ContextFitter, speculativeStats, type FitOutcome } from './server-context';
+import { contextOverflowOf, overflowError, refusalOf, type OverflowContext } from './server-failures';
 import {
   fitRefusal,
   kvBytesPerToken,
@@ -49,7 +42,10 @@ import { mediaIn, mediaRefusal, mediaTokensOf, serverModalities } from './server
 import { asChatChunk, completionBody, plainReply, serverRequestBody, ToolCallReader } from './server-request';
 import { SlotPicker } from './server-slots';
 import { postToServer, serverAgents, streamFromServer, type ServerEndpoint } from './server-stream';
+import { checkpointed, headerOf, trainedContext } from './server-model';
 import { ForcedToolCall } from './server-tools';
+
+export { SERVER_AUTO_CONTEXT, serverAutoContext } from './server-model';
 
 export interface ServerEngineOptions {
   /** The llama-server program (llama-engines.ts finds or builds it). */
@@ -75,29 +71,6 @@ export interface ServerLoadInput {
   speculative?: LoadInput['speculative'];
 }
 
-/** The automatic context on llama.cpp's server: the model's trained size, at most `max` or 8,192 tokens. */
-export const SERVER_AUTO_CONTEXT = 8192;
-
-async function headerOf(file: string): Promise<{ header: GgufHeader; size: number }> {
-  const source = await openFileSource(file);
-  try {
-    return { header: await readGgufHeader(source), size: source.size };
-  } finally {
-    await source.close();
-  }
-}
-
-function trainedContext(header: GgufHeader): number | undefined {
-  const trained = header.metadata.get(`${String(header.metadata.get('general.architecture'))}.context_length`);
-  return typeof trained === 'number' && trained > 0 ? trained : undefined;
-}
-
-export async function serverAutoContext(modelPath: string, max: number | undefined): Promise<number> {
-  const { header } = await headerOf(modelPath);
-  const cap = Math.min(max ?? SERVER_AUTO_CONTEXT, SERVER_AUTO_CONTEXT);
-  return Math.min(trainedContext(header) ?? cap, cap);
-}
-
 interface Running {
   requestId: string;
   controller: AbortController;
@@ -112,6 +85,8 @@ interface Served {
   /** Replies with nothing to parse may run as completions of the rendered prompt (see generate). */
   plainChat: boolean;
   trainContextSize: number;
+  /** What the server's prompts cost in tokens, for leaving older messages out (server-context.ts). */
+  fitter: ContextFitter;
   need: ServerMemoryNeed;
   gpuLayers: number;
 }
@@ -217,6 +192,7 @@ export class ServerEngine {
       templateCallsTools: modalities.templateCallsTools,
       plainChat: !modalities.templateThinks && !checkpointed(header, architecture),
       trainContextSize: trainedContext(header) ?? input.contextSize,
+      fitter: new ContextFitter(),
       need,
       gpuLayers,
     };
@@ -276,32 +252,45 @@ export class ServerEngine {
     const refusal = mediaRefusal(model, input.messages);
     if (refusal) throw refusal;
     const controller = this.begin(input.requestId);
-    const text = promptText(input);
     const media = mediaIn(input.messages);
     const hasMedia = media.images + media.audio > 0;
-    const slot = served.slots.take(input.slotKey, text);
+    const slot = served.slots.take(input.slotKey, promptText(input));
     const reader = new ReplyReader(input.requestId);
     const batcher = new DeltaBatcher(input.requestId, onDelta);
-    const body = serverRequestBody(model.name, input, slot);
     // A call the template cannot make, made all the same (server-tools.ts).
     const forced = ForcedToolCall.for(input, served.templateCallsTools);
-    forced?.apply(body as unknown as Record<string, unknown>);
+    const bodyOf = (kept: GenerateInput) => {
+      const made = serverRequestBody(model.name, kept, slot);
+      forced?.apply(made as unknown as Record<string, unknown>);
+      return made;
+    };
+    const maxTokens = input.sampling?.maxTokens;
+    // Older messages left out where the conversation has outgrown the slot's context (server-context.ts).
+    const fit = async (refused?: { start: number; tokens: number | undefined }) => {
+      const { endpoint, mediaMarker } = served;
+      const request = { input, contextSize: model.contextSize, bodyOf, endpoint, mediaMarker, signal: controller.signal };
+      const outcome: FitOutcome = await served.fitter.fit(refused ? { ...request, refused } : request);
+      if (!outcome.fits) throw await overflowError(outcome.counts, this.overflowContext(served, 'messages', maxTokens));
+      return outcome;
+    };
+    let fitted = { input, dropped: 0 };
+    let body = bodyOf(input);
     const calls = new ToolCallReader();
     const pushCall = (part: DeltaPart) => part.kind === 'call' && batcher.pushCall(part.index, part.name, part.text);
     let timings: Record<string, unknown> | undefined;
     let result: GenerateResult | undefined;
-    try {
-      const onChunk = (event: Record<string, unknown>) => {
-        const chunk = asChatChunk(event);
-        reader.read(chunk, (parts) => {
-          for (const part of parts)
-            if (part.kind === 'call') continue;
-            else if (forced && part.kind === 'text') forced.read(part.text).forEach(pushCall);
-            else batcher.push(part.kind, part.text);
-        });
-        calls.read(chunk).forEach(pushCall);
-        if (event.timings && typeof event.timings === 'object') timings = event.timings as Record<string, unknown>;
-      };
+    const onChunk = (event: Record<string, unknown>) => {
+      const chunk = asChatChunk(event);
+      reader.read(chunk, (parts) => {
+        for (const part of parts)
+          if (part.kind === 'call') continue;
+          else if (forced && part.kind === 'text') forced.read(part.text).forEach(pushCall);
+          else batcher.push(part.kind, part.text);
+      });
+      calls.read(chunk).forEach(pushCall);
+      if (event.timings && typeof event.timings === 'object') timings = event.timings as Record<string, unknown>;
+    };
+    const send = async () => {
       if (served.plainChat && !hasMedia && !forced && plainReply(body)) {
         // Nothing in the reply for llama-server to parse (no tools, format or reasoning): the prompt rendered
         // by its template, then streamed as a completion, which spares llama-server its per-token chat parse
@@ -316,6 +305,25 @@ export class ServerEngine {
           this.options.log(`server engine: reading the prompt afresh after llama-server's error (${(error as Error).message})`);
           return streamFromServer(served.endpoint, '/v1/chat/completions', { ...body, cache_prompt: false }, controller.signal, onChunk);
         });
+    };
+    try {
+      // Counted first only where an estimate says the prompt may leave the reply too little room.
+      if (served.fitter.mayOverflow(input, model.contextSize)) fitted = await fit();
+      if (fitted.dropped) body = bodyOf(fitted.input);
+      for (let attempt = 0; ; attempt++)
+        try {
+          await send();
+          break;
+        } catch (error) {
+          // Refused for its size: counted as llama-server reads it, older messages left out, and sent again.
+          const refused = contextRefusal(error);
+          if (!refused || attempt >= 2 || reader.result('eos').text) throw error;
+          this.options.log(
+            `server engine: the prompt (${refused.tokens ?? '?'} tokens) does not fit the slot; counting it to leave older messages out`,
+          );
+          fitted = await fit({ start: ContextFitter.startOf(input, fitted.dropped), tokens: refused.tokens });
+          body = bodyOf(fitted.input);
+        }
       const made = forced?.finish();
       made?.parts.forEach(pushCall);
       batcher.flush();
@@ -326,7 +334,7 @@ export class ServerEngine {
       if (made) result.text = '';
     } catch (error) {
       batcher.flush();
-      await this.failed(served, controller, error, 'reply', { input: 'messages', maxTokens: input.sampling?.maxTokens });
+      await this.failed(served, controller, error, 'reply', { input: 'messages', maxTokens });
       result = reader.result('abort');
       // A forced call cut short: its arguments went out as call deltas, not as text.
       if (forced) result.text = '';
@@ -335,6 +343,7 @@ export class ServerEngine {
       served.slots.release(slot, result ? `${result.text}\u0000` : '');
     }
     speculativeStats(result.stats, timings);
+    contextStats(result.stats, model.contextSize, fitted.dropped);
     if (hasMedia) {
       const tokens = await mediaTokensOf(
         served.server,
@@ -344,6 +353,7 @@ export class ServerEngine {
       );
       if (tokens !== undefined) result.stats.mediaTokens = tokens;
     }
+    if (result.stats.promptTokens > 0) served.fitter.learn(fitted.input, result.stats.promptTokens, result.stats.mediaTokens);
     return result;
   }
 
@@ -359,6 +369,8 @@ export class ServerEngine {
     what: 'reply' | 'completion',
     overflow: { input: 'messages' | 'prompt'; maxTokens: number | undefined },
   ): Promise<true> {
+    // A conversation that cannot fit, counted (server-context.ts): said as it is.
+    if (error instanceof RpcError && error.code === 'context_length_exceeded') throw error;
     const server = served.server;
     // A dropped connection can come before the process's exit is seen: give the exit a moment to arrive.
     for (let i = 0; i < 20 && !server.exited && !controller.signal.aborted && !refusalOf(error); i++)
@@ -371,8 +383,18 @@ export class ServerEngine {
           : `llama.cpp's server stopped mid-completion, so it was cut short: ${server.exited}`,
       );
     if (controller.signal.aborted) return true;
-    const tooLong = await contextOverflowOf(error, {
-      ...overflow,
+    const tooLong = await contextOverflowOf(error, this.overflowContext(served, overflow.input, overflow.maxTokens));
+    if (tooLong) throw tooLong;
+    const refused = refusalOf(error);
+    if (refused) throw refused;
+    throw new RpcError('unavailable', `llama.cpp's server failed the ${what}: ${(error as Error).message}`);
+  }
+
+  /** What a context error says beside its counts: the slot's context, the trained one, and whether a larger one fits the memory free. */
+  private overflowContext(served: Served, input: 'messages' | 'prompt', maxTokens: number | undefined): OverflowContext {
+    return {
+      input,
+      maxTokens,
       contextSize: this.loaded?.contextSize ?? 0,
       trainContextSize: served.trainContextSize,
       fits: async (size) => {
@@ -387,11 +409,7 @@ export class ServerEngine {
         const held = serverFit(served.need, { ramFreeBytes: 0, vramFreeBytes: 0 }, 0).neededBytes;
         return serverFit(larger, { ...free, ramFreeBytes: free.ramFreeBytes + held }, served.gpuLayers).verdict !== 'no';
       },
-    });
-    if (tooLong) throw tooLong;
-    const refused = refusalOf(error);
-    if (refused) throw refused;
-    throw new RpcError('unavailable', `llama.cpp's server failed the ${what}: ${(error as Error).message}`);
+    };
   }
 
   /** Plain text completion of `prompt` (no chat template), streamed to onDelta. */
@@ -427,6 +445,7 @@ export class ServerEngine {
       served.slots.release(slot, result?.text ?? '');
     }
     speculativeStats(result.stats, timings);
+    contextStats(result.stats, model.contextSize);
     return result;
   }
 
@@ -458,22 +477,4 @@ export class ServerEngine {
     served?.endpoint.shortAgent.destroy();
     await served?.server.stop();
   }
-}
-
-/**
- * Whether llama-server keeps checkpoints of the model's context at message
- * boundaries (recurrent and hybrid models, sliding-window attention): those
- * come from its chat path, so such a model's replies always take it.
- */
-function checkpointed(header: GgufHeader, architecture: string): boolean {
-  return [...header.metadata.keys()].some(
-    (key) => key.startsWith(`${architecture}.ssm.`) || key.startsWith(`${architecture}.attention.sliding_window`) || key.includes('.wkv.'),
-  );
-}
-
-/** With speculative decoding, llama-server's drafted and accepted tokens (timings.draft_n, draft_n_accepted). */
-function speculativeStats(stats: GenerationStats, timings: Record<string, unknown> | undefined): void {
-  if (typeof timings?.draft_n !== 'number') return;
-  stats.predictedTokens = timings.draft_n;
-  stats.acceptedPredictions = typeof timings.draft_n_accepted === 'number' ? timings.draft_n_accepted : 0;
 }

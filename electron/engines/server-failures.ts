@@ -40,26 +40,40 @@ export async function contextOverflowOf(error: unknown, context: OverflowContext
   const api = apiErrorOf(error);
   if (!api || api.body.type !== 'exceed_context_size_error') return null;
   const promptTokens = api.body.n_prompt_tokens ?? 0;
-  const contextSize = api.body.n_ctx ?? context.contextSize;
   // llama-server reads a prompt of up to one token less than the slot's context, and keeps no more room for the reply.
-  const maxPromptTokens = contextSize - 1;
-  const larger = largerContextFor(promptTokens, context.maxTokens, contextSize, context.trainContextSize);
+  const contextSize = api.body.n_ctx ?? context.contextSize;
+  return overflowError(
+    { promptTokens, requiredTokens: promptTokens, maxPromptTokens: contextSize - 1, replyTokens: 1 },
+    { ...context, contextSize },
+  );
+}
+
+/** The worker's typed refusal of a prompt that does not fit, with its numbers and a larger context where one would do. */
+export async function overflowError(
+  counts: Pick<ContextOverflow, 'promptTokens' | 'requiredTokens' | 'replyTokens' | 'maxPromptTokens'>,
+  context: OverflowContext,
+): Promise<RpcError> {
+  const { contextSize } = context;
+  const { promptTokens, requiredTokens, maxPromptTokens, replyTokens } = counts;
+  const larger = largerContextFor(requiredTokens, context.maxTokens, contextSize, context.trainContextSize);
   const fits = larger !== null && (await context.fits(larger).catch(() => false));
   const details: ContextOverflow = {
-    promptTokens,
-    requiredTokens: promptTokens,
-    maxPromptTokens,
-    replyTokens: 1,
+    ...counts,
     contextSize,
     trainContextSize: context.trainContextSize,
     largerContextSize: fits ? larger : null,
     largerContextLimit: larger === null ? 'trained-context' : fits ? null : 'memory',
   };
+  const room = `room for ${context.input === 'messages' ? 'a reply' : 'the completion'} (${replyTokens} ${replyTokens === 1 ? 'token' : 'tokens'})`;
   // Worded as the worker words it (OpenAI's words: API clients show it as is).
   const message =
     context.input === 'messages'
-      ? `This model's maximum context length is ${contextSize} tokens. However, your messages resulted in ${promptTokens} tokens; at most ${maxPromptTokens} fit with room for a reply (1 token). Please reduce the length of the messages.`
-      : `This model's maximum context length is ${contextSize} tokens. However, your prompt is ${promptTokens} tokens; at most ${maxPromptTokens} fit with room for the completion (1 token). Please reduce the length of the prompt.`;
+      ? `This model's maximum context length is ${contextSize} tokens. However, your messages resulted in ${promptTokens} tokens` +
+        (promptTokens > requiredTokens
+          ? `, and the last message with the system prompt alone is ${requiredTokens} (older messages are left out when a conversation outgrows the context; the last one cannot be)`
+          : '') +
+        `; at most ${maxPromptTokens} fit with ${room}. Please reduce the length of the messages.`
+      : `This model's maximum context length is ${contextSize} tokens. However, your prompt is ${promptTokens} tokens; at most ${maxPromptTokens} fit with ${room}. Please reduce the length of the prompt.`;
   return new RpcError('context_length_exceeded', message, details);
 }
 

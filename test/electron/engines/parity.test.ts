@@ -198,6 +198,36 @@ describe.each(['worker', 'server'] as const)('the same product on %s', (engine: 
     expect((await reply(story('The dog', 4))).result.stats.generatedTokens).toBe(4);
   });
 
+  it('a reply’s stats carry the context gauge’s numbers: the slot’s context and the tokens in it after the reply', async () => {
+    const { stats } = (await reply(story('Once upon a time', 24))).result;
+    expect(stats.contextSize).toBe(CONTEXT);
+    // The prompt and the reply (node-llama-cpp may not have read the last token it wrote back in yet).
+    expect(stats.contextTokens).toBeLessThanOrEqual(stats.promptTokens + stats.generatedTokens);
+    expect(stats.contextTokens).toBeGreaterThanOrEqual(stats.promptTokens + stats.generatedTokens - 1);
+  });
+
+  it('a conversation longer than the context loses its oldest messages whole and is answered', async () => {
+    const sentences = [
+      'Lily went to the park with her mom and saw a big red ball under a tree.',
+      'Tom had a little dog named Max who liked to run and jump in the green grass.',
+      'One day the sun was hot, so the children went to the lake to swim and play.',
+    ];
+    const messages: GenerateInput['messages'] = [];
+    for (let i = 0; i < 30; i++)
+      messages.push(
+        { role: 'user', text: `${sentences[i % 3]} ${sentences[(i + 1) % 3]}` },
+        { role: 'assistant', text: `${sentences[(i + 2) % 3]} ${sentences[i % 3]}` },
+      );
+    messages.push({ role: 'user', text: 'What happened next?' });
+    const { result } = await reply({ system: 'You tell short stories.', messages, sampling: { temperature: 0, maxTokens: 16 } });
+    const dropped = result.stats.droppedMessages!;
+    expect(dropped).toBeGreaterThan(0);
+    expect(messages[dropped]!.role).toBe('user');
+    expect(result.stats.promptTokens).toBeLessThan(CONTEXT);
+    expect(result.stats.generatedTokens).toBeGreaterThan(0);
+    expect(result.stats.stopReason).not.toBe('abort');
+  });
+
   it('runs 4 replies at once, each the same as alone', async () => {
     const prompts = ['Once upon a time', 'Lily had a cat', 'The sun was hot', 'Tom went to the park'];
     const alone: string[] = [];
