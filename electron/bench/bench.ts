@@ -35,14 +35,9 @@ import { ensureBenchModel } from './bench-model';
 import { llamaServerParallelTps, peerBenches } from './peer-bench';
 import { PARALLEL_PROMPTS, parallelBench, prefixBench, speculativeBench } from './parallel-bench';
 import { enginesBench, serverEngineBench } from './server-engine-bench';
+import { median } from './bench-host';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function findModel(flag: string | undefined): string {
   const candidates = [

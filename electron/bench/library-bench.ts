@@ -12,15 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createHostServices } from '../services/host-services';
 import type { DownloadJob } from '../../shared/hub';
+import { median } from './bench-host';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** A valid GGUF header (the reference model) followed by random bytes, `sizeMb` in all. */
 function makeBenchFile(modelPath: string, dir: string, sizeMb: number): { file: string; sha256: string } {

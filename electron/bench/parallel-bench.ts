@@ -16,22 +16,11 @@
  *   edit-style prompt (the reply repeats much of the input).
  * Medians of rounds; the runs compared are interleaved.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EngineName } from '../../shared/inference';
-import { forkLauncher } from '../inference/launcher';
-import { createHostServices, type HostServices } from '../services/host-services';
+import type { HostServices } from '../services/host-services';
 import { benchEnginesEnv, engineServer, sameServerTps } from './server-engine-bench';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { benchServices, median } from './bench-host';
 
 interface Host {
   services: HostServices;
@@ -42,15 +31,7 @@ interface Host {
 }
 
 async function startHost(modelPath: string, threads: number, parallel: number, contextSize?: number, engine?: EngineName): Promise<Host> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-parallel-'));
-  const services = await createHostServices({
-    dataDir,
-    host: 'cli',
-    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
-    log: () => undefined,
-    api: { enabled: true, port: 0 },
-    ...(engine === 'server' ? { env: benchEnginesEnv() } : {}),
-  });
+  const { services, close } = await benchServices('parallel', engine === 'server' ? benchEnginesEnv() : undefined);
   await services.settings.update({ inference: { threads, parallel } });
   const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });
   if (!imported?.ok) throw new Error(`Could not add the model: ${imported?.error}`);
@@ -66,10 +47,7 @@ async function startHost(modelPath: string, threads: number, parallel: number, c
     url: status.url,
     key: status.key,
     model: models.data[0]!.id,
-    async close() {
-      await services.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    close,
   };
 }
 

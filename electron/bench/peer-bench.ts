@@ -20,14 +20,9 @@ import { freePort, waitForHealth } from '../engines/rpc-helpers';
 import { forkLauncher } from '../inference/launcher';
 import { createHostServices } from '../services/host-services';
 import { ensureBenchModel } from './bench-model';
+import { median } from './bench-host';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 export type PeerEndpoint = 'completions' | 'chat';
 

@@ -12,14 +12,9 @@ import { forkLauncher } from '../inference/launcher';
 import { createHostServices, type HostServices } from '../services/host-services';
 import { remoteModelRef } from '../../shared/machines';
 import type { ChatDelta } from '../../shared/inference';
+import { median } from './bench-host';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 interface Round {
   ttftMs: number;

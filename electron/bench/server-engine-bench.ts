@@ -16,26 +16,17 @@
  * Both need llama.cpp's programs (found or built as for the tests: the cache
  * in FREEHOLD_ENGINES_DIR, ~/.cache/freehold-test/engines by default).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EngineName } from '../../shared/inference';
 import { findEngines } from '../engines/llama-engines';
 import { LlamaServerProcess } from '../engines/llama-server-process';
 import { serverArgs } from '../engines/server-args';
-import { forkLauncher } from '../inference/launcher';
-import { createHostServices, type HostServices } from '../services/host-services';
+import type { HostServices } from '../services/host-services';
 import { benchCacheDir } from './bench-model';
 import { streamOnce, type StreamRound } from './peer-bench';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { benchServices, median } from './bench-host';
 
 /** The environment that finds llama.cpp's programs where the tests build them. */
 export function benchEnginesEnv(): NodeJS.ProcessEnv {
@@ -64,19 +55,7 @@ export async function engineHost(
   engine: EngineName,
   options: { threads: number; parallel: number; contextSize?: number },
 ): Promise<EngineHost> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), `freehold-bench-${engine}-`));
-  const services = await createHostServices({
-    dataDir,
-    host: 'cli',
-    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
-    log: () => undefined,
-    api: { enabled: true, port: 0 },
-    env: benchEnginesEnv(),
-  });
-  const close = async () => {
-    await services.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
+  const { services, close } = await benchServices(engine, benchEnginesEnv());
   try {
     await services.settings.update({ inference: { threads: options.threads, parallel: options.parallel, backend: 'cpu' } });
     const [imported] = await services.handlers['models.import']({ paths: [modelPath], mode: 'reference' });

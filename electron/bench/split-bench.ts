@@ -14,14 +14,9 @@ import { findEngines } from '../engines/llama-engines';
 import { freePort, waitForHealth, waitForPort } from '../engines/rpc-helpers';
 import { forkLauncher } from '../inference/launcher';
 import { createHostServices, type HostServices } from '../services/host-services';
+import { median } from './bench-host';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Decode tokens/s of one streamed greedy reply (from the first token to the last). */
 async function decodeTps(url: string, apiKey: string | null, maxTokens: number): Promise<number> {
