@@ -15,15 +15,9 @@
  * tools/mtmd/clip.cpp reads for that projector (load_hparams, load_tensors,
  * models/whisper-enc.cpp).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { GgufType, ggufString } from '../../electron/formats/gguf-types';
-import { serializeGguf, type EditableGguf } from './gguf-edit';
-import { prng } from './prng';
-import { testModelPath } from './test-model';
+import { cachedProjector, projectorGguf, randomTensors, type Meta } from './projector-gguf';
 
 /** The projector's shape; the text side (projection) must equal stories260K's n_embd. */
 export const TINY_AUDIO = {
@@ -50,68 +44,19 @@ export const TINY_AUDIO_CLIP_TOKENS = TINY_AUDIO.positions / TINY_AUDIO.stackFac
 
 export const defaultAudioCacheDir = () => path.join(os.homedir(), '.cache', 'freehold-test', 'audio');
 
-type Meta = { u32: number } | { f32: number } | { bool: boolean } | { str: string };
-
-function metaRaw(value: Meta): Buffer {
-  const typed = (type: number, size: number) => {
-    const b = Buffer.alloc(4 + size);
-    b.writeUInt32LE(type, 0);
-    return b;
-  };
-  if ('u32' in value) {
-    const b = typed(GgufType.UINT32, 4);
-    b.writeUInt32LE(value.u32, 4);
-    return b;
-  }
-  if ('f32' in value) {
-    const b = typed(GgufType.FLOAT32, 4);
-    b.writeFloatLE(value.f32, 4);
-    return b;
-  }
-  if ('bool' in value) {
-    const b = typed(GgufType.BOOL, 1);
-    b.writeUInt8(value.bool ? 1 : 0, 4);
-    return b;
-  }
-  return Buffer.concat([typed(GgufType.STRING, 0), ggufString(value.str)]);
-}
-
 /** The audio projector GGUF's bytes (F32 tensors; deterministic for a given TINY_AUDIO). */
 export function tinyAudioProjectorGguf(spec: { [K in keyof typeof TINY_AUDIO]: number } = TINY_AUDIO): Buffer {
   const { width, feedForward, melBins, stackFactor, projectorHidden, projection } = spec;
   if (spec.positions % stackFactor !== 0) throw new Error('the stack factor must divide the encoder positions');
   if (projectorHidden % 2 !== 0) throw new Error('the SwiGLU needs an even projector width');
-  const random = prng(spec.seed);
-  const tensors: EditableGguf['tensors'] = [];
-  // dims are ggml's ne: the input (row) length first
-  const add = (name: string, dims: number[], fill: () => number) => {
-    const count = dims.reduce((a, b) => a * b, 1);
-    const data = Buffer.alloc(4 * count);
-    for (let i = 0; i < count; i += 1) data.writeFloatLE(fill(), 4 * i);
-    tensors.push({ name, dims, type: 0, data });
-  };
-  // uniform with the variance of a fan-in-scaled init, so activations stay near 1
-  const uniform = (fanIn: number) => {
-    const bound = Math.sqrt(3 / fanIn);
-    return () => (random() * 2 - 1) * bound;
-  };
-  const small = () => (random() * 2 - 1) * 0.1;
-  const near1 = () => 1 + small();
-  const linear = (name: string, inputs: number, outputs: number, bias = true) => {
-    add(`${name}.weight`, [inputs, outputs], uniform(inputs));
-    if (bias) add(`${name}.bias`, [outputs], small);
-  };
-  const norm = (name: string) => {
-    add(`${name}.weight`, [width], near1);
-    add(`${name}.bias`, [width], small);
-  };
+  const { tensors, add, uniform, signed, small, near1, linear, norm } = randomTensors(spec.seed, width);
 
   // whisper's convolutions: kernel [kernel size, channels in, channels out], bias [1, channels out]
   add('a.conv1d.1.weight', [3, melBins, width], uniform(3 * melBins));
   add('a.conv1d.1.bias', [1, width], small);
   add('a.conv1d.2.weight', [3, width, width], uniform(3 * width));
   add('a.conv1d.2.bias', [1, width], small);
-  add('a.position_embd.weight', [width, spec.positions], () => random() * 2 - 1);
+  add('a.position_embd.weight', [width, spec.positions], signed);
   for (let block = 0; block < spec.blocks; block += 1) {
     const blk = `a.blk.${block}`;
     norm(`${blk}.ln1`);
@@ -147,24 +92,8 @@ export function tinyAudioProjectorGguf(spec: { [K in keyof typeof TINY_AUDIO]: n
     ['clip.audio.projection_dim', { u32: projection }],
     ['clip.audio.projector.stack_factor', { u32: stackFactor }],
   ];
-  return serializeGguf({
-    version: 3,
-    metadata: metadata.map(([key, value]) => ({ key, raw: metaRaw(value) })),
-    tensors,
-  });
+  return projectorGguf(metadata, tensors);
 }
-
-function writeAtomically(file: string, data: Buffer): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
-
-let pending: Promise<{ model: string; mmproj: string }> | undefined;
 
 /**
  * stories260K (the real text model, as testModelPath finds it) and a tiny
@@ -174,26 +103,12 @@ let pending: Promise<{ model: string; mmproj: string }> | undefined;
  * generator's source and its shape; older ones are removed.
  */
 export function tinyAudioModel(cacheDir = defaultAudioCacheDir()): Promise<{ model: string; mmproj: string }> {
-  if (pending && cacheDir === defaultAudioCacheDir()) return pending;
-  const made = Promise.resolve().then(() => {
-    const hash = createHash('sha256')
-      .update(JSON.stringify(TINY_AUDIO))
-      .update(readFileSync(fileURLToPath(import.meta.url)))
-      .digest('hex')
-      .slice(0, 16);
-    const mmproj = path.join(cacheDir, `mmproj-audio-tiny-${hash}.gguf`);
-    if (!existsSync(mmproj)) {
-      mkdirSync(cacheDir, { recursive: true });
-      writeAtomically(mmproj, tinyAudioProjectorGguf());
-      for (const name of readdirSync(cacheDir))
-        if (name.startsWith('mmproj-audio-tiny-') && name.endsWith('.gguf') && name !== path.basename(mmproj))
-          rmSync(path.join(cacheDir, name), { force: true });
-    }
-    return { model: testModelPath(), mmproj };
+  return cachedProjector({
+    cacheDir,
+    prefix: 'mmproj-audio-tiny-',
+    spec: TINY_AUDIO,
+    sourceUrl: import.meta.url,
+    build: () => tinyAudioProjectorGguf(),
+    memoize: cacheDir === defaultAudioCacheDir(),
   });
-  if (cacheDir === defaultAudioCacheDir()) {
-    pending = made;
-    made.catch(() => (pending = undefined));
-  }
-  return made;
 }

@@ -11,16 +11,10 @@
  *
  * Also: `pngImage`, small test images as PNG bytes in pure JS.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
-import { GgufType, ggufString } from '../../electron/formats/gguf-types';
-import { serializeGguf, type EditableGguf } from './gguf-edit';
-import { prng } from './prng';
-import { testModelPath } from './test-model';
+import { cachedProjector, projectorGguf, randomTensors, type Meta } from './projector-gguf';
 
 /** The projector's shape; the text side (projection) must equal stories260K's n_embd. */
 export const TINY_VISION = {
@@ -41,69 +35,16 @@ export const TINY_VISION_IMAGE_TOKENS = (TINY_VISION.imageSize / TINY_VISION.pat
 
 export const defaultVisionCacheDir = () => path.join(os.homedir(), '.cache', 'freehold-test', 'vision');
 
-type Meta = { u32: number } | { f32: number } | { bool: boolean } | { str: string } | { f32s: number[] };
-
-function metaRaw(value: Meta): Buffer {
-  const typed = (type: number, size: number) => {
-    const b = Buffer.alloc(4 + size);
-    b.writeUInt32LE(type, 0);
-    return b;
-  };
-  if ('u32' in value) {
-    const b = typed(GgufType.UINT32, 4);
-    b.writeUInt32LE(value.u32, 4);
-    return b;
-  }
-  if ('f32' in value) {
-    const b = typed(GgufType.FLOAT32, 4);
-    b.writeFloatLE(value.f32, 4);
-    return b;
-  }
-  if ('bool' in value) {
-    const b = typed(GgufType.BOOL, 1);
-    b.writeUInt8(value.bool ? 1 : 0, 4);
-    return b;
-  }
-  if ('str' in value) return Buffer.concat([typed(GgufType.STRING, 0), ggufString(value.str)]);
-  const b = typed(GgufType.ARRAY, 12 + 4 * value.f32s.length);
-  b.writeUInt32LE(GgufType.FLOAT32, 4);
-  b.writeBigUInt64LE(BigInt(value.f32s.length), 8);
-  value.f32s.forEach((v, i) => b.writeFloatLE(v, 16 + 4 * i));
-  return b;
-}
-
 /** The projector GGUF's bytes (F32 tensors; deterministic for a given TINY_VISION). */
 export function tinyProjectorGguf(spec: { [K in keyof typeof TINY_VISION]: number } = TINY_VISION): Buffer {
-  const random = prng(spec.seed);
   const { width, feedForward, projection, patchSize } = spec;
   const patches = (spec.imageSize / patchSize) ** 2;
-  const tensors: EditableGguf['tensors'] = [];
-  // dims are ggml's ne: the input (row) length first
-  const add = (name: string, dims: number[], fill: (i: number) => number) => {
-    const count = dims.reduce((a, b) => a * b, 1);
-    const data = Buffer.alloc(4 * count);
-    for (let i = 0; i < count; i += 1) data.writeFloatLE(fill(i), 4 * i);
-    tensors.push({ name, dims, type: 0, data });
-  };
-  // uniform with the variance of a fan-in-scaled init, so activations stay near 1
-  const uniform = (fanIn: number) => {
-    const bound = Math.sqrt(3 / fanIn);
-    return () => (random() * 2 - 1) * bound;
-  };
-  const small = () => (random() * 2 - 1) * 0.1;
-  const linear = (name: string, inputs: number, outputs: number) => {
-    add(`${name}.weight`, [inputs, outputs], uniform(inputs));
-    add(`${name}.bias`, [outputs], small);
-  };
-  const norm = (name: string) => {
-    add(`${name}.weight`, [width], () => 1 + small());
-    add(`${name}.bias`, [width], small);
-  };
+  const { tensors, add, uniform, signed, small, linear, norm } = randomTensors(spec.seed, width);
 
   // conv2d kernel [kw, kh, channels in, channels out]
   add('v.patch_embd.weight', [patchSize, patchSize, 3, width], uniform(patchSize * patchSize * 3));
   add('v.patch_embd.bias', [width], small);
-  add('v.position_embd.weight', [width, patches], () => random() * 2 - 1);
+  add('v.position_embd.weight', [width, patches], signed);
   for (let block = 0; block < spec.blocks; block += 1) {
     const blk = `v.blk.${block}`;
     norm(`${blk}.ln1`);
@@ -134,24 +75,8 @@ export function tinyProjectorGguf(spec: { [K in keyof typeof TINY_VISION]: numbe
     ['clip.vision.image_mean', { f32s: [0.5, 0.5, 0.5] }],
     ['clip.vision.image_std', { f32s: [0.5, 0.5, 0.5] }],
   ];
-  return serializeGguf({
-    version: 3,
-    metadata: metadata.map(([key, value]) => ({ key, raw: metaRaw(value) })),
-    tensors,
-  });
+  return projectorGguf(metadata, tensors);
 }
-
-function writeAtomically(file: string, data: Buffer): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
-
-let pending: Promise<{ model: string; mmproj: string }> | undefined;
 
 /**
  * stories260K (the real text model, as testModelPath finds it) and a tiny
@@ -161,27 +86,14 @@ let pending: Promise<{ model: string; mmproj: string }> | undefined;
  * generator's source and its shape; older ones are removed.
  */
 export function tinyVisionModel(cacheDir = defaultVisionCacheDir()): Promise<{ model: string; mmproj: string }> {
-  if (pending && cacheDir === defaultVisionCacheDir()) return pending;
-  const made = Promise.resolve().then(() => {
-    const hash = createHash('sha256')
-      .update(JSON.stringify(TINY_VISION))
-      .update(readFileSync(fileURLToPath(import.meta.url)))
-      .digest('hex')
-      .slice(0, 16);
-    const mmproj = path.join(cacheDir, `mmproj-tiny-${hash}.gguf`);
-    if (!existsSync(mmproj)) {
-      mkdirSync(cacheDir, { recursive: true });
-      writeAtomically(mmproj, tinyProjectorGguf());
-      for (const name of readdirSync(cacheDir))
-        if (name.startsWith('mmproj-tiny-') && name !== path.basename(mmproj)) rmSync(path.join(cacheDir, name), { force: true });
-    }
-    return { model: testModelPath(), mmproj };
+  return cachedProjector({
+    cacheDir,
+    prefix: 'mmproj-tiny-',
+    spec: TINY_VISION,
+    sourceUrl: import.meta.url,
+    build: () => tinyProjectorGguf(),
+    memoize: cacheDir === defaultVisionCacheDir(),
   });
-  if (cacheDir === defaultVisionCacheDir()) {
-    pending = made;
-    made.catch(() => (pending = undefined));
-  }
-  return made;
 }
 
 /** An RGB colour, each part 0-255. */

@@ -7,32 +7,13 @@
  * prompt, its samples change the greedy reply), and the same clip gives the
  * same reply.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlamaServerProcess } from '../../../electron/engines/llama-server-process';
+import { describe, expect, it } from 'vitest';
 import { TINY_AUDIO, TINY_AUDIO_CLIP_TOKENS, tinyAudioModel } from '../../helpers/audio-model';
-import { ensureTestEngines } from '../../helpers/llama-engines';
 import { wavBytes } from '../../helpers/media-bytes';
+import { ask as askServer, distance, mmprojServer, modalities, type Reply } from '../../helpers/mmproj-server';
 import { prng } from '../../helpers/prng';
 
-let server: LlamaServerProcess | undefined;
-let startLog: string[] = [];
-
-beforeAll(async () => {
-  const [{ llamaServer, env }, { model, mmproj }] = await Promise.all([ensureTestEngines(), tinyAudioModel()]);
-  server = await LlamaServerProcess.start({
-    binary: llamaServer,
-    // -lv 4: llama.cpp logs the projector's hyperparameters as it loads them
-    args: ['-m', model, '--mmproj', mmproj, '-c', '512', '-t', '1', '-np', '1', '--jinja', '-lv', '4'],
-    alias: 'tiny-audio',
-    env,
-    readyWithinMs: 60_000,
-  });
-  startLog = server.lines();
-}, 30 * 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
+const tiny = mmprojServer('tiny-audio', tinyAudioModel);
 
 /** 1 s at 16 kHz: a sine (media-bytes' wavBytes) and seeded white noise of the same length and level. */
 const sine = wavBytes(16_000, 16_000);
@@ -43,71 +24,23 @@ const noise = (() => {
   return wav;
 })();
 
-interface Reply {
-  text: string;
-  promptTokens: number;
-  /** The first generated token's top candidates: token → logprob. */
-  first: Record<string, number>;
-}
-
-type Part = { type: 'text'; text: string } | { type: 'input_audio'; input_audio: { data: string; format: 'wav' } };
-
-async function ask(clips: Buffer[]): Promise<Reply> {
-  const content: Part[] = [{ type: 'text', text: 'Listen to this:' }];
-  for (const clip of clips) content.push({ type: 'input_audio', input_audio: { data: clip.toString('base64'), format: 'wav' } });
-  const response = await fetch(`${server!.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server!.apiKey}` },
-    body: JSON.stringify({
-      messages: [{ role: 'user', content }],
-      temperature: 0,
-      seed: 42,
-      max_tokens: 24,
-      logprobs: true,
-      top_logprobs: 5,
-      // every request encodes its clip afresh: no reuse of an earlier prompt's cache
-      cache_prompt: false,
-    }),
-  });
-  const body = (await response.json()) as {
-    error?: { message: string };
-    usage: { prompt_tokens: number };
-    choices: Array<{
-      message: { content: string };
-      logprobs: { content: Array<{ top_logprobs: Array<{ token: string; logprob: number }> }> };
-    }>;
-  };
-  if (!response.ok) throw new Error(`llama-server answered ${response.status}: ${body.error?.message ?? JSON.stringify(body)}`);
-  const choice = body.choices[0]!;
-  return {
-    text: choice.message.content,
-    promptTokens: body.usage.prompt_tokens,
-    first: Object.fromEntries(choice.logprobs.content[0]!.top_logprobs.map((c) => [c.token, c.logprob])),
-  };
-}
-
-/** The largest difference between two first-token candidate lists (a token missing from one counts as a full difference). */
-function distance(a: Record<string, number>, b: Record<string, number>): number {
-  let most = 0;
-  for (const token of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const [x, y] = [a[token], b[token]];
-    most = Math.max(most, x === undefined || y === undefined ? Infinity : Math.abs(x - y));
-  }
-  return most;
+function ask(clips: Buffer[]): Promise<Reply> {
+  return askServer(
+    tiny.server(),
+    'Listen to this:',
+    clips.map((clip) => ({ type: 'input_audio', input_audio: { data: clip.toString('base64'), format: 'wav' } })),
+  );
 }
 
 describe('the tiny audio model (stories260K + a random ultravox projector) on llama-server', () => {
   it('loads the projector as a whisper-style audio encoder whose output fits the text model', async () => {
-    const log = startLog.join('\n');
+    const log = tiny.startLog();
     expect(log).toMatch(/clip_model_loader: has audio encoder/);
     expect(log).toMatch(/load_hparams: projector:\s+ultravox/);
     expect(log).toMatch(new RegExp(`load_hparams: n_mel_bins:\\s+${TINY_AUDIO.melBins}`));
     expect(log).toMatch(new RegExp(`load_hparams: proj_stack_factor:\\s+${TINY_AUDIO.stackFactor}`));
     expect(log).toMatch(/loaded multimodal model/);
-    const props = (await (await fetch(`${server!.url}/props`, { headers: { authorization: `Bearer ${server!.apiKey}` } })).json()) as {
-      modalities: { vision: boolean; audio: boolean };
-    };
-    expect(props.modalities).toMatchObject({ vision: false, audio: true });
+    expect(await modalities(tiny.server())).toMatchObject({ vision: false, audio: true });
   });
 
   it('counts the clip’s tokens in the prompt: 50 per clip of up to 30 s, whatever its samples', async () => {

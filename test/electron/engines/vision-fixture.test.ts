@@ -7,98 +7,31 @@
  * prompt, its pixels change the greedy reply), and the same image gives the
  * same reply.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlamaServerProcess } from '../../../electron/engines/llama-server-process';
-import { ensureTestEngines } from '../../helpers/llama-engines';
+import { describe, expect, it } from 'vitest';
+import { ask as askServer, distance, mmprojServer, modalities, type Reply } from '../../helpers/mmproj-server';
 import { TINY_VISION, TINY_VISION_IMAGE_TOKENS, pngDataUrl, pngImage, tinyVisionModel } from '../../helpers/vision-model';
 
-let server: LlamaServerProcess | undefined;
-let startLog: string[] = [];
-
-beforeAll(async () => {
-  const [{ llamaServer, env }, { model, mmproj }] = await Promise.all([ensureTestEngines(), tinyVisionModel()]);
-  server = await LlamaServerProcess.start({
-    binary: llamaServer,
-    // -lv 4: llama.cpp logs the projector's hyperparameters as it loads them
-    args: ['-m', model, '--mmproj', mmproj, '-c', '512', '-t', '1', '-np', '1', '--jinja', '-lv', '4'],
-    alias: 'tiny-vision',
-    env,
-    readyWithinMs: 60_000,
-  });
-  startLog = server.lines();
-}, 30 * 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
+const tiny = mmprojServer('tiny-vision', tinyVisionModel);
 
 const black = pngImage(TINY_VISION.imageSize, TINY_VISION.imageSize, () => [0, 0, 0]);
 const gradient = pngImage(TINY_VISION.imageSize, TINY_VISION.imageSize, (x, y) => [x * 8, y * 8, 128]);
 
-interface Reply {
-  text: string;
-  promptTokens: number;
-  /** The first generated token's top candidates: token → logprob. */
-  first: Record<string, number>;
-}
-
-type Part = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
-
-async function ask(images: Buffer[]): Promise<Reply> {
-  const content: Part[] = [{ type: 'text', text: 'Look at this picture:' }];
-  for (const image of images) content.push({ type: 'image_url', image_url: { url: pngDataUrl(image) } });
-  const response = await fetch(`${server!.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server!.apiKey}` },
-    body: JSON.stringify({
-      messages: [{ role: 'user', content }],
-      temperature: 0,
-      seed: 42,
-      max_tokens: 24,
-      logprobs: true,
-      top_logprobs: 5,
-      // every request encodes its image afresh: no reuse of an earlier prompt's cache
-      cache_prompt: false,
-    }),
-  });
-  const body = (await response.json()) as {
-    error?: { message: string };
-    usage: { prompt_tokens: number };
-    choices: Array<{
-      message: { content: string };
-      logprobs: { content: Array<{ top_logprobs: Array<{ token: string; logprob: number }> }> };
-    }>;
-  };
-  if (!response.ok) throw new Error(`llama-server answered ${response.status}: ${body.error?.message ?? JSON.stringify(body)}`);
-  const choice = body.choices[0]!;
-  return {
-    text: choice.message.content,
-    promptTokens: body.usage.prompt_tokens,
-    first: Object.fromEntries(choice.logprobs.content[0]!.top_logprobs.map((c) => [c.token, c.logprob])),
-  };
-}
-
-/** The largest difference between two first-token candidate lists (a token missing from one counts as a full difference). */
-function distance(a: Record<string, number>, b: Record<string, number>): number {
-  let most = 0;
-  for (const token of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const [x, y] = [a[token], b[token]];
-    most = Math.max(most, x === undefined || y === undefined ? Infinity : Math.abs(x - y));
-  }
-  return most;
+function ask(images: Buffer[]): Promise<Reply> {
+  return askServer(
+    tiny.server(),
+    'Look at this picture:',
+    images.map((image) => ({ type: 'image_url', image_url: { url: pngDataUrl(image) } })),
+  );
 }
 
 describe('the tiny vision model (stories260K + a random mlp projector) on llama-server', () => {
   it('loads the projector as a llava-style vision encoder whose output fits the text model', async () => {
-    const log = startLog.join('\n');
+    const log = tiny.startLog();
     expect(log).toMatch(/clip_model_loader: has vision encoder/);
     expect(log).toMatch(/load_hparams: projector:\s+mlp/);
     expect(log).toMatch(new RegExp(`load_hparams: image_size:\\s+${TINY_VISION.imageSize}`));
     expect(log).toMatch(/loaded multimodal model/);
-    const props = (await (await fetch(`${server!.url}/props`, { headers: { authorization: `Bearer ${server!.apiKey}` } })).json()) as {
-      modalities: { vision: boolean; audio: boolean };
-    };
-    expect(props.modalities).toMatchObject({ vision: true, audio: false });
+    expect(await modalities(tiny.server())).toMatchObject({ vision: true, audio: false });
   });
 
   it('counts the image’s tokens in the prompt: 16 per 32×32 image, whatever its pixels', async () => {
