@@ -206,13 +206,6 @@ export const loadInputSchema = z
      * trained size, as for any automatic load). A paired machine's request is held to this, never to an exact size.
      */
     maxContextSize: z.number().int().min(64).max(1_048_576).optional(),
-    /** The model's multimodal projector (mmproj GGUF): with it the model sees images (or hears audio); only llama.cpp's server runs one. */
-    projectorPath: z
-      .string()
-      .min(1)
-      .max(4096)
-      .refine((p) => /\.gguf$/i.test(p), 'must be a .gguf file')
-      .optional(),
     /**
      * Speculative decoding: tokens predicted by looking the recent output up in the prompt, or by a smaller
      * draft model of the same vocabulary, then checked by the model several at a time.

@@ -23,6 +23,10 @@ export const MAX_MEDIA_PER_MESSAGE = 8;
 export const MAX_MEDIA_BYTES_PER_MESSAGE = 24 * 1024 * 1024;
 /** The widest or tallest image accepted (the model's encoder scales it down anyway). */
 export const MAX_IMAGE_SIDE = 16_384;
+/** The most pixels an image may have (a 48-megapixel photo): a small file cannot make the host decode gigabytes. */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+/** Images are sent to a model at most this wide or tall (vision encoders work at about 1,000 pixels). */
+export const SENT_IMAGE_SIDE = 2048;
 
 /** Base64 of `bytes` bytes, the length a data URL or an IPC message carries. */
 export function base64Length(bytes: number): number {

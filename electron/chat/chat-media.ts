@@ -96,7 +96,7 @@ export function fitMedia(messages: ChatMessage[], abilities: MediaAbilities, ref
   messages.forEach((m, i) => {
     if (m.role === 'user') last = i;
   });
-  return messages.map((m, i) => {
+  const fitted = messages.map((m, i): ChatMessage => {
     if (m.role !== 'user' || !m.media?.length) return m;
     const kept = m.media.filter((part) => takes(abilities, part.kind));
     if (kept.length === m.media.length) return m;
@@ -105,4 +105,29 @@ export function fitMedia(messages: ChatMessage[], abilities: MediaAbilities, ref
     const text = m.text ? `${m.text}\n\n${leftOut(dropped)}` : leftOut(dropped);
     return kept.length ? { role: 'user', text, media: kept } : { role: 'user', text };
   });
+  return withinBudget(fitted, last);
+}
+
+/**
+ * The most base64 of images and audio one request to the engine carries (llama.cpp's server takes
+ * bodies of up to 100 MB): the newest messages' files first; older ones beyond it are left out with a
+ * line that says so. The message being answered always keeps its own (at most one message's limit).
+ */
+export const THREAD_MEDIA_BUDGET = 48 * 1024 * 1024;
+
+function withinBudget(messages: ChatMessage[], last: number, budget = THREAD_MEDIA_BUDGET): ChatMessage[] {
+  let used = 0;
+  const out = [...messages];
+  for (let i = out.length - 1; i >= 0; i -= 1) {
+    const m = out[i]!;
+    if (m.role !== 'user' || !m.media?.length) continue;
+    const size = m.media.reduce((sum, part) => sum + part.data.length, 0);
+    if (i === last || used + size <= budget) {
+      used += size;
+      continue;
+    }
+    const note = leftOut(m.media).replace('not shown to this model', 'left out: the conversation’s files exceed what one request carries');
+    out[i] = { role: 'user', text: m.text ? `${m.text}\n\n${note}` : note };
+  }
+  return out;
 }

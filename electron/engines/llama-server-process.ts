@@ -55,12 +55,22 @@ export class LlamaServerProcess {
     return server;
   }
 
-  /** Whether it answers a request without the key (it did not take the key from its environment). */
+  /**
+   * Whether it may answer without the key (it did not take the key from its environment): asked on a
+   * route that always needs it (newer builds leave /v1/models public). Only a 401 proves the key is
+   * in force; anything else, an error included, counts as not.
+   */
   private async answersWithoutKey(): Promise<boolean> {
     try {
-      return (await fetch(`${this.url}/v1/models`, { signal: AbortSignal.timeout(10_000) })).ok;
+      const response = await fetch(`${this.url}/tokenize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content: '' }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return response.status !== 401;
     } catch {
-      return false;
+      return true;
     }
   }
 

@@ -183,7 +183,11 @@ export class ServerEngine {
         .find((match) => match);
       if (refused) without((refused[1] ?? refused[2]!).trim());
     }
-    const modalities = await serverModalities(server);
+    // A server that started but cannot say what it takes is stopped, never left holding the model's memory.
+    const modalities = await serverModalities(server).catch(async (error: unknown) => {
+      await server.stop();
+      throw error;
+    });
     this.served = {
       server,
       endpoint: { url: server.url, apiKey: server.apiKey, ...serverAgents() },

@@ -33,6 +33,8 @@ async function call<T>(server: LlamaServerProcess, route: string, body?: unknown
     method: body === undefined ? 'GET' : 'POST',
     headers: { authorization: `Bearer ${server.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    // A server that stops answering fails the call rather than holding the reply (or the load) forever.
+    signal: AbortSignal.timeout(60_000),
   });
   if (!response.ok) throw new Error(`llama-server answered ${route} with ${response.status}: ${(await response.text()).slice(0, 300)}`);
   return (await response.json()) as T;

@@ -11,9 +11,11 @@ import sharp from 'sharp';
 import {
   MAX_AUDIO_BYTES,
   MAX_IMAGE_BYTES,
+  MAX_IMAGE_PIXELS,
   MAX_IMAGE_SIDE,
   MAX_MEDIA_BYTES_PER_MESSAGE,
   MAX_MEDIA_PER_MESSAGE,
+  SENT_IMAGE_SIDE,
   mediaKindOf,
   mediaTypeLabels,
   unsupportedTypeMessage,
@@ -63,24 +65,52 @@ export function sniffMediaType(bytes: Uint8Array): MediaMimeType | null {
   return null;
 }
 
+/** Decodes run at most two at a time: each holds its image's lines in memory and a core busy. */
+let decoding = 0;
+const waiting: Array<() => void> = [];
+async function oneOfTwo<T>(task: () => Promise<T>): Promise<T> {
+  if (decoding >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
+  decoding += 1;
+  try {
+    return await task();
+  } finally {
+    decoding -= 1;
+    waiting.shift()?.();
+  }
+}
+
 async function checkImage(bytes: Buffer, mime: MediaMimeType, name: string): Promise<CheckedMedia> {
   const label = mediaTypeLabels[mime];
-  let image;
   try {
-    image = sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_IMAGE_SIDE * MAX_IMAGE_SIDE, pages: 1 });
-    const meta = await image.metadata();
+    const open = () => sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS, pages: 1, sequentialRead: true });
+    // The header only (no pixels yet): the size is checked here, with a message, before any decode.
+    const meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
     if (!meta.width || !meta.height) throw new Error('no size');
-    if (meta.width > MAX_IMAGE_SIDE || meta.height > MAX_IMAGE_SIDE) {
+    if (meta.width > MAX_IMAGE_SIDE || meta.height > MAX_IMAGE_SIDE || meta.width * meta.height > MAX_IMAGE_PIXELS) {
       throw new MediaError(
-        `${name} is ${meta.width}×${meta.height} pixels; the most Freehold sends is ${MAX_IMAGE_SIDE} on a side`,
+        `${name} is ${meta.width}×${meta.height} pixels; the most Freehold sends is ${MAX_IMAGE_PIXELS / 1_000_000} megapixels, ${MAX_IMAGE_SIDE} on a side`,
         'too_large',
       );
     }
-    // Decode every pixel: a truncated or damaged file fails here, not in the engine.
-    const converted = mime === 'image/png' || mime === 'image/jpeg' ? null : await image.png().toBuffer();
-    if (!converted) await image.raw().toBuffer();
+    // Every pixel is decoded (a truncated or damaged file fails here, not in the engine), streamed through a
+    // resize so that memory stays small. What the engine gets: PNG or JPEG (llama.cpp reads those), at most
+    // SENT_IMAGE_SIDE on a side; a PNG or JPEG already within it is sent as it is.
+    const large = Math.max(meta.width, meta.height) > SENT_IMAGE_SIDE;
+    const keep = (mime === 'image/png' || mime === 'image/jpeg') && !large;
+    const sent = await oneOfTwo(async () => {
+      const pipeline = open().resize({ width: SENT_IMAGE_SIDE, height: SENT_IMAGE_SIDE, fit: 'inside', withoutEnlargement: true });
+      if (keep) {
+        await pipeline.resize({ width: 64, height: 64, fit: 'inside' }).raw().toBuffer();
+        return null;
+      }
+      return mime === 'image/jpeg' ? pipeline.jpeg({ quality: 92 }).toBuffer() : pipeline.png().toBuffer();
+    });
     return {
-      part: { kind: 'image', mime: converted ? 'image/png' : mime, data: (converted ?? bytes).toString('base64') },
+      part: {
+        kind: 'image',
+        mime: sent ? (mime === 'image/jpeg' ? 'image/jpeg' : 'image/png') : mime,
+        data: (sent ?? bytes).toString('base64'),
+      },
       kind: 'image',
       mime,
       bytes: bytes.length,
@@ -197,4 +227,28 @@ export function checkMediaCount(sizes: number[]): void {
       'too_large',
     );
   }
+}
+
+/**
+ * The media of messages that came in already as parts (the CLI's chat, a
+ * library model's reply): each decoded and checked again as a sent file is,
+ * and replaced by what the check gives the engine. Throws MediaError.
+ */
+export async function checkMessageMedia<M extends { role: string; media?: MediaPart[] }>(messages: M[]): Promise<M[]> {
+  const out: M[] = [];
+  for (const message of messages) {
+    if (!message.media?.length) {
+      out.push(message);
+      continue;
+    }
+    checkMediaCount(message.media.map((part) => Math.floor((part.data.length * 3) / 4)));
+    const parts: MediaPart[] = [];
+    for (const [i, part] of message.media.entries()) {
+      const checked = await checkMedia(Buffer.from(part.data, 'base64'), `${part.kind} ${i + 1}`);
+      if (checked.kind !== part.kind) throw new MediaError(`${part.kind} ${i + 1} is not an ${part.kind} file`, 'unsupported_type');
+      parts.push(checked.part);
+    }
+    out.push({ ...message, media: parts });
+  }
+  return out;
 }

@@ -100,6 +100,7 @@ export interface RunOptions {
  */
 export class InferenceService {
   private readonly engine: Engine;
+  private readonly routed: RoutedEngine;
   private readonly queue: FairQueue;
   private lastEngineSettings: string;
   /** The chat model the API loaded just in time (unloaded when idle); undefined once the user loads one. */
@@ -165,6 +166,7 @@ export class InferenceService {
       log: options.log,
     });
     this.engine = routed;
+    this.routed = routed;
   }
 
   /** The engine's state, the loaded models and the queue. */
@@ -317,7 +319,14 @@ export class InferenceService {
   private async ensureModel(source: WorkSource, request: ModelRequest): Promise<LoadedModel> {
     const { path: modelPath, contextSize } = request;
     const loaded = this.engine.model;
-    if (loaded && loaded.path === modelPath && (contextSize === undefined || loaded.contextSize === contextSize)) return loaded;
+    if (
+      loaded &&
+      loaded.path === modelPath &&
+      (contextSize === undefined || loaded.contextSize === contextSize) &&
+      // A projector attached (or gone) or an engine set since it loaded: loaded again as it is set now.
+      !this.routed.outOfDate(loaded)
+    )
+      return loaded;
     if (request.guest && loaded && loaded.path !== this.jitModelPath) {
       throw new RpcError(
         'busy',

@@ -7,6 +7,7 @@
  * figures stay with the worker. Callers see one engine: the status names the
  * engine running the model, and why.
  */
+import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
 import { RpcError } from '../../shared/errors';
 import type {
@@ -116,7 +117,8 @@ export class RoutedEngine implements Engine {
         typeof input.contextSize === 'number'
           ? input.contextSize
           : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
-      const projectorPath = input.projectorPath ?? this.options.projectorFor?.(input.modelPath);
+      // The library's projector for this model (never a path from a caller).
+      const projectorPath = this.options.projectorFor?.(input.modelPath);
       const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
       // Layers on the GPU: as asked; automatic is none, since the llama-server Freehold finds or builds is a
       // CPU build (GPU builds of llama.cpp's programs are issue 26's), and the fit check then counts RAM.
@@ -154,6 +156,14 @@ export class RoutedEngine implements Engine {
   private onServer(): boolean {
     if (this.serverModel && !this.options.server.model) this.serverModel = undefined;
     return this.serverModel !== undefined;
+  }
+
+  /** Whether the loaded model runs otherwise than it is set now: on another engine, or with another projector (or none). */
+  outOfDate(model: LoadedModel): boolean {
+    if (this.options.choose(model.path).engine !== (model.engine ?? 'worker')) return true;
+    if (model.engine !== 'server') return false;
+    const projector = this.options.projectorFor?.(model.path);
+    return (projector ? path.basename(projector) : undefined) !== model.projector;
   }
 
   async generate(input: GenerateInput): Promise<GenerateResult> {

@@ -143,6 +143,7 @@ export async function importStream(
   fileName: string,
   input: Readable,
   onBytes?: (bytes: number) => void,
+  options: { projectors?: boolean } = {},
 ): Promise<ModelEntry> {
   if (!/\.gguf$/i.test(fileName)) throw new RpcError('invalid_model', 'Only .gguf files can be imported.');
   const id = newId();
@@ -151,7 +152,12 @@ export async function importStream(
   const final = path.join(target, 'model.gguf');
   try {
     const { sha256 } = await library.writeVerified(input, final, onBytes);
-    if (await isProjectorFile(final)) return await attachUploadedProjector(library, final, fileName, target);
+    if (await isProjectorFile(final)) {
+      // From another machine a projector could replace one of this machine's models' own: only its user attaches them.
+      if (options.projectors === false)
+        throw new Error(`${path.basename(fileName)} is a projector; another machine cannot attach one here: import it on this machine.`);
+      return await attachUploadedProjector(library, final, fileName, target);
+    }
     const stamps = await stampAll([final]);
     const facts = await inspectModel([final]);
     const display = path.basename(fileName).replace(/\.gguf$/i, '');

@@ -129,8 +129,13 @@ export class ModelLibrary {
   }
 
   /** An upload from the browser (the headless UI cannot give a path): stored as a copy. */
-  importStream(fileName: string, input: Readable, onBytes?: (bytes: number) => void): Promise<ModelEntry> {
-    return importStream(this.context, fileName, input, onBytes);
+  importStream(
+    fileName: string,
+    input: Readable,
+    onBytes?: (bytes: number) => void,
+    options?: { projectors?: boolean },
+  ): Promise<ModelEntry> {
+    return importStream(this.context, fileName, input, onBytes, options);
   }
 
   /** Registers files a download has verified and put in place. */

@@ -53,8 +53,12 @@ export class UploadSessions {
       guard,
       failure: null,
       idle: setTimeout(() => this.drop(uploadId, new Error('The import was given up: nothing arrived for 5 minutes.')), this.idleMs),
-      result: this.library.importStream(name, guard, (bytes) =>
-        this.events.emit('onImportProgress', { path: name, bytes, totalBytes: sizeBytes }),
+      // These come from another machine (`machines import`): a projector is attached only by this machine's user.
+      result: this.library.importStream(
+        name,
+        guard,
+        (bytes) => this.events.emit('onImportProgress', { path: name, bytes, totalBytes: sizeBytes }),
+        { projectors: false },
       ),
     };
     upload.result.catch((error: Error) => (upload.failure ??= error));

@@ -49,7 +49,12 @@ function redactStatus(status: InferenceStatus): InferenceStatus {
 
 function redactLibrary(snapshot: LibrarySnapshot): LibrarySnapshot {
   return {
-    models: snapshot.models.map((m) => ({ ...m, files: m.files.map(fileName), folderId: null })),
+    models: snapshot.models.map((m) => ({
+      ...m,
+      files: m.files.map(fileName),
+      folderId: null,
+      ...(m.projector ? { projector: { ...m.projector, file: fileName(m.projector.file) } } : {}),
+    })),
     folders: [],
     totalBytes: snapshot.totalBytes,
     ownedBytes: snapshot.ownedBytes,

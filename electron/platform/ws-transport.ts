@@ -30,6 +30,12 @@ export class WebSocketTransport extends TransportBase implements Transport {
       this.close('binary frames are not accepted', 1003);
       return;
     }
+    const { maxBytes } = this.options;
+    // Over the limit, only a call that carries files may go on to be parsed (birpc writes the method first).
+    if (maxBytes !== undefined && text.length > maxBytes && !/^\{"m":"chats\.(send|import)"/.test(text.slice(0, 40))) {
+      this.close('message too big', 1009);
+      return;
+    }
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -39,7 +45,6 @@ export class WebSocketTransport extends TransportBase implements Transport {
       return;
     }
     const bytes = Buffer.byteLength(text);
-    const { maxBytes } = this.options;
     if (maxBytes !== undefined && bytes > maxBytes && bytes > maxBytes + messageMediaAllowance(message)) {
       this.close('message too big', 1009);
       return;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { engineChoiceOf } from '../../shared/inference';
 import { fileURLToPath } from 'node:url';
@@ -126,7 +127,15 @@ export async function createHostServices(options: HostServicesOptions): Promise<
       return engineChoiceOf(model ? settings.get().inference.engines?.[model.id] : undefined, model);
     },
     // Its projector, where the library model has one (a model pinned to node-llama-cpp runs text-only).
-    projectorFor: (modelPath) => library.snapshot().models.find((m) => m.files[0] === modelPath)?.projector?.file,
+    // A projector whose file is gone is left out (the model loads text-only) rather than failing the load.
+    projectorFor: (modelPath) => {
+      const file = library.snapshot().models.find((m) => m.files[0] === modelPath)?.projector?.file;
+      if (file && !existsSync(file)) {
+        log(`${path.basename(file)} (a projector) is gone; ${path.basename(modelPath)} loads text-only`);
+        return undefined;
+      }
+      return file;
+    },
     // llama.cpp's server: the same programs the split uses (found, downloaded verified, or built once).
     serverBinary: async () => (await split!.ensureEngines()).llamaServer,
     // Speculative decoding is set per library model; the draft model is another library model.

@@ -10,7 +10,7 @@ import {
   type MethodName,
 } from '../contract';
 import { createPeer } from './peer';
-import { bytesOverLimit, MAX_MESSAGE_BYTES, MAX_TRUSTED_MESSAGE_BYTES, mediaAllowance } from './protocol';
+import { bytesOverLimit, MAX_MESSAGE_BYTES, MAX_TRUSTED_MESSAGE_BYTES, MEDIA_METHODS, mediaAllowance } from './protocol';
 import type { Transport } from './transport';
 
 export interface HostClient {
@@ -57,7 +57,7 @@ export function createHostClient(
       if (transport.closed) return Promise.reject(new RpcError('disconnected', 'Not connected to the host.'));
       // The host refuses (and a WebSocket closes on) a message over the limit: say so here instead, and send nothing.
       // A message's images and audio (base64) come on top of the limit, up to the per-message media limit.
-      const media = mediaAllowance(input);
+      const media = MEDIA_METHODS.has(name) ? mediaAllowance(input) : 0;
       const bytes = bytesOverLimit(input, maxOutgoing - ENVELOPE_BYTES + media);
       if (bytes !== null) {
         const size = Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : 'unencodable';

@@ -49,11 +49,14 @@ export function mediaAllowance(input: unknown): number {
   return Math.min(bytes, MAX_MEDIA_ALLOWANCE_BYTES);
 }
 
+/** The only calls that carry files: a message sent with its attachments, a conversation imported with them. */
+export const MEDIA_METHODS: ReadonlySet<string> = new Set(['chats.send', 'chats.import']);
+
 /** The same for a raw incoming message: a request's input's attachments; nothing for anything else. */
 export function messageMediaAllowance(message: unknown): number {
   if (typeof message !== 'object' || message === null) return 0;
-  const record = message as { t?: unknown; a?: unknown };
-  return record.t === 'q' && Array.isArray(record.a) ? mediaAllowance(record.a[0]) : 0;
+  const record = message as { t?: unknown; m?: unknown; a?: unknown };
+  return record.t === 'q' && MEDIA_METHODS.has(record.m as string) && Array.isArray(record.a) ? mediaAllowance(record.a[0]) : 0;
 }
 
 const requestSchema = z.object({

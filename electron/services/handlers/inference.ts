@@ -1,4 +1,18 @@
+import { RpcError } from '../../../shared/errors';
+import { checkMessageMedia, MediaError } from '../../formats/media-check';
 import type { InferenceService } from '../../inference/inference-service';
+
+/** Messages with their media checked (and converted) as a sent file is; a refusal is invalid_input with the reason. */
+export async function checkedMedia<M extends { role: string; media?: Parameters<typeof checkMessageMedia>[0][number]['media'] }>(
+  messages: M[],
+): Promise<M[]> {
+  try {
+    return await checkMessageMedia(messages);
+  } catch (error) {
+    if (error instanceof MediaError) throw new RpcError('invalid_input', error.message);
+    throw error;
+  }
+}
 import type { HandlerSlice } from './handler-slice';
 
 /** The engine's status and hardware, loads by path, and replies on the loaded model (the CLI's chat). */
@@ -8,7 +22,9 @@ export function inferenceHandlers(inference: InferenceService): HandlerSlice<'in
     'inference.hardware': () => inference.hardware(),
     'inference.load': (input) => inference.load(input),
     'inference.unload': () => inference.unload(),
-    'chat.generate': ({ requestId, ...input }) => inference.run('ui', requestId, null, { kind: 'generate', input }),
+    // Images and audio are checked here as everywhere else before they reach an engine.
+    'chat.generate': async ({ requestId, ...input }) =>
+      inference.run('ui', requestId, null, { kind: 'generate', input: { ...input, messages: await checkedMedia(input.messages) } }),
     'chat.abort': async ({ requestId }) => ({ aborted: await inference.abort(requestId) }),
   };
 }

@@ -1,4 +1,5 @@
 import { RpcError } from '../../../shared/errors';
+import { checkedMedia } from './inference';
 import type { GenerateResult } from '../../../shared/inference';
 import type { GenerateOnModelInput } from '../../../shared/machines';
 import type { InferenceService } from '../../inference/inference-service';
@@ -40,7 +41,8 @@ export function libraryHandlers({
       revealFile(model.files[0]!);
       return { shown: true };
     },
-    'models.generate': async ({ modelId, requestId, contextSize, ...input }) => {
+    'models.generate': async ({ modelId, requestId, contextSize, ...given }) => {
+      const input = { ...given, messages: await checkedMedia(given.messages) };
       const model = await library.checkBeforeLoad(modelId);
       // One turn in the queue the UI shares with the local API: the load and the reply together.
       return inference.run('ui', requestId, { path: model.files[0]!, contextSize }, { kind: 'generate', input });
@@ -76,6 +78,9 @@ export const PEER_DEFAULT_REPLY_TOKENS = 2048;
  */
 export function guestGenerate({ library, inference }: Pick<LibraryHandlerDeps, 'library' | 'inference'>) {
   return async ({ modelId, requestId, contextSize, sampling, ...input }: GenerateOnModelInput): Promise<GenerateResult> => {
+    // Another machine's chats reach this one as text only (as the chat view sends them).
+    if (input.messages.some((m) => m.role === 'user' && m.media?.length))
+      throw new RpcError('invalid_input', 'Images and audio are not sent to other machines: their models get text only.');
     const model = await library.checkBeforeLoad(modelId);
     const maxTokens = Math.min(sampling?.maxTokens ?? PEER_DEFAULT_REPLY_TOKENS, PEER_MAX_REPLY_TOKENS);
     return inference.run(

@@ -67,6 +67,21 @@ describe('checkMedia', () => {
     expect(error.message).toMatch(/huge\.png is 10\.0 MiB; the most Freehold sends is 10\.0 MiB per image/);
   });
 
+  it('refuses a small file that would decode to too many pixels, and sends large photos at most 2,048 on a side', async () => {
+    const bomb = await sharp({ create: { width: 8000, height: 7000, channels: 3, background: 'white' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
+    expect(bomb.length).toBeLessThan(MAX_IMAGE_BYTES);
+    const error = await refusal(bomb, 'flat.png');
+    expect(error.problem).toBe('too_large');
+    expect(error.message).toMatch(/flat\.png is 8000×7000 pixels; the most Freehold sends is 50 megapixels/);
+    const photo = await pixels('jpeg', 3000, 1500);
+    const checked = await checkMedia(photo, 'photo.jpg');
+    expect(checked).toMatchObject({ width: 3000, height: 1500, mime: 'image/jpeg' });
+    const sent = await sharp(Buffer.from(checked.part.data, 'base64')).metadata();
+    expect([checked.part.mime, sent.format, sent.width, sent.height]).toEqual(['image/jpeg', 'jpeg', 2048, 1024]);
+  });
+
   it('checks WAV and MP3 by their structure', async () => {
     expect(await checkMedia(wavBytes(), 'a.wav')).toMatchObject({ kind: 'audio', mime: 'audio/wav' });
     expect(await checkMedia(mp3Bytes(), 'a.mp3')).toMatchObject({ kind: 'audio', mime: 'audio/mpeg' });

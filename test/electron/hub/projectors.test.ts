@@ -291,7 +291,7 @@ describe('downloads with a projector', () => {
   }, 90_000);
 });
 
-describe('a projector uploaded (the browser, a paired machine)', () => {
+describe('a projector uploaded (the browser; not from a paired machine)', () => {
   it('is attached to the model uploaded before it, or refused with the reason and nothing left', async () => {
     const { services, dataDir } = await setup();
     const model = await services.library.importStream('my-stories.gguf', Readable.from([modelBytes]));
@@ -303,6 +303,14 @@ describe('a projector uploaded (the browser, a paired machine)', () => {
       /^mmproj-narrow\.gguf is a projector for a model whose embeddings are 32 wide, and no such model is in your library/,
     );
     // Only the model's folder: the upload's own folders are gone.
+    expect(readdirSync(path.join(dataDir, 'models'))).toEqual([model.id]);
+    // From another machine (uploads.*), a projector is refused: it could replace one of this machine's own.
+    const { uploadId } = await services.handlers['uploads.begin']({ name: 'mmproj-my-stories-F16.gguf', sizeBytes: projectorF16.length });
+    await services.handlers['uploads.chunk']({ uploadId, offset: 0, data: projectorF16.toString('base64') });
+    await expect(services.handlers['uploads.finish']({ uploadId })).rejects.toThrow(
+      /is a projector; another machine cannot attach one here/,
+    );
+    expect(services.library.get(model.id)!.projector!.file).toBe(path.join(dataDir, 'models', model.id, 'mmproj.gguf'));
     expect(readdirSync(path.join(dataDir, 'models'))).toEqual([model.id]);
   });
 });

@@ -97,6 +97,9 @@ describe('the engine a model runs on', () => {
 
   it('a server killed mid-reply fails that reply with llama.cpp’s reason; the next request loads it again', async () => {
     const pid = await findServerPid();
+    // Its key is in its environment, not on a command line any local user can read (ps).
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).not.toContain('--api-key');
     const stream = await client.chat.completions.create({
       model: 'stories260k',
       messages: [{ role: 'user', content: 'Once upon a time' }],
@@ -155,6 +158,32 @@ describe('the engine a model runs on', () => {
       'Chosen for this model in its options: node-llama-cpp (text only: its projector needs llama.cpp’s server)',
     );
     expect(host.services.inference.status().model?.vision).toBeFalsy();
+    // Back to Auto; then its projector detached while it is loaded: the next request loads it as it is now.
+    await host.services.handlers['settings.update']({ inference: { engines: {} } });
+    await until('the vision model back on the server', () => host.services.inference.status().model?.engine === 'server');
+    await host.services.library.detachProjector(vision.id);
+    await client.chat.completions.create({ model: id, messages: [{ role: 'user', content: 'Once' }], max_tokens: 4, temperature: 0 });
+    expect(host.services.inference.status().model).toMatchObject({ engine: 'worker', path: vision.files[0] });
+    // Attached again (imported alone, it finds its model), an image goes through: reloaded on the server with it.
+    const [again] = await host.services.handlers['models.import']({ paths: [mmproj], mode: 'reference' });
+    expect(again).toMatchObject({ ok: true, attachedTo: vision.id });
+    const { pngDataUrl, pngImage } = await import('../../helpers/vision-model');
+    const answer = await client.chat.completions.create({
+      model: id,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Look:' },
+            { type: 'image_url', image_url: { url: pngDataUrl(pngImage(32, 32, () => [9, 99, 199])) } },
+          ],
+        },
+      ],
+      max_tokens: 4,
+      temperature: 0,
+    });
+    expect(answer.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(host.services.inference.status().model).toMatchObject({ engine: 'server', vision: true });
   });
 });
 
