@@ -348,7 +348,8 @@ export class ServerEngine {
     }
     speculativeStats(result.stats, timings);
     contextStats(result.stats, model.contextSize, fitted.dropped);
-    if (hasMedia) {
+    // (Not for a reply stopped: counting re-reads the whole prompt, which would hold the stop up.)
+    if (hasMedia && result.stats.stopReason !== 'abort') {
       const tokens = await mediaTokensOf(
         served.server,
         body as unknown as Record<string, unknown>,
