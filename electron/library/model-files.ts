@@ -91,7 +91,10 @@ export async function ensureSpace(dir: string, bytes: number): Promise<void> {
 export async function deleteOwnedFiles(model: ModelEntry, modelsDir: string): Promise<string[]> {
   const deletedFiles: string[] = [];
   const root = path.resolve(modelsDir);
-  for (const file of [...model.files, ...(model.projector ? [model.projector.file] : [])]) {
+  // Its projector goes with it only where it is the model's own copy (in its folder), never another model's.
+  const ownProjector =
+    model.projector && path.dirname(model.projector.file) === path.dirname(model.files[0]!) ? [model.projector.file] : [];
+  for (const file of [...model.files, ...ownProjector]) {
     // Only ever inside the models folder, whatever the index says.
     if (!path.resolve(file).startsWith(root + path.sep)) continue;
     await fs.rm(file, { force: true });
