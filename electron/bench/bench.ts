@@ -17,14 +17,9 @@
  *   (server-engine-bench.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type LlamaGpuType } from 'node-llama-cpp';
-import { createHostServices } from '../services/host-services';
-import { forkLauncher } from '../inference/launcher';
 import type { ChatDelta } from '../../shared/inference';
 import { downloadBench, importBench } from './library-bench';
 import { libraryUiBench } from './library-ui-bench';
@@ -35,9 +30,7 @@ import { ensureBenchModel } from './bench-model';
 import { llamaServerParallelTps, peerBenches } from './peer-bench';
 import { PARALLEL_PROMPTS, parallelBench, prefixBench, speculativeBench } from './parallel-bench';
 import { enginesBench, serverEngineBench } from './server-engine-bench';
-import { median } from './bench-host';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { benchServices, median } from './bench-host';
 
 function findModel(flag: string | undefined): string {
   const candidates = [
@@ -150,14 +143,7 @@ async function main(): Promise<void> {
   );
 
   // (B) the app: host services with a real worker process.
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-'));
-  const services = await createHostServices({
-    dataDir,
-    host: 'cli',
-    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
-    log: () => undefined,
-    api: { enabled: true, port: 0 },
-  });
+  const { services, close } = await benchServices('app');
   const backend = values.backend as 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
   await services.settings.update({ inference: { threads, backend } });
   const report = await services.handlers['inference.hardware'](undefined);
@@ -303,8 +289,7 @@ async function main(): Promise<void> {
   await context.dispose();
   await model.dispose();
   await llama.dispose();
-  await services.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await close();
   if (only.has('remote')) await remoteBench(modelPath, rounds, maxTokens, threads);
   if (only.has('split')) await splitBench(modelPath, rounds, 200, threads);
   await libraryBenches(modelPath, only, Number(values['download-mb']));

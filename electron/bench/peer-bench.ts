@@ -11,18 +11,12 @@
  * several concurrent streams, the peer figure for `bench parallel`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { findEngines } from '../engines/llama-engines';
 import { freePort, waitForHealth } from '../engines/rpc-helpers';
-import { forkLauncher } from '../inference/launcher';
-import { createHostServices } from '../services/host-services';
 import { ensureBenchModel } from './bench-model';
-import { median } from './bench-host';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { benchServices, median } from './bench-host';
 
 export type PeerEndpoint = 'completions' | 'chat';
 
@@ -197,14 +191,7 @@ export async function peerBench(modelPath: string, rounds: number, tokens: numbe
     console.log(`bench peer: skipped (${binary.why})`);
     return [];
   }
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-bench-peer-'));
-  const services = await createHostServices({
-    dataDir,
-    host: 'cli',
-    workerLauncher: forkLauncher(path.join(here, 'worker.mjs'), () => undefined),
-    log: () => undefined,
-    api: { enabled: true, port: 0 },
-  });
+  const { services, close } = await benchServices('peer');
   let server: Awaited<ReturnType<typeof startLlamaServer>> | undefined;
   try {
     await services.settings.update({ inference: { threads, backend: 'cpu' } });
@@ -269,8 +256,7 @@ export async function peerBench(modelPath: string, rounds: number, tokens: numbe
     return results;
   } finally {
     if (server) await stop(server.child);
-    await services.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -16,6 +16,7 @@ import type { RpcHelperPool } from './rpc-helpers';
 import { forwardToHelper } from './rpc-tunnel';
 import { LlamaServerProcess } from './llama-server-process';
 import { resolveThreads } from '../worker/threads';
+import { kvBytesPerToken } from './server-fit';
 
 export const THIS_MACHINE = 'this';
 export const SPLIT_MACHINE_ID = 'split';
@@ -43,18 +44,14 @@ async function modelFacts(library: ModelLibrary, modelId: string): Promise<Model
       return Number.isFinite(v) && v > 0 ? v : fallback;
     };
     const layers = num('block_count', 1);
-    const embd = num('embedding_length', 4096);
-    const heads = num('attention.head_count', 32);
-    const kvHeads = num('attention.head_count_kv', heads);
-    // K and V, f16, per layer: what a token of context costs.
-    const kvBytesPerToken = 2 * 2 * layers * kvHeads * (embd / heads);
     return {
       path: model.files[0]!,
       name: model.name,
       sizeBytes: model.sizeBytes,
       layers,
       trainContext: num('context_length', 4096),
-      kvBytesPerToken,
+      // K and V, f16, over all layers: what a token of context costs (as the server engine's fit counts it).
+      kvBytesPerToken: kvBytesPerToken(header),
     };
   } finally {
     await source.close();
