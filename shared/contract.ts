@@ -7,6 +7,7 @@
  * built-ins and no React (enforced by lint).
  */
 import { z } from 'zod';
+import { planInputSchema, type ComputeDevice, type PlanView } from './placement';
 import { settingsPatchSchema, type Settings } from './settings';
 import { apiKeyIdSchema, createApiKeySchema, type ApiKeyInfo, type ApiStatus, type CreatedApiKey } from './api';
 import {
@@ -174,6 +175,10 @@ export const methods = {
   'inference.hardware': method<HardwareReport>()(noInput),
   'inference.load': method<LoadedModel>()(loadInputSchema),
   'inference.unload': method<InferenceStatus>()(noInput),
+  /** Where a library model's layers would go (placed as given, else as its placement says), without loading it. */
+  'placement.plan': method<PlanView>()(planInputSchema),
+  /** The GPUs llama.cpp's server sees now, with their memory. */
+  'placement.devices': method<ComputeDevice[]>()(noInput),
   'chat.generate': method<GenerateResult>()(generateInputSchema),
   'chat.abort': method<{ aborted: boolean }>()(z.object({ requestId: z.string().min(1).max(100) }).strict()),
   'models.list': method<LibrarySnapshot>()(noInput),

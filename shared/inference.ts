@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MAX_MEDIA_PER_MESSAGE, mediaPartSchema, type MediaAbilities } from './media';
+import { placementNeedsServer, placementSchema, type Placement, type PlacementCheck, type PlacementPlan } from './placement';
 
 export const backendNames = ['cuda', 'vulkan', 'metal', 'cpu'] as const;
 export type BackendName = (typeof backendNames)[number];
@@ -206,6 +207,8 @@ export const loadInputSchema = z
      * trained size, as for any automatic load). A paired machine's request is held to this, never to an exact size.
      */
     maxContextSize: z.number().int().min(64).max(1_048_576).optional(),
+    /** Where the layers go, for this load (`freehold load --devices …`); unset: the model's placement in the settings. */
+    placement: placementSchema.optional(),
     /**
      * Speculative decoding: tokens predicted by looking the recent output up in the prompt, or by a smaller
      * draft model of the same vocabulary, then checked by the model several at a time.
@@ -248,18 +251,29 @@ export const engineLabels: Record<EngineName, string> = { worker: 'node-llama-cp
 export function engineChoiceOf(
   setting: EngineName | undefined,
   model: { projector?: MediaAbilities | null } = {},
+  placement?: Placement,
 ): { engine: EngineName; why: string } {
   const sees = model.projector ? (model.projector.vision ? 'sees images' : 'hears audio') : null;
+  const placed = placementNeedsServer(placement);
   if (!setting) {
-    return sees
-      ? { engine: 'server', why: `Auto: the model ${sees} (it has a projector), which only llama.cpp’s server runs` }
-      : { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
+    if (sees) return { engine: 'server', why: `Auto: the model ${sees} (it has a projector), which only llama.cpp’s server runs` };
+    if (placed)
+      return {
+        engine: 'server',
+        why: 'Auto: its placement (chosen GPUs, caps per GPU or a split by rows) is one only llama.cpp’s server runs',
+      };
+    return { engine: 'worker', why: 'Auto: a text-only model runs on node-llama-cpp' };
   }
   const why = `Chosen for this model in its options: ${engineLabels[setting]}`;
-  return { engine: setting, why: setting === 'worker' && sees ? `${why} (text only: its projector needs llama.cpp’s server)` : why };
+  if (setting === 'worker' && sees) return { engine: setting, why: `${why} (text only: its projector needs llama.cpp’s server)` };
+  if (setting === 'worker' && placed)
+    return { engine: setting, why: `${why} (node-llama-cpp places the layers itself: its placement needs llama.cpp’s server)` };
+  return { engine: setting, why };
 }
 
 export interface LoadedModel {
+  /** Where its layers went: the plan, and what llama.cpp reported per device after loading. */
+  placement?: { plan: PlacementPlan; check?: PlacementCheck };
   /** The engine running it, and why that one. */
   engine?: EngineName;
   engineReason?: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { placementSchema } from './placement';
 
 export const themes = ['system', 'light', 'dark'] as const;
 export const backends = ['auto', 'cuda', 'vulkan', 'metal', 'cpu'] as const;
@@ -39,6 +40,11 @@ const inferenceSchema = z.object({
    * own server; models not listed are "auto" (the worker, for text-only models).
    */
   engines: z.record(z.string().min(1).max(100), z.enum(['worker', 'server'])).optional(),
+  /**
+   * Where each model's layers go (by library id): which GPUs, split by layers
+   * or rows, the most memory on each; models not listed use every GPU.
+   */
+  placements: z.record(z.string().min(1).max(100), placementSchema).optional(),
 });
 
 const hubSchema = z.object({

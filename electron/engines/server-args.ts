@@ -5,6 +5,8 @@
  * (a draft model, or prompt lookup as llama.cpp's n-gram drafting). Host,
  * port, key and web UI are added by llama-server-process.ts.
  */
+import type { PlacementPlan } from '../../shared/placement';
+import { placementArgs } from './placement-plan';
 import type { ServerLoadInput } from './server-engine';
 
 /** Tokens a draft model (or the prompt lookup) proposes at a time. */
@@ -15,23 +17,26 @@ export const SERVER_DRAFT_MAX = 16;
  * by llama-server-process.ts), without speculative decoding. The bench starts
  * a llama-server of its own with the same.
  */
-export function serverArgs(input: ServerLoadInput, threads: number): string[] {
+export function serverArgs(input: ServerLoadInput, threads: number, plan?: PlacementPlan): string[] {
   const parallel = Math.max(1, input.parallel ?? 1);
-  const gpuLayers = input.gpuLayers ?? 0;
+  const gpuLayers = plan ? plan.gpuLayers : (input.gpuLayers ?? 0);
+  const contextSize = plan?.contextSize ?? input.contextSize;
+  // One KV cache shared by the slots (llama.cpp's unified cache): a reply alone gets the whole context however
+  // many run at once; the pool holds as many whole contexts as fit (at least one).
+  const pool = plan?.contextPool ?? contextSize * parallel;
   const args = [
     '-m',
     input.modelPath,
-    // llama-server divides its context among its slots: each reply gets contextSize.
     '-c',
-    String(input.contextSize * parallel),
+    String(pool),
     '-np',
     String(parallel),
+    ...(parallel > 1 ? ['-kvu', '--kv-unified-per-slot', String(contextSize)] : []),
     '-t',
     String(threads),
     '-tb',
     String(threads),
-    '-ngl',
-    String(gpuLayers),
+    ...(plan ? placementArgs(plan) : ['-ngl', String(gpuLayers)]),
     '--jinja',
   ];
   if (input.projectorPath) args.push('--mmproj', input.projectorPath, ...(gpuLayers === 0 ? ['--no-mmproj-offload'] : []));
@@ -39,8 +44,9 @@ export function serverArgs(input: ServerLoadInput, threads: number): string[] {
 }
 
 /** Speculative decoding's arguments: a draft model, or prompt lookup as llama.cpp's n-gram drafting. */
-export function speculativeArgs(input: ServerLoadInput, threads: number): string[] {
+export function speculativeArgs(input: ServerLoadInput, threads: number, plan?: PlacementPlan): string[] {
   const spec = input.speculative;
+  const onGpu = (plan ? plan.gpuLayers : (input.gpuLayers ?? 0)) > 0;
   if (spec?.kind === 'draft')
     return [
       '-md',
@@ -50,7 +56,9 @@ export function speculativeArgs(input: ServerLoadInput, threads: number): string
       '--spec-draft-n-max',
       String(SERVER_DRAFT_MAX),
       '-ngld',
-      (input.gpuLayers ?? 0) > 0 ? 'all' : '0',
+      onGpu ? 'all' : '0',
+      // The draft model goes to the main GPU of the plan.
+      ...(onGpu && plan?.devices[0] ? ['-devd', plan.devices[0].id] : []),
       '-td',
       String(threads),
     ];

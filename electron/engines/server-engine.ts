@@ -22,22 +22,16 @@
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
 import type { ChatDelta, DeltaPart, CompleteInput, GenerateInput, GenerateResult, LoadedModel, LoadInput } from '../../shared/inference';
-import type { GgufHeader } from '../formats/gguf-header';
+import type { ComputeDevice, Placement, PlacementPlan } from '../../shared/placement';
 import { ReplyReader } from '../machines/openai-reply';
 import { DeltaBatcher } from '../worker/delta-batcher';
 import { LlamaServerProcess } from './llama-server-process';
+import { checkPlacement } from './placement-check';
 import { serverArgs, speculativeArgs } from './server-args';
+import { planRefusal, ServerPlanner } from './server-placement';
 import { contextRefusal, contextStats, ContextFitter, speculativeStats, type FitOutcome } from './server-context';
 import { contextOverflowOf, overflowError, refusalOf, type OverflowContext } from './server-failures';
-import {
-  fitRefusal,
-  kvBytesPerToken,
-  serverFit,
-  systemFreeMemory,
-  weightBytesOf,
-  type FreeMemory,
-  type ServerMemoryNeed,
-} from './server-fit';
+import { serverFit, systemFreeMemory, type FreeMemory, type ServerMemoryNeed } from './server-fit';
 import { mediaIn, mediaRefusal, mediaTokensOf, serverModalities } from './server-media';
 import { asChatChunk, completionBody, plainReply, serverRequestBody, ToolCallReader } from './server-request';
 import { SlotPicker } from './server-slots';
@@ -55,6 +49,8 @@ export interface ServerEngineOptions {
   log: (line: string) => void;
   /** The memory free now, for the fit check before a load (default: the free RAM, no GPU). */
   freeMemory?: () => FreeMemory | Promise<FreeMemory>;
+  /** The GPUs llama-server sees (default: its --list-devices). */
+  devices?: () => Promise<ComputeDevice[]>;
 }
 
 export interface ServerLoadInput {
@@ -63,8 +59,12 @@ export interface ServerLoadInput {
   contextSize: number;
   /** Replies at once (llama-server's slots); each gets `contextSize`. */
   parallel?: number;
-  /** Layers on the GPU (0 on a machine without one). */
+  /** Layers on the GPU as asked; unset: as many as the plan fits. */
   gpuLayers?: number;
+  /** Whether contextSize is the automatic size, which the plan may cut to put more layers on the GPU. */
+  autoContext?: boolean;
+  /** Which devices, how split, the most memory on each GPU (unset: every GPU llama-server sees). */
+  placement?: Placement;
   /** The model's multimodal projector (mmproj GGUF): images, or audio, with the text. */
   projectorPath?: string;
   /** Speculative decoding: a draft model of the same vocabulary, or prompt lookup (llama.cpp's n-gram drafting). */
@@ -109,31 +109,24 @@ export class ServerEngine {
   private readonly running = new Map<string, Running>();
   /** Why the server ended on its own, for the replies it cut short. */
   private lost: string | null = null;
+  private readonly planner: ServerPlanner;
 
-  constructor(private readonly options: ServerEngineOptions) {}
+  constructor(private readonly options: ServerEngineOptions) {
+    this.planner = new ServerPlanner(options);
+  }
 
   get model(): LoadedModel | undefined {
     return this.loaded;
   }
 
-  /**
-   * What the model needs with `contextSize` tokens for each of `parallel`
-   * replies: its weights (every shard), its projector's and draft model's,
-   * and their KV caches.
-   */
-  private async memoryNeed(input: ServerLoadInput, header: GgufHeader, parallel: number, contextSize: number): Promise<ServerMemoryNeed> {
-    const contextTokens = contextSize * parallel;
-    let weightBytes = await weightBytesOf(input.modelPath);
-    let kvBytes = kvBytesPerToken(header) * contextTokens;
-    if (input.projectorPath) weightBytes += await weightBytesOf(input.projectorPath);
-    if (input.speculative?.kind === 'draft') {
-      const draft = await headerOf(input.speculative.modelPath).catch(() => null);
-      if (draft) {
-        weightBytes += await weightBytesOf(input.speculative.modelPath);
-        kvBytes += kvBytesPerToken(draft.header) * contextTokens;
-      }
-    }
-    return { weightBytes, kvBytes, contextTokens };
+  /** The placement plan for a load: layers and memory per device, the context that fits (nothing is started). */
+  async plan(input: ServerLoadInput): Promise<PlacementPlan> {
+    return (await this.planner.planWith(input, (await headerOf(input.modelPath)).header)).plan;
+  }
+
+  /** The GPUs llama-server sees now, with their free memory. */
+  devices(): Promise<ComputeDevice[]> {
+    return this.planner.devices();
   }
 
   /** Starts a server for the model (ending the one before); resolves once it answers. */
@@ -144,17 +137,16 @@ export class ServerEngine {
     const architecture = text('general.architecture') ?? 'unknown';
     const layers = header.metadata.get(`${architecture}.block_count`);
     const parallel = Math.max(1, input.parallel ?? 1);
-    const gpuLayers = input.gpuLayers ?? 0;
     const name = text('general.name') ?? path.basename(input.modelPath).replace(/\.gguf$/i, '');
-    // Nothing is started for a model that cannot fit.
-    const need = await this.memoryNeed(input, header, parallel, input.contextSize);
-    const free = await (this.options.freeMemory ?? systemFreeMemory)();
-    const refusal = fitRefusal(input.modelPath, need, serverFit(need, free, gpuLayers), parallel);
+    // The plan: layers and memory per GPU, the context that fits; nothing is started for a model that cannot fit.
+    const { plan, need } = await this.planner.planWith(input, header);
+    const refusal = planRefusal(input.modelPath, plan);
     if (refusal) throw refusal;
+    const gpuLayers = plan.gpuLayers;
 
     const threads = this.options.threads();
-    const args = serverArgs(input, threads);
-    const speculative = speculativeArgs(input, threads);
+    const args = [...serverArgs(input, threads, plan), '-lv', '4'];
+    const speculative = speculativeArgs(input, threads, plan);
 
     this.lost = null;
     let speculativeNote: string | undefined;
@@ -195,7 +187,7 @@ export class ServerEngine {
       mediaMarker: modalities.mediaMarker,
       templateCallsTools: modalities.templateCallsTools,
       plainChat: !modalities.templateThinks && !checkpointed(header, architecture),
-      trainContextSize: trainedContext(header) ?? input.contextSize,
+      trainContextSize: trainedContext(header) ?? plan.contextSize,
       fitter: new ContextFitter(),
       need,
       gpuLayers,
@@ -208,9 +200,11 @@ export class ServerEngine {
       sizeBytes: size,
       gpuLayers,
       totalLayers: typeof layers === 'number' ? layers : 0,
-      contextSize: input.contextSize,
+      contextSize: plan.contextSize,
       chatWrapper: 'llama-server (jinja)',
       parallel,
+      // What llama.cpp put on each device, against the plan.
+      placement: { plan, check: checkPlacement(plan, server.lines()) },
       ...(input.projectorPath ? { vision: modalities.vision, audio: modalities.audio, projector: path.basename(input.projectorPath) } : {}),
       ...(spec ? { speculative: spec.kind } : {}),
       ...(spec?.kind === 'draft' ? { draftModel: path.basename(spec.modelPath).replace(/\.gguf$/i, '') } : {}),
@@ -403,11 +397,11 @@ export class ServerEngine {
       contextSize: this.loaded?.contextSize ?? 0,
       trainContextSize: served.trainContextSize,
       fits: async (size) => {
-        const parallel = served.slots.size;
+        // One reply's context: the replies at once share a unified cache.
         const larger = {
           ...served.need,
-          kvBytes: (served.need.kvBytes / served.need.contextTokens) * size * parallel,
-          contextTokens: size * parallel,
+          kvBytes: (served.need.kvBytes / served.need.contextTokens) * size,
+          contextTokens: size,
         };
         // What this server holds now is free again when it loads with the larger context.
         const free = await (this.options.freeMemory ?? systemFreeMemory)();

@@ -25,6 +25,8 @@ export interface FreeMemory {
   vramFreeBytes: number;
   /** The user's VRAM cap (max-vram-per-gpu, times the GPUs), if set. */
   vramCapBytes?: number | null;
+  /** The same cap for one GPU (the setting as it is). */
+  vramCapPerGpuBytes?: number | null;
   /** Whether the GPU shares the RAM (Apple silicon). */
   unified?: boolean;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { InferenceStatus } from '../../shared/contract';
+import type { ComputeDevice, Placement, PlacementPlan } from '../../shared/placement';
 import { RpcError } from '../../shared/errors';
 import { engineChoiceOf } from '../../shared/inference';
 import type {
@@ -41,7 +42,9 @@ export interface InferenceServiceOptions {
   /** The speculative decoding set for the model at this path (settings, by library id). */
   speculativeFor?: (modelPath: string) => LoadInput['speculative'];
   /** The engine set for the model at this path (settings, by library id); auto where none is. */
-  engineFor?: (modelPath: string) => EngineChoice | undefined;
+  engineFor?: (modelPath: string, placement?: Placement) => EngineChoice | undefined;
+  /** Where the layers of the model at this path go (Models → Options → Placement). */
+  placementFor?: (modelPath: string) => Placement | undefined;
   /** The projector (mmproj) of the library model at this path: the model sees images on llama.cpp's server. */
   projectorFor?: (modelPath: string) => string | undefined;
   /** llama.cpp's llama-server, for models that run on it (found, downloaded or built: engines/llama-engines.ts). */
@@ -49,7 +52,6 @@ export interface InferenceServiceOptions {
 }
 
 /** Auto for a path outside the library: node-llama-cpp (a projector comes only with a library model). */
-const AUTO_CHOICE: EngineChoice = engineChoiceOf(undefined);
 
 /** A paired machine's requests swap the loaded model at most once in this time (a load per request would hold the machine). */
 export const GUEST_RELOAD_INTERVAL_MS = 30_000;
@@ -145,14 +147,22 @@ export class InferenceService {
         const report = await supervisor.report().catch(() => null);
         if (!report) return { ramFreeBytes: os.freemem(), vramFreeBytes: 0 };
         const { ram, vram } = report;
-        return { ramFreeBytes: ram.freeBytes, vramFreeBytes: vram.freeBytes, vramCapBytes: vram.capBytes, unified: vram.unifiedBytes > 0 };
+        const perGpu = options.settings().inference.maxVramPerGpuMiB;
+        return {
+          ramFreeBytes: ram.freeBytes,
+          vramFreeBytes: vram.freeBytes,
+          vramCapBytes: vram.capBytes,
+          vramCapPerGpuBytes: perGpu === null ? null : perGpu * 1024 * 1024,
+          unified: vram.unifiedBytes > 0,
+        };
       },
     });
     const routed = new RoutedEngine({
       // Tests wrap (or watch) the worker's engine.
       worker: options.engine ? options.engine(supervisor) : supervisor,
       server,
-      choose: (modelPath) => options.engineFor?.(modelPath) ?? AUTO_CHOICE,
+      choose: (modelPath, placement) => options.engineFor?.(modelPath, placement) ?? engineChoiceOf(undefined, {}, placement),
+      placementFor: options.placementFor,
       projectorFor: options.projectorFor,
       speculativeFor: options.speculativeFor,
       autoContextSize: serverAutoContext,
@@ -258,6 +268,17 @@ export class InferenceService {
       this.jitModelPath = undefined;
       return model;
     });
+  }
+
+  /** The placement plan for a load, without loading (Models → Options → Placement, `freehold plan`). */
+  async plan(input: LoadInput): Promise<{ plan: PlacementPlan; choice: EngineChoice; devices: ComputeDevice[] }> {
+    await checkModelFile(input.modelPath);
+    return this.routed.plan(input);
+  }
+
+  /** The GPUs llama.cpp's server sees now, with their memory. */
+  devices(): Promise<ComputeDevice[]> {
+    return this.routed.devices();
   }
 
   unload(): Promise<InferenceStatus> {

@@ -22,7 +22,8 @@ import type {
   LoadedModel,
   LoadInput,
 } from '../../shared/inference';
-import type { ServerEngine } from '../engines/server-engine';
+import type { ComputeDevice, Placement, PlacementPlan } from '../../shared/placement';
+import type { ServerEngine, ServerLoadInput } from '../engines/server-engine';
 import type { EngineOptions } from '../worker/engine';
 import type { WorkerSample } from '../worker/worker-api';
 import type { BenchmarkInput, BenchmarkMeasure, Engine } from './engine';
@@ -36,8 +37,10 @@ export interface EngineChoice {
 export interface RoutedEngineOptions {
   worker: Engine;
   server: ServerEngine;
-  /** Which engine runs the model at this path, and why. */
-  choose: (modelPath: string) => EngineChoice;
+  /** Which engine runs the model at this path (placed so, for this load), and why. */
+  choose: (modelPath: string, placement?: Placement) => EngineChoice;
+  /** Where the layers of the model at this path go (its placement in the settings). */
+  placementFor?: (modelPath: string) => Placement | undefined;
   /** The projector of the model at this path (the library's), which only the server runs. */
   projectorFor?: (modelPath: string) => string | undefined;
   /** The speculative decoding set for the model at this path. */
@@ -101,10 +104,13 @@ export class RoutedEngine implements Engine {
   }
 
   async load(input: LoadInput): Promise<LoadedModel> {
-    const choice = this.options.choose(input.modelPath);
+    const placement = input.placement ?? this.options.placementFor?.(input.modelPath);
+    const choice = this.options.choose(input.modelPath, placement);
     if (choice.engine === 'worker') {
       await this.unloadServer();
-      const model = await this.worker.load(input);
+      // node-llama-cpp honours "CPU only" (no layers on a GPU); it places the layers itself otherwise.
+      const { placement: _placement, ...rest } = input;
+      const model = await this.worker.load(placement?.devices === 'cpu' ? { ...rest, gpuLayers: 0 } : rest);
       this.workerWhy = choice.why;
       return { ...model, engine: 'worker', engineReason: choice.why };
     }
@@ -113,24 +119,7 @@ export class RoutedEngine implements Engine {
     this.serverLoading = { modelPath: input.modelPath, progress: 0 };
     this.announce();
     try {
-      const contextSize =
-        typeof input.contextSize === 'number'
-          ? input.contextSize
-          : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
-      // The library's projector for this model (never a path from a caller).
-      const projectorPath = this.options.projectorFor?.(input.modelPath);
-      const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
-      // Layers on the GPU: as asked; automatic is none, since the llama-server Freehold finds or builds is a
-      // CPU build (GPU builds of llama.cpp's programs are issue 26's), and the fit check then counts RAM.
-      const gpuLayers = typeof input.gpuLayers === 'number' ? input.gpuLayers : 0;
-      const serverInput = {
-        modelPath: input.modelPath,
-        contextSize,
-        gpuLayers,
-        parallel: this.options.parallel(),
-        ...(projectorPath ? { projectorPath } : {}),
-        ...(speculative ? { speculative } : {}),
-      };
+      const serverInput = await this.serverInputFor(input, placement);
       const loaded = await this.options.server.load(serverInput);
       this.serverModel = { ...loaded, engine: 'server', engineReason: choice.why };
       return this.serverModel;
@@ -138,6 +127,48 @@ export class RoutedEngine implements Engine {
       this.serverLoading = null;
       this.announce();
     }
+  }
+
+  /** What a load on llama.cpp's server would be: the model, its context, projector, draft and placement. */
+  private async serverInputFor(input: LoadInput, placement: Placement | undefined): Promise<ServerLoadInput> {
+    const autoContext = typeof input.contextSize !== 'number';
+    const contextSize =
+      typeof input.contextSize === 'number' ? input.contextSize : await this.options.autoContextSize(input.modelPath, input.maxContextSize);
+    // The library's projector for this model (never a path from a caller).
+    const projectorPath = this.options.projectorFor?.(input.modelPath);
+    const speculative = input.speculative ?? this.options.speculativeFor?.(input.modelPath);
+    // Layers on the GPUs: as asked, else as many as the plan fits on the devices this llama-server sees
+    // (none on a CPU build), placed as the model's placement says.
+    return {
+      modelPath: input.modelPath,
+      contextSize,
+      autoContext,
+      ...(typeof input.gpuLayers === 'number' ? { gpuLayers: input.gpuLayers } : {}),
+      ...(placement ? { placement } : {}),
+      parallel: this.options.parallel(),
+      ...(projectorPath ? { projectorPath } : {}),
+      ...(speculative ? { speculative } : {}),
+    };
+  }
+
+  /**
+   * The placement plan for a load, without loading: layers and memory per
+   * device and the context that fits. Placement is llama.cpp's server's: the
+   * plan is the one it would run (node-llama-cpp places layers itself).
+   */
+  async plan(input: LoadInput): Promise<{ plan: PlacementPlan; choice: EngineChoice; devices: ComputeDevice[] }> {
+    const placement = input.placement ?? this.options.placementFor?.(input.modelPath);
+    const choice = this.options.choose(input.modelPath, placement);
+    const [plan, devices] = await Promise.all([
+      this.options.server.plan(await this.serverInputFor(input, placement)),
+      this.options.server.devices(),
+    ]);
+    return { plan, choice, devices };
+  }
+
+  /** The GPUs llama.cpp's server sees now. */
+  devices(): Promise<ComputeDevice[]> {
+    return this.options.server.devices();
   }
 
   async unload(): Promise<void> {
@@ -160,8 +191,11 @@ export class RoutedEngine implements Engine {
 
   /** Whether the loaded model runs otherwise than it is set now: on another engine, or with another projector (or none). */
   outOfDate(model: LoadedModel): boolean {
-    if (this.options.choose(model.path).engine !== (model.engine ?? 'worker')) return true;
+    const placement = this.options.placementFor?.(model.path);
+    if (this.options.choose(model.path, placement).engine !== (model.engine ?? 'worker')) return true;
     if (model.engine !== 'server') return false;
+    // Placed otherwise than its placement says now.
+    if (model.placement && JSON.stringify(model.placement.plan.placement) !== JSON.stringify(placement ?? { devices: 'auto' })) return true;
     const projector = this.options.projectorFor?.(model.path);
     return (projector ? path.basename(projector) : undefined) !== model.projector;
   }

@@ -26,6 +26,7 @@ import { appHandlers } from './handlers/app';
 import { chatHandlers } from './handlers/chats';
 import { hardwareHandlers } from './handlers/hardware';
 import { hubHandlers } from './handlers/hub';
+import { placementHandlers } from './handlers/placement';
 import { inferenceHandlers } from './handlers/inference';
 import { guestGenerate, libraryHandlers } from './handlers/library';
 import { machineHandlers } from './handlers/machines';
@@ -122,9 +123,19 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     backoffMs: options.backoffMs,
     engine: options.engine,
     // The engine is set per library model (Models → Options → Engine); auto elsewhere.
-    engineFor: (modelPath) => {
+    engineFor: (modelPath, placement) => {
       const model = library.snapshot().models.find((m) => m.files[0] === modelPath);
-      return engineChoiceOf(model ? settings.get().inference.engines?.[model.id] : undefined, model);
+      const inference = settings.get().inference;
+      return engineChoiceOf(
+        model ? inference.engines?.[model.id] : undefined,
+        model,
+        placement ?? (model ? inference.placements?.[model.id] : undefined),
+      );
+    },
+    // Where its layers go (Models → Options → Placement); every GPU for models without one.
+    placementFor: (modelPath) => {
+      const model = library.snapshot().models.find((m) => m.files[0] === modelPath);
+      return model ? settings.get().inference.placements?.[model.id] : undefined;
     },
     // Its projector, where the library model has one (a model pinned to node-llama-cpp runs text-only).
     // A projector whose file is gone is left out (the model loads text-only) rather than failing the load.
@@ -293,6 +304,7 @@ export async function createHostServices(options: HostServicesOptions): Promise<
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
     ...inferenceHandlers(inference),
+    ...placementHandlers({ inference, library }),
     ...libraryHandlers({ library, uploads, inference, events, revealFile: options.revealFile }),
     ...hubHandlers({ hub, tokens, downloads, inference }),
     ...chatHandlers({ chats, chat, events }),
