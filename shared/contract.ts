@@ -259,7 +259,13 @@ export const methods = {
   'machines.newCode': method<SharingStatus>()(noInput),
   /** llama.cpp's own programs (for split models): which are used and why, and a build from source. */
   'engines.status': method<EnginesInfo>()(noInput),
-  'engines.build': method<EnginesInfo>()(noInput),
+  /** Builds them for this machine's GPU backend (or the one named) unless that build is there already. */
+  'engines.build': method<EnginesInfo>()(
+    z
+      .object({ backend: z.enum(['cuda', 'vulkan', 'metal', 'cpu']).optional() })
+      .strict()
+      .optional(),
+  ),
   /** One model split across machines (llama.cpp RPC): the proposal, loading it, unloading, where it stands. */
   'split.plan': method<SplitPlan>()(splitPlanSchema),
   'split.load': method<SplitStatus>()(splitPlanSchema),

@@ -7,14 +7,16 @@ export interface EnginesInfo {
   found: {
     llamaServer: string;
     rpcServer: string;
-    source: 'path' | 'download' | 'build';
+    source: 'path' | 'download' | 'build' | 'bundled';
     version: string;
+    /** What it was built for: cuda, vulkan, metal or cpu. */
     backend: string;
     reason: string;
   } | null;
-  attempts: Array<{ source: 'path' | 'download' | 'build'; outcome: 'used' | 'unavailable' | 'available'; reason: string }>;
+  attempts: Array<{ source: 'path' | 'download' | 'build' | 'bundled'; outcome: 'used' | 'unavailable' | 'available'; reason: string }>;
   buildDir: string;
-  canBuild: { ok: boolean; reason: string };
+  /** Whether a build can be made here, and for which backend (cuda, vulkan, metal, cpu). */
+  canBuild: { ok: boolean; reason: string; backend?: string };
   /** A build under way: its step and progress. */
   building: { step: string; fraction: number; line: string } | null;
 }

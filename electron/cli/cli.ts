@@ -20,6 +20,7 @@ import { infoCommand } from './commands/info';
 import { machinesCommand } from './commands/machines';
 import { enginesCommand, splitCommand } from './commands/split';
 import { modelsCommand } from './commands/models';
+import { loadCommand, planCommand } from './commands/placement';
 import { settingsCommand } from './commands/settings';
 import { toolsCommand } from './commands/tools';
 import { printVersion, versionCommand } from './commands/version';
@@ -36,6 +37,8 @@ const commands: Record<string, Command> = {
   settings: settingsCommand,
   api: apiCommand,
   hardware: hardwareCommand,
+  plan: planCommand,
+  load: loadCommand,
   chat: chatCommand,
   version: versionCommand,
   info: infoCommand,

@@ -13,16 +13,18 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
+import { chooseBuildBackend, ENGINE_BACKEND_LABELS, ENGINE_BACKENDS, engineBackendOf, type EngineBackend } from './engine-backends';
 import { PINNED_RELEASES, platformKey, type ReleaseTable } from './llama-releases';
 
-export type EngineSource = 'path' | 'download' | 'build';
+export type EngineSource = 'path' | 'download' | 'build' | 'bundled';
 
 export interface EngineBinaries {
   llamaServer: string;
   rpcServer: string;
   source: EngineSource;
   version: string;
-  backend: 'cpu';
+  /** What it was built for (its GPU backend, or the CPU); "cpu" where not known (one on the PATH). */
+  backend: EngineBackend;
   /** Why this one, in words. */
   reason: string;
 }
@@ -31,10 +33,11 @@ export interface EnginesStatus {
   version: string;
   found: EngineBinaries | null;
   /** What each way to get them said. */
-  attempts: Array<{ source: 'path' | 'download' | 'build'; outcome: 'used' | 'unavailable' | 'available'; reason: string }>;
+  attempts: Array<{ source: EngineSource; outcome: 'used' | 'unavailable' | 'available'; reason: string }>;
   /** Where a build goes (and is reused from). */
   buildDir: string;
-  canBuild: { ok: boolean; reason: string };
+  /** Whether a build can be made here, for which backend, and why that one. */
+  canBuild: { ok: boolean; reason: string; backend?: EngineBackend };
 }
 
 const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : name);
@@ -95,7 +98,29 @@ async function commandWorks(command: string, args: string[]): Promise<boolean> {
   });
 }
 
-export async function findEngines(options: { dataDir: string; env?: NodeJS.ProcessEnv; releases?: ReleaseTable }): Promise<EnginesStatus> {
+/**
+ * Where a packaged app keeps the llama.cpp programs it ships: `<resources>/engines`, with an engine.json saying
+ * what they are (scripts/stage-engines.mjs writes both). The resources folder is Electron's, or given.
+ */
+export function bundledEnginesDir(resourcesDir?: string): { dir: string; version: string; backend: EngineBackend } | null {
+  const resources = resourcesDir ?? (process as { resourcesPath?: string }).resourcesPath;
+  if (!resources) return null;
+  const dir = path.join(resources, 'engines');
+  try {
+    const info = JSON.parse(readFileSync(path.join(dir, 'engine.json'), 'utf8')) as { version?: string; backend?: string };
+    return { dir, version: String(info.version ?? 'unknown'), backend: engineBackendOf(info.backend) ?? 'cpu' };
+  } catch {
+    return null;
+  }
+}
+
+export async function findEngines(options: {
+  dataDir: string;
+  env?: NodeJS.ProcessEnv;
+  releases?: ReleaseTable;
+  /** A packaged app's resources folder (default: Electron's process.resourcesPath). */
+  resourcesDir?: string;
+}): Promise<EnginesStatus> {
   const env = options.env ?? process.env;
   const { version, bundle } = bundledLlama();
   const attempts: EnginesStatus['attempts'] = [];
@@ -140,15 +165,31 @@ export async function findEngines(options: { dataDir: string; env?: NodeJS.Proce
         : `No verified download of llama.cpp ${version} for ${process.platform}-${process.arch} is known to this build (each would need its sha256 kept in the project).`,
     });
   }
-  const built = {
-    llamaServer: path.join(buildDir, 'bin', exe('llama-server')),
-    rpcServer: path.join(buildDir, 'bin', exe('ggml-rpc-server')),
-  };
-  const haveBuild = (await executable(built.llamaServer)) && (await executable(built.rpcServer));
-  if (haveBuild) {
-    const reason = `Built here from llama.cpp ${version}'s source (CPU), in ${buildDir}.`;
-    if (!found) found = { ...built, source: 'build', version, backend: 'cpu', reason };
-    attempts.push({ source: 'build', outcome: found.source === 'build' ? 'used' : 'available', reason });
+  // Builds made here, one per backend, the best first (FREEHOLD_ENGINES_BACKEND picks one).
+  const only = engineBackendOf(env.FREEHOLD_ENGINES_BACKEND);
+  let haveBuild = false;
+  for (const backend of ENGINE_BACKENDS) {
+    if (only && backend !== only) continue;
+    const dir = buildDirFor(enginesRoot(options.dataDir, env), version, backend);
+    const built = { llamaServer: path.join(dir, 'bin', exe('llama-server')), rpcServer: path.join(dir, 'bin', exe('ggml-rpc-server')) };
+    if (!((await executable(built.llamaServer)) && (await executable(built.rpcServer)))) continue;
+    haveBuild = true;
+    const reason = `Built here from llama.cpp ${version}'s source (${ENGINE_BACKEND_LABELS[backend]}), in ${dir}.`;
+    if (!found) found = { ...built, source: 'build', version, backend, reason };
+    attempts.push({ source: 'build', outcome: found.llamaServer === built.llamaServer ? 'used' : 'available', reason });
+  }
+  // The programs a packaged app ships (npm run dist stages them into its resources).
+  const bundled = bundledEnginesDir(options.resourcesDir);
+  if (bundled) {
+    const files = {
+      llamaServer: path.join(bundled.dir, 'bin', exe('llama-server')),
+      rpcServer: path.join(bundled.dir, 'bin', exe('ggml-rpc-server')),
+    };
+    if ((await executable(files.llamaServer)) && (await executable(files.rpcServer))) {
+      const reason = `Shipped with Freehold (llama.cpp ${bundled.version}, ${ENGINE_BACKEND_LABELS[bundled.backend]}), in ${bundled.dir}.`;
+      if (!found) found = { ...files, source: 'bundled', version: bundled.version, backend: bundled.backend, reason };
+      attempts.push({ source: 'bundled', outcome: found.source === 'bundled' ? 'used' : 'available', reason });
+    }
   }
   let canBuild: EnginesStatus['canBuild'];
   // (A verified download, where one is pinned, comes before a build: see SplitService.ensureEngines.)
@@ -157,9 +198,25 @@ export async function findEngines(options: { dataDir: string; env?: NodeJS.Proce
     canBuild = { ok: false, reason: 'cmake is not installed (e.g. apt-get install cmake g++).' };
   else if (!(await commandWorks('git', ['--version'])))
     canBuild = { ok: false, reason: 'git is not installed (needed to unpack the source bundle).' };
-  else canBuild = { ok: true, reason: `Can build llama.cpp ${version} here with cmake (about 5 minutes on 2 cores).` };
+  else {
+    const choice = await chooseBuildBackend(env, only).catch((error: Error) => error);
+    canBuild =
+      choice instanceof Error
+        ? { ok: false, reason: choice.message }
+        : {
+            ok: true,
+            backend: choice.backend,
+            reason: `Can build llama.cpp ${version} here with cmake for ${ENGINE_BACKEND_LABELS[choice.backend]} (${choice.reason}) (5 to 15 minutes on 2 cores).`,
+          };
+  }
   if (!haveBuild)
     attempts.push({ source: 'build', outcome: 'unavailable', reason: canBuild.ok ? `Not built yet. ${canBuild.reason}` : canBuild.reason });
+  else if (canBuild.ok && canBuild.backend && found && found.backend !== canBuild.backend && found.source === 'build')
+    attempts.push({
+      source: 'build',
+      outcome: 'unavailable',
+      reason: `No ${ENGINE_BACKEND_LABELS[canBuild.backend]} build yet (the ${ENGINE_BACKEND_LABELS[found.backend]} one is used): "freehold engines --build" makes one. ${canBuild.reason}`,
+    });
   return { version, found, attempts, buildDir, canBuild };
 }
 
@@ -218,63 +275,81 @@ export const LLAMA_CMAKE_FLAGS = [
 
 /**
  * Builds `llama-server` and `ggml-rpc-server` from the bundled source into the
- * engines folder: the CPU backend, RPC on, no curl, and no -march=native (a
- * native build of this version crashes repacking Q4_K weights on some CPUs).
- * Statically linked, so the two programs need nothing beside them.
+ * engines folder, for the backend chooseBuildBackend picks here (or the one
+ * asked): RPC on, no curl, and no -march=native (a native build of this
+ * version crashes repacking Q4_K weights on some CPUs). CPU, CUDA and Metal
+ * builds are statically linked, so the two programs need nothing beside them;
+ * the Vulkan build is shared, loads its backends at run time and has its
+ * libraries (and node-llama-cpp's Vulkan backend) beside the programs.
  */
 export async function buildEngines(options: {
   dataDir: string;
   env?: NodeJS.ProcessEnv;
   onProgress?: (progress: BuildProgress) => void;
   jobs?: number;
+  /** The backend to build for (default: the best that can be built here). */
+  backend?: EngineBackend;
 }): Promise<EngineBinaries> {
   const env = options.env ?? process.env;
   const { version, bundle } = bundledLlama();
   if (!bundle) throw new RpcError('unavailable', "node-llama-cpp's llama.cpp source bundle is not installed.");
-  const dir = buildDirFor(enginesRoot(options.dataDir, env), version);
+  const choice = await chooseBuildBackend(env, options.backend ?? engineBackendOf(env.FREEHOLD_ENGINES_BACKEND)).catch((error: Error) => {
+    throw new RpcError('unavailable', error.message);
+  });
+  const backend = choice.backend;
+  const dir = buildDirFor(enginesRoot(options.dataDir, env), version, backend);
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const work = await fs.mkdtemp(path.join(path.dirname(dir), '.build-'));
   const log: string[] = [];
   const progress = (step: BuildProgress['step'], fraction: number, line: string) => options.onProgress?.({ step, fraction, line });
+  const flags = [...LLAMA_CMAKE_FLAGS.filter((f) => !(choice.shared && f.startsWith('-DBUILD_SHARED_LIBS='))), ...choice.cmake];
+  const targets = ['llama-server', 'ggml-rpc-server', ...(choice.shared ? ['ggml-cpu'] : [])];
   try {
     progress('unpack', 0, `Unpacking llama.cpp ${version}'s source`);
     await run('git', ['clone', '--quiet', bundle, path.join(work, 'src')], { log });
-    progress('configure', 0, 'Configuring (cmake)');
-    await run('cmake', ['-S', path.join(work, 'src'), '-B', path.join(work, 'build'), ...LLAMA_CMAKE_FLAGS], { log });
+    progress('configure', 0, `Configuring (cmake) for ${ENGINE_BACKEND_LABELS[backend]}`);
+    await run('cmake', ['-S', path.join(work, 'src'), '-B', path.join(work, 'build'), ...flags], { log });
     const jobs = String(options.jobs ?? Math.max(1, os.availableParallelism()));
-    await run(
-      'cmake',
-      ['--build', path.join(work, 'build'), '--config', 'Release', '-j', jobs, '--target', 'llama-server', 'ggml-rpc-server'],
-      {
-        log,
-        onLine: (line) => {
-          const match = /^\[\s*(\d+)%\]/.exec(line);
-          if (match) progress('build', Number(match[1]) / 100, line);
-        },
+    await run('cmake', ['--build', path.join(work, 'build'), '--config', 'Release', '-j', jobs, '--target', ...targets], {
+      log,
+      onLine: (line) => {
+        const match = /^\[\s*(\d+)%\]/.exec(line);
+        if (match) progress('build', Number(match[1]) / 100, line);
       },
-    );
+    });
     progress('install', 1, 'Installing');
-    const bin = path.join(dir, 'bin');
+    // Into a fresh folder beside the old one, then swapped in: a failed install leaves the old build as it was.
+    const staging = `${dir}.new`;
+    await fs.rm(staging, { recursive: true, force: true });
+    const bin = path.join(staging, 'bin');
     await fs.mkdir(bin, { recursive: true });
+    const built = [path.join(work, 'build', 'bin'), path.join(work, 'build', 'bin', 'Release')].find((d) => existsSync(d));
+    if (!built) throw new RpcError('internal', 'The build made no programs.');
     for (const name of ['llama-server', 'ggml-rpc-server']) {
-      const candidates = [path.join(work, 'build', 'bin', exe(name)), path.join(work, 'build', 'bin', 'Release', exe(name))];
-      const from = candidates.find((c) => existsSync(c));
-      if (!from) throw new RpcError('internal', `The build made no ${name}.`);
-      await fs.copyFile(from, path.join(bin, `.${exe(name)}.tmp`));
-      await fs.chmod(path.join(bin, `.${exe(name)}.tmp`), 0o755);
-      await fs.rename(path.join(bin, `.${exe(name)}.tmp`), path.join(bin, exe(name)));
+      const from = path.join(built, exe(name));
+      if (!existsSync(from)) throw new RpcError('internal', `The build made no ${name}.`);
+      await fs.copyFile(from, path.join(bin, exe(name)));
+      await fs.chmod(path.join(bin, exe(name)), 0o755);
+    }
+    if (choice.shared) {
+      // The libraries under every name the programs ask for (symlinks followed), and the backends loaded at run time.
+      for (const name of await fs.readdir(built))
+        if (/\.(so(\.\d+)*|dylib|dll)$/.test(name)) await fs.copyFile(path.join(built, name), path.join(bin, name));
+      for (const file of choice.extraFiles) await fs.copyFile(file, path.join(bin, path.basename(file)));
     }
     await fs.writeFile(
-      path.join(dir, 'engine.json'),
-      JSON.stringify({ version, backend: 'cpu', builtAt: new Date().toISOString() }, null, 2),
+      path.join(staging, 'engine.json'),
+      JSON.stringify({ version, backend, reason: choice.reason, builtAt: new Date().toISOString() }, null, 2),
     );
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(staging, dir);
     return {
-      llamaServer: path.join(bin, exe('llama-server')),
-      rpcServer: path.join(bin, exe('ggml-rpc-server')),
+      llamaServer: path.join(dir, 'bin', exe('llama-server')),
+      rpcServer: path.join(dir, 'bin', exe('ggml-rpc-server')),
       source: 'build',
       version,
-      backend: 'cpu',
-      reason: `Built here from llama.cpp ${version}'s source (CPU), in ${dir}.`,
+      backend,
+      reason: `Built here from llama.cpp ${version}'s source (${ENGINE_BACKEND_LABELS[backend]}), in ${dir}. ${choice.reason}`,
     };
   } finally {
     await fs.rm(work, { recursive: true, force: true });

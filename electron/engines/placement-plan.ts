@@ -83,8 +83,9 @@ export function modelShape(headers: readonly GgufHeader[]): ModelShape {
  * the output layer is.
  */
 export function computeEstimate(shape: ModelShape, contextSize: number, holdsOutput: boolean): number {
-  const attention = shape.heads * Math.min(contextSize, 8192);
-  return UBATCH * 4 * (8 * shape.embd + attention) + (holdsOutput ? UBATCH * 4 * shape.vocab : 0);
+  // Attention over the context in tiles (flash attention, llama.cpp's default where the backend has it).
+  const attention = UBATCH * shape.heads * Math.min(contextSize, 8192);
+  return UBATCH * 4 * 8 * shape.embd + attention + (holdsOutput ? UBATCH * 4 * shape.vocab : 0);
 }
 
 export interface PlanInput {
@@ -130,18 +131,8 @@ function assignLayers(shape: ModelShape, targets: Target[], count: number, conte
   if (count === 0) return targets.map(() => 0);
   const room = targets.map((t, i) => t.budget - computeEstimate(shape, context, i === targets.length - 1));
   if (room.some((r) => r <= 0)) return null;
-  const total = room.reduce((a, b) => a + b, 0);
   // Largest remainder on the proportions, then walk the units and move any that overflow to the next device.
-  const exact = room.map((r) => (r / total) * count);
-  const counts = exact.map(Math.floor);
-  let left = count - counts.reduce((a, b) => a + b, 0);
-  for (const i of exact
-    .map((e, i) => [e - Math.floor(e), i] as const)
-    .sort((a, b) => b[0] - a[0])
-    .map(([, i]) => i)) {
-    if (left-- <= 0) break;
-    counts[i]! += 1;
-  }
+  const counts = proportional(room, count);
   const placed = new Array<number>(targets.length).fill(0);
   let device = 0;
   let used = 0;
@@ -163,6 +154,20 @@ function assignLayers(shape: ModelShape, targets: Target[], count: number, conte
     used += bytes;
   }
   return placed;
+}
+
+/** `count` split in proportion to `weights`, by largest remainder. */
+function proportional(weights: number[], count: number): number[] {
+  const total = weights.reduce((a, b) => a + b, 0) || 1;
+  const exact = weights.map((w) => (w / total) * count);
+  const counts = exact.map(Math.floor);
+  let left = count - counts.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [, i] of order) {
+    if (left-- <= 0) break;
+    counts[i]! += 1;
+  }
+  return counts;
 }
 
 /** The bytes of units [from, to) at this context: weights and KV apart. */
@@ -241,7 +246,16 @@ export function planPlacement(input: PlanInput): PlacementPlan {
       if (assigned) return { counts: assigned, n };
       if (fixedLayers !== undefined) break;
     }
-    return { counts: targets.map(() => 0), n: fixedLayers ?? 0 };
+    // Layers asked for that do not fit: placed in proportion all the same, so that the plan says who is short.
+    if (fixedLayers !== undefined && targets.length)
+      return {
+        counts: proportional(
+          targets.map((t) => t.budget),
+          fixedLayers,
+        ),
+        n: fixedLayers,
+      };
+    return { counts: targets.map(() => 0), n: 0 };
   };
   let fit = fitAt(context);
   // An automatic context is cut (by halves, not below 4,096 tokens or what was asked) while that puts more layers on the GPUs.

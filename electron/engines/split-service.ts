@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { EngineBackend } from './engine-backends';
 import { RpcError } from '../../shared/errors';
 import type { MachineInfo } from '../../shared/machines';
 import { remoteModelRef } from '../../shared/machines';
@@ -201,9 +202,30 @@ export class SplitService {
     }
     if (!info.canBuild.ok)
       throw new RpcError('unavailable', `llama.cpp's programs are not installed and cannot be built here: ${info.canBuild.reason}`);
+    return this.build(info.canBuild.backend as EngineBackend | undefined);
+  }
+
+  /**
+   * A build for this machine's best GPU backend (or the one asked), unless
+   * one is there already: `freehold engines --build`, Hardware → Build.
+   */
+  async buildEngines(backend?: EngineBackend): Promise<EngineBinaries> {
+    const info = await this.engines();
+    if (!info.canBuild.ok && !backend) {
+      if (info.found) return info.found as EngineBinaries;
+      throw new RpcError('unavailable', `llama.cpp's programs cannot be built here: ${info.canBuild.reason}`);
+    }
+    const wanted = backend ?? (info.canBuild.backend as EngineBackend | undefined);
+    const existing = info.found?.source === 'build' && info.found.backend === wanted ? info.found : null;
+    if (existing) return existing as EngineBinaries;
+    return this.build(wanted);
+  }
+
+  private build(backend: EngineBackend | undefined): Promise<EngineBinaries> {
     this.buildPromise ??= buildEngines({
       dataDir: this.deps.dataDir,
       env: this.deps.env,
+      ...(backend ? { backend } : {}),
       onProgress: (p) => {
         this.building = p;
         void this.engines().then((e) => this.deps.events.emit('onEngines', e));

@@ -74,10 +74,13 @@ export async function loadFitted(setup: LoadSetup, input: LoadInput, onProgress:
 }
 
 /**
- * The context with one sequence per parallel reply. Each needs a useful
- * context of its own (the model's trained size up to 2,048 tokens at least,
- * when the size is automatic); when that does not fit the memory free now,
- * fewer replies run at once, and the model's info says so.
+ * The context with one sequence per parallel reply. node-llama-cpp gives each
+ * sequence a whole context of its own (no unified cache), so the size is
+ * settled for one chat first — what fits the memory free now, as for a single
+ * sequence — and the other replies get sequences of that same size only as
+ * far as the memory left over holds them: a single chat never gets a smaller
+ * context because parallel replies exist; fewer run at once instead, and the
+ * model's info says so.
  */
 async function parallelContext(
   setup: LoadSetup,
@@ -85,46 +88,45 @@ async function parallelContext(
   contextSize: number | 'auto',
 ): Promise<{ context: LlamaContext; parallelNote: string | null }> {
   const requested = setup.parallel;
+  const cap = setup.contextCap === undefined ? undefined : Math.min(setup.contextCap, model.trainContextSize);
+  const single = contextSize !== 'auto' ? contextSize : cap !== undefined ? { min: Math.min(cap, 256), max: cap } : 'auto';
+  if (requested <= 1)
+    return { context: await model.createContext({ contextSize: single, sequences: 1, threads: setup.threads }), parallelNote: null };
+  // One chat's context: made alone (as it would be without parallel replies), measured, and let go.
+  let size: number;
+  if (typeof single === 'number') size = single;
+  else {
+    const alone = await model.createContext({ contextSize: single, sequences: 1, threads: setup.threads });
+    size = alone.contextSize;
+    await alone.dispose();
+  }
   let failure: unknown;
-  for (let sequences = requested; ; sequences = Math.max(1, Math.floor(sequences / 2))) {
-    const short = sequences > 1 ? await memoryShortFor(setup.llama, model, contextSize, sequences, setup.contextCap) : null;
+  for (let sequences = requested; sequences > 1; sequences -= 1) {
+    const short = await memoryShortFor(setup.llama, model, size, sequences);
     if (short) {
-      failure = new Error(short);
+      failure ??= new Error(short);
       continue;
     }
     try {
-      const cap = setup.contextCap === undefined ? undefined : Math.min(setup.contextCap, model.trainContextSize);
-      const size =
-        contextSize !== 'auto'
-          ? contextSize
-          : cap !== undefined
-            ? { min: Math.min(cap, sequences > 1 ? 2048 : 256), max: cap }
-            : sequences > 1
-              ? { min: Math.min(model.trainContextSize, 2048) }
-              : 'auto';
       const context = await model.createContext({ contextSize: size, sequences, threads: setup.threads });
-      const parallelNote =
-        sequences < requested
-          ? `${requested} replies at once did not fit in the memory free now (${(failure as Error).message.split('\n')[0]}); ${sequences === 1 ? 'one runs' : `${sequences} run`} at a time.`
-          : null;
-      return { context, parallelNote };
+      return { context, parallelNote: sequences < requested ? parallelNoteFor(requested, sequences, size, failure) : null };
     } catch (error) {
-      if (sequences === 1 || !isMemoryError(error)) throw error;
-      failure = error;
+      if (!isMemoryError(error)) throw error;
+      failure ??= error;
     }
   }
+  const context = await model.createContext({ contextSize: size, sequences: 1, threads: setup.threads });
+  return { context, parallelNote: parallelNoteFor(requested, 1, size, failure) };
 }
 
-/** Why `sequences` contexts of this size would not fit the memory free now (RAM, and VRAM for offloaded layers), or null. */
-async function memoryShortFor(
-  llama: Llama,
-  model: LlamaModel,
-  contextSize: number | 'auto',
-  sequences: number,
-  contextCap: number | undefined,
-): Promise<string | null> {
+function parallelNoteFor(requested: number, sequences: number, size: number, failure: unknown): string {
+  const why = failure ? ` (${(failure as Error).message.split('\n')[0]})` : '';
+  return `${requested} replies at once with a ${size}-token context each did not fit in the memory free now${why}; ${sequences === 1 ? 'one runs' : `${sequences} run`} at a time, each with the whole context.`;
+}
+
+/** Why `sequences` contexts of `size` tokens would not fit the memory free now (RAM, and VRAM for offloaded layers), or null. */
+async function memoryShortFor(llama: Llama, model: LlamaModel, size: number, sequences: number): Promise<string | null> {
   try {
-    const size = contextSize === 'auto' ? Math.min(model.trainContextSize, 2048, contextCap ?? Infinity) : contextSize;
     const needs = await model.fileInsights.estimateContextResourceRequirementsV2({
       contextSize: size,
       sequences,

@@ -68,9 +68,9 @@ export const splitCommand: Command = {
 };
 
 export const enginesCommand: Command = {
-  summary: "llama.cpp's own programs (for split models): which are used and why; --build builds them here",
-  usage: 'engines [--build] [--json]',
-  options: { build: { type: 'boolean', default: false } },
+  summary: "llama.cpp's own programs (llama.cpp's server engine, split models): which are used and why; --build builds them for this GPU",
+  usage: 'engines [--build [--backend cuda|vulkan|metal|cpu]] [--json]',
+  options: { build: { type: 'boolean', default: false }, backend: { type: 'string' } },
   async run({ io, json, values, services }) {
     const host = await services();
     let last = -1;
@@ -84,11 +84,16 @@ export const enginesCommand: Command = {
         io.err(`${building.step}${building.step === 'build' ? ` ${pct}%` : ''}`);
       }
     });
-    const info = values.build ? await host.handlers['engines.build'](undefined) : await host.handlers['engines.status'](undefined);
+    const backend = values.backend;
+    if (backend !== undefined && !['cuda', 'vulkan', 'metal', 'cpu'].includes(String(backend)))
+      throw new UsageError('--backend is cuda, vulkan, metal or cpu.');
+    const info = values.build
+      ? await host.handlers['engines.build'](backend ? { backend: backend as 'cuda' | 'vulkan' | 'metal' | 'cpu' } : undefined)
+      : await host.handlers['engines.status'](undefined);
     off();
     if (json) io.out(JSON.stringify(info));
     else {
-      io.out(info.found ? `In use: ${info.found.reason}` : `None in use (llama.cpp ${info.version}).`);
+      io.out(info.found ? `In use (${info.found.backend}): ${info.found.reason}` : `None in use (llama.cpp ${info.version}).`);
       for (const a of info.attempts) io.out(`  ${a.source.padEnd(9)} ${a.outcome.padEnd(12)} ${a.reason}`);
       if (!info.found)
         io.out(info.canBuild.ok ? `  ${info.canBuild.reason} Run with --build.` : `  Cannot build here: ${info.canBuild.reason}`);

@@ -6,8 +6,8 @@ import type { HandlerSlice } from './handler-slice';
 export function splitHandlers(split: SplitService): HandlerSlice<'engines' | 'split'> {
   return {
     'engines.status': () => split.engines(),
-    'engines.build': async () => {
-      await split.ensureEngines();
+    'engines.build': async (input) => {
+      await split.buildEngines(input?.backend);
       return split.engines();
     },
     'split.plan': (input) => split.plan(input),

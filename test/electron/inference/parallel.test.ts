@@ -99,11 +99,13 @@ describe('fewer parallel replies when memory is short', () => {
     const host = await inferenceHost({ env: { FREEHOLD_WORKER_RAM_CAP_BYTES: String(100 * 1024 * 1024) } });
     try {
       const loaded = await host.services.inference.load({ modelPath: testModelPath(), contextSize: 32768 });
-      expect(loaded.parallel).toBe(2);
+      // As many whole contexts as fit: each reply keeps the 32,768 tokens asked for.
+      expect(loaded.parallel).toBe(3);
+      expect(loaded.contextSize).toBe(32768);
       expect(loaded.parallelNote).toMatch(
-        /^4 replies at once did not fit in the memory free now \(4 contexts of 32768 tokens need [\d.]+ MB of RAM, 100\.0 MB is free\); 2 run at a time\.$/,
+        /^4 replies at once with a 32768-token context each did not fit in the memory free now \(4 contexts of 32768 tokens need [\d.]+ MB of RAM, 100\.0 MB is free\); 3 run at a time, each with the whole context\.$/,
       );
-      expect(host.services.inference.status().queue.parallel).toBe(2);
+      expect(host.services.inference.status().queue.parallel).toBe(3);
     } finally {
       await host.services.close();
     }
