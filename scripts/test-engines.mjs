@@ -1,5 +1,5 @@
 // Before the tests: llama.cpp's llama-server and ggml-rpc-server for the
-// split-model tests, built once from node-llama-cpp's bundled source into a
+// split-model and server-engine tests (a CPU build, and a Vulkan one for the GPU rig), built once from node-llama-cpp's bundled source into a
 // cache outside the checkout (~/.cache/freehold-test/engines, or
 // FREEHOLD_ENGINES_DIR) and reused: `freehold engines --build` does nothing
 // when the build for this llama.cpp version is there. About 5 minutes on 2
@@ -16,11 +16,17 @@ const build = spawnSync(process.execPath, ['scripts/build-node.mjs', '--quiet'],
 if (build.status !== 0) process.exit(build.status ?? 1);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-engines-'));
 try {
-  const result = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'engines', '--build', '--data-dir', dataDir], {
-    stdio: 'inherit',
-    env,
-  });
-  process.exitCode = result.status ?? 1;
+  // The CPU build (what most tests run), then the build for this machine's GPU backend where there is one to
+  // make: here Vulkan, with node-llama-cpp's backend and Mesa's lavapipe as the GPU rig's device (a no-op when
+  // the best is the CPU, or already built).
+  for (const backend of [['--backend', 'cpu'], []]) {
+    const result = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'engines', '--build', ...backend, '--data-dir', dataDir], {
+      stdio: 'inherit',
+      env,
+    });
+    process.exitCode = result.status ?? 1;
+    if (process.exitCode !== 0) break;
+  }
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -31,6 +31,8 @@ export interface ModelShape {
 
 /** Tokens in a batch as llama.cpp evaluates them (its default n_ubatch). */
 const UBATCH = 512;
+/** What a GPU backend keeps beside the graph's buffers (staging and scratch: ggml-vulkan's was 4 to 6 MiB on a tiny model). */
+const GPU_OVERHEAD = 8 * 1024 * 1024;
 /** The automatic context is not cut below this to offload more layers. */
 const MIN_AUTO_CONTEXT = 4096;
 
@@ -129,7 +131,7 @@ function unitBytes(shape: ModelShape, unit: number, context: number): number {
 function assignLayers(shape: ModelShape, targets: Target[], count: number, context: number): number[] | null {
   const units = shape.blockCount + 1;
   if (count === 0) return targets.map(() => 0);
-  const room = targets.map((t, i) => t.budget - computeEstimate(shape, context, i === targets.length - 1));
+  const room = targets.map((t, i) => t.budget - GPU_OVERHEAD - computeEstimate(shape, context, i === targets.length - 1));
   if (room.some((r) => r <= 0)) return null;
   // Largest remainder on the proportions, then walk the units and move any that overflow to the next device.
   const counts = proportional(room, count);
@@ -234,7 +236,7 @@ export function planPlacement(input: PlanInput): PlacementPlan {
         const room = targets.map((t) => t.budget);
         const total = room.reduce((a, b) => a + b, 0);
         const ok = targets.every((t, i) => {
-          const share = (room[i]! / total) * weights + (i === 0 ? kv + computeEstimate(shape, ctx, true) : 0);
+          const share = (room[i]! / total) * weights + GPU_OVERHEAD + (i === 0 ? kv + computeEstimate(shape, ctx, true) : 0);
           return share <= t.budget;
         });
         if (ok || fixedLayers !== undefined) return { counts: targets.map(() => n), n };
@@ -288,7 +290,7 @@ export function planPlacement(input: PlanInput): PlacementPlan {
       from += layers;
     }
     const holdsOutput = split === 'rows' ? i === 0 : i === targets.length - 1 && gpuLayers === units;
-    const computeBytes = layers > 0 || i === 0 ? computeEstimate(shape, context, holdsOutput) : 0;
+    const computeBytes = layers > 0 || i === 0 ? GPU_OVERHEAD + computeEstimate(shape, context, holdsOutput) : 0;
     devices.push({
       id: t.device.id,
       name: t.device.name,

@@ -135,7 +135,6 @@ export class ServerEngine {
     const { header, size } = await headerOf(input.modelPath);
     const text = (key: string) => (typeof header.metadata.get(key) === 'string' ? (header.metadata.get(key) as string) : undefined);
     const architecture = text('general.architecture') ?? 'unknown';
-    const layers = header.metadata.get(`${architecture}.block_count`);
     const parallel = Math.max(1, input.parallel ?? 1);
     const name = text('general.name') ?? path.basename(input.modelPath).replace(/\.gguf$/i, '');
     // The plan: layers and memory per GPU, the context that fits; nothing is started for a model that cannot fit.
@@ -199,7 +198,8 @@ export class ServerEngine {
       architecture,
       sizeBytes: size,
       gpuLayers,
-      totalLayers: typeof layers === 'number' ? layers : 0,
+      // As llama.cpp and node-llama-cpp count them: the repeating layers and the output layer.
+      totalLayers: plan.totalLayers,
       contextSize: plan.contextSize,
       chatWrapper: 'llama-server (jinja)',
       parallel,

@@ -3,6 +3,7 @@
  * the model's headers, the GPUs its llama-server sees and the RAM free, and
  * the refusal of a plan that does not fit, naming the device that is short.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
 import { AUTO_PLACEMENT, type ComputeDevice, type Placement, type PlacementPlan } from '../../shared/placement';
@@ -116,14 +117,42 @@ export class ServerPlanner {
     return { weightBytes, kvBytes, contextTokens: contextSize };
   }
 
+  /**
+   * Why a GPU build of llama-server sees no GPU, in a sentence, or null (a CPU
+   * build, or one that sees a GPU): the plan then runs on the CPU and says so.
+   */
+  async noGpuNote(): Promise<string | null> {
+    if (this.options.devices) return null;
+    const binary = await this.options.binary();
+    let backend: string;
+    try {
+      backend = String(
+        (JSON.parse(await readFile(path.join(path.dirname(binary), '..', 'engine.json'), 'utf8')) as { backend?: string }).backend,
+      );
+    } catch {
+      return null;
+    }
+    if (backend === 'cpu') return null;
+    const label = backend === 'cuda' ? 'CUDA' : backend === 'vulkan' ? 'Vulkan' : backend === 'metal' ? 'Metal' : backend;
+    const selector = backend === 'cuda' ? 'CUDA_VISIBLE_DEVICES' : backend === 'vulkan' ? 'GGML_VK_VISIBLE_DEVICES' : null;
+    const why =
+      selector && process.env[selector] !== undefined
+        ? `none of the devices ${selector}=${process.env[selector]} selects is one it can use`
+        : backend === 'vulkan'
+          ? 'it found no GPU (it skips CPU renderers such as llvmpipe, and needs a GPU driver for Vulkan)'
+          : 'it found no GPU (or its driver did not start)';
+    return `llama.cpp’s server is a ${label} build, but ${why}: it runs on the CPU.`;
+  }
+
   /** The plan for a load, and what it needs (its KV cache counted for the plan's whole pool). */
   async planWith(input: ServerLoadInput, header: GgufHeader): Promise<{ plan: PlacementPlan; need: ServerMemoryNeed }> {
     const free = await (this.options.freeMemory ?? systemFreeMemory)();
     const need = await this.memoryNeed(input, header, input.contextSize);
+    const devices = input.placement?.devices === 'cpu' ? [] : await this.devices();
     const plan = await planServerLoad({
       modelPath: input.modelPath,
       header,
-      devices: input.placement?.devices === 'cpu' ? [] : await this.devices(),
+      devices,
       ...(input.placement ? { placement: input.placement } : {}),
       globalCapBytes: free.vramCapPerGpuBytes ?? null,
       contextSize: input.contextSize,
@@ -133,6 +162,10 @@ export class ServerPlanner {
       extraBytes: need.weightBytes - (await weightBytesOf(input.modelPath)),
       ...(input.gpuLayers !== undefined ? { gpuLayers: input.gpuLayers } : {}),
     });
+    if (devices.length === 0 && input.placement?.devices !== 'cpu') {
+      const note = await this.noGpuNote();
+      if (note) plan.notes.unshift(note);
+    }
     need.kvBytes = (need.kvBytes / Math.max(1, need.contextTokens)) * plan.contextPool;
     need.contextTokens = plan.contextPool;
     return { plan, need };

@@ -114,7 +114,8 @@ export class InferenceService {
   private guestLoadedAt = 0;
 
   constructor(private readonly options: InferenceServiceOptions) {
-    this.lastEngineSettings = JSON.stringify(options.settings().inference);
+    const { placements: _placements, ...engineSettings } = options.settings().inference;
+    this.lastEngineSettings = JSON.stringify(engineSettings);
     this.queue = new FairQueue(
       () => this.engine?.announce(),
       () => this.engine?.model?.parallel ?? 1,
@@ -410,8 +411,18 @@ export class InferenceService {
 
   /** Backend, thread and VRAM settings apply on a fresh engine. */
   async settingsChanged(settings: Settings): Promise<void> {
-    const next = JSON.stringify(settings.inference);
-    if (next === this.lastEngineSettings) return;
+    // A model's placement needs no fresh worker: the loaded model, if its placement changed, is placed again now.
+    const { placements: _placements, ...engineSettings } = settings.inference;
+    const next = JSON.stringify(engineSettings);
+    if (next === this.lastEngineSettings) {
+      const loaded = this.engine.model;
+      if (loaded && this.routed.outOfDate(loaded))
+        await this.schedule('ui', undefined, async () => {
+          const model = this.engine.model;
+          if (model && this.routed.outOfDate(model)) await this.loadNow({ modelPath: model.path, contextSize: model.contextSize });
+        });
+      return;
+    }
     this.lastEngineSettings = next;
     await this.restart('inference settings changed');
   }

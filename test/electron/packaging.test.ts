@@ -6,9 +6,11 @@ import path from 'node:path';
 import { minimatch } from 'minimatch';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTestEngines, TEST_ENGINES_DIR } from '../helpers/llama-engines';
 
 interface BuilderConfig {
   files: string[];
+  extraResources: Array<{ from: string; to: string }>;
   directories: Record<string, string>;
   asarUnpack: string[];
   asar: boolean;
@@ -151,7 +153,8 @@ describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builde
   let cache: string;
   let entries: string[];
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    await ensureTestEngines();
     work = mkdtempSync(path.join(os.tmpdir(), 'freehold-pack-'));
     const dist = path.join(work, 'app', 'dist');
     run(process.execPath, ['scripts/build-node.mjs', '--quiet', '--outdir', path.join(dist, 'electron')]);
@@ -177,9 +180,14 @@ describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builde
     // The checked-in config, with the app's own files taken from the private build.
     const appFiles = ['dist/**/*', '!dist/**/*.map'];
     expect(config.files.slice(0, 2)).toEqual(appFiles);
+    // llama.cpp's programs, staged as `npm run dist` stages them (the suite's cached build of them).
+    const engines = path.join(work, 'dist-engines');
+    run(process.execPath, ['scripts/stage-engines.mjs', '--out', engines], { ...process.env, FREEHOLD_ENGINES_DIR: TEST_ENGINES_DIR });
+    expect(config.extraResources).toEqual([{ from: 'dist-engines', to: 'engines' }]);
     const output = path.join(work, 'out');
     const packConfig = {
       ...config,
+      extraResources: [{ from: engines, to: 'engines' }],
       files: [{ from: dist, to: 'dist', filter: ['**/*', '!**/*.map'] }, ...config.files.slice(2)],
       directories: { ...config.directories, output },
       electronDist,
@@ -219,6 +227,31 @@ describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builde
   });
 
   const stat = (entry: string) => asar.statFile(path.join(resources, 'app.asar'), entry) as { unpacked?: boolean };
+
+  it("ships llama.cpp's programs for this platform, which start, and which the app finds there", async () => {
+    const bin = path.join(resources, 'engines', 'bin');
+    for (const name of ['llama-server', 'ggml-rpc-server']) expect(existsSync(path.join(bin, name)), name).toBe(true);
+    const info = JSON.parse(readFileSync(path.join(resources, 'engines', 'engine.json'), 'utf8')) as { version: string; backend: string };
+    expect(info.version).toMatch(/\S/);
+    const version = spawnSync(path.join(bin, 'llama-server'), ['--version'], { encoding: 'utf8', timeout: 60_000 });
+    expect(version.status, version.stderr).toBe(0);
+    expect(`${version.stdout}${version.stderr}`).toMatch(/version: \d+/);
+    const devices = spawnSync(path.join(bin, 'llama-server'), ['--list-devices'], { encoding: 'utf8', timeout: 60_000 });
+    expect(devices.status, devices.stderr).toBe(0);
+    expect(devices.stdout).toMatch(/^Available devices:/m);
+    const { findEngines } = await import('../../electron/engines/llama-engines');
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'freehold-no-engines-'));
+    try {
+      const status = await findEngines({
+        dataDir: empty,
+        env: { PATH: process.env.PATH, FREEHOLD_IGNORE_PATH_ENGINES: '1', FREEHOLD_ENGINES_DIR: empty },
+        resourcesDir: resources,
+      });
+      expect(status.found).toMatchObject({ source: 'bundled', llamaServer: path.join(bin, 'llama-server'), backend: info.backend });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
 
   it('builds without downloading anything', () => {
     expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);

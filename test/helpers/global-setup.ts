@@ -8,6 +8,8 @@ import { ensureTestModel } from './test-model';
  * through FREEHOLD_TEST_MODEL.
  */
 export default async function setup(): Promise<void> {
+  // llama.cpp's programs: the CPU build unless a test asks for another (the GPU rig's ask for Vulkan).
+  process.env.FREEHOLD_ENGINES_BACKEND ??= 'cpu';
   execFileSync(process.execPath, ['scripts/build-node.mjs', '--quiet'], { stdio: 'inherit' });
   // The chat store's crash test kills a real writer process; bundle it.
   const { build } = await import('esbuild');

@@ -2,7 +2,7 @@ import type { ApiKeyInfo, ApiStatus } from '../../shared/api';
 import { chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
 import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
-import type { BenchmarkResult, HardwareReport } from '../../shared/inference';
+import { engineChoiceOf, type BenchmarkResult, type HardwareReport } from '../../shared/inference';
 import type { ChatMessageRecord, Conversation, ConversationSummary } from '../../shared/chat';
 import type { LibrarySnapshot, ModelEntry } from '../../shared/library';
 import type { DownloadJob } from '../../shared/hub';
@@ -15,6 +15,8 @@ import { createMemoryPair } from '../../shared/rpc/memory';
 import { createPeer } from '../../shared/rpc/peer';
 import { applySettingsPatch, defaultSettings, type Settings } from '../../shared/settings';
 import type { EnginesInfo, SplitDevice, SplitPlan, SplitPlanInput, SplitStatus } from '../../shared/split';
+import { formatSize } from '../../shared/format';
+import { findDevice, type ComputeDevice, type DevicePlan, type PlacementPlan, type PlanInput, type PlanView } from '../../shared/placement';
 
 export const GB = 1024 ** 3;
 /** When the fixtures below were made and last changed, unless told otherwise. */
@@ -188,6 +190,20 @@ export const SPLIT_LAYERS = 80;
 /** Context memory per token in the fake host's split plans (64 MiB at 4096 tokens). */
 const SPLIT_KV_BYTES_PER_TOKEN = 16 * 1024;
 const SPLIT_MARGIN_BYTES = GB / 2;
+
+/** The GPUs llama.cpp's server sees in the fake host unless a test says otherwise: two CUDA cards. */
+export const twoGpus: ComputeDevice[] = [
+  { id: 'CUDA0', name: 'NVIDIA GeForce RTX 4090', backend: 'cuda', totalBytes: 24 * GB, freeBytes: 22 * GB },
+  { id: 'CUDA1', name: 'NVIDIA GeForce RTX 3060', backend: 'cuda', totalBytes: 12 * GB, freeBytes: 11 * GB },
+];
+/** Every model has this many repeating layers in the fake host's placement plans (and one output layer more). */
+export const PLACEMENT_LAYERS = 32;
+/** RAM the fake host's placement plans may use. */
+export const PLACEMENT_RAM_FREE = 9 * GB;
+/** llama.cpp's scratch buffers on each device in use, in the fake host's placement plans. */
+export const PLACEMENT_COMPUTE = 64 * 1024 ** 2;
+/** KV cache per token and layer in the fake host's placement plans (32 KiB a token over 32 layers). */
+const PLACEMENT_KV_PER_TOKEN_LAYER = 1024;
 
 const notSharing: SharingStatus = {
   name: 'laptop',
@@ -365,6 +381,148 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     };
   };
 
+  // Placement: planned with the real host's rules, simplified (PLACEMENT_LAYERS equal layers, 90% of the model's size, and
+  // the output layer; a fixed scratch buffer per device), on the GPUs the test gives (twoGpus unless told).
+  let computeDevices: ComputeDevice[] = twoGpus;
+  const planPlacementOf = ({ id, placement, contextSize }: PlanInput): PlanView => {
+    const model = library.models.find((m) => m.id === id);
+    if (!model) throw new RpcError('not_found', `There is no model "${id}" in the library.`);
+    const placed = placement ?? settings.inference.placements?.[id];
+    const asked = placed ?? { devices: 'auto' as const };
+    const chosen =
+      asked.devices === 'cpu'
+        ? []
+        : asked.devices === 'auto'
+          ? computeDevices
+          : asked.devices.map((name) => {
+              const found = findDevice(computeDevices, name);
+              if (!found)
+                throw new RpcError(
+                  'invalid_input',
+                  `There is no device "${name}" here; ${computeDevices.length ? `llama.cpp sees ${computeDevices.map((d) => d.id).join(', ')}` : 'llama.cpp sees no GPU (a CPU build, or no GPU driver)'}.`,
+                );
+              return found;
+            });
+    for (const name of Object.keys(asked.maxMemory ?? {}))
+      if (!findDevice(chosen, name)) throw new RpcError('invalid_input', `A cap is set for ${name}, which this placement does not use.`);
+    const rows = asked.split === 'rows' && chosen.length > 1;
+    if (rows && chosen.some((d) => d.backend !== 'cuda'))
+      throw new RpcError(
+        'invalid_input',
+        `Splitting by rows needs CUDA GPUs; ${chosen.map((d) => d.id).join(', ')} can be split by layers.`,
+      );
+    const capMiB = settings.inference.maxVramPerGpuMiB;
+    const budgets = chosen.map((d) => {
+      const cap = findDevice(
+        Object.entries(asked.maxMemory ?? {}).map(([name, bytes]) => ({ id: name, bytes })),
+        d.id,
+      )?.bytes;
+      const capBytes = cap ?? (capMiB ? capMiB * 1024 ** 2 : null);
+      return { capBytes, budget: Math.min(d.freeBytes, capBytes ?? Infinity) };
+    });
+    const context = contextSize ?? model.contextLength ?? 4096;
+    const units = PLACEMENT_LAYERS + 1;
+    const layerWeights = Math.round((model.sizeBytes * 0.9) / PLACEMENT_LAYERS);
+    const outputWeights = Math.round(model.sizeBytes * 0.05);
+    const kvPerLayer = PLACEMENT_KV_PER_TOKEN_LAYER * context;
+    // The most units (from the last) that fit, shared in proportion to each device's room.
+    const room = budgets.map((b) => b.budget - PLACEMENT_COMPUTE);
+    const total = room.reduce((a, r) => a + Math.max(0, r), 0);
+    const share = (n: number) => {
+      const counts = room.map((r) => (total > 0 ? Math.floor((Math.max(0, r) / total) * n) : 0));
+      for (let i = 0; counts.reduce((a, c) => a + c, 0) < n && total > 0; i = (i + 1) % counts.length) if (room[i]! > 0) counts[i]! += 1;
+      return counts;
+    };
+    const bytesOf = (layers: number, holdsOutput: boolean) => {
+      const repeating = holdsOutput ? layers - 1 : layers;
+      return { weights: repeating * layerWeights + (holdsOutput ? outputWeights : 0), kv: repeating * kvPerLayer };
+    };
+    let gpuLayers = chosen.length ? units : 0;
+    let counts = chosen.map(() => 0);
+    for (; gpuLayers > 0; gpuLayers -= 1) {
+      counts = rows ? chosen.map(() => gpuLayers) : share(gpuLayers);
+      const fitted = rows
+        ? budgets.every((b, i) => {
+            const all = bytesOf(gpuLayers, true);
+            return (all.weights * b.budget) / total + (i === 0 ? all.kv + PLACEMENT_COMPUTE : 0) <= b.budget;
+          })
+        : counts.every((c, i) => {
+            const { weights, kv } = bytesOf(c, i === counts.length - 1 && gpuLayers === units);
+            return weights + kv + PLACEMENT_COMPUTE <= budgets[i]!.budget;
+          });
+      if (fitted) break;
+    }
+    if (gpuLayers === 0) counts = chosen.map(() => 0);
+    const devices: DevicePlan[] = chosen.map((d, i) => {
+      const holdsOutput = rows ? true : i === chosen.length - 1 && gpuLayers === units;
+      const all = bytesOf(counts[i]!, holdsOutput);
+      const weights = rows ? Math.round((bytesOf(gpuLayers, true).weights * budgets[i]!.budget) / (total || 1)) : all.weights;
+      const kv = rows ? (i === 0 ? all.kv : 0) : all.kv;
+      const compute = rows && i > 0 ? 0 : PLACEMENT_COMPUTE;
+      return {
+        id: d.id,
+        name: d.name,
+        layers: counts[i]!,
+        weightBytes: weights,
+        kvBytes: kv,
+        computeBytes: compute,
+        plannedBytes: weights + kv + compute,
+        budgetBytes: budgets[i]!.budget,
+        capBytes: budgets[i]!.capBytes,
+        freeBytes: d.freeBytes,
+      };
+    });
+    const onCpu = bytesOf(units - gpuLayers, gpuLayers === 0);
+    const cpuWeights = onCpu.weights + Math.round(model.sizeBytes * 0.05);
+    const cpu: DevicePlan = {
+      id: 'CPU',
+      name: 'CPU (RAM)',
+      layers: units - gpuLayers,
+      weightBytes: cpuWeights,
+      kvBytes: onCpu.kv,
+      computeBytes: PLACEMENT_COMPUTE,
+      plannedBytes: cpuWeights + onCpu.kv + PLACEMENT_COMPUTE,
+      budgetBytes: PLACEMENT_RAM_FREE,
+      capBytes: null,
+      freeBytes: PLACEMENT_RAM_FREE,
+    };
+    const over = [...devices, cpu].find((d) => d.plannedBytes > d.budgetBytes);
+    const where = !chosen.length
+      ? 'CPU only'
+      : `${gpuLayers}/${units} layers ${rows ? 'split by rows over' : 'on'} ${devices.map((d) => `${d.id}${rows ? '' : ` ${d.layers}`} (${formatSize(d.plannedBytes)})`).join(', ')}`;
+    const plan: PlacementPlan = {
+      placement: asked,
+      split: !chosen.length ? 'none' : rows ? 'rows' : chosen.length > 1 ? 'layers' : 'none',
+      gpuLayers,
+      totalLayers: units,
+      devices,
+      cpu,
+      contextSize: context,
+      contextPool: context,
+      parallel: 1,
+      fits: !over,
+      ...(over
+        ? {
+            short: {
+              device: over.id,
+              neededBytes: over.plannedBytes,
+              availableBytes: over.budgetBytes,
+              shortBytes: over.plannedBytes - over.budgetBytes,
+              message:
+                over.id === 'CPU'
+                  ? `Not enough RAM: the part on the CPU needs ${formatSize(over.plannedBytes)}, ${formatSize(over.budgetBytes)} is free (${formatSize(over.plannedBytes - over.budgetBytes)} short).`
+                  : `${over.id} is ${formatSize(over.plannedBytes - over.budgetBytes)} short.`,
+            },
+          }
+        : {}),
+      summary: `${where}${chosen.length && gpuLayers < units ? `, ${units - gpuLayers} on the CPU` : ''}; ${context}-token context.`,
+      notes:
+        chosen.length && gpuLayers < units ? [`${units - gpuLayers} layers stay on the CPU: the GPUs have room for ${gpuLayers}.`] : [],
+    };
+    const choice = engineChoiceOf(settings.inference.engines?.[id], model, placed);
+    return { id, plan, engine: choice.engine, engineReason: choice.why, devices: computeDevices };
+  };
+
   const handlers: HostHandlers = {
     'app.info': () => ({
       name: 'Freehold',
@@ -507,6 +665,14 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     },
     'chats.attachment': () => {
       throw new RpcError('not_found', 'No such attachment.');
+    },
+    'placement.plan': (input) => {
+      calls.push({ method: 'placement.plan', input });
+      return planPlacementOf(input);
+    },
+    'placement.devices': () => {
+      calls.push({ method: 'placement.devices', input: undefined });
+      return computeDevices;
     },
     'hardware.fit': () => fits,
     'hardware.watch': () => ({ untilMs: Date.now() + 10_000 }),
@@ -857,6 +1023,10 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
       setEnginesAndTell({ ...engines, building: null });
       buildGate?.reject(new RpcError('unavailable', message));
       buildGate = null;
+    },
+    /** The GPUs llama.cpp's server sees from now on (none: a CPU build, or no GPU), for placement.devices and placement.plan. */
+    setComputeDevices(next: ComputeDevice[]) {
+      computeDevices = next;
     },
     /** What this machine can give a split (before the VRAM cap in settings). */
     setSplitBudget(bytes: number) {

@@ -7,6 +7,7 @@ const sourceText: Record<EnginesInfo['attempts'][number]['source'], string> = {
   path: 'PATH',
   download: 'Download',
   build: 'Build from source',
+  bundled: 'Shipped with Freehold',
 };
 
 /** A build under way: its step, a progress bar, and the line the compiler printed last. */
@@ -42,7 +43,7 @@ export function EnginesPanel() {
   const build = () => {
     setRequested(true);
     setMessage(null);
-    api['engines.build']().then(
+    api['engines.build']({}).then(
       (info) => {
         setInfo(info);
         setRequested(false);

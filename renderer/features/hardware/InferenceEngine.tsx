@@ -1,6 +1,7 @@
 import { backendLabels as labels, engineLabels, type HardwareReport, type LoadedModel } from '../../../shared/inference';
 import { formatBytes } from '../../../shared/format';
 import { useHostEvent, useHostQuery } from '../../app/host-context';
+import { PlacementShares } from './PlacementShares';
 
 function Vram({ report }: { report: HardwareReport }) {
   if (report.vram.totalBytes === 0) return <>none (no GPU in use)</>;
@@ -33,6 +34,7 @@ function LoadedModelFacts({ model }: { model: LoadedModel }) {
           {model.projector ? ` (projector ${model.projector})` : ''}.
         </p>
       )}
+      {model.placement && <PlacementShares plan={model.placement.plan} check={model.placement.check} />}
       {model.parallel !== undefined && <p>{model.parallel > 1 ? `Up to ${model.parallel} replies at once.` : 'One reply at a time.'}</p>}
       {model.parallelNote && (
         <p role="note" className="notice notice-info">

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { engineChoiceOf, engineLabels, type EngineName } from '../../../shared/inference';
 import type { ModelEntry } from '../../../shared/library';
+import type { Placement } from '../../../shared/placement';
 import type { Settings } from '../../../shared/settings';
 import { useHostApi } from '../../app/host-context';
 
@@ -10,6 +11,8 @@ interface Props {
   model: ModelEntry;
   id: string;
   engines: EngineMap;
+  /** Its placement, which may need llama.cpp's server (Auto then runs it there). */
+  placement?: Placement;
   onSaved: (settings: Settings) => void;
 }
 
@@ -18,7 +21,7 @@ interface Props {
  * node-llama-cpp, or llama.cpp's own server. Saving sends the whole map; a
  * loaded model moves to the engine it names.
  */
-export function EngineOption({ model, id, engines, onSaved }: Props) {
+export function EngineOption({ model, id, engines, placement, onSaved }: Props) {
   const api = useHostApi();
   const current = engines[model.id] ?? 'auto';
   const [draft, setDraft] = useState<string | null>(null);
@@ -41,7 +44,7 @@ export function EngineOption({ model, id, engines, onSaved }: Props) {
             (saved) => {
               onSaved(saved);
               setDraft(null);
-              const runs = engineChoiceOf(next[model.id], model);
+              const runs = engineChoiceOf(next[model.id], model, placement);
               setOutcome({ ok: true, text: `Saved: ${model.name} runs on ${engineLabels[runs.engine]}. A loaded model moves now.` });
             },
             (error: Error) => setOutcome({ ok: false, text: error.message }),
@@ -52,7 +55,7 @@ export function EngineOption({ model, id, engines, onSaved }: Props) {
       <label className="inline-field">
         <span>Engine</span>
         <select aria-label={`Engine for ${model.name}`} aria-describedby={hint} value={choice} onChange={(e) => setDraft(e.target.value)}>
-          <option value="auto">Auto ({engineLabels[engineChoiceOf(undefined, model).engine]} for this model)</option>
+          <option value="auto">Auto ({engineLabels[engineChoiceOf(undefined, model, placement).engine]} for this model)</option>
           <option value="worker">{engineLabels.worker}</option>
           <option value="server">{engineLabels.server}</option>
         </select>

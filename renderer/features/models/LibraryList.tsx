@@ -1,5 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { EngineOption } from './EngineOption';
+import { PlacementOption } from './PlacementOption';
 import { SensesBadges } from './FitBadge';
 import { useMemo, useRef, useState } from 'react';
 import type { LibrarySnapshot, ModelEntry } from '../../../shared/library';
@@ -51,6 +52,7 @@ interface OptionsProps {
   id: string;
   speculative: SpeculativeMap | null;
   engines: NonNullable<Settings['inference']['engines']> | null;
+  placements: NonNullable<Settings['inference']['placements']> | null;
   onSaved: (settings: Settings) => void;
 }
 
@@ -59,7 +61,7 @@ interface OptionsProps {
  * or with another library model as the draft. Saving sends the whole map
  * (settings.update replaces it), and the engine restarts with it.
  */
-function ModelOptions({ model, models, id, speculative, engines, onSaved }: OptionsProps) {
+function ModelOptions({ model, models, id, speculative, engines, placements, onSaved }: OptionsProps) {
   const api = useHostApi();
   const current = choiceOf(speculative?.[model.id]);
   const [draft, setDraft] = useState<string | null>(null);
@@ -72,7 +74,7 @@ function ModelOptions({ model, models, id, speculative, engines, onSaved }: Opti
   const hint = `${id}-hint`;
   return (
     <div id={id} className="model-options" role="group" aria-label={`Options for ${model.name}`}>
-      {engines !== null && <EngineOption model={model} id={id} engines={engines} onSaved={onSaved} />}
+      {engines !== null && <EngineOption model={model} id={id} engines={engines} placement={placements?.[model.id]} onSaved={onSaved} />}
       {speculative === null ? (
         <p className="muted" aria-busy="true">
           Reading settings…
@@ -141,6 +143,7 @@ function ModelOptions({ model, models, id, speculative, engines, onSaved }: Opti
           )}
         </form>
       )}
+      {placements !== null && <PlacementOption model={model} id={id} placements={placements} onSaved={onSaved} />}
     </div>
   );
 }
@@ -155,6 +158,7 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
   useHostEvent('onSettingsChanged', setSettings);
   const speculative = settings.status === 'ready' ? (settings.data.inference.speculative ?? {}) : null;
   const engines = settings.status === 'ready' ? (settings.data.inference.engines ?? {}) : null;
+  const placements = settings.status === 'ready' ? (settings.data.inference.placements ?? {}) : null;
   const toggle = (id: string) =>
     setOpen((previous) => {
       const next = new Set(previous);
@@ -320,6 +324,7 @@ export function LibraryList({ library, canReveal, onChat, onReveal, onRemove }: 
                       id={optionsId}
                       speculative={speculative}
                       engines={engines}
+                      placements={placements}
                       onSaved={setSettings}
                     />
                   )}
