@@ -6,7 +6,7 @@
 // cores the first time; here rather than inside a test, so that it has the
 // machine to itself and no test timeout.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -16,10 +16,10 @@ const build = spawnSync(process.execPath, ['scripts/build-node.mjs', '--quiet'],
 if (build.status !== 0) process.exit(build.status ?? 1);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-engines-'));
 try {
-  // The CPU build (what most tests run), then the build for this machine's GPU backend where there is one to
-  // make: here Vulkan, with node-llama-cpp's backend and Mesa's lavapipe as the GPU rig's device (a no-op when
-  // the best is the CPU, or already built).
-  for (const backend of [['--backend', 'cpu'], []]) {
+  // The CPU build (what most tests run), then the Vulkan one (node-llama-cpp's backend; no-ops when built).
+  // The Vulkan build where Mesa's lavapipe is installed (the GPU rig's tests use the two together).
+  const lavapipe = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json'].some((f) => existsSync(f));
+  for (const backend of [['--backend', 'cpu'], ...(lavapipe ? [['--backend', 'vulkan']] : [])]) {
     const result = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'engines', '--build', ...backend, '--data-dir', dataDir], {
       stdio: 'inherit',
       env,

@@ -54,6 +54,31 @@ export function findNvcc(env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
+/** Whether cuBLAS is installed beside the toolkit (or where the system keeps libraries). */
+export function hasCublas(nvcc: string, env: NodeJS.ProcessEnv): boolean {
+  const roots = [path.dirname(path.dirname(nvcc)), ...(env.CUDA_PATH ? [env.CUDA_PATH] : []), '/usr/local/cuda'];
+  const dirs = [
+    ...roots.flatMap((root) => [path.join(root, 'lib64'), path.join(root, 'lib'), path.join(root, 'lib', 'x64'), path.join(root, 'bin')]),
+    ...roots.flatMap((root) => {
+      try {
+        return readdirSync(path.join(root, 'targets')).map((target) => path.join(root, 'targets', target, 'lib'));
+      } catch {
+        return [];
+      }
+    }),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+  ];
+  return dirs.some((dir) => {
+    try {
+      return readdirSync(dir).some((name) => /^(lib)?cublas(64_\d+)?\.(so|dll|lib)/.test(name));
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** This GPU's CUDA architecture ("90" for compute capability 9.0): FREEHOLD_CUDA_ARCH, else nvidia-smi's. */
 export async function cudaArchitecture(env: NodeJS.ProcessEnv): Promise<string | null> {
   if (env.FREEHOLD_CUDA_ARCH) return env.FREEHOLD_CUDA_ARCH;
@@ -123,11 +148,20 @@ export async function chooseBuildBackend(env: NodeJS.ProcessEnv, asked?: EngineB
         notes.push('CUDA: no CUDA toolkit (nvcc) found');
         continue;
       }
+      if (!hasCublas(nvcc, env)) {
+        notes.push(`CUDA: ${nvcc} found, but not cuBLAS (libcublas), which llama.cpp's CUDA backend needs`);
+        continue;
+      }
       const arch = await cudaArchitecture(env);
+      if (!arch) {
+        // Without one, CUDA's default list of architectures takes most of an hour to build.
+        notes.push(`CUDA: ${nvcc} found, but no NVIDIA GPU (nvidia-smi named none; FREEHOLD_CUDA_ARCH sets one)`);
+        continue;
+      }
       return {
         backend,
-        reason: `CUDA: ${nvcc} found; built for ${arch ? `this GPU's architecture only (sm_${arch.split(';').join(', sm_')})` : "CUDA's default architectures (nvidia-smi did not say this GPU's: set FREEHOLD_CUDA_ARCH to build for it only)"}.`,
-        cmake: ['-DGGML_CUDA=ON', ...(arch ? [`-DCMAKE_CUDA_ARCHITECTURES=${arch}`] : [])],
+        reason: `CUDA: ${nvcc} found; built for this GPU's architecture only (sm_${arch.split(';').join(', sm_')}).`,
+        cmake: ['-DGGML_CUDA=ON', `-DCMAKE_CUDA_ARCHITECTURES=${arch}`],
         shared: false,
         extraFiles: [],
       };

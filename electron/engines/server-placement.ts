@@ -3,6 +3,7 @@
  * the model's headers, the GPUs its llama-server sees and the RAM free, and
  * the refusal of a plan that does not fit, naming the device that is short.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
@@ -135,8 +136,12 @@ export class ServerPlanner {
     if (backend === 'cpu') return null;
     const label = backend === 'cuda' ? 'CUDA' : backend === 'vulkan' ? 'Vulkan' : backend === 'metal' ? 'Metal' : backend;
     const selector = backend === 'cuda' ? 'CUDA_VISIBLE_DEVICES' : backend === 'vulkan' ? 'GGML_VK_VISIBLE_DEVICES' : null;
-    const why =
-      selector && process.env[selector] !== undefined
+    const driverVar = ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'].find((name) => process.env[name]);
+    const missingDriver =
+      backend === 'vulkan' && driverVar ? process.env[driverVar]!.split(path.delimiter).filter((file) => file && !existsSync(file)) : [];
+    const why = missingDriver.length
+      ? `the Vulkan driver ${driverVar} names (${missingDriver.join(', ')}) is not there`
+      : selector && process.env[selector] !== undefined
         ? `none of the devices ${selector}=${process.env[selector]} selects is one it can use`
         : backend === 'vulkan'
           ? 'it found no GPU (it skips CPU renderers such as llvmpipe, and needs a GPU driver for Vulkan)'

@@ -216,8 +216,16 @@ export class SplitService {
       throw new RpcError('unavailable', `llama.cpp's programs cannot be built here: ${info.canBuild.reason}`);
     }
     const wanted = backend ?? (info.canBuild.backend as EngineBackend | undefined);
-    const existing = info.found?.source === 'build' && info.found.backend === wanted ? info.found : null;
-    if (existing) return existing as EngineBinaries;
+    // A build for that backend already there (whichever build is in use) is kept.
+    const existing = wanted
+      ? (
+          await findEngines({
+            dataDir: this.deps.dataDir,
+            env: { ...this.deps.env, FREEHOLD_ENGINES_BACKEND: wanted, FREEHOLD_IGNORE_PATH_ENGINES: '1' },
+          })
+        ).found
+      : null;
+    if (existing?.source === 'build' && existing.backend === wanted) return existing;
     return this.build(wanted);
   }
 

@@ -1,7 +1,8 @@
 // `scripts/gpu-check.sh pack`: stages what the GPU check needs on a machine
-// with no network (the app's CLI and worker bundles, the node_modules they load
-// at run time, node-llama-cpp's llama.cpp source and build tooling, the test
-// model) and writes it as one archive of at most 64 MiB.
+// with no network (the app's CLI and worker bundles, the check's own measuring
+// script for the engines, the node_modules they load at run time,
+// node-llama-cpp's llama.cpp source and build tooling, the test model) and
+// writes it as one archive of at most 64 MiB.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -13,8 +14,12 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const archivePath = path.join(repoRoot, '.gpu-check', 'freehold-gpu-check.tar.gz');
 export const archiveLimitBytes = 64 * 1024 * 1024;
-/** The bundles the check runs: the CLI, and the inference worker it forks. */
-const bundles = ['cli.mjs', 'worker.mjs'];
+/**
+ * The bundles the check runs: the CLI, the inference worker it forks, and the check's
+ * own measurements of the two engines (engines-measure.ts, which forks that worker too).
+ */
+export const bundles = ['cli.mjs', 'worker.mjs', 'gpu-check-engines.mjs'];
+const measureEntry = path.join(repoRoot, 'scripts', 'gpu-check', 'engines-measure.ts');
 /** Loaded by node-llama-cpp's own `source build`, which the GPU machine runs offline. */
 const buildTools = ['node-llama-cpp', 'cmake-js', 'node-addon-api', 'node-api-headers'];
 
@@ -123,7 +128,7 @@ export function currentTarget() {
  * sources are links to this checkout, so that its output never touches the
  * dist/ folder other work in this checkout uses.
  */
-function buildBundles(scratch) {
+async function buildBundles(scratch) {
   for (const entry of ['electron', 'shared', 'package.json', 'tsconfig.json', 'tsconfig.base.json', 'node_modules']) {
     symlinkSync(path.join(repoRoot, entry), path.join(scratch, entry));
   }
@@ -133,22 +138,53 @@ function buildBundles(scratch) {
   });
   if (result.status !== 0)
     throw new Error(`the Node build failed: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' | ')}`);
-  return path.join(scratch, 'dist', 'electron');
+  const distDir = path.join(scratch, 'dist', 'electron');
+  await buildMeasureBundle(path.join(distDir, 'gpu-check-engines.mjs'));
+  return distDir;
+}
+
+/**
+ * The check's measuring script, bundled as build-node.mjs bundles the app's entry points (esbuild; packages
+ * external), to sit beside the worker it forks.
+ */
+export async function buildMeasureBundle(outfile) {
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [measureEntry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'error',
+  });
 }
 
 /** node-llama-cpp minus what the GPU machine makes for itself or never loads. */
 const skipInNodeLlamaCpp = ['llama/localBuilds', 'llama/llama.cpp', 'llama/lastBuild.json', 'llama/.temp', 'templates'];
+/** A package's own folders that Node never loads from: its tests, docs and examples. */
+const skipInPackages = ['test', 'tests', '__tests__', 'docs', 'example', 'examples', '.github'];
+
+/**
+ * Files Node never loads: source maps, type declarations, TypeScript sources and Markdown. (C and C++ sources
+ * stay: node-llama-cpp's build compiles its addon, and node-addon-api's headers, on the GPU machine.)
+ */
+export function neverLoaded(file) {
+  return /\.(map|ts|mts|cts|tsx|md|markdown)$/i.test(file);
+}
 
 function copyPackage(root, rel, stage) {
   const src = path.join(root, rel);
   const skip = new Set([
     path.join(src, 'node_modules'),
+    ...skipInPackages.map((p) => path.join(src, p)),
     ...(rel.endsWith('node_modules/node-llama-cpp') ? skipInNodeLlamaCpp.map((p) => path.join(src, p)) : []),
   ]);
   cpSync(src, path.join(stage, rel), {
     recursive: true,
     verbatimSymlinks: true,
-    filter: (file) => !skip.has(file) && !/\.(map|d\.ts|d\.mts|d\.cts)$/.test(file),
+    filter: (file) => !skip.has(file) && !neverLoaded(file),
   });
 }
 
@@ -179,11 +215,12 @@ function mib(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export function pack({ listOnly = false, log = console.log } = {}) {
+export async function pack({ listOnly = false, log = console.log, env = process.env } = {}) {
+  const archive = path.resolve(repoRoot, env.GPU_CHECK_ARCHIVE || archivePath);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'freehold-gpu-pack-'));
   try {
     mkdirSync(path.join(scratch, 'build'));
-    const distDir = buildBundles(path.join(scratch, 'build'));
+    const distDir = await buildBundles(path.join(scratch, 'build'));
     const imported = bundles.flatMap((file) => runtimeSpecifiers(readFileSync(path.join(distDir, file), 'utf8')));
     const roots = [...new Set([...imported, ...buildTools])].sort();
     const target = currentTarget();
@@ -211,28 +248,29 @@ export function pack({ listOnly = false, log = console.log } = {}) {
       node: process.version,
       target,
       bundles: bundles.map((file) => `dist/electron/${file}`),
+      llamaCpp: JSON.parse(readFileSync(path.join(repoRoot, 'node_modules', 'node-llama-cpp', 'llama', 'llama.cpp.info.json'), 'utf8')).tag,
       model: { file: `models/${path.basename(model)}`, sha256: createHash('sha256').update(readFileSync(model)).digest('hex') },
       roots,
       packages: packages.map((p) => `${p.dir.replace(/^node_modules\//, '')}@${p.version}`),
     };
     writeFileSync(path.join(stage, 'gpu-check.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
-    mkdirSync(path.dirname(archivePath), { recursive: true });
-    rmSync(archivePath, { force: true });
-    const tar = spawnSync('tar', ['-czf', archivePath, '-C', scratch, 'freehold-gpu-check'], {
+    mkdirSync(path.dirname(archive), { recursive: true });
+    rmSync(archive, { force: true });
+    const tar = spawnSync('tar', ['-czf', archive, '-C', scratch, 'freehold-gpu-check'], {
       encoding: 'utf8',
       env: { ...process.env, GZIP: '-9' },
     });
     if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr.trim()}`);
-    const size = statSync(archivePath).size;
+    const size = statSync(archive).size;
     const staged = spawnSync('du', ['-sb', stage], { encoding: 'utf8' }).stdout.split('\t')[0];
-    const relArchive = path.relative(repoRoot, archivePath);
+    const relArchive = path.relative(repoRoot, archive);
     if (size > archiveLimitBytes) {
-      rmSync(archivePath, { force: true });
+      rmSync(archive, { force: true });
       throw new Error(`the archive is ${mib(size)}, over the ${mib(archiveLimitBytes)} a GPU machine accepts`);
     }
     log(
-      `gpu-check: packed ${relArchive}: ${mib(size)} of ${mib(archiveLimitBytes)} (${mib(Number(staged))} unpacked; ${packages.length} packages, model ${path.basename(model)})`,
+      `gpu-check pack: ok ${relArchive}: ${mib(size)} of ${mib(archiveLimitBytes)} (${mib(Number(staged))} unpacked; ${packages.length} packages, model ${path.basename(model)})`,
     );
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -105,7 +105,7 @@ describe.skipIf(!lavapipe)('the GPU rig (lavapipe as two Vulkan devices)', () =>
     expect(check!.asPlanned).toBe(true);
     const [v0, v1] = ['Vulkan0', 'Vulkan1'].map((id) => check!.devices.find((d) => d.id === id)!);
     // Four layers' weights and KV on the first, a layer and the output head on the second.
-    expect(v0!.kvBytes).toBe(4 * v1!.kvBytes);
+    expect(Math.round(v0!.kvBytes / v1!.kvBytes)).toBe(4);
     expect(v0!.modelBytes).toBeGreaterThan(v1!.modelBytes);
     expect(v0!.totalBytes).toBeLessThanOrEqual(64 * MiB);
     expect(v1!.totalBytes).toBeLessThanOrEqual(32 * MiB);
@@ -113,14 +113,25 @@ describe.skipIf(!lavapipe)('the GPU rig (lavapipe as two Vulkan devices)', () =>
   });
 
   it('a tight cap lowers the layers offloaded, and the device stays under it', async () => {
-    const placement: Placement = { devices: ['Vulkan1'], maxMemory: { Vulkan1: Math.round(11.6 * MiB) } };
+    // The smallest cap (in quarter MiB) under which the plan offloads some layers but not all.
+    let cap = 0;
+    for (let mib = 8; mib <= 32 && !cap; mib += 0.25) {
+      const planned = await engine.plan({
+        modelPath: testModelPath(),
+        contextSize: 512,
+        placement: { devices: ['Vulkan1'], maxMemory: { Vulkan1: mib * MiB } },
+      });
+      if (planned.gpuLayers > 0 && planned.gpuLayers < 6) cap = mib * MiB;
+    }
+    expect(cap).toBeGreaterThan(0);
+    const placement: Placement = { devices: ['Vulkan1'], maxMemory: { Vulkan1: cap } };
     const { loaded, text } = await replyWith(placement);
     expect(loaded.gpuLayers).toBeGreaterThan(0);
     expect(loaded.gpuLayers).toBeLessThan(6);
     const check = loaded.placement!.check!;
     expect(check.offloaded).toEqual({ layers: loaded.gpuLayers, of: 6 });
     expect(check.asPlanned).toBe(true);
-    expect(check.devices.find((d) => d.id === 'Vulkan1')!.totalBytes).toBeLessThanOrEqual(11.6 * MiB);
+    expect(check.devices.find((d) => d.id === 'Vulkan1')!.totalBytes).toBeLessThanOrEqual(cap);
     expect(check.devices.find((d) => d.id === 'Vulkan0')).toBeUndefined();
     expect(text).toBe(cpuText);
   });
@@ -152,7 +163,7 @@ describe.skipIf(!lavapipe)('the GPU rig (lavapipe as two Vulkan devices)', () =>
         expect(loaded.placement!.plan.notes[0]).toMatch(
           env.GGML_VK_VISIBLE_DEVICES
             ? /^llama\.cpp’s server is a Vulkan build, but none of the devices GGML_VK_VISIBLE_DEVICES=7 selects is one it can use: it runs on the CPU\.$/
-            : /^llama\.cpp’s server is a Vulkan build, but it found no GPU/,
+            : /^llama\.cpp’s server is a Vulkan build, but the Vulkan driver VK_DRIVER_FILES names \(\/nonexistent\/icd\.json\) is not there: it runs on the CPU\.$/,
         );
         expect((await fallback.generate(ask('fallback'), () => undefined)).text).toBe(cpuText);
       } finally {
@@ -162,10 +173,15 @@ describe.skipIf(!lavapipe)('the GPU rig (lavapipe as two Vulkan devices)', () =>
     }
   });
 
-  it("node-llama-cpp's worker offloads every layer to lavapipe too, and writes the CPU's text", async () => {
+  it("node-llama-cpp's worker offloads every layer to lavapipe too, and writes the text it writes on the CPU", async () => {
     const host = await inferenceHost({ env: { GGML_VK_VISIBLE_DEVICES: '0' } });
     try {
+      await host.services.settings.update({ inference: { backend: 'cpu' } });
+      await host.services.inference.settingsChanged(host.services.settings.get());
+      await host.services.inference.load({ modelPath: testModelPath(), contextSize: 512 });
+      const onCpu = await host.services.handlers['chat.generate'](ask('worker-cpu'));
       await host.services.settings.update({ inference: { backend: 'vulkan' } });
+      await host.services.inference.settingsChanged(host.services.settings.get());
       const report = await host.services.inference.hardware();
       expect(report.backend).toBe('vulkan');
       expect(report.gpus).toEqual([{ name: expect.stringMatching(/^llvmpipe/) as string }]);
@@ -173,7 +189,7 @@ describe.skipIf(!lavapipe)('the GPU rig (lavapipe as two Vulkan devices)', () =>
       expect(loaded.engine).toBe('worker');
       expect(loaded.gpuLayers).toBe(loaded.totalLayers);
       const reply = await host.services.handlers['chat.generate'](ask('worker-rig'));
-      expect(reply.text).toBe(cpuText);
+      expect(reply.text).toBe(onCpu.text);
     } finally {
       await host.services.close();
     }
