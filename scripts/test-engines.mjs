@@ -18,7 +18,9 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'freehold-engines-'));
 try {
   // The CPU build (what most tests run), then the Vulkan one (node-llama-cpp's backend; no-ops when built).
   // The Vulkan build where Mesa's lavapipe is installed (the GPU rig's tests use the two together).
-  const lavapipe = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json'].some((f) => existsSync(f));
+  const lavapipe = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json'].some((f) =>
+    existsSync(f),
+  );
   for (const backend of [['--backend', 'cpu'], ...(lavapipe ? [['--backend', 'vulkan']] : [])]) {
     const result = spawnSync(process.execPath, ['dist/electron/cli.mjs', 'engines', '--build', ...backend, '--data-dir', dataDir], {
       stdio: 'inherit',
