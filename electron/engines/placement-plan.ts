@@ -104,6 +104,8 @@ export interface PlanInput {
   /** Replies at once: their slots share one KV cache, each up to contextSize. */
   parallel: number;
   ramFreeBytes: number;
+  /** RAM kept spare beside the model (the engine's margin), out of ramFreeBytes. */
+  ramReserveBytes?: number;
   /** Weights beside the model (projector, draft model), in RAM or on the main GPU. */
   extraBytes?: number;
   /** Layers on GPUs as asked (a load's gpuLayers), rather than as many as fit. */
@@ -315,7 +317,7 @@ export function planPlacement(input: PlanInput): PlacementPlan {
     kvBytes: onCpu.kv,
     computeBytes: cpuCompute,
     plannedBytes: cpuWeights + onCpu.kv + cpuCompute,
-    budgetBytes: input.ramFreeBytes,
+    budgetBytes: Math.max(0, input.ramFreeBytes - (input.ramReserveBytes ?? 0)),
     capBytes: null,
     freeBytes: input.ramFreeBytes,
   };
@@ -336,21 +338,25 @@ export function planPlacement(input: PlanInput): PlacementPlan {
     }
     if (pool < context * parallel)
       notes.push(
-        `${parallel} replies at once share a ${pool}-token cache: one reply alone gets the whole ${context}-token context; several long ones at once take turns.`,
+        `${parallel} replies at once share a ${pool}-token cache: each may use the whole ${context}-token context; when several long ones outgrow it, idle conversations' cached tokens go first.`,
       );
   }
 
+  const reserve = input.ramReserveBytes ?? 0;
   const over = [...devices, cpu].find((d) => d.plannedBytes > d.budgetBytes);
+  // The CPU's need counts the RAM kept spare, against all that is free.
+  const needed = over ? over.plannedBytes + (over.id === 'CPU' ? reserve : 0) : 0;
+  const available = over ? (over.id === 'CPU' ? over.freeBytes : over.budgetBytes) : 0;
   const short = over
     ? {
         device: over.id,
-        neededBytes: over.plannedBytes,
-        availableBytes: over.budgetBytes,
-        shortBytes: over.plannedBytes - over.budgetBytes,
+        neededBytes: needed,
+        availableBytes: available,
+        shortBytes: needed - available,
         message:
           over.id === 'CPU'
-            ? `Not enough RAM: the part on the CPU needs ${formatSize(over.plannedBytes)}, ${formatSize(over.budgetBytes)} is free (${formatSize(over.plannedBytes - over.budgetBytes)} short).`
-            : `${over.id} is ${formatSize(over.plannedBytes - over.budgetBytes)} short: its ${over.layers} layer${over.layers === 1 ? '' : 's'} and a ${context}-token context need ${formatSize(over.plannedBytes)}, and it may use ${formatSize(over.budgetBytes)}${over.capBytes !== null && over.capBytes < over.freeBytes ? ` (its cap)` : ' (free now)'}.`,
+            ? `RAM is ${formatSize(needed - available)} short: the part on the CPU needs ${formatSize(over.plannedBytes)}${reserve ? ` and ${formatSize(reserve)} is kept spare` : ''}, and ${formatSize(available)} is free.`
+            : `${over.id} is ${formatSize(needed - available)} short: its ${over.layers} layer${over.layers === 1 ? '' : 's'} and a ${context}-token context need ${formatSize(needed)}, and it may use ${formatSize(available)}${over.capBytes !== null && over.capBytes < over.freeBytes ? ` (its cap)` : ' (free now)'}.`,
       }
     : undefined;
 
@@ -360,7 +366,7 @@ export function planPlacement(input: PlanInput): PlacementPlan {
       : split === 'rows'
         ? `${gpuLayers}/${units} layers split by rows over ${devices.map((d) => `${d.id} (${formatSize(d.plannedBytes)})`).join(', ')}`
         : `${gpuLayers}/${units} layers on ${devices.map((d) => `${d.id} ${d.layers} (${formatSize(d.plannedBytes)})`).join(', ')}`;
-  const summary = `${where}${gpuLayers < units ? `, ${units - gpuLayers} on the CPU` : ''}; ${context}-token context${pool > context ? ` (${pool} tokens shared by ${parallel} replies)` : ''}.`;
+  const summary = `${where}${gpuLayers < units && targets.length ? `, ${units - gpuLayers} on the CPU` : ''}; ${context}-token context${pool > context ? ` (${pool} tokens shared by ${parallel} replies)` : ''}.`;
   return {
     placement,
     split,

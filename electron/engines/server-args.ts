@@ -31,7 +31,9 @@ export function serverArgs(input: ServerLoadInput, threads: number, plan?: Place
     String(pool),
     '-np',
     String(parallel),
-    ...(parallel > 1 ? ['-kvu', '--kv-unified-per-slot', String(contextSize)] : []),
+    // Idle conversations keep their tokens in the cache (their next turn reads only what is new); llama.cpp
+    // drops the idle ones' first when a reply needs the room.
+    ...(parallel > 1 ? ['-kvu', '--kv-unified-per-slot', String(contextSize), '--no-cache-idle-slots'] : []),
     '-t',
     String(threads),
     '-tb',

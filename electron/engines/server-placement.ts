@@ -53,7 +53,8 @@ export async function planServerLoad(input: ServerPlanInput): Promise<PlacementP
       ...(input.autoContext ? {} : { contextSize: input.contextSize }),
       autoContext: input.contextSize,
       parallel: input.parallel,
-      ramFreeBytes: Math.max(0, input.ramFreeBytes - SERVER_RAM_RESERVE),
+      ramFreeBytes: input.ramFreeBytes,
+      ramReserveBytes: SERVER_RAM_RESERVE,
       extraBytes: input.extraBytes,
       ...(input.gpuLayers !== undefined ? { gpuLayers: input.gpuLayers } : {}),
     });
@@ -68,7 +69,7 @@ export function planRefusal(modelPath: string, plan: PlacementPlan): RpcError | 
   if (plan.fits || !plan.short) return null;
   return new RpcError(
     'out_of_memory',
-    `Not enough memory to load ${path.basename(modelPath)} on llama.cpp’s server as placed (${plan.summary.replace(/\.$/, '')}): ${plan.short.message} ` +
+    `Not enough memory to load ${path.basename(modelPath)} on llama.cpp’s server (${plan.summary.replace(/\.$/, '')}): ${plan.short.message} ` +
       'Try a smaller quantization or context, fewer layers on the GPU, or another placement.',
     {
       device: plan.short.device,

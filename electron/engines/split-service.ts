@@ -211,6 +211,8 @@ export class SplitService {
    */
   async buildEngines(backend?: EngineBackend): Promise<EngineBinaries> {
     const info = await this.engines();
+    // Nothing there yet and no backend asked: as any first use gets them (a pinned, verified download first).
+    if (!info.found && !backend) return this.ensureEngines();
     if (!info.canBuild.ok && !backend) {
       if (info.found) return info.found as EngineBinaries;
       throw new RpcError('unavailable', `llama.cpp's programs cannot be built here: ${info.canBuild.reason}`);

@@ -232,6 +232,8 @@ describe('the server engine (llama-server, stories260K)', () => {
       threads: () => 1,
       log: () => undefined,
       freeMemory: () => ({ ramFreeBytes: 200 * 1024 ** 2, vramFreeBytes: 0 }),
+      // No GPU (as --list-devices of this CPU build says), so binary() counts only starts.
+      devices: async () => [],
     });
     const failure = await tight
       .load({ modelPath: testModelPath(), contextSize: 512, parallel: 4 })
@@ -239,7 +241,7 @@ describe('the server engine (llama-server, stories260K)', () => {
     expect(failure).toBeInstanceOf(RpcError);
     expect((failure as RpcError).code).toBe('out_of_memory');
     expect((failure as RpcError).message).toMatch(
-      /^Not enough memory to load stories260K\.gguf on llama\.cpp’s server: with a 2048-token context \(4 replies at once, 512 tokens each\) it needs about 30\d\.\d MB .* but only 200\.0 MB of RAM are free now\./,
+      /^Not enough memory to load stories260K\.gguf on llama\.cpp’s server \(CPU only; 512-token context\): RAM is 10\d\.\d MB short: the part on the CPU needs [\d.]+ MB and 300\.0 MB is kept spare, and 200\.0 MB is free\. Try /,
     );
     expect(started).toBe(0);
     expect(tight.model).toBeUndefined();
