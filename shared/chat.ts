@@ -11,6 +11,7 @@ import {
   type MediaKind,
   type MediaMimeType,
 } from './media';
+import { replySourcesSchema, type ReplySources } from './documents';
 import type { ToolCallRecord } from './tools';
 
 export type MessageStatus = 'complete' | 'streaming' | 'interrupted' | 'failed';
@@ -47,6 +48,8 @@ export interface ChatMessageRecord {
   toolCalls?: ToolCallRecord[];
   /** Images and audio sent with a user message, in the order given. */
   attachments?: ChatAttachment[];
+  /** The passages of the documents this reply was given, and the ones it cites. */
+  sources?: ReplySources;
   createdAt: string;
   updatedAt: string;
 }
@@ -164,6 +167,7 @@ export const exportedConversationSchema = z.object({
         error: z.string().max(10_000).nullable(),
         toolCalls: z.array(toolCallRecordSchema).max(1000).optional(),
         attachments: z.array(exportedAttachmentSchema).max(MAX_MEDIA_PER_MESSAGE).optional(),
+        sources: replySourcesSchema.optional(),
         createdAt: z.string().max(40),
       }),
     )

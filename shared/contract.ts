@@ -7,6 +7,22 @@
  * built-ins and no React (enforced by lint).
  */
 import { z } from 'zod';
+import {
+  chatDocsSchema,
+  collectionCreateSchema,
+  conversationCollectionsSchema,
+  docIdSchema,
+  docsAddSchema,
+  docsSearchSchema,
+  docsUploadSchema,
+  embeddingChoiceSchema,
+  type ChatDocuments,
+  type CollectionRecord,
+  type DocsSnapshot,
+  type DocumentRecord,
+  type IndexProgress,
+  type SearchResult,
+} from './documents';
 import { planInputSchema, type ComputeDevice, type PlanView } from './placement';
 import { settingsPatchSchema, type Settings } from './settings';
 import { apiKeyIdSchema, createApiKeySchema, type ApiKeyInfo, type ApiStatus, type CreatedApiKey } from './api';
@@ -207,6 +223,8 @@ export const methods = {
   'hub.search': method<HubModel[]>()(searchInputSchema),
   'hub.recommended': method<RecommendedModel[]>()(noInput),
   'hub.starter': method<StarterChoice>()(noInput),
+  /** The embedding model to offer when documents are first used (one Download button). */
+  'hub.embeddingStarter': method<StarterChoice>()(noInput),
   'hub.repo': method<RepoDetails>()(repoInputSchema),
   'hub.tokenStatus': method<HubTokenStatus>()(noInput),
   'hub.setToken': method<HubTokenStatus>()(tokenInputSchema),
@@ -294,6 +312,21 @@ export const methods = {
   'tools.import': method<ServerImportResult>()(importConfigSchema),
   /** The user's answer to a tool call waiting in a reply: allow once, always allow the tool, or deny. */
   'chats.toolDecision': method<{ decided: boolean }>()(toolDecisionSchema),
+  /** Documents (chat attachments and collections), their indexing and the embedding model they use. */
+  'docs.list': method<DocsSnapshot>()(noInput),
+  /** Files and folders on this computer (local UI and CLI), into a collection or a conversation. */
+  'docs.add': method<DocumentRecord[]>()(docsAddSchema),
+  /** A file's bytes (the browser UI's drop), into a conversation or a collection. */
+  'docs.upload': method<DocumentRecord>()(docsUploadSchema),
+  'docs.remove': method<DocsSnapshot>()(docIdSchema),
+  'docs.cancel': method<DocsSnapshot>()(docIdSchema),
+  'docs.search': method<SearchResult[]>()(docsSearchSchema),
+  'docs.forChat': method<ChatDocuments>()(chatDocsSchema),
+  'docs.setChatCollections': method<ChatDocuments>()(conversationCollectionsSchema),
+  'docs.createCollection': method<CollectionRecord>()(collectionCreateSchema),
+  'docs.removeCollection': method<DocsSnapshot>()(docIdSchema),
+  /** The embedding model documents use (null: keywords only); a change re-embeds every chunk. */
+  'docs.setEmbedding': method<DocsSnapshot>()(embeddingChoiceSchema),
 } as const;
 
 export type Methods = typeof methods;
@@ -321,6 +354,8 @@ export interface Events {
   onEngines: EnginesInfo;
   onSplitStatus: SplitStatus;
   onToolsChanged: ToolsSnapshot;
+  onDocsChanged: DocsSnapshot;
+  onDocsProgress: IndexProgress;
 }
 export type EventName = keyof Events;
 // A key for every event, so the compiler names any event of `Events` missing here (or any extra).
@@ -342,6 +377,8 @@ const everyEvent: { [E in EventName]: true } = {
   onEngines: true,
   onSplitStatus: true,
   onToolsChanged: true,
+  onDocsChanged: true,
+  onDocsProgress: true,
 };
 export const eventNames = Object.keys(everyEvent) as readonly EventName[];
 

@@ -21,9 +21,12 @@ import type { MachinesService } from '../machines/machines-service';
 import { parseModelRef } from '../../shared/machines';
 import { checkAttachments, refusal, type NewAttachment } from './attachments';
 import { capableModels, conversationModel, fitMedia, kindsOf, loadedAbilities, refuseUnlessTaken, TEXT_ONLY } from './chat-media';
+import { REMOTE_CONTEXT_GUESS, ReplyDocuments, type DocumentsProvider } from './reply-documents';
 import { argumentsProblem, functionName, historyCalls, offerTools, parseArguments, type ToolProvider } from './tool-offer';
 
 export { offerTools, type ToolProvider } from './tool-offer';
+
+export type { DocumentsProvider } from './reply-documents';
 
 const DENIED = 'The user denied this tool call.';
 const STOPPED = 'The reply was stopped before this call ran.';
@@ -62,6 +65,8 @@ export class ChatService {
   private readonly waiting = new Map<string, (decision: ToolDecision['decision']) => void>();
   /** The settings (the engine set per model decides whether a model with a projector sees). */
   private settings: (() => Settings) | null = null;
+  /** The documents attached to conversations and their collections (docs/docs-service.ts). */
+  private documents: DocumentsProvider | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -78,6 +83,11 @@ export class ChatService {
   /** Tools of the MCP servers, offered in replies on models of this machine (tools/mcp-service.ts). */
   useTools(tools: ToolProvider): void {
     this.tools = tools;
+  }
+
+  /** Documents given to replies: whole when they fit, else the passages retrieved for the recent turns. */
+  useDocuments(documents: DocumentsProvider): void {
+    this.documents = documents;
   }
 
   /** The settings: a model pinned to node-llama-cpp runs text only, though it has a projector (until set: Auto). */
@@ -227,6 +237,8 @@ export class ChatService {
         messages: this.history(conversationId, parentId),
         sampling,
       };
+      // The documents' passages go in the system prompt, chosen for the context of the model as loaded.
+      const documents = await ReplyDocuments.prepare(this.documents, conversationId, input.messages);
       let modelId = conversation.modelId;
       if (modelId && parseModelRef(modelId)) {
         // Images and audio go only to models on this machine: earlier ones are left out (a new one was refused).
@@ -249,11 +261,15 @@ export class ChatService {
             const result = await this.machines.generate(
               placement,
               reply.id,
-              { ...input, contextSize: conversation.settings.contextSize },
+              {
+                ...documents.apply(input, conversation.settings.contextSize ?? REMOTE_CONTEXT_GUESS, null),
+                contextSize: conversation.settings.contextSize,
+              },
               (parts) => this.events.emit('onChatDelta', { requestId: reply.id, parts }),
               controller.signal,
             );
             flush();
+            documents.keep(this.store, reply.id);
             return this.store.finishReply(reply.id, 'complete', result.stats, null);
           } finally {
             this.remote.delete(reply.id);
@@ -266,27 +282,40 @@ export class ChatService {
         reply.id,
         conversation.settings,
         { ...input, slotKey: conversationId, ...(thinking ? { thinking } : {}) },
-        (run) =>
+        (run) => {
           // The model load and each round of the reply are one turn in the queue that the UI shares
           // with the local API, so that an API request cannot swap the model in between.
-          this.inference
-            .run(
+          const attempt = () =>
+            this.inference.run(
               'ui',
               reply.id,
               { path: modelPath, contextSize: conversation.settings.contextSize },
               // The thread's media as the loaded model takes them (the last guard: checked before sending too).
               {
                 kind: 'generate',
-                input: (loaded) => ({
-                  ...run,
-                  messages: fitMedia(run.messages, loadedAbilities(loaded), (kind) => {
-                    throw refusal(cannotTakeMessage(loaded.name, kind, this.capable(kind)), 'model');
-                  }),
-                }),
+                input: (loaded) =>
+                  documents.apply(
+                    {
+                      ...run,
+                      messages: fitMedia(run.messages, loadedAbilities(loaded), (kind) => {
+                        throw refusal(cannotTakeMessage(loaded.name, kind, this.capable(kind)), 'model');
+                      }),
+                    },
+                    loaded.contextSize,
+                    modelPath,
+                  ),
               },
-            )
-            .finally(flush),
+            );
+          // Passages estimated short for this model's tokenizer: once more with the estimate corrected.
+          return attempt()
+            .catch((error: unknown) => {
+              if (!documents.corrected(error, modelPath)) throw error;
+              return attempt();
+            })
+            .finally(flush);
+        },
       );
+      documents.keep(this.store, reply.id);
       return this.store.finishReply(reply.id, 'complete', stats, null);
     } catch (error) {
       flush();

@@ -9,7 +9,9 @@ import {
   type MessageStatus,
   type ReplyFailure,
 } from '../../shared/chat';
+import type { ReplySources } from '../../shared/documents';
 import type { ToolCallRecord } from '../../shared/tools';
+import { DOCUMENTS_MIGRATION } from '../docs/doc-schema';
 import type { SqliteDatabase } from './sqlite';
 
 /** Each entry moves the schema one version on; applied in order, in a transaction, never edited once shipped. */
@@ -72,6 +74,10 @@ const migrations: string[] = [
      engine_data BLOB
    );
    CREATE INDEX attachments_by_message ON attachments (message_id, position);`,
+  // The passages of documents a reply was given, and the ones it cites (JSON: ReplySources).
+  `ALTER TABLE messages ADD COLUMN sources TEXT;`,
+  // Documents, their chunks (FTS5-indexed) and collections (electron/docs/doc-schema.ts); vectors are added at runtime.
+  DOCUMENTS_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = migrations.length;
@@ -129,6 +135,7 @@ export interface MessageRow {
   error: string | null;
   failure: string | null;
   tool_calls: string | null;
+  sources?: string | null;
   stats: string | null;
   created_at: string;
   updated_at: string;
@@ -161,6 +168,7 @@ export function toMessage(row: MessageRow): ChatMessageRecord {
     error: row.error,
     ...(row.failure ? { failure: JSON.parse(row.failure) as ReplyFailure } : {}),
     ...(row.tool_calls ? { toolCalls: JSON.parse(row.tool_calls) as ToolCallRecord[] } : {}),
+    ...(row.sources ? { sources: JSON.parse(row.sources) as ReplySources } : {}),
     stats: row.stats ? (JSON.parse(row.stats) as GenerationStats) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

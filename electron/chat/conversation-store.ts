@@ -12,6 +12,7 @@ import type {
   ReplyFailure,
   SearchHit,
 } from '../../shared/chat';
+import type { ReplySources } from '../../shared/documents';
 import type { MediaPart } from '../../shared/media';
 import type { ToolCallRecord } from '../../shared/tools';
 import {
@@ -223,6 +224,11 @@ export class ConversationStore {
   /** The reply's tool calls as they stand (each change of status or result is written). */
   setToolCalls(id: string, calls: ToolCallRecord[]): void {
     this.db.run('UPDATE messages SET tool_calls = ?, updated_at = ? WHERE id = ?', calls.length ? JSON.stringify(calls) : null, now(), id);
+  }
+
+  /** The passages a reply was given and the ones it cites. */
+  setSources(id: string, sources: ReplySources | null): void {
+    this.db.run('UPDATE messages SET sources = ?, updated_at = ? WHERE id = ?', sources ? JSON.stringify(sources) : null, now(), id);
   }
 
   finishReply(

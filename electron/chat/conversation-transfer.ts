@@ -58,6 +58,7 @@ export function exportJson({ conversation, messages }: ConversationDetail, db: S
       error: m.error,
       ...(m.toolCalls?.length ? { toolCalls: m.toolCalls } : {}),
       ...(m.attachments?.length ? { attachments: exportedAttachments(db, m.id) } : {}),
+      ...(m.sources ? { sources: m.sources } : {}),
       createdAt: m.createdAt,
     })),
   };
@@ -136,7 +137,7 @@ export function importConversation(db: SqliteDatabase, data: unknown, checked?: 
       throw new RpcError('invalid_input', `Message ${m.id} refers to a parent that is not in the file.`);
   const id = newId();
   const insertMessage =
-    'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, tool_calls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    'INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, error, tool_calls, sources, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
   db.transaction(() => {
     db.run(
       'INSERT INTO conversations (id, title, model_id, system_prompt, settings, pinned, created_at, updated_at, active_leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -169,6 +170,7 @@ export function importConversation(db: SqliteDatabase, data: unknown, checked?: 
           m.status === 'streaming' ? 'interrupted' : m.status,
           m.error,
           m.toolCalls?.length ? JSON.stringify(m.toolCalls.map(settledCall)) : null,
+          m.sources ? JSON.stringify(m.sources) : null,
           m.createdAt,
           now(),
         );

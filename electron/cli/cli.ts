@@ -15,6 +15,7 @@ import { apiCommand } from './commands/api';
 import { benchCommand } from './commands/bench';
 import { chatCommand } from './commands/chat';
 import { chatsCommand } from './commands/chats';
+import { docsCommand } from './commands/docs';
 import { hardwareCommand } from './commands/hardware';
 import { infoCommand } from './commands/info';
 import { machinesCommand } from './commands/machines';
@@ -34,6 +35,7 @@ const commands: Record<string, Command> = {
   split: splitCommand,
   engines: enginesCommand,
   chats: chatsCommand,
+  docs: docsCommand,
   settings: settingsCommand,
   api: apiCommand,
   hardware: hardwareCommand,

@@ -70,6 +70,17 @@ export function remoteBrowserHandlers(handlers: HostHandlers): HostHandlers {
       throw new RpcError('forbidden', LOCAL_ONLY_API_MESSAGE);
     };
   }
+  // Files and folders by path are this machine's: a browser elsewhere uploads its documents instead.
+  for (const name of ['docs.add', 'docs.createCollection'] as const) {
+    const local = handlers[name] as (input: { folders?: string[] }) => unknown;
+    copy[name] = (input: { folders?: string[] }) => {
+      if (name === 'docs.createCollection' && !input.folders?.length) return local(input);
+      throw new RpcError(
+        'forbidden',
+        'Documents by path are only added from a browser on the machine Freehold runs on; drop the files instead.',
+      );
+    };
+  }
   // Where the hub's requests go decides where the Hugging Face token would go: set on this machine only.
   copy['settings.update'] = async (patch: Parameters<HostHandlers['settings.update']>[0]) => {
     const endpoint = patch.hub?.endpoint;

@@ -226,3 +226,47 @@ export function chooseStarter(hardware: HardwareReport | null): StarterChoice {
     reason: `Even the smallest recommended model (${smallest.family} ${smallest.parameters}, about ${formatGb(smallest.sizeBytes)}) does not fit the memory free now: ${smallest.fit!.explanation} Close other programs and try again, or search for a smaller model.`,
   };
 }
+
+/**
+ * Embedding models for documents in chat, best first: Qwen3-Embedding 0.6B
+ * (top of its size on the MTEB retrieval boards, 32K context, 100+ languages)
+ * and Google's EmbeddingGemma 300M (half the size, for small machines). Both
+ * are current (2025), run in llama.cpp, and are tiny beside a chat model.
+ */
+export const embeddingCatalog: Entry[] = [
+  {
+    repo: 'Qwen/Qwen3-Embedding-0.6B-GGUF',
+    family: 'Qwen3-Embedding',
+    parameters: '0.6B',
+    quantization: 'Q8_0',
+    sizeBytes: 0.64 * GB,
+    kvBytesPerToken: 114_688,
+    note: 'Finds the passages of your documents by meaning, in over 100 languages; small beside a chat model.',
+  },
+  {
+    repo: 'ggml-org/embeddinggemma-300M-GGUF',
+    family: 'EmbeddingGemma',
+    parameters: '300M',
+    quantization: 'Q8_0',
+    sizeBytes: 0.33 * GB,
+    kvBytesPerToken: 49_152,
+    note: "Google's small embedding model: good retrieval for its size, for machines with little memory free.",
+  },
+];
+
+/** The embedding model to offer when documents are first used: the best that fits the memory free now beside a chat model. */
+export function chooseEmbeddingStarter(hardware: HardwareReport | null): StarterChoice {
+  const models = embeddingCatalog.map(({ kvBytesPerToken, ...entry }) => ({
+    ...entry,
+    fit: hardware ? estimateFitOf(entry.sizeBytes, kvBytesPerToken * 2048, 2048, hardware) : null,
+  }));
+  const best = models[0]!;
+  if (!hardware) return { model: best, reason: `Finds passages by meaning; about ${formatGb(best.sizeBytes)}.` };
+  const fits = models.find((m) => m.fit?.verdict !== 'no' && (m.fit?.freeRamBytes ?? 0) + (m.fit?.freeVramBytes ?? 0) > 4 * m.sizeBytes);
+  if (fits) return { model: fits, reason: `Finds passages by meaning, beside your chat model: ${fits.fit!.explanation}` };
+  const smallest = models.at(-1)!;
+  return {
+    model: smallest,
+    reason: `Memory is short now (${smallest.fit?.explanation ?? ''}); this is the smallest good embedding model. Until one is there, documents are found by keywords.`,
+  };
+}

@@ -41,6 +41,9 @@ import { SharingService } from '../machines/sharing';
 import type { LinkTimings } from '../machines/freehold-machine';
 import { McpService } from '../tools/mcp-service';
 import { toolHandlers, toolsSnapshot } from './handlers/tools';
+import { docsHandlers } from './handlers/docs';
+import { openDocuments } from './documents';
+import type { DocsService } from '../docs/docs-service';
 
 export interface HostServicesOptions {
   dataDir: string;
@@ -100,6 +103,7 @@ export interface HostServices {
   sharing: SharingService;
   split: SplitService;
   mcp: McpService;
+  docs: DocsService;
   close(): Promise<void>;
 }
 
@@ -300,6 +304,17 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     connect: options.host !== 'cli',
   });
   chat.useTools(mcp);
+  const docs = openDocuments({
+    chats,
+    dataDir: options.dataDir,
+    events,
+    inference,
+    library,
+    log,
+    watch: options.watchFolders !== false && options.host !== 'cli',
+    notices,
+  });
+  chat.useDocuments(docs);
 
   const handlers: HostHandlers = {
     ...appHandlers({ info, notices, settings, events, inference, closing: () => closed }),
@@ -307,16 +322,18 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     ...placementHandlers({ inference, library }),
     ...libraryHandlers({ library, uploads, inference, events, revealFile: options.revealFile }),
     ...hubHandlers({ hub, tokens, downloads, inference }),
-    ...chatHandlers({ chats, chat, events }),
+    ...chatHandlers({ chats, chat, events, deleted: (id) => docs.conversationDeleted(id) }),
     ...hardwareHandlers({ inference, library, sampler, benchmarks }),
     ...apiHandlers(api),
     ...machineHandlers({ machines, sharing }),
     ...splitHandlers(split),
     ...toolHandlers({ mcp }),
+    ...docsHandlers({ docs }),
   };
   await machines.open();
   await sharing.open();
   await mcp.start();
+  if (options.host !== 'cli') docs.start();
 
   return {
     handlers,
@@ -334,9 +351,11 @@ export async function createHostServices(options: HostServicesOptions): Promise<
     sharing,
     split,
     mcp,
+    docs,
     async close() {
       closed = true;
       await mcp.close();
+      await docs.close();
       await split?.close();
       rpcHelpers.close();
       await sharing.close();

@@ -7,6 +7,7 @@ import { mediaRefusalFor, modelTakes } from '../../api/media-parts';
 import { apiModelIds, resolveApiModel } from '../../api/model-ids';
 import { checkMedia, checkMediaCount, type CheckedMedia } from '../../formats/media-check';
 import type { HostServices } from '../../services/host-services';
+import { citedLines, collectionContext } from './docs';
 import { numberOption, UsageError, type Command, type Values } from '../command';
 
 function statsLine(result: GenerateResult): string {
@@ -73,9 +74,10 @@ function refuseMedia(host: HostServices, modelArg: string, modelPath: string, me
 export const chatCommand: Command = {
   summary: 'Load a GGUF model and stream its reply to a prompt',
   usage:
-    'chat --model <path> [--image FILE]... [--audio FILE]... [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
+    'chat --model <path> [--collection NAME] [--image FILE]... [--audio FILE]... [--system TEXT] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repeat-penalty X] [--max-tokens N] [--seed N] [--context-size N] [--gpu-layers N] "prompt"',
   options: {
     model: { type: 'string' },
+    collection: { type: 'string' },
     image: { type: 'string', multiple: true },
     audio: { type: 'string', multiple: true },
     system: { type: 'string' },
@@ -137,6 +139,17 @@ export const chatCommand: Command = {
         );
     const parts: MediaPart[] = media.map((m) => m.part);
 
+    // --collection: the collection's passages for this prompt, chosen for the context as loaded.
+    const documents =
+      typeof values.collection === 'string'
+        ? await collectionContext(
+            host,
+            values.collection,
+            prompt,
+            typeof values.system === 'string' ? values.system : undefined,
+            model.contextSize,
+          )
+        : null;
     const requestId = `cli-${process.pid}-${Date.now()}`;
     let thinking = false;
     const offDelta = host.events.subscribeAll((event, payload) => {
@@ -159,13 +172,18 @@ export const chatCommand: Command = {
     try {
       const result = await host.handlers['chat.generate']({
         requestId,
-        system: typeof values.system === 'string' ? values.system : undefined,
+        system: documents?.system ?? (typeof values.system === 'string' ? values.system : undefined),
         messages: [{ role: 'user', text: prompt, ...(parts.length ? { media: parts } : {}) }],
         sampling,
       });
-      if (json) io.out(JSON.stringify({ model, text: result.text, reasoning: result.reasoning, stats: result.stats }));
+      const sources = documents?.sources(result.text);
+      if (json)
+        io.out(
+          JSON.stringify({ model, text: result.text, reasoning: result.reasoning, stats: result.stats, ...(sources ? { sources } : {}) }),
+        );
       else {
         (io.write ?? io.out)('\n');
+        if (sources) for (const line of citedLines(sources)) io.out(line);
         io.out(statsLine(result));
       }
     } finally {

@@ -7,10 +7,12 @@ export interface ChatHandlerDeps {
   chats: ConversationStore;
   chat: ChatService;
   events: EventBus;
+  /** A deleted conversation's attached documents go with it. */
+  deleted?: (id: string) => void;
 }
 
 /** Conversations: stored, searched, exported, and replied to. Every change is announced. */
-export function chatHandlers({ chats, chat, events }: ChatHandlerDeps): HandlerSlice<'chats'> {
+export function chatHandlers({ chats, chat, events, deleted }: ChatHandlerDeps): HandlerSlice<'chats'> {
   const changed = (id: string) => events.emit('onConversationChanged', { id });
   return {
     'chats.list': () => chats.list(),
@@ -23,6 +25,7 @@ export function chatHandlers({ chats, chat, events }: ChatHandlerDeps): HandlerS
     },
     'chats.delete': ({ id }) => {
       chats.delete(id);
+      deleted?.(id);
       changed(id);
       return { deleted: true };
     },

@@ -1,6 +1,6 @@
 import type { DownloadQueue } from '../../hub/download-queue';
 import type { HubClient } from '../../hub/hub-client';
-import { chooseStarter, recommendedModels } from '../../hub/recommended-models';
+import { chooseEmbeddingStarter, chooseStarter, recommendedModels } from '../../hub/recommended-models';
 import type { TokenStore } from '../../hub/token-store';
 import type { InferenceService } from '../../inference/inference-service';
 import type { HandlerSlice } from './handler-slice';
@@ -20,6 +20,7 @@ export function hubHandlers({ hub, tokens, downloads, inference }: HubHandlerDep
     'hub.search': ({ query, sort, limit }) => hub.search(query, sort, limit),
     'hub.recommended': async () => recommendedModels(await hardwareNow()),
     'hub.starter': async () => chooseStarter(await hardwareNow()),
+    'hub.embeddingStarter': async () => chooseEmbeddingStarter(await hardwareNow()),
     'hub.repo': ({ repo, revision }) => hub.repo(repo, revision),
     'hub.tokenStatus': () => tokens.status(),
     'hub.setToken': ({ token }) => tokens.set(token),

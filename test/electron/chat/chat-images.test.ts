@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConversationStore } from '../../../electron/chat/conversation-store';
+import { ConversationStore, SCHEMA_VERSION } from '../../../electron/chat/conversation-store';
 import type { AttachmentInput } from '../../../shared/chat';
 import { RpcError } from '../../../shared/errors';
 import {
@@ -297,12 +297,18 @@ describe('the attachments table in an existing database', () => {
     const store = new ConversationStore(file);
     const c = store.create({ title: 'Old one' });
     store.addMessage(c.id, null, 'user', 'Hello from before images');
+    // As it was at version 3: no attachments, nor what later versions added (reply sources, documents).
     store.db.exec('DROP TABLE attachments');
+    store.db.exec('ALTER TABLE messages DROP COLUMN sources');
+    for (const table of store.db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('chunks_fts', 'chunks', 'documents', 'collections', 'conversation_collections', 'docs_meta')",
+    ))
+      store.db.exec(`DROP TABLE IF EXISTS ${table.name}`);
     store.db.pragma('user_version = 3');
     store.close();
     const reopened = new ConversationStore(file);
     try {
-      expect(reopened.db.pragma('user_version')).toBe(4);
+      expect(reopened.db.pragma('user_version')).toBe(SCHEMA_VERSION);
       const detail = reopened.get(c.id);
       expect(detail.messages.map((m) => [m.content, m.attachments])).toEqual([['Hello from before images', undefined]]);
       expect(reopened.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM attachments')!.n).toBe(0);

@@ -1,0 +1,528 @@
+/**
+ * Documents for chat: files attached to a conversation or gathered in
+ * collections (their folders watched), indexed one at a time (parsed,
+ * chunked along their structure, stored with FTS5 keywords in one
+ * transaction, then embedded when an embedding model is chosen), searched by
+ * keywords and vectors fused, and given to replies (docs-context.ts).
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RpcError } from '../../shared/errors';
+import type { ChatMessage } from '../../shared/inference';
+import {
+  DOC_LIMITS,
+  type ChatDocuments,
+  type CollectionRecord,
+  type DocsSnapshot,
+  type DocumentRecord,
+  type EmbeddingStatus,
+  type IndexProgress,
+  type SearchResult,
+} from '../../shared/documents';
+import type { EventBus } from '../platform/events';
+import { chunkSections } from './chunker';
+import type { DocumentStore, Scope } from './doc-store';
+import { search } from './hybrid';
+import { DocParseError, formatOf, parseDocument } from './parse';
+import { retrievalQuery, type Candidate } from './docs-context';
+import { DocsWatchers, listFolderFiles } from './docs-watch';
+
+/** Texts embedded per call. */
+const EMBED_BATCH = 32;
+
+export interface DocsServiceOptions {
+  store: DocumentStore;
+  /** Where uploaded files are kept (<dataDir>/documents). */
+  uploadsDir: string;
+  events: EventBus;
+  /** Vectors for texts from the embedding model at `modelPath` (the engine's embedding slot). */
+  embed: (modelPath: string, texts: string[]) => Promise<number[][]>;
+  /** The library's models that embed, and a model's file. */
+  embeddingModels: () => Promise<Array<{ id: string; name: string; path: string }>>;
+  log: (line: string) => void;
+  /** False: collection folders are not watched (some tests). */
+  watch: boolean;
+}
+
+interface Job {
+  documentId: string;
+  controller: AbortController;
+}
+
+export class DocsService {
+  private readonly queue: Job[] = [];
+  private running: Job | null = null;
+  private embedding: Promise<void> | null = null;
+  private embedProblem: string | null = null;
+  private readonly watchers: DocsWatchers;
+  private closed = false;
+  private offLibrary: (() => void) | undefined;
+
+  constructor(private readonly options: DocsServiceOptions) {
+    this.watchers = new DocsWatchers({
+      enabled: options.watch,
+      log: options.log,
+      rescan: (collectionId) => this.rescanCollection(collectionId),
+    });
+  }
+
+  private get store(): DocumentStore {
+    return this.options.store;
+  }
+
+  /** Resumes what a crash or quit left half done (redone from the file), watches the collections' folders, embeds what is missing. */
+  start(): void {
+    for (const doc of this.store.unfinished()) this.enqueue(doc.id);
+    for (const collection of this.store.collections()) {
+      for (const folder of collection.folders) this.watchers.watch(collection.id, folder);
+      void this.rescanCollection(collection.id);
+    }
+    // The first embedding model to arrive in the library (the one offered for download, say) is used until another is chosen.
+    this.offLibrary = this.options.events.subscribeAll((event) => {
+      if (event === 'onLibraryChanged') void this.chooseFirstEmbedding();
+    });
+    void this.chooseFirstEmbedding().finally(() => this.embedMissing());
+  }
+
+  private async chooseFirstEmbedding(): Promise<void> {
+    if (this.closed || this.store.embeddingModel() || this.store.embeddingDeclined()) return;
+    const [first] = await this.options.embeddingModels().catch(() => []);
+    if (!first) return;
+    await this.setEmbedding(first.id).catch((error: unknown) => {
+      this.embedProblem = `${first.name} could not be used for vectors: ${(error as Error).message}`;
+      this.options.log(`docs: ${this.embedProblem}`);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.offLibrary?.();
+    this.closed = true;
+    this.watchers.close();
+    for (const job of [this.running, ...this.queue]) job?.controller.abort();
+    this.queue.length = 0;
+    await this.embedding?.catch(() => undefined);
+  }
+
+  async snapshot(): Promise<DocsSnapshot> {
+    return { documents: this.store.documents({}), collections: this.store.collections(), embedding: await this.embeddingStatus() };
+  }
+
+  private async changed(): Promise<void> {
+    if (this.closed) return;
+    this.options.events.emit('onDocsChanged', await this.snapshot());
+  }
+
+  private progress(progress: IndexProgress): void {
+    if (!this.closed) this.options.events.emit('onDocsProgress', progress);
+  }
+
+  // ── adding ─────────────────────────────────────────────────────────────
+
+  /** Files and folders (their files, at most DOC_LIMITS.maxFolderFiles each) into a collection or a conversation. */
+  async add(paths: string[], target: { collectionId?: string; conversationId?: string }): Promise<DocumentRecord[]> {
+    if (!target.collectionId && !target.conversationId)
+      throw new RpcError('invalid_input', 'Say where the documents go: a collection or a conversation.');
+    if (target.collectionId) this.collection(target.collectionId);
+    const files: string[] = [];
+    for (const given of paths) {
+      const file = path.resolve(given);
+      const info = await stat(file).catch(() => null);
+      if (!info) throw new RpcError('not_found', `${given} does not exist.`);
+      if (info.isDirectory()) {
+        const listed = await listFolderFiles(file, DOC_LIMITS.maxFolderFiles);
+        if (listed.truncated)
+          this.options.log(
+            `docs: ${file} holds more than ${DOC_LIMITS.maxFolderFiles} documents; the first ${DOC_LIMITS.maxFolderFiles} are taken`,
+          );
+        files.push(...listed.files);
+      } else files.push(file);
+    }
+    const added: string[] = [];
+    for (const file of files) {
+      const name = path.basename(file);
+      if (!formatOf(name)) {
+        if (paths.length === 1 && files.length === 1) throw new DocParseError(`${name}: ${unsupported(name)}`, 'unsupported');
+        continue;
+      }
+      const info = await stat(file);
+      const id = this.store.addDocument({
+        name,
+        path: file,
+        format: formatOf(name)!,
+        bytes: info.size,
+        mtimeMs: Math.floor(info.mtimeMs),
+        collectionId: target.collectionId ?? null,
+        conversationId: target.conversationId ?? null,
+      });
+      added.push(id);
+      this.enqueue(id, true);
+    }
+    await this.changed();
+    const byId = new Map(this.store.documents({}).map((d) => [d.id, d]));
+    return added.map((id) => byId.get(id)!).filter(Boolean);
+  }
+
+  /** A file's bytes from the browser: kept under the data folder, then indexed like a file added by path. */
+  async upload(name: string, data: Buffer, target: { collectionId?: string; conversationId?: string }): Promise<DocumentRecord> {
+    const safe = path.basename(name).replace(/[\\/:*?"<>|\0]/g, '_');
+    if (!formatOf(safe)) throw new DocParseError(`${safe}: ${unsupported(safe)}`, 'unsupported');
+    if (data.length > DOC_LIMITS.maxFileBytes)
+      throw new DocParseError(`${safe} is ${mb(data.length)}; the limit is ${mb(DOC_LIMITS.maxFileBytes)}.`, 'too_large');
+    const dir = path.join(this.options.uploadsDir, `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, safe);
+    await writeFile(file, data);
+    const [record] = await this.add([file], target);
+    return record!;
+  }
+
+  remove(id: string): void {
+    const job = this.running?.documentId === id ? this.running : this.queue.find((j) => j.documentId === id);
+    job?.controller.abort();
+    this.removeQueued(id);
+    this.store.removeDocument(id);
+    void this.changed();
+  }
+
+  cancel(id: string): void {
+    const job = this.running?.documentId === id ? this.running : this.queue.find((j) => j.documentId === id);
+    if (!job) throw new RpcError('not_found', 'That document is not being indexed.');
+    job.controller.abort();
+    if (this.running !== job) {
+      this.removeQueued(id);
+      this.store.setStatus(id, 'cancelled', 'Cancelled before it was indexed.');
+      void this.changed();
+    }
+  }
+
+  private removeQueued(id: string): void {
+    const at = this.queue.findIndex((j) => j.documentId === id);
+    if (at >= 0) this.queue.splice(at, 1);
+  }
+
+  // ── collections ────────────────────────────────────────────────────────
+
+  private collection(id: string): CollectionRecord {
+    const found = this.store.collections().find((c) => c.id === id);
+    if (!found) throw new RpcError('not_found', 'No such collection.');
+    return found;
+  }
+
+  /** A collection by name or id (the CLI's --collection). */
+  collectionNamed(nameOrId: string): CollectionRecord {
+    const all = this.store.collections();
+    const found = all.find((c) => c.id === nameOrId) ?? all.find((c) => c.name.toLowerCase() === nameOrId.toLowerCase());
+    if (!found) throw new RpcError('not_found', `No collection named "${nameOrId}".`);
+    return found;
+  }
+
+  async createCollection(name: string, folders: string[] = []): Promise<CollectionRecord> {
+    const resolved = [];
+    for (const folder of folders) {
+      const info = await stat(folder).catch(() => null);
+      if (!info?.isDirectory()) throw new RpcError('not_found', `${folder} is not a folder.`);
+      resolved.push(path.resolve(folder));
+    }
+    const collection = this.store.createCollection(name, resolved);
+    for (const folder of resolved) this.watchers.watch(collection.id, folder);
+    if (resolved.length) await this.rescanCollection(collection.id);
+    await this.changed();
+    return this.collection(collection.id);
+  }
+
+  removeCollection(id: string): void {
+    this.collection(id);
+    for (const doc of this.store.documents({ collectionIds: [id] })) {
+      const job = this.running?.documentId === doc.id ? this.running : this.queue.find((j) => j.documentId === doc.id);
+      job?.controller.abort();
+      this.removeQueued(doc.id);
+    }
+    this.watchers.unwatch(id);
+    this.store.removeCollection(id);
+    void this.changed();
+  }
+
+  /** Brings a collection's documents from its folders in line with the disk: new and changed files indexed, deleted ones removed. */
+  async rescanCollection(collectionId: string): Promise<void> {
+    const collection = this.store.collections().find((c) => c.id === collectionId);
+    if (!collection || this.closed) return;
+    const onDisk = new Map<string, { size: number; mtimeMs: number }>();
+    for (const folder of collection.folders) {
+      const listed = await listFolderFiles(folder, DOC_LIMITS.maxFolderFiles).catch(() => ({ files: [], truncated: false }));
+      for (const file of listed.files) {
+        const info = await stat(file).catch(() => null);
+        if (info?.isFile()) onDisk.set(file, { size: info.size, mtimeMs: Math.floor(info.mtimeMs) });
+      }
+    }
+    let changed = false;
+    const known = this.store.documentFiles(collectionId);
+    for (const doc of known) {
+      if (!doc.path || !collection.folders.some((f) => doc.path!.startsWith(f + path.sep))) continue;
+      const now = onDisk.get(doc.path);
+      if (!now) {
+        this.remove(doc.id);
+        changed = true;
+      } else if (now.size !== doc.bytes || now.mtimeMs !== doc.mtimeMs) {
+        this.store.updateFile(doc.id, now.size, now.mtimeMs);
+        this.enqueue(doc.id, true);
+        changed = true;
+      }
+      onDisk.delete(doc.path);
+    }
+    for (const [file, info] of onDisk) {
+      const name = path.basename(file);
+      const format = formatOf(name);
+      if (!format) continue;
+      const id = this.store.addDocument({
+        name,
+        path: file,
+        format,
+        bytes: info.size,
+        mtimeMs: info.mtimeMs,
+        collectionId,
+        conversationId: null,
+      });
+      this.enqueue(id, true);
+      changed = true;
+    }
+    if (changed) await this.changed();
+  }
+
+  forChat(conversationId: string): ChatDocuments {
+    return {
+      documents: this.store.documents({ conversationId }),
+      collectionIds: this.store.conversationCollections(conversationId),
+    };
+  }
+
+  setChatCollections(conversationId: string, collectionIds: string[]): ChatDocuments {
+    for (const id of collectionIds) this.collection(id);
+    this.store.setConversationCollections(conversationId, collectionIds);
+    return this.forChat(conversationId);
+  }
+
+  /** A deleted conversation's attached documents go with it. */
+  conversationDeleted(conversationId: string): void {
+    this.store.removeConversationDocuments(conversationId);
+    void this.changed();
+  }
+
+  // ── indexing ───────────────────────────────────────────────────────────
+
+  private enqueue(documentId: string, fresh = false): void {
+    if (this.closed) return;
+    if (this.queue.some((j) => j.documentId === documentId)) return;
+    if (this.running?.documentId === documentId) {
+      if (!fresh) return;
+      this.running.controller.abort();
+    }
+    this.store.setStatus(documentId, 'queued', null);
+    this.queue.push({ documentId, controller: new AbortController() });
+    void this.drain();
+  }
+
+  /** Resolves when nothing is queued or indexing (tests, the CLI). */
+  async idle(): Promise<void> {
+    while (this.running || this.queue.length || this.embedding) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (this.embedding) await this.embedding.catch(() => undefined);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    while (!this.closed && this.queue.length) {
+      const job = this.queue.shift()!;
+      this.running = job;
+      try {
+        await this.index(job);
+      } catch (error) {
+        this.options.log(`docs: indexing failed: ${(error as Error).message}`);
+      } finally {
+        this.running = null;
+      }
+      await this.changed();
+    }
+    this.embedMissing();
+  }
+
+  private async index(job: Job): Promise<void> {
+    const doc = this.store.documents({ documentIds: [job.documentId], anyStatus: true })[0];
+    if (!doc || !doc.path) return;
+    const signal = job.controller.signal;
+    const report = (extra: Partial<IndexProgress>) =>
+      this.progress({ documentId: doc.id, name: doc.name, status: 'indexing', chunks: 0, embedded: 0, ...extra });
+    this.store.setStatus(doc.id, 'indexing', null);
+    report({});
+    try {
+      const info = await stat(doc.path);
+      if (info.size > DOC_LIMITS.maxFileBytes)
+        throw new DocParseError(`${doc.name} is ${mb(info.size)}; the limit is ${mb(DOC_LIMITS.maxFileBytes)}.`, 'too_large');
+      const bytes = await readFile(doc.path);
+      const parsed = await parseDocument(doc.name, bytes, { signal, onPage: (read, total) => report({ pagesRead: read, pages: total }) });
+      if (signal.aborted) throw abortError();
+      const chunks = chunkSections(parsed.sections);
+      if (chunks.length === 0) throw new DocParseError(`${doc.name} has no text.`, 'no_text');
+      // One transaction: the document's chunks are all stored, or none (a kill here redoes it on the next start).
+      this.store.replaceChunks(doc.id, chunks, { pages: parsed.pages ?? null });
+      this.store.setStatus(doc.id, 'indexed', null);
+      report({ status: 'indexed', chunks: chunks.length, ...(parsed.pages ? { pages: parsed.pages, pagesRead: parsed.pages } : {}) });
+    } catch (error) {
+      if (signal.aborted) {
+        if (this.store.documents({ documentIds: [doc.id], anyStatus: true }).length) {
+          this.store.setStatus(doc.id, 'cancelled', 'Indexing was cancelled.');
+          report({ status: 'cancelled', error: 'Indexing was cancelled.' });
+        }
+        return;
+      }
+      const message = error instanceof DocParseError ? error.message : `${doc.name} could not be read: ${(error as Error).message}`;
+      this.store.setStatus(doc.id, 'failed', message);
+      report({ status: 'failed', error: message });
+    }
+  }
+
+  // ── embeddings ─────────────────────────────────────────────────────────
+
+  async embeddingStatus(): Promise<EmbeddingStatus> {
+    const chosen = this.store.embeddingModel();
+    const choices = await this.options.embeddingModels().catch(() => []);
+    const model = chosen ? choices.find((c) => c.id === chosen.key) : undefined;
+    return {
+      modelId: chosen?.key ?? null,
+      name: model?.name ?? null,
+      dims: chosen?.dims ?? null,
+      missing: chosen ? this.store.missingVectorCount() : this.store.chunkCount(),
+      choices: choices.map(({ id, name }) => ({ id, name })),
+      problem: chosen && !model ? 'The embedding model is no longer in the library: choose another.' : this.embedProblem,
+    };
+  }
+
+  /** Chooses the embedding model (null: keywords only); a different one drops every vector and embeds again. */
+  async setEmbedding(modelId: string | null): Promise<void> {
+    if (modelId === null)
+      this.store.clearEmbeddingModel(); // and remembers the choice: none is picked automatically
+    else {
+      const model = (await this.options.embeddingModels()).find((m) => m.id === modelId);
+      if (!model) throw new RpcError('invalid_input', 'That model is not an embedding model in the library.');
+      if (this.store.embeddingModel()?.key !== modelId) {
+        // The dimension is learnt from the model itself.
+        const [probe] = await this.options.embed(model.path, ['dimension probe']);
+        this.store.setEmbeddingModel(modelId, probe!.length);
+      }
+    }
+    this.embedProblem = null;
+    await this.changed();
+    this.embedMissing();
+  }
+
+  /** Embeds the chunks without a vector, in batches, one run at a time; progress per document. */
+  private embedMissing(): void {
+    if (this.embedding || this.closed) return;
+    const chosen = this.store.embeddingModel();
+    if (!chosen || this.running || this.queue.length) return;
+    this.embedding = (async () => {
+      const model = (await this.options.embeddingModels()).find((m) => m.id === chosen.key);
+      if (!model) return;
+      for (;;) {
+        if (this.closed || this.queue.length || this.store.embeddingModel()?.key !== chosen.key) return;
+        const batch = this.store.missingVectors(EMBED_BATCH);
+        if (batch.length === 0) return;
+        const vectors = await this.options.embed(
+          model.path,
+          batch.map((c) => c.text),
+        );
+        this.store.putVectors(batch.map((c, i) => ({ chunkId: c.chunkId, vector: Float32Array.from(vectors[i]!) })));
+        for (const documentId of new Set(batch.map((c) => c.documentId))) {
+          const doc = this.store.documents({ documentIds: [documentId], anyStatus: true })[0];
+          if (doc) this.progress({ documentId, name: doc.name, status: doc.status, chunks: doc.chunks, embedded: doc.embedded });
+        }
+      }
+    })()
+      .catch((error: unknown) => {
+        this.embedProblem = `Vectors could not be made: ${(error as Error).message}. Documents are found by keywords until then.`;
+        this.options.log(`docs: ${this.embedProblem}`);
+      })
+      .finally(() => {
+        this.embedding = null;
+        void this.changed();
+      });
+  }
+
+  // ── search and replies ────────────────────────────────────────────────
+
+  private async queryVector(query: string): Promise<Float32Array | undefined> {
+    const chosen = this.store.embeddingModel();
+    if (!chosen) return undefined;
+    const model = (await this.options.embeddingModels().catch(() => [])).find((m) => m.id === chosen.key);
+    if (!model) return undefined;
+    try {
+      const [vector] = await this.options.embed(model.path, [query]);
+      return Float32Array.from(vector!);
+    } catch (error) {
+      this.options.log(`docs: the query was not embedded (${(error as Error).message}); keywords only`);
+      return undefined;
+    }
+  }
+
+  async search(query: string, scope: Scope, limit = 10): Promise<SearchResult[]> {
+    return search(this.store, { query, vector: await this.queryVector(query), scope, limit });
+  }
+
+  /** Every chunk of the scope's documents in order, to give them whole (none when they are too large for any context). */
+  wholeChunks(scope: Scope): Candidate[] {
+    return this.store.allChunks(scope, WHOLE_LIMIT_TOKENS) ?? [];
+  }
+
+  /** The scope of a conversation: its attached documents and the collections turned on for it. */
+  chatScope(conversationId: string): Scope | null {
+    const collectionIds = this.store.conversationCollections(conversationId);
+    const attached = this.store.documents({ conversationId });
+    if (!collectionIds.length && !attached.length) return null;
+    return { conversationId, collectionIds };
+  }
+
+  /**
+   * What a reply in this conversation may be given: every chunk of its
+   * documents in order (when they are few enough to go whole) and the
+   * passages retrieved for the recent turns, best first.
+   */
+  async candidatesFor(
+    conversationId: string,
+    messages: ChatMessage[],
+  ): Promise<{ whole: Candidate[]; retrieved: Candidate[]; query: string } | null> {
+    const scope = this.chatScope(conversationId);
+    if (!scope) return null;
+    const documents = this.store.documents(scope);
+    if (!documents.length) return null;
+    const whole = this.wholeChunks(scope);
+    const query = retrievalQuery(messages);
+    const found = query ? await this.search(query, scope, 24) : [];
+    const tokens = new Map(whole.map((c) => [c.chunkId, c.tokens]));
+    const retrieved: Candidate[] = found.map((r) => ({
+      documentId: r.documentId,
+      chunkId: r.chunkId,
+      name: r.name,
+      ...(r.page !== undefined ? { page: r.page } : {}),
+      ...(r.heading ? { heading: r.heading } : {}),
+      text: r.text,
+      tokens: tokens.get(r.chunkId) ?? Math.ceil(r.text.length / 4),
+      score: r.score,
+    }));
+    return { whole, retrieved, query };
+  }
+}
+
+/** Documents larger than this are never given whole (no model context holds them), so their chunks are not all read. */
+const WHOLE_LIMIT_TOKENS = 262_144;
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function unsupported(name: string): string {
+  return `${path.extname(name) || 'files without an extension'} is not a document Freehold reads (PDF, DOCX, Markdown, text, HTML, CSV, source code).`;
+}
+
+function abortError(): Error {
+  const error = new Error('Indexing was cancelled.');
+  error.name = 'AbortError';
+  return error;
+}
