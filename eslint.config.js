@@ -15,7 +15,10 @@ const reactNotHere = ['react', 'react-dom', 'react-dom/client', 'wouter'].map((n
 export const LAYERS = [
   { name: 'platform', folders: ['platform'] },
   { name: 'formats', folders: ['formats'] },
-  { name: 'domains', folders: ['library', 'hub', 'worker', 'inference', 'engines', 'chat', 'tools', 'machines', 'api', 'settings', 'docs'] },
+  {
+    name: 'domains',
+    folders: ['library', 'hub', 'worker', 'inference', 'engines', 'chat', 'tools', 'machines', 'api', 'settings', 'docs'],
+  },
   { name: 'services', folders: ['services'] },
   { name: 'hosts', folders: ['main', 'preload', 'host', 'cli', 'bench'] },
 ];

@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './app/App';
 import { connectToHost } from './transport/host-connection';
 import './styles.css';
+import './features/documents/documents.css';
 
 const connection = connectToHost(window);
 const root = document.getElementById('root');

@@ -11,6 +11,7 @@ import { RpcError } from '../../shared/errors';
 import type { ChatMessage } from '../../shared/inference';
 import {
   DOC_LIMITS,
+  type DocFormat,
   type ChatDocuments,
   type CollectionRecord,
   type DocsSnapshot,
@@ -130,33 +131,46 @@ export class DocsService {
       if (!info) throw new RpcError('not_found', `${given} does not exist.`);
       if (info.isDirectory()) {
         const listed = await listFolderFiles(file, DOC_LIMITS.maxFolderFiles);
-        if (listed.truncated)
-          this.options.log(
-            `docs: ${file} holds more than ${DOC_LIMITS.maxFolderFiles} documents; the first ${DOC_LIMITS.maxFolderFiles} are taken`,
-          );
+        if (listed.truncated) {
+          const limit = DOC_LIMITS.maxFolderFiles.toLocaleString('en-US');
+          const message = `${file} holds more than ${limit} documents: the first ${limit} are indexed, the rest left out. Add its subfolders one by one to take more.`;
+          this.options.log(`docs: ${message}`);
+          this.options.events.emit('onNotice', {
+            id: `docs-folder-${Date.now()}`,
+            level: 'warning',
+            message,
+            at: new Date().toISOString(),
+          });
+        }
         files.push(...listed.files);
       } else files.push(file);
     }
-    const added: string[] = [];
+    // Every file is recorded first (queued), then indexed one by one: a quit or a kill part way leaves them queued, to resume.
+    const found: Array<{ file: string; name: string; format: DocFormat; size: number; mtimeMs: number }> = [];
     for (const file of files) {
       const name = path.basename(file);
-      if (!formatOf(name)) {
+      const format = formatOf(name);
+      if (!format) {
         if (paths.length === 1 && files.length === 1) throw new DocParseError(`${name}: ${unsupported(name)}`, 'unsupported');
         continue;
       }
       const info = await stat(file);
-      const id = this.store.addDocument({
-        name,
-        path: file,
-        format: formatOf(name)!,
-        bytes: info.size,
-        mtimeMs: Math.floor(info.mtimeMs),
-        collectionId: target.collectionId ?? null,
-        conversationId: target.conversationId ?? null,
-      });
-      added.push(id);
-      this.enqueue(id, true);
+      found.push({ file, name, format, size: info.size, mtimeMs: Math.floor(info.mtimeMs) });
     }
+    const added = this.store.db.transaction(() =>
+      found.map((f) =>
+        this.store.addDocument({
+          name: f.name,
+          path: f.file,
+          format: f.format,
+          bytes: f.size,
+          mtimeMs: f.mtimeMs,
+          collectionId: target.collectionId ?? null,
+          conversationId: target.conversationId ?? null,
+        }),
+      ),
+    );
+    for (const id of added) this.enqueue(id, true);
     await this.changed();
     const byId = new Map(this.store.documents({}).map((d) => [d.id, d]));
     return added.map((id) => byId.get(id)!).filter(Boolean);

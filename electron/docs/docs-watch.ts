@@ -29,10 +29,8 @@ export async function listFolderFiles(folder: string, limit: number): Promise<{ 
       if (entry.isDirectory()) {
         if (!SKIPPED.has(entry.name)) pending.push(full);
       } else if (entry.isFile() && formatOf(entry.name)) {
-        if (files.length >= limit) {
-          await handle.close().catch(() => undefined);
-          return { files, truncated: true };
-        }
+        // Leaving the loop closes the directory.
+        if (files.length >= limit) return { files, truncated: true };
         files.push(full);
       }
     }

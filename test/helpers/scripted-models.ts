@@ -64,6 +64,8 @@
  *   writes the rest. With a function result in the context: `It is sunny in
  *   Paris.` then end of turn; with no functions offered: `I cannot check the
  *   weather.` then end of turn.
+ * - cite (any family), after the assistant turn opens: `Whales eat krill [1].
+ *   Ask me more [7].` then end of turn, whatever the system prompt holds.
  * The prev-token heads work up to a context of 4096 tokens (the models'
  * context_length). Files are 45-65 MB (two vocabulary-sized F16 matrices).
  */
@@ -75,7 +77,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type ScriptedFamily = 'qwen3' | 'deepseek-r1' | 'llama3';
-export type ScriptedBehaviour = 'think' | 'tool';
+export type ScriptedBehaviour = 'think' | 'tool' | 'cite';
 
 /** The function the `tool` scripts call (node-llama-cpp's function definition shape, without a handler). */
 export const GET_WEATHER = {
@@ -100,6 +102,10 @@ export const SCRIPT = {
     answer: 'It is sunny in Paris.',
     /** The `tool` model's reply when no functions are offered. */
     noFunctionsAnswer: 'I cannot check the weather.',
+  },
+  /** After any user message, whatever the system prompt holds: a reply citing passage 1 (given) and 7 (not given). */
+  cite: {
+    answer: 'Whales eat krill [1]. Ask me more [7].',
   },
 } as const;
 
@@ -423,9 +429,19 @@ const g = (text: string): Piece => ({ text, special: true, gen: true });
 
 function scriptFor(family: ScriptedFamily, behaviour: ScriptedBehaviour, eos: number): Script {
   const EOS: Piece = { tokens: [eos], gen: true };
-  const { think, tool } = SCRIPT;
+  const { think, tool, cite } = SCRIPT;
   // `{"city": "Paris"}`, split so that its tokens differ from the name prefix's `{"name": "`
   const params = [g('{"city"'), g(':'), g(` "${tool.params.city}"}`), g('\n\n\n\n')];
+  if (behaviour === 'cite') {
+    // The answer right after the assistant turn opens, whatever came before (documents in the system prompt, say).
+    const opening: Piece[] =
+      family === 'qwen3'
+        ? [t('<|im_start|>assistant\n')]
+        : family === 'deepseek-r1'
+          ? [{ other: true }, t('<｜Assistant｜>')]
+          : [t('<|end_header_id|>\n\n')];
+    return { flags: [], scenarios: [{ earlier: [], sequence: [...opening, g(cite.answer), EOS] }] };
+  }
   if (family === 'qwen3' && behaviour === 'think') {
     return {
       flags: [],

@@ -1,11 +1,12 @@
 import type { ApiKeyInfo, ApiStatus } from '../../shared/api';
-import { chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
+import { chooseEmbeddingStarter, chooseStarter, recommendedModels } from '../../electron/hub/recommended-models';
 import { apiStatus as realApiStatus } from '../../electron/api/api-status';
 import type { ClientEvents, HardwareSample, HostHandlers, InferenceStatus, ModelFit, Notice } from '../../shared/contract';
 import { engineChoiceOf, type BenchmarkResult, type HardwareReport } from '../../shared/inference';
 import type { ChatMessageRecord, Conversation, ConversationSummary } from '../../shared/chat';
 import type { LibrarySnapshot, ModelEntry } from '../../shared/library';
 import type { DownloadJob } from '../../shared/hub';
+import type { CollectionRecord, DocsSnapshot, DocumentRecord, EmbeddingStatus, IndexProgress } from '../../shared/documents';
 import { remoteModelRef, type MachineInfo, type RemoteModel, type SharingStatus } from '../../shared/machines';
 import { recordedReports } from '../fixtures/hardware-reports';
 import { eventNames } from '../../shared/contract';
@@ -304,6 +305,33 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     const next = { ...machine(id), ...patch };
     setMachinesAndTell(machines.map((m) => (m.id === id ? next : m)));
     return next;
+  };
+
+  // Documents: uploads are recorded (their data shortened) and wait, queued, for the test to tell their progress (docsProgress).
+  let docs: DocumentRecord[] = [];
+  let collections: CollectionRecord[] = [];
+  let embedding: EmbeddingStatus = { modelId: null, name: null, dims: null, missing: 0, choices: [], problem: null };
+  const chatCollections = new Map<string, string[]>();
+  const docsSnapshot = (): DocsSnapshot => ({
+    documents: docs,
+    collections: collections.map((c) => {
+      const own = docs.filter((d) => d.collectionId === c.id);
+      return { ...c, documents: own.length, chunks: own.reduce((sum, d) => sum + d.chunks, 0) };
+    }),
+    embedding,
+  });
+  const docsChanged = () => {
+    const snapshot = docsSnapshot();
+    void peer.onDocsChanged.asEvent(snapshot);
+    return snapshot;
+  };
+  const forChat = (conversationId: string) => ({
+    documents: docs.filter((d) => d.conversationId === conversationId),
+    collectionIds: chatCollections.get(conversationId) ?? [],
+  });
+  const docStatus = (id: string, patch: Partial<DocumentRecord>) => {
+    docs = docs.map((d) => (d.id === id ? { ...d, ...patch } : d));
+    return docsChanged();
   };
 
   // llama.cpp's programs: a build waits for the test (buildProgress, finishBuild or failBuild).
@@ -617,6 +645,7 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'hub.search': () => [],
     'hub.recommended': () => recommendedModels(hardware),
     'hub.starter': () => chooseStarter(hardware),
+    'hub.embeddingStarter': () => chooseEmbeddingStarter(hardware),
     'hub.repo': () => {
       throw new RpcError('unavailable', 'no hub in renderer tests');
     },
@@ -923,6 +952,68 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'chats.toolDecision': () => {
       throw new RpcError('not_found', 'That tool call is not waiting for a decision.');
     },
+    'docs.list': () => docsSnapshot(),
+    'docs.add': () => {
+      throw new RpcError('unavailable', 'no files in renderer tests');
+    },
+    'docs.upload': ({ name, data, conversationId, collectionId }) => {
+      calls.push({ method: 'docs.upload', input: { name, data: `${data.length} base64 characters`, conversationId, collectionId } });
+      const record: DocumentRecord = {
+        id: `d${docs.length + 1}`,
+        name,
+        path: null,
+        format: name.endsWith('.pdf') ? 'pdf' : 'text',
+        bytes: atob(data).length,
+        status: 'queued',
+        error: null,
+        collectionId: collectionId ?? null,
+        conversationId: conversationId ?? null,
+        pages: null,
+        chunks: 0,
+        embedded: 0,
+        tokens: 0,
+        addedAt: at,
+      };
+      docs = [...docs, record];
+      docsChanged();
+      return record;
+    },
+    'docs.remove': ({ id }) => {
+      calls.push({ method: 'docs.remove', input: { id } });
+      docs = docs.filter((d) => d.id !== id);
+      return docsChanged();
+    },
+    'docs.cancel': ({ id }) => {
+      calls.push({ method: 'docs.cancel', input: { id } });
+      return docStatus(id, { status: 'cancelled', error: 'Indexing was cancelled.' });
+    },
+    'docs.search': () => [],
+    'docs.forChat': ({ conversationId }) => forChat(conversationId),
+    'docs.setChatCollections': ({ conversationId, collectionIds }) => {
+      calls.push({ method: 'docs.setChatCollections', input: { conversationId, collectionIds } });
+      chatCollections.set(conversationId, collectionIds);
+      return forChat(conversationId);
+    },
+    'docs.createCollection': ({ name, folders = [] }) => {
+      calls.push({ method: 'docs.createCollection', input: { name, folders } });
+      const collection: CollectionRecord = { id: `k${collections.length + 1}`, name, folders, documents: 0, chunks: 0, createdAt: at };
+      collections = [...collections, collection];
+      docsChanged();
+      return collection;
+    },
+    'docs.removeCollection': ({ id }) => {
+      calls.push({ method: 'docs.removeCollection', input: { id } });
+      collections = collections.filter((c) => c.id !== id);
+      docs = docs.filter((d) => d.collectionId !== id);
+      return docsChanged();
+    },
+    'docs.setEmbedding': ({ modelId }) => {
+      calls.push({ method: 'docs.setEmbedding', input: { modelId } });
+      const choice = embedding.choices.find((c) => c.id === modelId);
+      if (modelId && !choice) throw new RpcError('invalid_input', 'That model is not an embedding model in the library.');
+      embedding = { ...embedding, modelId, name: choice?.name ?? null, dims: choice ? 768 : null };
+      return docsChanged();
+    },
   };
   const noTools = { servers: [], configFile: '/home/user/.config/freehold/mcp.json', configError: null, skipped: [], canEditStdio: true };
   const peer = createPeer<ClientEvents, HostHandlers>(hostEnd, { local: { ...handlers, ...overrides }, remoteEventNames: eventNames });
@@ -1045,6 +1136,23 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     failSplitLoad(message: string) {
       loadGate?.reject(new RpcError('unavailable', message));
       loadGate = null;
+    },
+    /** Documents, collections and the embedding model as the host has them now, told as onDocsChanged. */
+    setDocs(next: Partial<{ documents: DocumentRecord[]; collections: CollectionRecord[]; embedding: Partial<EmbeddingStatus> }>) {
+      docs = next.documents ?? docs;
+      collections = next.collections ?? collections;
+      embedding = { ...embedding, ...next.embedding };
+      docsChanged();
+    },
+    /** A document's reading goes on (told as onDocsProgress); where it ends (indexed, failed) the record says so too. */
+    docsProgress(progress: Omit<IndexProgress, 'name'>) {
+      const doc = docs.find((d) => d.id === progress.documentId);
+      void peer.onDocsProgress.asEvent({ name: doc?.name ?? '', ...progress });
+      const { status, chunks, embedded, pages, error } = progress;
+      docs = docs.map((d) =>
+        d.id === progress.documentId ? { ...d, status, chunks, embedded, pages: pages ?? d.pages, error: error ?? null } : d,
+      );
+      if (status !== 'indexing') docsChanged();
     },
     /** The split model as the host sees it now, told as onSplitStatus (a crash while running, say). */
     pushSplitStatus(next: SplitStatus) {

@@ -6,8 +6,11 @@ import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { describeFailure } from '../../app/problems';
 import { findRemote, isRemoteRef, useMachines } from '../machines/machines';
 import { attachNote, isImageType, mediaOf, type PendingAttachment } from './attachment-files';
+import { ChatDocuments } from '../documents/ChatDocuments';
+import { isDocumentFile } from '../documents/doc-files';
+import { useChatDocuments } from '../documents/useDocs';
 import { chatSelection, noSelection } from './chat-selection';
-import { Composer } from './Composer';
+import { Composer, hasFiles } from './Composer';
 import { ContextGauge } from './ContextGauge';
 import { ConversationList } from './ConversationList';
 import { ConversationToolbar, SystemPrompt } from './ConversationToolbar';
@@ -69,6 +72,9 @@ export function ChatView() {
   const models = useMemo(() => (library.status === 'ready' ? library.data.models : []), [library]);
   const current = selection.drafting ? null : (selection.selected ?? conversations[0]?.id ?? null);
   const { detail, setDetail, reload } = useConversation(current, fail);
+  const chatDocs = useChatDocuments(current);
+  // Images and audio dropped on the thread join the message, as if dropped on the box.
+  const attachMedia = useRef<(files: File[]) => void>(null);
 
   const byId = useMemo(() => new Map((detail?.messages ?? []).map((m) => [m.id, m])), [detail]);
   const thread = (current ? (detail?.thread ?? []) : []).map((id) => byId.get(id)!).filter(Boolean);
@@ -197,6 +203,25 @@ export function ChatView() {
     }
   };
 
+  /** Documents attached to this conversation (a new chat is created first, with the chosen model, as a first message does). */
+  const attachDocuments = async (files: File[]) => {
+    if (files.length === 0) return;
+    setError(null);
+    try {
+      let conversationId = current;
+      if (!conversationId) {
+        const created = await api['chats.create']({ modelId: newModel, settings: { temperature: 0.7, maxTokens: 512 } });
+        firstPending.current = created;
+        showCreated(created.id);
+        conversationId = created.id;
+      }
+      const problems = await chatDocs.upload(files, conversationId);
+      if (problems.length) setError(`Not attached: ${problems.join('; ')}`);
+    } catch (e) {
+      fail(e, 'Could not attach the documents');
+    }
+  };
+
   const modelEntry = models.find((m) => m.id === conversationModel);
   // What the images attached now will cost (a model that does not see refuses them: no estimate).
   const seesNow = mediaOf(modelEntry, engines);
@@ -241,7 +266,21 @@ export function ChatView() {
         onNew={newChat}
         onError={fail}
       />
-      <div className="chat-main">
+      <div
+        className="chat-main"
+        onDragOver={(e) => {
+          if (!hasFiles(e)) return;
+          e.preventDefault();
+          e.dataTransfer.dropEffect = 'copy';
+        }}
+        onDrop={(e) => {
+          if (!hasFiles(e)) return;
+          e.preventDefault();
+          const files = [...e.dataTransfer.files];
+          void attachDocuments(files.filter(isDocumentFile));
+          attachMedia.current?.(files.filter((f) => !isDocumentFile(f)));
+        }}
+      >
         {!detail || !current ? (
           <NewConversation
             models={models}
@@ -284,6 +323,13 @@ export function ChatView() {
           </>
         )}
         <ContextGauge thread={thread} pendingImages={pendingImages} />
+        <ChatDocuments
+          conversationId={current}
+          documents={chatDocs.documents}
+          uploading={chatDocs.uploading}
+          collectionIds={chatDocs.collectionIds}
+          onCollections={chatDocs.setCollections}
+        />
         {error && <p role="alert">{error}</p>}
         <Composer
           ref={composer}
@@ -294,6 +340,8 @@ export function ChatView() {
           }
           attachNote={attachNote(conversationModel, models, engines)}
           onAttachmentsChange={setAttached}
+          onAttachDocuments={(files) => void attachDocuments(files)}
+          attachRef={attachMedia}
           blockedReason={
             current && detail
               ? null

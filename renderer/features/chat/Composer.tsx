@@ -1,4 +1,5 @@
-import { forwardRef, useEffect, useRef, useState, type DragEvent } from 'react';
+import { forwardRef, useEffect, useImperativeHandle, useRef, useState, type DragEvent, type Ref } from 'react';
+import { DOCUMENT_ACCEPT, isDocumentFile } from '../documents/doc-files';
 import { ACCEPTED_TYPES, addingProblem, readAttachment, type PendingAttachment } from './attachment-files';
 import { AttachmentPreviews } from './AttachmentPreviews';
 
@@ -13,9 +14,13 @@ interface ComposerProps {
   attachNote?: string;
   /** The files attached now (for the context gauge's estimate). */
   onAttachmentsChange?: (attachments: PendingAttachment[]) => void;
+  /** Attaches files as documents of the conversation (read for its replies), not to one message. */
+  onAttachDocuments?: (files: File[]) => void;
+  /** Set to what attaches images and audio to the message (files dropped elsewhere in the view). */
+  attachRef?: Ref<(files: File[]) => void>;
 }
 
-const hasFiles = (event: DragEvent) => [...event.dataTransfer.types].includes('Files');
+export const hasFiles = (event: DragEvent) => [...event.dataTransfer.types].includes('Files');
 
 /**
  * The message box: Enter sends, Shift+Enter adds a line; Stop while a reply
@@ -25,7 +30,7 @@ const hasFiles = (event: DragEvent) => [...event.dataTransfer.types].includes('F
  * here, and the message stays to be changed.
  */
 export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function Composer(
-  { streaming, onSend, onStop, blockedReason = null, attachNote, onAttachmentsChange },
+  { streaming, onSend, onStop, blockedReason = null, attachNote, onAttachmentsChange, onAttachDocuments, attachRef },
   ref,
 ) {
   const [draft, setDraft] = useState('');
@@ -33,6 +38,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
   const [refusal, setRefusal] = useState<string | null>(null);
   const [over, setOver] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
+  const documentPicker = useRef<HTMLInputElement>(null);
   const canSend = (draft.trim().length > 0 || pending.length > 0) && !blockedReason;
 
   useEffect(() => onAttachmentsChange?.(pending), [pending, onAttachmentsChange]);
@@ -50,6 +56,14 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
       (error: unknown) => setRefusal(`Could not read the file: ${(error as Error).message}`),
     );
   };
+
+  // Documents go to the conversation; images and audio to this message.
+  const take = (files: File[]) => {
+    const documents = onAttachDocuments ? files.filter(isDocumentFile) : [];
+    if (documents.length) onAttachDocuments?.(documents);
+    add(files.filter((f) => !documents.includes(f)));
+  };
+  useImperativeHandle(attachRef, () => add);
 
   const submit = () => {
     if (!canSend) return;
@@ -81,8 +95,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
       onDrop={(e) => {
         if (!hasFiles(e)) return;
         e.preventDefault();
+        e.stopPropagation();
         setOver(false);
-        add([...e.dataTransfer.files]);
+        take([...e.dataTransfer.files]);
       }}
     >
       <AttachmentPreviews pending={pending} onRemove={(key) => setPending((list) => list.filter((a) => a.key !== key))} />
@@ -115,11 +130,36 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
         >
           Attach
         </button>
+        {onAttachDocuments && (
+          <>
+            <input
+              ref={documentPicker}
+              type="file"
+              multiple
+              hidden
+              accept={DOCUMENT_ACCEPT}
+              aria-label="Documents to attach to this chat"
+              onChange={(e) => {
+                onAttachDocuments([...(e.target.files ?? [])]);
+                e.target.value = '';
+              }}
+            />
+            <button
+              type="button"
+              className="secondary attach-button"
+              aria-label="Attach documents"
+              title="PDF, Word, Markdown, text, HTML, CSV and code files: read for every reply in this chat"
+              onClick={() => documentPicker.current?.click()}
+            >
+              Documents
+            </button>
+          </>
+        )}
         <textarea
           ref={ref}
           aria-label="Message"
           aria-describedby={describedBy || undefined}
-          placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops; drop or paste an image to attach it)"
+          placeholder="Message (Enter sends, Shift+Enter adds a line, Esc stops; drop files to attach them)"
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
           onPaste={(e) => {

@@ -3,6 +3,7 @@ import ReactMarkdown from 'react-markdown';
 import rehypeHighlight from 'rehype-highlight';
 import { useReportProblem } from '../../app/problems';
 import { copyText } from '../../components/clipboard';
+import { CiteProvider, citedComponents, type Citer } from '../documents/citations';
 
 /**
  * Only https and mailto links are shown as links; anything else is plain text,
@@ -83,29 +84,34 @@ function ExternalLink({ url, children }: { url: URL; children?: React.ReactNode 
 /**
  * Model output is untrusted: rendered as Markdown with no raw HTML (react-markdown
  * drops it), images not loaded, and links opened outside only for https, with
- * their real host shown wherever their text says something else.
+ * their real host shown wherever their text says something else. With `cite`
+ * (a reply given passages of documents), each `[n]` it cites in its text is a
+ * button that opens passage n; code is left as it is.
  */
-export function Markdown({ text }: { text: string }) {
+export function Markdown({ text, cite }: { text: string; cite?: Citer }) {
   return (
-    <ReactMarkdown
-      skipHtml
-      rehypePlugins={[[rehypeHighlight, { detect: false, ignoreMissing: true }]]}
-      components={{
-        a: ({ href, children }) => {
-          const url = safeUrl(href);
-          return url ? <ExternalLink url={url}>{children}</ExternalLink> : <span>{children}</span>;
-        },
-        img: ({ alt }) => <span className="muted">[image: {alt}]</span>,
-        pre: ({ children }) => <>{children}</>,
-        code: ({ className, children }) =>
-          /language-/.test(className ?? '') || textOf(children).includes('\n') ? (
-            <CodeBlock className={className}>{children}</CodeBlock>
-          ) : (
-            <code>{children}</code>
-          ),
-      }}
-    >
-      {text}
-    </ReactMarkdown>
+    <CiteProvider value={cite}>
+      <ReactMarkdown
+        skipHtml
+        rehypePlugins={[[rehypeHighlight, { detect: false, ignoreMissing: true }]]}
+        components={{
+          ...citedComponents,
+          a: ({ href, children }) => {
+            const url = safeUrl(href);
+            return url ? <ExternalLink url={url}>{children}</ExternalLink> : <span>{children}</span>;
+          },
+          img: ({ alt }) => <span className="muted">[image: {alt}]</span>,
+          pre: ({ children }) => <>{children}</>,
+          code: ({ className, children }) =>
+            /language-/.test(className ?? '') || textOf(children).includes('\n') ? (
+              <CodeBlock className={className}>{children}</CodeBlock>
+            ) : (
+              <code>{children}</code>
+            ),
+        }}
+      >
+        {text}
+      </ReactMarkdown>
+    </CiteProvider>
   );
 }

@@ -1,4 +1,7 @@
+import { useMemo, useState } from 'react';
 import type { ChatMessageRecord } from '../../../shared/chat';
+import type { Citer } from '../documents/citations';
+import { PassageDialog, Sources } from '../documents/Sources';
 import { ContextOverflowNotice } from './ContextOverflowNotice';
 import { Markdown } from './Markdown';
 import { MessageAttachments } from './MessageAttachments';
@@ -29,7 +32,7 @@ function Stats({ message }: { message: ChatMessageRecord }) {
  * offsets): Markdown, a card, more Markdown. While the model goes on after its
  * calls, a line says so until its text comes.
  */
-function ReplyWithTools({ message: m, content }: { message: ChatMessageRecord; content: string }) {
+function ReplyWithTools({ message: m, content, cite }: { message: ChatMessageRecord; content: string; cite?: Citer }) {
   const calls = m.toolCalls ?? [];
   const pieces = splitAtCalls(content, calls);
   const live = m.status === 'streaming';
@@ -39,7 +42,7 @@ function ReplyWithTools({ message: m, content }: { message: ChatMessageRecord; c
     <>
       {pieces.map((piece) =>
         piece.kind === 'text' ? (
-          <Markdown key={piece.key} text={piece.text} />
+          <Markdown key={piece.key} text={piece.text} cite={cite} />
         ) : (
           <ToolCallCard key={piece.key} call={piece.call} conversationId={m.conversationId} messageId={m.id} live={live} />
         ),
@@ -104,6 +107,11 @@ export function MessageItem({
   const version = versions.findIndex((s) => s.id === m.id);
   // While a reply is written, the text shown joins what is stored (where its tool calls are placed) with the streamed text.
   const content = m.role === 'assistant' && m.status === 'streaming' ? mergeLiveText(m.content, shown.content) : shown.content;
+  // The passage of the documents open now (a citation or the sources list clicked), by its number.
+  const [passageOpen, setPassageOpen] = useState<number | null>(null);
+  const sources = m.role === 'assistant' ? m.sources : undefined;
+  const cite = useMemo(() => (sources ? { sources, open: setPassageOpen } : undefined), [sources]);
+  const passage = sources?.passages.find((p) => p.n === passageOpen);
   return (
     <li
       ref={measureRef}
@@ -171,9 +179,9 @@ export function MessageItem({
       ) : (
         <div className="bubble markdown">
           {m.toolCalls?.length ? (
-            <ReplyWithTools message={m} content={content} />
+            <ReplyWithTools message={m} content={content} cite={cite} />
           ) : content ? (
-            <Markdown text={content} />
+            <Markdown text={content} cite={cite} />
           ) : m.status === 'streaming' ? (
             <span className="muted" role="status">
               {apiBusy
@@ -196,6 +204,8 @@ export function MessageItem({
           <p role="alert">The reply failed: {m.error}</p>
         ))}
       {m.status === 'interrupted' && <p className="muted">This reply was interrupted (the app or the engine stopped).</p>}
+      {sources && <Sources sources={sources} onOpen={setPassageOpen} />}
+      {passage && <PassageDialog passage={passage} onClose={() => setPassageOpen(null)} />}
       <Stats message={m} />
       {m.status !== 'streaming' && !streaming && (
         <div className="message-actions">

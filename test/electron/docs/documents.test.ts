@@ -174,3 +174,76 @@ describe('documents (real worker)', () => {
     await expect.poll(names, { timeout: 10_000 }).toEqual(['a.md']);
   });
 });
+
+describe('a kill while indexing', () => {
+  it('leaves no half document: on the next start what was left is indexed again, whole', async () => {
+    const { spawn } = await import('node:child_process');
+    const dataDir = tempDir();
+    const folder = path.join(tempDir(), 'many');
+    mkdirSync(folder);
+    for (let i = 0; i < 400; i += 1) guide(folder, 6, `doc-${String(i).padStart(3, '0')}.md`);
+    const child = spawn(
+      process.execPath,
+      [path.resolve('dist/electron/cli.mjs'), '--data-dir', dataDir, 'docs', 'add', folder, '--collection', 'Many'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let indexed = 0;
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (data: Buffer) => {
+        indexed += (String(data).match(/: \d+ chunks/g) ?? []).length;
+        // Killed mid-run: some documents stored, most not yet.
+        if (indexed >= 20 && child.exitCode === null) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+      child.on('error', reject);
+    });
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    expect(child.signalCode).toBe('SIGKILL');
+
+    const { services } = await host({ dataDir });
+    const store = (services.docs as unknown as { options: { store: import('../../../electron/docs/doc-store').DocumentStore } }).options
+      .store;
+    const chunksOf = (id: string) => store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?', id)!.n;
+    const before = store.documents({ anyStatus: true });
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.filter((d) => d.status === 'indexed').length).toBeLessThan(400);
+    // Nothing half stored: a document not marked indexed has no chunks, an indexed one all of them.
+    for (const doc of before) if (doc.status !== 'indexed') expect(chunksOf(doc.id)).toBe(0);
+
+    expect(before).toHaveLength(400); // every file was listed before the first was indexed
+    // The start resumes what was queued or being indexed.
+    services.docs.start();
+    await expect
+      .poll(async () => (await services.handlers['docs.list'](undefined)).documents.filter((d) => d.status === 'indexed').length, {
+        timeout: 60_000,
+      })
+      .toBe(400);
+    await services.docs.idle();
+    const after = (await services.handlers['docs.list'](undefined)).documents;
+    const counts = new Set(after.map((d) => d.chunks));
+    expect(counts.size).toBe(1); // the same text in every file: the same chunks
+    expect(store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM chunks')!.n).toBe(400 * [...counts][0]!);
+  });
+});
+
+describe('a folder of 50,000 files', () => {
+  it('is listed as a stream and bounded: the first 10,000 documents, said to be truncated', async () => {
+    const { listFolderFiles } = await import('../../../electron/docs/docs-watch');
+    const folder = path.join(tempDir(), 'huge');
+    for (let d = 0; d < 50; d += 1) {
+      mkdirSync(path.join(folder, `d${d}`), { recursive: true });
+      for (let i = 0; i < 1000; i += 1) writeFileSync(path.join(folder, `d${d}`, `f${i}.txt`), '');
+    }
+    const listed = await listFolderFiles(folder, 10_000);
+    expect(listed.truncated).toBe(true);
+    expect(listed.files).toHaveLength(10_000);
+    const all = await listFolderFiles(folder, 100_000);
+    expect(all).toMatchObject({ truncated: false });
+    expect(all.files).toHaveLength(50_000);
+  }, 120_000);
+});
