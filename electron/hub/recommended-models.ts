@@ -261,9 +261,9 @@ export function chooseEmbeddingStarter(hardware: HardwareReport | null): Starter
     fit: hardware ? estimateFitOf(entry.sizeBytes, kvBytesPerToken * 2048, 2048, hardware) : null,
   }));
   const best = models[0]!;
-  if (!hardware) return { model: best, reason: `Finds passages by meaning; about ${formatGb(best.sizeBytes)}.` };
+  if (!hardware) return { model: best, reason: `About ${formatGb(best.sizeBytes)}; it runs beside your chat model.` };
   const fits = models.find((m) => m.fit?.verdict !== 'no' && (m.fit?.freeRamBytes ?? 0) + (m.fit?.freeVramBytes ?? 0) > 4 * m.sizeBytes);
-  if (fits) return { model: fits, reason: `Finds passages by meaning, beside your chat model: ${fits.fit!.explanation}` };
+  if (fits) return { model: fits, reason: `Fits beside your chat model: ${fits.fit!.explanation}` };
   const smallest = models.at(-1)!;
   return {
     model: smallest,
