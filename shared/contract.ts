@@ -14,6 +14,9 @@ import {
   docIdSchema,
   docsAddSchema,
   docsSearchSchema,
+  docsUploadBeginSchema,
+  docsUploadChunkSchema,
+  docsUploadIdSchema,
   docsUploadSchema,
   embeddingChoiceSchema,
   type ChatDocuments,
@@ -318,6 +321,11 @@ export const methods = {
   'docs.add': method<DocumentRecord[]>()(docsAddSchema),
   /** A file's bytes (the browser UI's drop), into a conversation or a collection. */
   'docs.upload': method<DocumentRecord>()(docsUploadSchema),
+  /** A larger file in pieces of at most 512 KiB: begin, the pieces in order, finish (or cancel). */
+  'docs.uploadBegin': method<{ uploadId: string }>()(docsUploadBeginSchema),
+  'docs.uploadChunk': method<{ receivedBytes: number }>()(docsUploadChunkSchema),
+  'docs.uploadFinish': method<DocumentRecord>()(docsUploadIdSchema),
+  'docs.uploadCancel': method<{ cancelled: boolean }>()(docsUploadIdSchema),
   'docs.remove': method<DocsSnapshot>()(docIdSchema),
   'docs.cancel': method<DocsSnapshot>()(docIdSchema),
   'docs.search': method<SearchResult[]>()(docsSearchSchema),

@@ -126,6 +126,9 @@ export const DOC_LIMITS = {
   passages: 6,
 } as const;
 
+/** A document sent in pieces (a file over 512 KiB): announced, sent in order, finished. */
+export const DOC_UPLOAD_PIECE_BYTES = 512 * 1024;
+
 const id = z.string().min(1).max(64);
 const filePath = z.string().min(1).max(4096);
 
@@ -140,12 +143,32 @@ export const docsAddSchema = z
 export const docsUploadSchema = z
   .object({
     name: z.string().min(1).max(255),
-    /** base64 */
-    data: z.string().max(150_000_000),
+    /** base64, a file of at most DOC_UPLOAD_PIECE_BYTES (larger ones go in pieces) */
+    data: z.string().max(Math.ceil(DOC_UPLOAD_PIECE_BYTES / 3) * 4),
     conversationId: id.optional(),
     collectionId: id.optional(),
   })
   .strict();
+
+export const docsUploadBeginSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    size: z.number().int().min(1).max(DOC_LIMITS.maxFileBytes),
+    conversationId: id.optional(),
+    collectionId: id.optional(),
+  })
+  .strict();
+export const docsUploadChunkSchema = z
+  .object({
+    uploadId: id,
+    offset: z.number().int().min(0),
+    data: z
+      .string()
+      .min(1)
+      .max(Math.ceil(DOC_UPLOAD_PIECE_BYTES / 3) * 4),
+  })
+  .strict();
+export const docsUploadIdSchema = z.object({ uploadId: id }).strict();
 
 export const docsListSchema = z.object({ collectionId: id.optional(), conversationId: id.optional() }).strict();
 export const docsSearchSchema = z

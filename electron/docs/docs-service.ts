@@ -26,6 +26,7 @@ import type { DocumentStore, Scope } from './doc-store';
 import { search } from './hybrid';
 import { DocParseError, formatOf, parseDocument } from './parse';
 import { retrievalQuery, type Candidate } from './docs-context';
+import { DocsUploads } from './docs-uploads';
 import { DocsWatchers, listFolderFiles } from './docs-watch';
 
 /** Texts embedded per call. */
@@ -56,10 +57,13 @@ export class DocsService {
   private embedding: Promise<void> | null = null;
   private embedProblem: string | null = null;
   private readonly watchers: DocsWatchers;
+  /** Files from a UI in pieces. */
+  readonly uploads: DocsUploads;
   private closed = false;
   private offLibrary: (() => void) | undefined;
 
   constructor(private readonly options: DocsServiceOptions) {
+    this.uploads = new DocsUploads(options.uploadsDir, async (file, target) => (await this.add([file], target))[0]!);
     this.watchers = new DocsWatchers({
       enabled: options.watch,
       log: options.log,
@@ -99,6 +103,7 @@ export class DocsService {
     this.offLibrary?.();
     this.closed = true;
     this.watchers.close();
+    await this.uploads.close();
     for (const job of [this.running, ...this.queue]) job?.controller.abort();
     this.queue.length = 0;
     await this.embedding?.catch(() => undefined);

@@ -2,12 +2,15 @@
  * Hybrid search over the documents: FTS5 keywords (bm25) and vectors from
  * the embedding model, fused by reciprocal rank. Vectors are compared
  * exactly over a small scope; over a large one the DiskANN index gives
- * candidates (oversampled, as most may lie outside the scope), re-ranked by
- * their exact distance. Without a query vector, keywords alone.
+ * candidates (oversampled, as some may lie outside the scope), re-ranked by
+ * their exact distance. Without a query vector, keywords alone. Neither reads
+ * a chunk's row to learn its document (documentOfChunk), and keywords found
+ * in very many chunks are left out when rarer ones remain (bm25 costs each
+ * matching row).
  */
 import type { SearchResult } from '../../shared/documents';
 import type { SqlValue } from '../chat/sqlite';
-import { documentOfChunk, VECTOR_INDEX, VECTOR_TABLE, vectorBlob, type DocScope } from './doc-schema';
+import { documentOfChunk, VECTOR_INDEX, VECTOR_SEARCH_L, VECTOR_TABLE, vectorBlob, type DocScope } from './doc-schema';
 import type { DocumentStore } from './doc-store';
 
 export interface Fused {
@@ -108,12 +111,16 @@ export function keywordSearch(store: DocumentStore, text: string, scope: DocScop
 
 /** Scopes up to this many chunks are compared exactly; above it, the index is asked. */
 export const EXACT_SCAN_MAX = 2000;
-/** Index candidates asked for each result wanted (most may lie outside the scope). */
-const OVERSAMPLE = 8;
-/** Past the index, a scope still short of results is scanned exactly if it holds no more than this. */
+/** A scope the index leaves short of results is scanned exactly if it holds no more than this. */
 const FALLBACK_SCAN_MAX = 20_000;
 
-/** Chunk ids in the scope nearest the vector (cosine), nearest first; [] when there are no vectors of its dimension. */
+/**
+ * Chunk ids in the scope nearest the vector (cosine), nearest first; [] when
+ * there are no vectors of its dimension. Over a large scope the index is asked
+ * for all it gives (VECTOR_SEARCH_L: asking for more gives no more, and asking
+ * for fewer costs the same search), which is oversampling for a scope that is
+ * part of the index; the candidates in scope are re-ranked by exact distance.
+ */
 export function vectorSearch(store: DocumentStore, vector: Float32Array, scope: DocScope, limit: number): number[] {
   const model = store.embeddingModel();
   if (!model || model.dims !== vector.length || limit < 1) return [];
@@ -122,24 +129,18 @@ export function vectorSearch(store: DocumentStore, vector: Float32Array, scope: 
   const inScope = store.scopeChunkCount(scope);
   if (inScope === 0) return [];
   if (inScope <= EXACT_SCAN_MAX) return exactScan(store, blob, sql, params, limit);
-  let k = limit * OVERSAMPLE;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const rows = store.db.all<{ id: number; hit: number; d: number }>(
-      `SELECT t.id AS id, ${documentOfChunk('t.id')} IN (${sql}) AS hit, vector_distance_cos(v.embedding, ?) AS d
-       FROM vector_top_k('${VECTOR_INDEX}', ?, ?) t JOIN ${VECTOR_TABLE} v ON v.chunk_id = t.id`,
-      ...params,
-      blob,
-      blob,
-      k,
-    );
-    const hits = rows.filter((r) => r.hit === 1).sort((a, b) => a.d - b.d || a.id - b.id);
-    // Enough in scope, or the index has nothing more to give.
-    if (hits.length >= limit || rows.length < k) return hits.slice(0, limit).map((r) => r.id);
-    if (attempt === 1 && inScope <= FALLBACK_SCAN_MAX) return exactScan(store, blob, sql, params, limit);
-    if (attempt === 1) return hits.slice(0, limit).map((r) => r.id);
-    k *= OVERSAMPLE;
-  }
-  return [];
+  const rows = store.db.all<{ id: number; hit: number; d: number }>(
+    `SELECT t.id AS id, ${documentOfChunk('t.id')} IN (${sql}) AS hit, vector_distance_cos(v.embedding, ?) AS d
+     FROM vector_top_k('${VECTOR_INDEX}', ?, ?) t JOIN ${VECTOR_TABLE} v ON v.chunk_id = t.id`,
+    ...params,
+    blob,
+    blob,
+    Math.max(limit, VECTOR_SEARCH_L),
+  );
+  const hits = rows.filter((r) => r.hit === 1).sort((a, b) => a.d - b.d || a.id - b.id);
+  // Too few in scope (a small part of a large index): an exact scan, where it is affordable.
+  if (hits.length < limit && inScope <= FALLBACK_SCAN_MAX) return exactScan(store, blob, sql, params, limit);
+  return hits.slice(0, limit).map((r) => r.id);
 }
 
 function exactScan(store: DocumentStore, blob: Buffer, scopeSql: string, params: SqlValue[], limit: number): number[] {

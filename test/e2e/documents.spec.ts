@@ -64,9 +64,10 @@ test('documents in chat: attach a PDF to a new chat, see it read, the reply cite
     const pdf = docs.getByRole('listitem', { name: 'whales.pdf' });
     await expect(pdf.getByRole('status')).toHaveText(/\bchunks?$/, { timeout: 30_000 });
 
-    // A document dropped on the thread is attached too; Remove takes it away.
+    // A document dropped on the thread is attached too (this one over 512 KiB: sent in pieces); Remove takes it away.
+    const longNotes = `# Notes\n\n${'Seals eat fish and sleep on the ice. '.repeat(16_000)}\n`;
     await page.locator('.thread').dispatchEvent('drop', {
-      dataTransfer: await dataTransfer(page, [{ name: 'notes.md', type: 'text/markdown', text: '# Notes\n\nSeals eat fish.\n' }]),
+      dataTransfer: await dataTransfer(page, [{ name: 'notes.md', type: 'text/markdown', text: longNotes }]),
     });
     const notes = docs.getByRole('listitem', { name: 'notes.md' });
     await expect(notes.getByRole('status')).toHaveText(/\bchunks?$/, { timeout: 30_000 });

@@ -952,6 +952,16 @@ export function createFakeHost(overrides: Partial<HostHandlers> = {}) {
     'chats.toolDecision': () => {
       throw new RpcError('not_found', 'That tool call is not waiting for a decision.');
     },
+    'docs.uploadBegin': () => {
+      throw new RpcError('unavailable', 'renderer tests send small documents whole');
+    },
+    'docs.uploadChunk': () => {
+      throw new RpcError('unavailable', 'renderer tests send small documents whole');
+    },
+    'docs.uploadFinish': () => {
+      throw new RpcError('unavailable', 'renderer tests send small documents whole');
+    },
+    'docs.uploadCancel': () => ({ cancelled: false }),
     'docs.list': () => docsSnapshot(),
     'docs.add': () => {
       throw new RpcError('unavailable', 'no files in renderer tests');

@@ -4,6 +4,7 @@ import type { HandlerSlice } from './handler-slice';
 
 /** Documents for chat: adding (by path, or a browser's upload), indexing, collections, search and the embedding model. */
 export function docsHandlers({ docs }: { docs: DocsService }): HandlerSlice<'docs'> {
+  const uploads = docs.uploads;
   const target = (input: { collectionId?: string; conversationId?: string }) => ({
     ...(input.collectionId ? { collectionId: input.collectionId } : {}),
     ...(input.conversationId ? { conversationId: input.conversationId } : {}),
@@ -16,6 +17,10 @@ export function docsHandlers({ docs }: { docs: DocsService }): HandlerSlice<'doc
       if (data.length === 0) throw new RpcError('invalid_input', `${input.name} is empty.`);
       return docs.upload(input.name, data, target(input));
     },
+    'docs.uploadBegin': ({ name, size, ...input }) => uploads.begin(name, size, target(input)),
+    'docs.uploadChunk': ({ uploadId, offset, data }) => uploads.chunk(uploadId, offset, Buffer.from(data, 'base64')),
+    'docs.uploadFinish': ({ uploadId }) => uploads.finish(uploadId),
+    'docs.uploadCancel': ({ uploadId }) => uploads.cancel(uploadId),
     'docs.remove': async ({ id }) => {
       docs.remove(id);
       return docs.snapshot();

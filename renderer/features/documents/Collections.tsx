@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { CollectionRecord, DocsSnapshot, DocumentRecord, IndexProgress } from '../../../shared/documents';
 import { useHostApi } from '../../app/host-context';
 import { useReportProblem } from '../../app/problems';
-import { DOCUMENT_ACCEPT, plural, readDocument } from './doc-files';
+import { DOCUMENT_ACCEPT, plural, uploadDocument } from './doc-files';
 import { DocumentRow } from './DocumentRow';
 
 interface Props {
@@ -30,7 +30,7 @@ function Collection({
     setAdding((n) => n + files.length);
     for (const file of files) {
       try {
-        await api['docs.upload']({ name: file.name, data: await readDocument(file), collectionId: c.id });
+        await uploadDocument(api, file, { collectionId: c.id });
       } catch (e) {
         report(e, `Could not add ${file.name} to ${c.name}`);
       } finally {

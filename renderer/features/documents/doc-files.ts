@@ -3,8 +3,8 @@
  * from images and audio (sent with one message) by their extension. The host
  * checks each file again when it reads it.
  */
-import { DOC_LIMITS, type DocumentRecord, type IndexProgress } from '../../../shared/documents';
-import { readAttachment } from '../chat/attachment-files';
+import type { HostApi } from '../../../shared/contract';
+import { DOC_LIMITS, DOC_UPLOAD_PIECE_BYTES, type DocumentRecord, type IndexProgress } from '../../../shared/documents';
 
 const CODE = [
   'ts', 'tsx', 'js', 'jsx', 'mjs', 'cjs', 'py', 'rs', 'go', 'java', 'c', 'h', 'cc', 'cpp', 'hpp', 'cs', 'rb', 'php', 'swift', 'kt',
@@ -22,13 +22,40 @@ export function isDocumentFile(file: Pick<File, 'name'>): boolean {
   return dot > 0 && DOCUMENT_EXTENSIONS.includes(file.name.slice(dot + 1).toLowerCase());
 }
 
-/** The file in base64, for docs.upload; refused here when it is over the host's limit. */
-export async function readDocument(file: File): Promise<string> {
+/** Base64 of bytes, in pieces small enough for the call stack. */
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/**
+ * Sends a document to the host: whole when it is small, else in pieces of
+ * 512 KiB (one call carries at most 1 MiB); refused here when it is over the
+ * host's limit. Where it goes: a conversation or a collection.
+ */
+export async function uploadDocument(
+  api: Pick<HostApi, 'docs.upload' | 'docs.uploadBegin' | 'docs.uploadChunk' | 'docs.uploadFinish' | 'docs.uploadCancel'>,
+  file: File,
+  target: { conversationId?: string; collectionId?: string },
+): Promise<DocumentRecord> {
   if (file.size > DOC_LIMITS.maxFileBytes)
     throw new Error(
       `${file.name} is ${Math.round(file.size / 1024 / 1024)} MB; the most for one document is ${DOC_LIMITS.maxFileBytes / 1024 / 1024} MB`,
     );
-  return (await readAttachment(file)).data;
+  if (file.size <= DOC_UPLOAD_PIECE_BYTES)
+    return api['docs.upload']({ name: file.name, data: base64(new Uint8Array(await file.arrayBuffer())), ...target });
+  const { uploadId } = await api['docs.uploadBegin']({ name: file.name, size: file.size, ...target });
+  try {
+    for (let offset = 0; offset < file.size; offset += DOC_UPLOAD_PIECE_BYTES) {
+      const piece = new Uint8Array(await file.slice(offset, offset + DOC_UPLOAD_PIECE_BYTES).arrayBuffer());
+      await api['docs.uploadChunk']({ uploadId, offset, data: base64(piece) });
+    }
+  } catch (error) {
+    await api['docs.uploadCancel']({ uploadId }).catch(() => undefined);
+    throw error;
+  }
+  return api['docs.uploadFinish']({ uploadId });
 }
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;

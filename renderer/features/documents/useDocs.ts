@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { ChatDocuments, IndexProgress } from '../../../shared/documents';
 import { useHostApi, useHostEvent, useHostQuery } from '../../app/host-context';
 import { useReportProblem } from '../../app/problems';
-import { readDocument } from './doc-files';
+import { uploadDocument } from './doc-files';
 
 /** The latest progress the host told of each document (onDocsProgress), by document id. */
 export function useDocsProgress(): Map<string, IndexProgress> {
@@ -65,7 +65,7 @@ export function useChatDocuments(conversationId: string | null) {
       const problems: string[] = [];
       for (const { key, name, file } of pending) {
         try {
-          const record = await api['docs.upload']({ name, data: await readDocument(file), conversationId: toConversation });
+          const record = await uploadDocument(api, file, { conversationId: toConversation });
           setDocs((now) =>
             now && now.id === toConversation && !now.value.documents.some((d) => d.id === record.id)
               ? { id: now.id, value: { ...now.value, documents: [...now.value.documents, record] } }

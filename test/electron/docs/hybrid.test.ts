@@ -187,15 +187,17 @@ describe('vector search', () => {
     expect(hybrid.map((r) => r.chunkId)).not.toContain(outsideChunk);
     expect(hybrid[0]).toMatchObject({ chunkId: target, vectorRank: 1, documentId: docs[3]!.id, name: 'd13.md' });
 
-    // A small scope inside a large index: the index path fills it (growing, then scanning) rather than coming back short.
-    const small = store.createCollection('Small');
+    // A scope whose vectors all point away from the query: the index's candidates may miss it, and an exact scan fills it.
+    const away = store.createCollection('Away');
     const few = addDocument(
       store,
-      Array.from({ length: 2100 }, (_, i) => `small ${i}`),
-      { collectionId: small.id },
+      Array.from({ length: 2100 }, (_, i) => `away ${i}`),
+      { collectionId: away.id },
       50,
     );
-    const found = vectorSearch(store, vec(16, 7), { collectionIds: [small.id] }, 20);
+    store.putVectors(few.chunkIds.map((chunkId, i) => ({ chunkId, vector: Float32Array.from(vec(16, i), (x, d) => (d === 0 ? -50 : x)) })));
+    const east = Float32Array.from({ length: 16 }, (_, d) => (d === 0 ? 1 : 0));
+    const found = vectorSearch(store, east, { collectionIds: [away.id] }, 20);
     expect(found).toHaveLength(20);
     expect(found.every((id) => few.chunkIds.includes(id))).toBe(true);
   });
