@@ -15,6 +15,9 @@
  * server-engine, engines: Freehold's API on llama.cpp's server against the
  *   same llama-server called directly; both engines side by side
  *   (server-engine-bench.ts).
+ * documents (only with --only documents): indexing throughput against the
+ *   embedder alone, hybrid search over 10k and 100k chunks, bytes a chunk
+ *   (documents-bench.ts).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +34,7 @@ import { llamaServerParallelTps, peerBenches } from './peer-bench';
 import { PARALLEL_PROMPTS, parallelBench, prefixBench, speculativeBench } from './parallel-bench';
 import { enginesBench, serverEngineBench } from './server-engine-bench';
 import { benchServices, median } from './bench-host';
+import { hashEmbedder, llamaEmbedder, runDocumentsBench } from './documents-bench';
 
 function findModel(flag: string | undefined): string {
   const candidates = [
@@ -69,6 +73,12 @@ async function main(): Promise<void> {
     },
   });
   const only = new Set(values.only.split(','));
+  if (only.has('documents')) {
+    await documentsBench(values.model, Number(values.threads)).catch((error: unknown) =>
+      console.log(`bench documents: failed: ${(error as Error).stack ?? String(error)}`),
+    );
+    if (only.size === 1) return;
+  }
   const modelPath = findModel(values.model);
   // Not in the default set: the first run builds llama-quantize and writes a 0.7B model (minutes).
   if (only.has('bench-model')) {
@@ -293,6 +303,32 @@ async function main(): Promise<void> {
   if (only.has('remote')) await remoteBench(modelPath, rounds, maxTokens, threads);
   if (only.has('split')) await splitBench(modelPath, rounds, 200, threads);
   await libraryBenches(modelPath, only, Number(values['download-mb']));
+}
+
+/**
+ * EMBEDDER HOOK (bench documents): the embedding function that ingest_ratio is
+ * measured against. Now: node-llama-cpp's embedding context on the bench model
+ * (stories260K: 64 dimensions, a real forward pass a text); without a model,
+ * the hash stand-in (its ratio is a floor, and says so). To measure against
+ * the app's own embedding model, build `embed` from it here.
+ */
+async function documentsBench(modelFlag: string | undefined, threads: number): Promise<void> {
+  let modelPath: string | null = null;
+  try {
+    modelPath = findModel(modelFlag);
+  } catch {
+    console.log('bench documents: no model found; ingest_ratio is measured against the hash stand-in embedder');
+  }
+  if (!modelPath) {
+    await runDocumentsBench({ embed: hashEmbedder(64), dims: 64, embedderName: 'hash stand-in', rounds: 5 });
+    return;
+  }
+  const embedder = await llamaEmbedder(modelPath, Math.max(1, threads));
+  try {
+    await runDocumentsBench({ ...embedder, embedderName: `${path.basename(modelPath)} (node-llama-cpp embedding context)` });
+  } finally {
+    await embedder.dispose();
+  }
 }
 
 async function libraryBenches(modelPath: string, only: Set<string>, downloadMb: number): Promise<void> {
