@@ -16,6 +16,7 @@ import {
   toCollection,
   toDocument,
   toPassage,
+  VECTOR_IDS_INDEX_DDL,
   VECTOR_TABLE,
   vectorBlob,
   vectorTableDdl,
@@ -46,7 +47,10 @@ function searchable(scope: DocScope): { sql: string; params: SqlValue[] } {
 const notFound = (what: string, id: string) => new RpcError('not_found', `No ${what} ${id}.`);
 
 export class DocumentStore {
-  constructor(readonly db: SqliteDatabase) {}
+  constructor(readonly db: SqliteDatabase) {
+    // A vectors' table made before it had chunk_vectors_ids gets it (nothing to do after).
+    if (this.hasVectorTable()) db.exec(VECTOR_IDS_INDEX_DDL);
+  }
 
   // Collections
 
@@ -101,7 +105,7 @@ export class DocumentStore {
     return this.db.all<CollectionRow>(
       `SELECT c.id, c.name, c.folders, c.created_at,
          (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS documents,
-         (SELECT count(*) FROM chunks k JOIN documents d ON d.id = k.document_id WHERE d.collection_id = c.id) AS chunks
+         (SELECT total(d.last_chunk - d.first_chunk + 1) FROM documents d WHERE d.collection_id = c.id) AS chunks
        FROM collections c WHERE ${where} ORDER BY c.name COLLATE NOCASE, c.id`,
       ...params,
     );
@@ -200,12 +204,13 @@ export class DocumentStore {
   }
 
   private documentRows(where: string, params: SqlValue[]): DocumentRecord[] {
+    // Counted from the document's rowid range (documentOfChunk), in small indexes: no chunk or vector row is read.
     const embedded = this.hasVectorTable()
-      ? `(SELECT count(*) FROM chunks k JOIN ${VECTOR_TABLE} v ON v.chunk_id = k.rowid WHERE k.document_id = d.id)`
+      ? `(SELECT count(*) FROM ${VECTOR_TABLE} v WHERE v.chunk_id BETWEEN d.first_chunk AND d.last_chunk)`
       : '0';
     return this.db
       .all<DocumentRow>(
-        `SELECT d.*, (SELECT count(*) FROM chunks k WHERE k.document_id = d.id) AS chunk_count, ${embedded} AS embedded_count
+        `SELECT d.*, coalesce(d.last_chunk - d.first_chunk + 1, 0) AS chunk_count, ${embedded} AS embedded_count
          FROM documents d WHERE ${where} ORDER BY d.added_at, d.rowid`,
         ...params,
       )
@@ -291,25 +296,28 @@ export class DocumentStore {
     return this.meta(META_DECLINED) === '1';
   }
 
-  /** Chunks without a vector from the current model (all of them while there is none), oldest first. */
+  /** Chunks without a vector from the current model (all of them while there is none), a document at a time. */
   missingVectors(limit: number, documentId?: string): Array<{ chunkId: number; documentId: string; text: string }> {
-    const [where, params] = this.missingWhere(documentId);
-    const sql = `SELECT c.rowid AS chunkId, c.document_id AS documentId, c.text FROM chunks c WHERE ${where} ORDER BY c.rowid LIMIT ?`;
+    // Through the small indexes (chunks_by_document, chunk_vectors_ids); a chunk's text is read only when it is returned.
+    const missing = this.hasVectorTable() ? `NOT EXISTS (SELECT 1 FROM ${VECTOR_TABLE} v WHERE v.chunk_id = c.rowid)` : '1';
+    const [where, params]: [string, SqlValue[]] =
+      documentId === undefined ? [missing, []] : [`c.document_id = ? AND ${missing}`, [documentId]];
+    const sql = `SELECT c.rowid AS chunkId, c.document_id AS documentId, c.text FROM chunks c INDEXED BY chunks_by_document WHERE ${where} LIMIT ?`;
     return this.db.all(sql, ...params, limit);
   }
 
+  /** Chunks without a vector (every vector belongs to a chunk: putVectors and the delete trigger see to it). */
   missingVectorCount(documentId?: string): number {
-    const [where, params] = this.missingWhere(documentId);
-    return this.db.get<{ n: number }>(`SELECT count(*) AS n FROM chunks c WHERE ${where}`, ...params)?.n ?? 0;
+    if (documentId !== undefined) {
+      const doc = this.document(documentId);
+      return doc ? doc.chunks - doc.embedded : 0;
+    }
+    const vectors = this.hasVectorTable() ? this.db.get<{ n: number }>(`SELECT count(*) AS n FROM ${VECTOR_TABLE}`)!.n : 0;
+    return this.chunkCount() - vectors;
   }
 
   chunkCount(): number {
     return this.db.get<{ n: number }>('SELECT count(*) AS n FROM chunks')?.n ?? 0;
-  }
-
-  private missingWhere(documentId: string | undefined): [string, SqlValue[]] {
-    const missing = this.hasVectorTable() ? `NOT EXISTS (SELECT 1 FROM ${VECTOR_TABLE} v WHERE v.chunk_id = c.rowid)` : '1';
-    return documentId === undefined ? [missing, []] : [`c.document_id = ? AND ${missing}`, [documentId]];
   }
 
   /** Stores vectors in one transaction; a chunk deleted meanwhile is skipped. Returns how many were stored. */

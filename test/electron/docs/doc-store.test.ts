@@ -134,8 +134,9 @@ describe('document store', () => {
 
   it('resets every vector when the embedding model or its dimension changes', () => {
     const store = open();
-    const { chunkIds } = indexedDocument(store, ['one', 'two', 'three']);
+    const { id, chunkIds } = indexedDocument(store, ['one', 'two', 'three']);
     expect(store.embeddingModel()).toBeNull();
+    expect(store.missingVectorCount()).toBe(3);
     expect(store.missingVectors(10).map((c) => c.chunkId)).toEqual(chunkIds);
     expect(store.setEmbeddingModel('small', 4)).toBe(true);
     expect(store.setEmbeddingModel('small', 4)).toBe(false);
@@ -152,6 +153,8 @@ describe('document store', () => {
     );
     expect(store.missingVectors(2).length).toBe(2);
     store.putVectors([{ chunkId: chunkIds[0]!, vector: vec(8, 0) }]);
+    expect(store.missingVectorCount(id)).toBe(2);
+    expect(store.document(id)).toMatchObject({ chunks: 3, embedded: 1 });
     expect(store.setEmbeddingModel('other', 8)).toBe(true);
     expect(store.missingVectorCount()).toBe(3);
 
