@@ -90,6 +90,8 @@ export interface ReplySources {
   files: number;
   /** The query used for retrieval (recent turns). */
   query?: string;
+  /** Documents of the chat still being read when the reply was made (not given). */
+  pending?: number;
 }
 
 export interface IndexProgress {
@@ -202,6 +204,7 @@ export const replySourcesSchema = z.object({
   cited: z.array(z.number().int()).max(10_000),
   files: z.number().int().min(0),
   query: z.string().max(10_000).optional(),
+  pending: z.number().int().min(0).optional(),
 });
 
 /** The embedding model documents use: chosen, or none yet (keywords only until one is). */

@@ -17,7 +17,7 @@ export interface DocumentsProvider {
   candidatesFor(
     conversationId: string,
     messages: ChatMessage[],
-  ): Promise<{ whole: Candidate[]; retrieved: Candidate[]; query: string } | null>;
+  ): Promise<{ whole: Candidate[]; retrieved: Candidate[]; query: string; pending?: number } | null>;
 }
 
 /** The context assumed for a model on another machine when the conversation sets none. */
@@ -29,7 +29,9 @@ const scales = new Map<string, number>();
 export class ReplyDocuments {
   private given: Decision | null = null;
 
-  private constructor(private readonly candidates: { whole: Candidate[]; retrieved: Candidate[]; query: string } | null) {}
+  private constructor(
+    private readonly candidates: { whole: Candidate[]; retrieved: Candidate[]; query: string; pending?: number } | null,
+  ) {}
 
   static async prepare(provider: DocumentsProvider | null, conversationId: string, messages: ChatMessage[]): Promise<ReplyDocuments> {
     return new ReplyDocuments(provider ? await provider.candidatesFor(conversationId, messages) : null);
@@ -38,6 +40,8 @@ export class ReplyDocuments {
   /** `run` with the passages that fit a `contextSize`-token context in its system prompt (unchanged without documents). */
   apply<T extends { system?: string; messages: ChatMessage[] }>(run: T, contextSize: number, model: string | null): T {
     if (!this.candidates) return run;
+    // Chosen once a reply: after a tool call the model sees the same passages under the same numbers.
+    if (this.given) return this.prompted(run);
     const conversationTokens = estimateTokens(run.system ?? '') + run.messages.reduce((sum, m) => sum + estimateTokens(m.text) + 8, 0);
     this.given = choosePassages(this.candidates.whole, this.candidates.retrieved, {
       contextSize,
@@ -45,7 +49,11 @@ export class ReplyDocuments {
       replyTokens: replyReserve(contextSize),
       scale: (model && scales.get(model)) || 1,
     });
-    const prompt = documentsPrompt(this.given);
+    return this.prompted(run);
+  }
+
+  private prompted<T extends { system?: string }>(run: T): T {
+    const prompt = documentsPrompt(this.given!, this.candidates?.pending ?? 0);
     return { ...run, system: run.system ? `${run.system}\n\n${prompt}` : prompt };
   }
 
@@ -59,11 +67,13 @@ export class ReplyDocuments {
       return false;
     const ratio = error.details.requiredTokens / Math.max(1, this.given.estimatedPromptTokens);
     scales.set(model, Math.min(8, (scales.get(model) ?? 1) * ratio * 1.1));
+    this.given = null;
     return true;
   }
 
   /** Stores the passages given with the reply, and the markers in it that name one of them. */
   keep(store: ConversationStore, replyId: string): void {
-    if (this.given) store.setSources(replyId, replySources(this.given, store.message(replyId).content, this.candidates?.query));
+    if (this.given)
+      store.setSources(replyId, replySources(this.given, store.message(replyId).content, this.candidates?.query, this.candidates?.pending));
   }
 }

@@ -103,9 +103,14 @@ export function passagePlace(p: Pick<Passage, 'name' | 'page' | 'heading'>): str
 }
 
 /** The system prompt's addition: how to cite, then the numbered passages. */
-export function documentsPrompt(decision: Pick<Decision, 'mode' | 'passages'>): string {
+export function documentsPrompt(decision: Pick<Decision, 'mode' | 'passages'>, pending = 0): string {
+  const reading = pending
+    ? `\n\n${pending === 1 ? 'One more document is' : `${pending} more documents are`} still being read and not given here: if the answer may be there, say so.`
+    : '';
   if (decision.passages.length === 0)
-    return 'The user attached documents, but no passage of them matches this question. Say so if the answer needs them.';
+    return pending
+      ? `The user attached documents that are still being read: none of their passages can be given yet. Say so if the answer needs them.`
+      : 'The user attached documents, but no passage of them matches this question. Say so if the answer needs them.';
   const intro =
     decision.mode === 'whole'
       ? 'The user attached the documents below, split into numbered passages.'
@@ -113,7 +118,7 @@ export function documentsPrompt(decision: Pick<Decision, 'mode' | 'passages'>): 
   const rules =
     'Answer from them where they apply. After each statement taken from a passage, cite it by its number in square brackets, like [1] or [2][3]. Cite only the numbers below; if the passages do not hold the answer, say so.';
   const body = decision.passages.map((p) => `[${p.n}] (${passagePlace(p)})\n${p.text.trim()}`).join('\n\n');
-  return `${intro} ${rules}\n\n${body}`;
+  return `${intro} ${rules}${reading}\n\n${body}`;
 }
 
 /**
@@ -136,21 +141,18 @@ export function retrievalQuery(messages: ChatMessage[], turns = 3): string {
   return query;
 }
 
-/** The [n] markers in a reply (also [1, 2] and [1-3]), in order of first use. */
+/** The [n] markers in a reply (as the model is asked to write them, [1] or [2][3]: what the chat shows as citations), in order of first use. */
 export function citedNumbers(text: string): number[] {
   const seen: number[] = [];
-  for (const match of text.matchAll(/\[(\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)\]/g)) {
-    for (const part of match[1]!.split(',')) {
-      const range = part.split(/[-–]/).map((s) => Number(s.trim()));
-      const [from, to] = [range[0]!, range[1] ?? range[0]!];
-      for (let n = from; n <= Math.min(to, from + 20); n += 1) if (!seen.includes(n)) seen.push(n);
-    }
+  for (const match of text.matchAll(/\[(\d{1,3})\]/g)) {
+    const n = Number(match[1]);
+    if (!seen.includes(n)) seen.push(n);
   }
   return seen;
 }
 
 /** What is stored with the reply: the passages given, and the markers that name one of them. */
-export function replySources(decision: Pick<Decision, 'mode' | 'passages'>, reply: string, query?: string): ReplySources {
+export function replySources(decision: Pick<Decision, 'mode' | 'passages'>, reply: string, query?: string, pending = 0): ReplySources {
   const given = new Set(decision.passages.map((p) => p.n));
   return {
     mode: decision.mode,
@@ -158,5 +160,6 @@ export function replySources(decision: Pick<Decision, 'mode' | 'passages'>, repl
     cited: citedNumbers(reply).filter((n) => given.has(n)),
     files: new Set(decision.passages.map((p) => p.documentId)).size,
     ...(query ? { query } : {}),
+    ...(pending ? { pending } : {}),
   };
 }

@@ -5,7 +5,7 @@
  * transaction, then embedded when an embedding model is chosen), searched by
  * keywords and vectors fused, and given to replies (docs-context.ts).
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RpcError } from '../../shared/errors';
 import type { ChatMessage } from '../../shared/inference';
@@ -44,6 +44,8 @@ export interface DocsServiceOptions {
   log: (line: string) => void;
   /** False: collection folders are not watched (some tests). */
   watch: boolean;
+  /** Whether a conversation is there (documents are attached to existing ones only). */
+  conversationExists: (id: string) => boolean;
 }
 
 interface Job {
@@ -77,6 +79,15 @@ export class DocsService {
 
   /** Resumes what a crash or quit left half done (redone from the file), watches the collections' folders, embeds what is missing. */
   start(): void {
+    try {
+      this.resume();
+    } catch (error) {
+      // Without a usable chat database (a notice says why) there is nothing to resume; every documents call says why.
+      this.options.log(`docs: not started: ${(error as Error).message}`);
+    }
+  }
+
+  private resume(): void {
     for (const doc of this.store.unfinished()) this.enqueue(doc.id);
     for (const collection of this.store.collections()) {
       for (const folder of collection.folders) this.watchers.watch(collection.id, folder);
@@ -86,7 +97,9 @@ export class DocsService {
     this.offLibrary = this.options.events.subscribeAll((event) => {
       if (event === 'onLibraryChanged') void this.chooseFirstEmbedding();
     });
-    void this.chooseFirstEmbedding().finally(() => this.embedMissing());
+    void this.chooseFirstEmbedding()
+      .catch(() => undefined)
+      .finally(() => this.embedMissing());
   }
 
   private async chooseFirstEmbedding(): Promise<void> {
@@ -104,7 +117,7 @@ export class DocsService {
     this.closed = true;
     this.watchers.close();
     await this.uploads.close();
-    for (const job of [this.running, ...this.queue]) job?.controller.abort();
+    for (const job of [this.running, ...this.queue]) job?.controller.abort('closing');
     this.queue.length = 0;
     await this.embedding?.catch(() => undefined);
   }
@@ -129,6 +142,8 @@ export class DocsService {
     if (!target.collectionId && !target.conversationId)
       throw new RpcError('invalid_input', 'Say where the documents go: a collection or a conversation.');
     if (target.collectionId) this.collection(target.collectionId);
+    if (target.conversationId && !this.options.conversationExists(target.conversationId))
+      throw new RpcError('not_found', 'That conversation no longer exists.');
     const files: string[] = [];
     for (const given of paths) {
       const file = path.resolve(given);
@@ -191,22 +206,52 @@ export class DocsService {
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, safe);
     await writeFile(file, data);
-    const [record] = await this.add([file], target);
-    return record!;
+    try {
+      const [record] = await this.add([file], target);
+      return record!;
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
+  /** Removes a document the user names; one that a collection's watched folder holds would come back, so that is said instead. */
   remove(id: string): void {
-    const job = this.running?.documentId === id ? this.running : this.queue.find((j) => j.documentId === id);
-    job?.controller.abort();
-    this.removeQueued(id);
-    this.store.removeDocument(id);
+    const doc = this.store.document(id);
+    if (!doc) throw new RpcError('not_found', 'No such document.');
+    const folder = doc.collectionId
+      ? this.store.collection(doc.collectionId)?.folders.find((f) => doc.path?.startsWith(f + path.sep))
+      : undefined;
+    if (folder)
+      throw new RpcError(
+        'invalid_input',
+        `${doc.name} is in the watched folder ${folder}: delete or move it there (or remove the folder from the collection), and it leaves the collection.`,
+      );
+    this.forget(id);
     void this.changed();
+  }
+
+  /** Stops its indexing, deletes its chunks and vectors, and the copy Freehold kept of an uploaded file. */
+  private forget(id: string): void {
+    const job = this.running?.documentId === id ? this.running : this.queue.find((j) => j.documentId === id);
+    job?.controller.abort('user');
+    this.removeQueued(id);
+    const doc = this.store.document(id);
+    this.store.removeDocument(id);
+    if (doc?.path) this.dropUploadedCopy(doc.path);
+  }
+
+  /** A file under the uploads folder is Freehold's own copy (its folder holds only it): deleted with its document. */
+  private dropUploadedCopy(file: string): void {
+    const relative = path.relative(this.options.uploadsDir, file);
+    if (relative.startsWith('..') || path.isAbsolute(relative) || !relative.includes(path.sep)) return;
+    void rm(path.join(this.options.uploadsDir, relative.split(path.sep)[0]!), { recursive: true, force: true }).catch(() => undefined);
   }
 
   cancel(id: string): void {
     const job = this.running?.documentId === id ? this.running : this.queue.find((j) => j.documentId === id);
     if (!job) throw new RpcError('not_found', 'That document is not being indexed.');
-    job.controller.abort();
+    job.controller.abort('user');
     if (this.running !== job) {
       this.removeQueued(id);
       this.store.setStatus(id, 'cancelled', 'Cancelled before it was indexed.');
@@ -251,11 +296,7 @@ export class DocsService {
 
   removeCollection(id: string): void {
     this.collection(id);
-    for (const doc of this.store.documents({ collectionIds: [id] })) {
-      const job = this.running?.documentId === doc.id ? this.running : this.queue.find((j) => j.documentId === doc.id);
-      job?.controller.abort();
-      this.removeQueued(doc.id);
-    }
+    for (const doc of this.store.documents({ collectionIds: [id], anyStatus: true })) this.forget(doc.id);
     this.watchers.unwatch(id);
     this.store.removeCollection(id);
     void this.changed();
@@ -266,20 +307,33 @@ export class DocsService {
     const collection = this.store.collections().find((c) => c.id === collectionId);
     if (!collection || this.closed) return;
     const onDisk = new Map<string, { size: number; mtimeMs: number }>();
+    // Where the listing is incomplete (a folder unreadable now, or cut at the limit), nothing is taken as deleted.
+    const unsure: string[] = [];
+    let cut = false;
     for (const folder of collection.folders) {
-      const listed = await listFolderFiles(folder, DOC_LIMITS.maxFolderFiles).catch(() => ({ files: [], truncated: false }));
+      const listed = await listFolderFiles(folder, DOC_LIMITS.maxFolderFiles);
+      unsure.push(...listed.unreadable);
+      cut ||= listed.truncated;
       for (const file of listed.files) {
         const info = await stat(file).catch(() => null);
         if (info?.isFile()) onDisk.set(file, { size: info.size, mtimeMs: Math.floor(info.mtimeMs) });
       }
     }
+    const under = (file: string, dir: string) => file === dir || file.startsWith(dir + path.sep);
     let changed = false;
     const known = this.store.documentFiles(collectionId);
     for (const doc of known) {
       if (!doc.path || !collection.folders.some((f) => doc.path!.startsWith(f + path.sep))) continue;
       const now = onDisk.get(doc.path);
       if (!now) {
-        this.remove(doc.id);
+        // Gone only when the file itself says so: not when its folder could not be read or the listing was cut short.
+        if (cut || unsure.some((dir) => under(doc.path!, dir))) continue;
+        const missing = await stat(doc.path).then(
+          () => false,
+          (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR',
+        );
+        if (!missing) continue;
+        this.forget(doc.id);
         changed = true;
       } else if (now.size !== doc.bytes || now.mtimeMs !== doc.mtimeMs) {
         this.store.updateFile(doc.id, now.size, now.mtimeMs);
@@ -322,6 +376,7 @@ export class DocsService {
 
   /** A deleted conversation's attached documents go with it. */
   conversationDeleted(conversationId: string): void {
+    for (const doc of this.store.documents({ conversationId, anyStatus: true })) this.forget(doc.id);
     this.store.removeConversationDocuments(conversationId);
     void this.changed();
   }
@@ -333,7 +388,7 @@ export class DocsService {
     if (this.queue.some((j) => j.documentId === documentId)) return;
     if (this.running?.documentId === documentId) {
       if (!fresh) return;
-      this.running.controller.abort();
+      this.running.controller.abort('replaced');
     }
     this.store.setStatus(documentId, 'queued', null);
     this.queue.push({ documentId, controller: new AbortController() });
@@ -388,6 +443,9 @@ export class DocsService {
       report({ status: 'indexed', chunks: chunks.length, ...(parsed.pages ? { pages: parsed.pages, pagesRead: parsed.pages } : {}) });
     } catch (error) {
       if (signal.aborted) {
+        // Closing: left queued, to resume on the next start. Replaced: the file changed and is queued again.
+        if (signal.reason === 'closing') this.store.setStatus(doc.id, 'queued', null);
+        if (signal.reason !== 'user') return;
         if (this.store.documents({ documentIds: [doc.id], anyStatus: true }).length) {
           this.store.setStatus(doc.id, 'cancelled', 'Indexing was cancelled.');
           report({ status: 'cancelled', error: 'Indexing was cancelled.' });
@@ -439,17 +497,22 @@ export class DocsService {
     if (this.embedding || this.closed) return;
     const chosen = this.store.embeddingModel();
     if (!chosen || this.running || this.queue.length) return;
+    const current = () => this.store.embeddingModel()?.key === chosen.key && this.store.embeddingModel()?.dims === chosen.dims;
+    let failed = false;
     this.embedding = (async () => {
       const model = (await this.options.embeddingModels()).find((m) => m.id === chosen.key);
       if (!model) return;
+      this.embedProblem = null;
       for (;;) {
-        if (this.closed || this.queue.length || this.store.embeddingModel()?.key !== chosen.key) return;
+        if (this.closed || this.queue.length || !current()) return;
         const batch = this.store.missingVectors(EMBED_BATCH);
         if (batch.length === 0) return;
         const vectors = await this.options.embed(
           model.path,
           batch.map((c) => c.text),
         );
+        // The model changed while this batch was embedded: its vectors are not the new model's.
+        if (!current()) return;
         this.store.putVectors(batch.map((c, i) => ({ chunkId: c.chunkId, vector: Float32Array.from(vectors[i]!) })));
         for (const documentId of new Set(batch.map((c) => c.documentId))) {
           const doc = this.store.documents({ documentIds: [documentId], anyStatus: true })[0];
@@ -458,12 +521,15 @@ export class DocsService {
       }
     })()
       .catch((error: unknown) => {
-        this.embedProblem = `Vectors could not be made: ${(error as Error).message}. Documents are found by keywords until then.`;
+        failed = true;
+        this.embedProblem = `Vectors could not be made: ${(error as Error).message}. Documents are found by keywords until then; another document or choosing the model again tries again.`;
         this.options.log(`docs: ${this.embedProblem}`);
       })
       .finally(() => {
         this.embedding = null;
         void this.changed();
+        // A model chosen meanwhile gets its own run.
+        if (!failed && !this.closed && this.store.embeddingModel() && !current()) this.embedMissing();
       });
   }
 
@@ -495,7 +561,7 @@ export class DocsService {
   /** The scope of a conversation: its attached documents and the collections turned on for it. */
   chatScope(conversationId: string): Scope | null {
     const collectionIds = this.store.conversationCollections(conversationId);
-    const attached = this.store.documents({ conversationId });
+    const attached = this.store.documents({ conversationId, anyStatus: true });
     if (!collectionIds.length && !attached.length) return null;
     return { conversationId, collectionIds };
   }
@@ -508,13 +574,16 @@ export class DocsService {
   async candidatesFor(
     conversationId: string,
     messages: ChatMessage[],
-  ): Promise<{ whole: Candidate[]; retrieved: Candidate[]; query: string } | null> {
+  ): Promise<{ whole: Candidate[]; retrieved: Candidate[]; query: string; pending: number } | null> {
     const scope = this.chatScope(conversationId);
     if (!scope) return null;
-    const documents = this.store.documents(scope);
-    if (!documents.length) return null;
-    const whole = this.wholeChunks(scope);
+    // Documents still being read are not given, but the model (and the sources under the reply) say so.
+    const pending = this.store
+      .documents({ ...scope, anyStatus: true })
+      .filter((d) => d.status === 'queued' || d.status === 'indexing').length;
     const query = retrievalQuery(messages);
+    if (!this.store.documents(scope).length) return pending ? { whole: [], retrieved: [], query, pending } : null;
+    const whole = this.wholeChunks(scope);
     const found = query ? await this.search(query, scope, 24) : [];
     const tokens = new Map(whole.map((c) => [c.chunkId, c.tokens]));
     const retrieved: Candidate[] = found.map((r) => ({
@@ -527,7 +596,7 @@ export class DocsService {
       tokens: tokens.get(r.chunkId) ?? Math.ceil(r.text.length / 4),
       score: r.score,
     }));
-    return { whole, retrieved, query };
+    return { whole, retrieved, query, pending };
   }
 }
 

@@ -92,7 +92,13 @@ export class DocsUploads {
     await upload.handle.close();
     const { rename } = await import('node:fs/promises');
     await rename(`${upload.file}.partial`, upload.file);
-    return this.add(upload.file, upload.target);
+    try {
+      return await this.add(upload.file, upload.target);
+    } catch (error) {
+      // Not taken (its conversation deleted meanwhile, say): the copy goes.
+      await rm(upload.dir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   async cancel(uploadId: string): Promise<{ cancelled: boolean }> {

@@ -12,8 +12,13 @@ const SKIPPED = new Set(['node_modules', '.git', '.hg', '.svn', '__pycache__', '
  * first, at most `limit`; `truncated` says some were left out. Entries are
  * read as a stream, so a folder of 50,000 files is never held whole.
  */
-export async function listFolderFiles(folder: string, limit: number): Promise<{ files: string[]; truncated: boolean }> {
+export async function listFolderFiles(
+  folder: string,
+  limit: number,
+): Promise<{ files: string[]; truncated: boolean; unreadable: string[] }> {
   const files: string[] = [];
+  /** Folders that could not be opened (a drive unplugged, no permission): what is under them is unknown, not gone. */
+  const unreadable: string[] = [];
   const pending = [folder];
   while (pending.length) {
     const dir = pending.shift()!;
@@ -21,6 +26,7 @@ export async function listFolderFiles(folder: string, limit: number): Promise<{ 
     try {
       handle = await opendir(dir);
     } catch {
+      unreadable.push(dir);
       continue;
     }
     for await (const entry of handle) {
@@ -30,12 +36,12 @@ export async function listFolderFiles(folder: string, limit: number): Promise<{ 
         if (!SKIPPED.has(entry.name)) pending.push(full);
       } else if (entry.isFile() && formatOf(entry.name)) {
         // Leaving the loop closes the directory.
-        if (files.length >= limit) return { files, truncated: true };
+        if (files.length >= limit) return { files, truncated: true, unreadable };
         files.push(full);
       }
     }
   }
-  return { files, truncated: false };
+  return { files, truncated: false, unreadable };
 }
 
 export interface DocsWatchOptions {
@@ -54,10 +60,8 @@ export class DocsWatchers {
   watch(collectionId: string, folder: string): void {
     if (!this.options.enabled || this.closed) return;
     try {
-      const watcher = watch(folder, { recursive: true }, (_event, name) => {
-        if (name && !formatOf(String(name))) return;
-        this.later(collectionId);
-      });
+      // Every change (a folder moved out or to the Trash is one event named after the folder), once they settle.
+      const watcher = watch(folder, { recursive: true }, () => this.later(collectionId));
       watcher.on('error', () => undefined);
       this.watchers.set(collectionId, [...(this.watchers.get(collectionId) ?? []), watcher]);
     } catch (error) {

@@ -40,6 +40,14 @@ export function openDocuments(deps: DocumentsDeps): DocsService {
     events: deps.events,
     log: deps.log,
     watch: deps.watch,
+    conversationExists: (id) => {
+      try {
+        deps.chats.get(id);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     embed: async (modelPath, texts) => {
       const result = await deps.inference.run(
         'ui',

@@ -23,7 +23,10 @@ function snippet(text: string, length = 180): string {
  * reply cites it, and a button that opens it whole.
  */
 export function Sources({ sources, onOpen }: { sources: ReplySources; onOpen: (n: number) => void }) {
-  if (sources.passages.length === 0) return null;
+  const reading = sources.pending
+    ? `${sources.pending === 1 ? 'One document was' : `${sources.pending} documents were`} still being read and not given to the model.`
+    : null;
+  if (sources.passages.length === 0) return reading ? <p className="muted sources-mode">{reading}</p> : null;
   const cited = new Set(sources.cited);
   return (
     <details className="sources">
@@ -33,6 +36,7 @@ export function Sources({ sources, onOpen }: { sources: ReplySources; onOpen: (n
           ? 'The documents were given whole: they fit the model’s context.'
           : 'Retrieved: the passages that best matched the conversation were given to the model.'}
         {sources.cited.length ? ` The reply cites ${sources.cited.length} of them.` : ' The reply cites none of them.'}
+        {reading ? ` ${reading}` : ''}
       </p>
       <ol className="sources-list" aria-label="Passages given to the model">
         {sources.passages.map((p) => (

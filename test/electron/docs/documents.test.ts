@@ -247,3 +247,65 @@ describe('a folder of 50,000 files', () => {
     expect(all.files).toHaveLength(50_000);
   }, 120_000);
 });
+
+describe('keeping documents right', () => {
+  it('starts without a usable chat database, and documents calls say why', async () => {
+    const dataDir = tempDir();
+    const { SqliteDatabase } = await import('../../../electron/chat/sqlite');
+    const newer = new SqliteDatabase(path.join(dataDir, 'chats.sqlite'));
+    newer.pragma('user_version = 999');
+    newer.close();
+    const { services } = await host({ dataDir });
+    await expect(services.handlers['docs.list'](undefined)).rejects.toThrow(/chat database/);
+  });
+
+  it('takes nothing as deleted from a watched folder that cannot be read now, and refuses to remove a file the folder holds', async () => {
+    const { services } = await host({ watchFolders: false });
+    const root = tempDir();
+    const folder = path.join(root, 'usb');
+    mkdirSync(folder);
+    writeFileSync(path.join(folder, 'a.md'), '# A\n\nApples are red.');
+    const collection = await services.handlers['docs.createCollection']({ name: 'Drive', folders: [folder] });
+    await idle(services);
+    const [doc] = (await services.handlers['docs.list'](undefined)).documents;
+    expect(doc).toMatchObject({ name: 'a.md', status: 'indexed' });
+    await expect(services.handlers['docs.remove']({ id: doc!.id })).rejects.toThrow(
+      /is in the watched folder .*usb: delete or move it there/,
+    );
+
+    // The drive is unplugged: its folder is gone for now, its documents stay.
+    const { renameSync } = await import('node:fs');
+    renameSync(folder, path.join(root, 'elsewhere'));
+    await services.docs.rescanCollection(collection.id);
+    expect((await services.handlers['docs.list'](undefined)).documents.map((d) => d.name)).toEqual(['a.md']);
+  });
+
+  it('deletes the copy of an uploaded file with its document, and a deleted chat takes its documents along', async () => {
+    const { services } = await host();
+    const chat = await services.handlers['chats.create']({});
+    const record = await services.handlers['docs.upload']({
+      name: 'note.md',
+      data: Buffer.from('# Note\n\nKeep this.').toString('base64'),
+      conversationId: chat.id,
+    });
+    expect(record.path).toMatch(/documents/);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(record.path!)).toBe(true);
+    await idle(services);
+    await services.handlers['docs.remove']({ id: record.id });
+    await expect.poll(() => existsSync(path.dirname(record.path!))).toBe(false);
+
+    const again = await services.handlers['docs.upload']({
+      name: 'two.md',
+      data: Buffer.from('Two.').toString('base64'),
+      conversationId: chat.id,
+    });
+    await idle(services);
+    await services.handlers['chats.delete']({ id: chat.id });
+    expect((await services.handlers['docs.list'](undefined)).documents).toEqual([]);
+    await expect.poll(() => existsSync(again.path!)).toBe(false);
+    await expect(
+      services.handlers['docs.upload']({ name: 'late.md', data: Buffer.from('Late.').toString('base64'), conversationId: chat.id }),
+    ).rejects.toThrow(/conversation no longer exists/);
+  });
+});
