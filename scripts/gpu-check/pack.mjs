@@ -105,7 +105,8 @@ export function packageClosure(names, root, target) {
     if (!belongsOnTarget(pkg, target)) continue;
     found.set(rel, pkg);
     for (const dep of Object.keys(pkg.dependencies ?? {})) queue.push({ name: dep, from: dir, optional: false });
-    for (const dep of Object.keys(pkg.optionalDependencies ?? {})) queue.push({ name: dep, from: dir, optional: true });
+    for (const dep of Object.keys(pkg.optionalDependencies ?? {}))
+      if (!notForTheCheck.has(dep)) queue.push({ name: dep, from: dir, optional: true });
   }
   return [...found.entries()]
     .map(([dir, pkg]) => ({ dir, name: pkg.name, version: pkg.version, bin: pkg.bin }))
@@ -161,6 +162,17 @@ export async function buildMeasureBundle(outfile) {
   });
 }
 
+/**
+ * Optional packages the GPU check never needs: pdf.js's canvas (documents in chat read their text without it;
+ * 33 MB of native binaries).
+ */
+const notForTheCheck = new Set(['@napi-rs/canvas']);
+/**
+ * Of pdf.js, only what loading Freehold's bundles needs (legacy/build's pdf.mjs and its worker): the check reads no
+ * documents, so its other builds, the viewer, fonts and character maps stay behind.
+ */
+const keepOfPdfjs = ['package.json', 'LICENSE', 'legacy', 'legacy/build', 'legacy/build/pdf.mjs', 'legacy/build/pdf.worker.mjs'];
+
 /** node-llama-cpp minus what the GPU machine makes for itself or never loads. */
 const skipInNodeLlamaCpp = ['llama/localBuilds', 'llama/llama.cpp', 'llama/lastBuild.json', 'llama/.temp', 'templates'];
 /** A package's own folders that Node never loads from: its tests, docs and examples. */
@@ -181,10 +193,14 @@ function copyPackage(root, rel, stage) {
     ...skipInPackages.map((p) => path.join(src, p)),
     ...(rel.endsWith('node_modules/node-llama-cpp') ? skipInNodeLlamaCpp.map((p) => path.join(src, p)) : []),
   ]);
+  const pdfjs = rel.endsWith('node_modules/pdfjs-dist');
   cpSync(src, path.join(stage, rel), {
     recursive: true,
     verbatimSymlinks: true,
-    filter: (file) => !skip.has(file) && !neverLoaded(file),
+    filter: (file) =>
+      !skip.has(file) &&
+      !neverLoaded(file) &&
+      (!pdfjs || file === src || keepOfPdfjs.includes(path.relative(src, file).split(path.sep).join('/'))),
   });
 }
 
