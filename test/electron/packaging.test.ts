@@ -306,6 +306,20 @@ describe.skipIf(process.platform !== 'linux')('the packaged app (electron-builde
     expect(entries.filter((entry) => /better[-_]sqlite3/.test(entry))).toEqual([]);
   });
 
+  it("ships pdf.js's Node build with its fonts and character maps for documents in chat, without its canvas or viewer", () => {
+    for (const file of [
+      'node_modules/pdfjs-dist/legacy/build/pdf.mjs',
+      'node_modules/pdfjs-dist/legacy/build/pdf.worker.mjs',
+      'node_modules/pdfjs-dist/package.json',
+      'node_modules/mammoth/package.json',
+      'node_modules/htmlparser2/package.json',
+    ])
+      expect(entries, file).toContain(file);
+    expect(entries.some((entry) => entry.startsWith('node_modules/pdfjs-dist/cmaps/'))).toBe(true);
+    expect(entries.some((entry) => entry.startsWith('node_modules/pdfjs-dist/standard_fonts/'))).toBe(true);
+    expect(entries.filter((entry) => /^node_modules\/(@napi-rs\/canvas|pdfjs-dist\/(build|web)\/)/.test(entry))).toEqual([]);
+  });
+
   it('carries only what runs in Node: no package that only the renderer bundle needs (Vite bundles those)', () => {
     const rendererOnly = ['react', 'react-dom', 'react-markdown', 'rehype-highlight', 'wouter', '@tanstack/react-virtual', 'highlight.js'];
     const shipped = rendererOnly.filter((name) => entries.some((entry) => entry.startsWith(`node_modules/${name}/`)));
