@@ -19,6 +19,8 @@ await Promise.all([
       cli: 'electron/cli/cli.ts',
       worker: 'electron/worker/worker-main.ts',
       bench: 'electron/bench/bench.ts',
+      // Documents are parsed in a worker thread (electron/docs/parse-in-worker.ts).
+      'docs-parser': 'electron/docs/parse-worker.ts',
     },
     outdir,
     format: 'esm',

@@ -24,7 +24,8 @@ import type { EventBus } from '../platform/events';
 import { chunkSections } from './chunker';
 import type { DocumentStore, Scope } from './doc-store';
 import { search } from './hybrid';
-import { DocParseError, formatOf, parseDocument } from './parse';
+import { DocParseError, formatOf } from './parse';
+import { parseOffThread } from './parse-in-worker';
 import { retrievalQuery, type Candidate } from './docs-context';
 import { DocsUploads } from './docs-uploads';
 import { DocsWatchers, listFolderFiles } from './docs-watch';
@@ -433,7 +434,7 @@ export class DocsService {
       if (info.size > DOC_LIMITS.maxFileBytes)
         throw new DocParseError(`${doc.name} is ${mb(info.size)}; the limit is ${mb(DOC_LIMITS.maxFileBytes)}.`, 'too_large');
       const bytes = await readFile(doc.path);
-      const parsed = await parseDocument(doc.name, bytes, { signal, onPage: (read, total) => report({ pagesRead: read, pages: total }) });
+      const parsed = await parseOffThread(doc.name, bytes, { signal, onPage: (read, total) => report({ pagesRead: read, pages: total }) });
       if (signal.aborted) throw abortError();
       const chunks = chunkSections(parsed.sections);
       if (chunks.length === 0) throw new DocParseError(`${doc.name} has no text.`, 'no_text');
