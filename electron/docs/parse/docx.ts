@@ -15,6 +15,11 @@ function corrupt(fileName: string): DocParseError {
 function refuse(fileName: string, error: unknown): never {
   if (error instanceof ZipProblem) {
     if (error.kind === 'corrupt') throw corrupt(fileName);
+    if (error.kind === 'too_large')
+      throw new DocParseError(
+        `${baseName(fileName)} holds ${error.message}, more than Freehold reads from one document (40 MB): split it into smaller files`,
+        'too_large',
+      );
     throw new DocParseError(`${baseName(fileName)} ${error.message}, far more than a document needs (it looks like a zip bomb)`, 'bomb');
   }
   throw error;

@@ -14,6 +14,8 @@ export const ZIP_LIMITS = {
   ratio: 100,
   ratioMinBytes: 10 * MB,
   entries: 10_000,
+  /** Most bytes one XML part may unpack to (a Word document's text: parsing 45 MB of it takes minutes and gigabytes). */
+  xmlBytes: 40 * MB,
 } as const;
 
 export interface ZipEntryInfo {
@@ -30,7 +32,7 @@ export interface ZipEntryInfo {
 export class ZipProblem extends Error {
   constructor(
     message: string,
-    readonly kind: 'corrupt' | 'bomb',
+    readonly kind: 'corrupt' | 'bomb' | 'too_large',
   ) {
     super(message);
   }
@@ -114,6 +116,8 @@ export function checkDeclaredSizes(entries: ZipEntryInfo[]): void {
   const total = entries.reduce((sum, entry) => sum + entry.size, 0);
   if (total > ZIP_LIMITS.totalBytes) throw new ZipProblem(`unpacks to ${megabytes(total)}`, 'bomb');
   for (const entry of entries) {
+    if (/\.xml$/i.test(entry.name) && entry.size > ZIP_LIMITS.xmlBytes)
+      throw new ZipProblem(`${megabytes(entry.size)} of markup in ${entry.name}`, 'too_large');
     if (entry.size > ZIP_LIMITS.ratioMinBytes && entry.size > ZIP_LIMITS.ratio * Math.max(1, entry.compressedSize)) {
       throw new ZipProblem(`has a part that unpacks to ${megabytes(entry.size)} from ${megabytes(entry.compressedSize)}`, 'bomb');
     }
