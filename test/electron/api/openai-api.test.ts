@@ -503,7 +503,10 @@ describe('OpenAI-compatible API (official openai client, real worker, stories260
     });
     const [{ reply }] = await Promise.all([ui, first, ...more]);
     expect(reply.status).toBe('complete');
-    expect(done).toEqual(['api1', 'ui', 'api2', 'api3']);
+    // The UI's turn comes before the API's queued requests; those two then run side by side (the model's
+    // parallel sequences), so which of them ends first is not the point.
+    expect(done.slice(0, 2)).toEqual(['api1', 'ui']);
+    expect(done.slice(2).sort()).toEqual(['api2', 'api3']);
   });
 
   it('lets a running request finish before new inference settings restart the engine', async () => {
